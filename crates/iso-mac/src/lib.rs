@@ -1,0 +1,1 @@
+//! iso-mac: under construction.

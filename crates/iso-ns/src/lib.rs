@@ -1,0 +1,1 @@
+//! iso-ns: under construction.
