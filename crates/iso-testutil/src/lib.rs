@@ -107,3 +107,50 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.path);
     }
 }
+
+/// A host property that some tests need and this development host lacks; such tests run in
+/// the QEMU guest of `tests/vm/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VmFeature {
+    /// `/sys/fs/cgroup` is a cgroup2 filesystem (a pure v2 host).
+    CgroupV2,
+    /// AppArmor is the active LSM (listed in `/sys/kernel/security/lsm`).
+    AppArmor,
+}
+
+impl VmFeature {
+    /// Whether the running host has the feature.
+    pub fn present(self) -> bool {
+        match self {
+            VmFeature::CgroupV2 => {
+                const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+                let Ok(c) = std::ffi::CString::new("/sys/fs/cgroup") else {
+                    return false;
+                };
+                // SAFETY: statfs is plain data; c is NUL-terminated; st a valid out-pointer.
+                let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+                (unsafe { libc::statfs(c.as_ptr(), &mut st) } == 0)
+                    && st.f_type as i64 == CGROUP2_SUPER_MAGIC
+            }
+            VmFeature::AppArmor => std::fs::read_to_string("/sys/kernel/security/lsm")
+                .map(|l| l.split(',').any(|m| m.trim() == "apparmor"))
+                .unwrap_or(false),
+        }
+    }
+}
+
+/// Whether a `vm_*` test should run: true when root and the host has `feature`. Inside the
+/// test guest (`ISO_IN_VM=1`) a missing feature is a failure; elsewhere it is a skip.
+pub fn vm_feature_or_skip(feature: VmFeature) -> bool {
+    if !root_or_skip() {
+        return false;
+    }
+    if feature.present() {
+        return true;
+    }
+    if std::env::var("ISO_IN_VM").as_deref() == Ok("1") {
+        panic!("the test guest lacks {feature:?}");
+    }
+    eprintln!("skipped: host lacks {feature:?}; the VM tier (tests/vm) runs this test");
+    false
+}
