@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (.ci/run calls exactly this). Run as root: privileged
+# tests skip otherwise, and fail instead of skipping when ISO_REQUIRE_ROOT=1 (CI sets it).
+#   1. formatting, clippy (warnings are errors), rustdoc (warnings are errors)
+#   2. every test on this host's kernel, examples included (cargo nextest), and the doctests
+#   3. the VM tier: tests named vm_* in a guest with pure cgroup v2 and AppArmor
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+step() { echo; echo "== $*"; }
+step "cargo fmt --check"
+cargo fmt --all -- --check
+step "cargo clippy"
+cargo clippy --workspace --all-targets --all-features -- -D warnings
+step "cargo doc"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps --quiet
+step "host tests (cargo nextest)"
+cargo build --workspace --all-features --examples --quiet
+cargo nextest run --workspace --all-features --no-fail-fast
+step "doctests"
+cargo test --workspace --all-features --doc --quiet
+step "VM tier: pure cgroup v2 + AppArmor (tests/vm)"
+tests/vm/tier.sh

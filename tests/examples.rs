@@ -1,0 +1,52 @@
+//! Every example runs as root with no arguments and exits 0 only when the kernel behaved as
+//! it shows; this runs each one (they are built by `cargo test`/`cargo nextest` along with
+//! the tests) and checks that.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn example_path(name: &str) -> PathBuf {
+    // The test binary is target/<profile>/deps/examples-<hash>; examples sit in
+    // target/<profile>/examples/.
+    let exe = std::env::current_exe().expect("current_exe");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile> directory");
+    profile_dir.join("examples").join(name)
+}
+
+fn run_example(name: &str) {
+    if !iso_testutil::root_or_skip() {
+        return;
+    }
+    let path = example_path(name);
+    assert!(
+        path.exists(),
+        "{} not built: run `cargo build --examples`",
+        path.display()
+    );
+    let out = Command::new(&path).output().expect("spawn example");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    eprintln!("{stderr}");
+    assert!(
+        out.status.success(),
+        "example {name} failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+}
+
+macro_rules! examples {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                run_example(stringify!($name));
+            }
+        )*
+    };
+}
+
+examples!(newpid, chroot_ls, capsh, cgroups);

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The VM test tier: runs every test named vm_* inside the guest of run.sh (pure cgroup v2,
+# AppArmor active), reusing the test binaries already built on the host, so the guest only
+# runs tests. Usage: tests/vm/tier.sh [extra nextest args]
+set -euo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$top"
+target=${CARGO_TARGET_DIR:-$top/target}
+meta=$target/vm-tier
+mkdir -p "$meta"
+cargo nextest list --workspace --all-features --list-type binaries-only \
+  --message-format json > "$meta/binaries.json"
+cargo metadata --format-version 1 --all-features > "$meta/cargo.json"
+nextest=$(command -v cargo-nextest)
+ISO_VM_PASS_ENV="ISO_REQUIRE_ROOT RUST_BACKTRACE" ISO_REQUIRE_ROOT=1 \
+  "$top/tests/vm/run.sh" "$top" \
+  "$nextest" nextest run --binaries-metadata "$meta/binaries.json" \
+  --cargo-metadata "$meta/cargo.json" --workspace-remap "$top" \
+  --no-tests=warn --no-fail-fast -E 'test(/(^|::)vm_/)' "$@"
