@@ -77,8 +77,13 @@ pub fn open_fds() -> Result<Vec<RawFd>, Error> {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn set_cloexec(fd: BorrowedFd<'_>, on: bool) -> Result<(), Error> {
-    set_cloexec_raw(fd.as_raw_fd(), on)
-        .map_err(|e| Error::io("fcntl(F_SETFD)", format!("/proc/self/fd/{}", fd.as_raw_fd()), e))
+    set_cloexec_raw(fd.as_raw_fd(), on).map_err(|e| {
+        Error::io(
+            "fcntl(F_SETFD)",
+            format!("/proc/self/fd/{}", fd.as_raw_fd()),
+            e,
+        )
+    })
 }
 
 fn set_cloexec_raw(fd: RawFd, on: bool) -> io::Result<()> {

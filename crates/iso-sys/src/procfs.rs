@@ -117,7 +117,8 @@ impl ProcRoot {
         ) {
             Ok(fd) => fd,
             Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
-                openat_nofollow(self.as_fd(), rel, flags).map_err(|e| Error::io("open", &full, e))?
+                openat_nofollow(self.as_fd(), rel, flags)
+                    .map_err(|e| Error::io("open", &full, e))?
             }
             Err(e) => return Err(Error::io("openat2", full, e)),
         };
@@ -167,10 +168,7 @@ impl ProcRoot {
     /// ```
     pub fn open_namespace(&self, pid: ProcPid, kind: &str) -> Result<OwnedFd, Error> {
         let dir = self.pid_dir(pid)?;
-        let ns_dir = self.open_rel(
-            Path::new(&dir).join("ns"),
-            libc::O_PATH | libc::O_DIRECTORY,
-        )?;
+        let ns_dir = self.open_rel(Path::new(&dir).join("ns"), libc::O_PATH | libc::O_DIRECTORY)?;
         let full = self.pid_path(pid, &format!("ns/{kind}"));
         if kind.contains('/') {
             return Err(Error::Unexpected {
@@ -208,9 +206,9 @@ impl ProcRoot {
                     .map_err(|e| Error::io("readlink", self.path.join(&name), e))?;
                 let target = target.to_string_lossy().into_owned();
                 let valid = !target.starts_with('/')
-                    && target
-                        .split('/')
-                        .all(|c| c == "task" || (!c.is_empty() && c.bytes().all(|b| b.is_ascii_digit())));
+                    && target.split('/').all(|c| {
+                        c == "task" || (!c.is_empty() && c.bytes().all(|b| b.is_ascii_digit()))
+                    });
                 if !valid {
                     return Err(Error::Unexpected {
                         path: self.path.join(name),
@@ -235,9 +233,7 @@ impl AsFd for ProcRoot {
 
 fn write_once(fd: OwnedFd, data: &[u8], path: &Path) -> Result<(), Error> {
     let mut file = File::from(fd);
-    let written = file
-        .write(data)
-        .map_err(|e| Error::io("write", path, e))?;
+    let written = file.write(data).map_err(|e| Error::io("write", path, e))?;
     if written != data.len() {
         return Err(Error::Unexpected {
             path: path.to_path_buf(),
@@ -327,7 +323,11 @@ fn openat_nofollow(dir: BorrowedFd<'_>, rel: &Path, flags: i32) -> io::Result<Ow
         }
         let base = current.as_ref().map_or(dir, |fd| fd.as_fd());
         let next = if components.peek().is_some() {
-            openat_raw(base, name, libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW)?
+            openat_raw(
+                base,
+                name,
+                libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+            )?
         } else {
             openat_raw(base, name, flags | libc::O_NOFOLLOW)?
         };
@@ -352,7 +352,9 @@ fn readlinkat(dir: BorrowedFd<'_>, name: &str) -> io::Result<PathBuf> {
         return Err(io::Error::last_os_error());
     }
     buf.truncate(n as usize);
-    Ok(PathBuf::from(<std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(buf)))
+    Ok(PathBuf::from(
+        <std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(buf),
+    ))
 }
 
 #[cfg(test)]
@@ -363,14 +365,18 @@ mod tests {
     #[test]
     fn opens_real_proc_and_reads_self() {
         let proc_root = ProcRoot::open().unwrap();
-        let status = proc_root.read_to_string(ProcPid::SelfPid, "status").unwrap();
+        let status = proc_root
+            .read_to_string(ProcPid::SelfPid, "status")
+            .unwrap();
         let pid_line = format!("Pid:\t{}", std::process::id());
         assert!(status.contains(&pid_line), "{status}");
         let by_pid = proc_root
             .read_to_string(ProcPid::Pid(Pid::this()), "status")
             .unwrap();
         assert!(by_pid.contains(&pid_line));
-        let thread = proc_root.read_to_string(ProcPid::ThreadSelf, "status").unwrap();
+        let thread = proc_root
+            .read_to_string(ProcPid::ThreadSelf, "status")
+            .unwrap();
         assert!(thread.contains("Tgid:"));
     }
 
@@ -393,7 +399,9 @@ mod tests {
             .open_pid(ProcPid::SelfPid, "cwd/etc", libc::O_RDONLY)
             .unwrap_err();
         assert_eq!(err.errno(), Some(libc::ELOOP), "{err}");
-        let err = proc_root.open_rel("../etc/passwd", libc::O_RDONLY).unwrap_err();
+        let err = proc_root
+            .open_rel("../etc/passwd", libc::O_RDONLY)
+            .unwrap_err();
         assert_eq!(err.errno(), Some(libc::EXDEV), "{err}");
     }
 
@@ -412,7 +420,11 @@ mod tests {
         let proc_root = ProcRoot::open().unwrap();
         let fd = openat_nofollow(proc_root.as_fd(), Path::new("self"), libc::O_RDONLY);
         assert_eq!(fd.unwrap_err().raw_os_error(), Some(libc::ELOOP));
-        let ok = openat_nofollow(proc_root.as_fd(), Path::new("sys/kernel/ostype"), libc::O_RDONLY);
+        let ok = openat_nofollow(
+            proc_root.as_fd(),
+            Path::new("sys/kernel/ostype"),
+            libc::O_RDONLY,
+        );
         assert!(ok.is_ok());
     }
 }

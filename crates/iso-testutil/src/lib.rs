@@ -34,7 +34,8 @@ where
     // SAFETY: fds is a valid array of two ints.
     assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
     // SAFETY: both descriptors were just created and are owned here.
-    let (read_end, write_end) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let (read_end, write_end) =
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     // SAFETY: the child only runs the test body and exits with _exit; tests accept the
     // usual caveats of forking a test harness (other harness threads are not running code
     // the child depends on).
@@ -72,7 +73,10 @@ where
     let r = unsafe { libc::waitpid(pid, &mut status, 0) };
     assert_eq!(r, pid, "waitpid: {}", std::io::Error::last_os_error());
     if libc::WIFSIGNALED(status) {
-        panic!("test child killed by signal {}: {msg}", libc::WTERMSIG(status));
+        panic!(
+            "test child killed by signal {}: {msg}",
+            libc::WTERMSIG(status)
+        );
     }
     let code = libc::WEXITSTATUS(status);
     assert!(code == 0, "test child failed (exit {code}): {msg}");
