@@ -1,0 +1,299 @@
+//! Where containers live between commands: one directory per container under the runtime
+//! root (`--root`, default `/run/iso`), holding its record as JSON.
+//!
+//! Each `iso-runtime` command is a separate short-lived process, so everything a later command
+//! needs is written here. Two commands on the same container are serialised by an exclusive
+//! `flock(2)` on the container's directory, taken when it is opened and released when the
+//! [`ContainerDir`] drops (or the process dies). Records are replaced atomically (write a
+//! temporary file, `fsync`, `rename`), so a reader never sees half a record.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::Error;
+
+const RECORD: &str = "state.json";
+
+/// A validated container id: 1 to 1024 characters from `[A-Za-z0-9_+.-]`, not `.` or `..`,
+/// so it is always a single safe path component.
+///
+/// ```
+/// use iso_runtime::ContainerId;
+/// assert!(ContainerId::new("web-1").is_ok());
+/// assert!(ContainerId::new("../etc").is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ContainerId(String);
+
+impl ContainerId {
+    /// Checks `id`.
+    pub fn new(id: &str) -> Result<Self, Error> {
+        let invalid = |reason: &str| Error::InvalidArgument {
+            what: "container id",
+            value: id.to_owned(),
+            reason: reason.to_owned(),
+        };
+        if id.is_empty() || id.len() > 1024 {
+            return Err(invalid("must be 1 to 1024 characters long"));
+        }
+        if id == "." || id == ".." {
+            return Err(invalid("must not be . or .."));
+        }
+        if !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'-' | b'.'))
+        {
+            return Err(invalid("may only contain letters, digits, _ + - ."));
+        }
+        Ok(ContainerId(id.to_owned()))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ContainerId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The runtime root directory (`--root`).
+///
+/// ```no_run
+/// use iso_runtime::{ContainerId, Store};
+/// let store = Store::new("/run/iso");
+/// let dir = store.create(&ContainerId::new("demo")?)?;
+/// dir.save(&serde_json::json!({"status": "creating"}))?;
+/// # Ok::<(), iso_runtime::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+impl Store {
+    /// A store rooted at `root` (created on first use, mode 0700).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Store { root: root.into() }
+    }
+
+    /// The root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Creates the directory of a new container and locks it. Fails with
+    /// [`Error::AlreadyExists`] when the id is taken.
+    pub fn create(&self, id: &ContainerId) -> Result<ContainerDir, Error> {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.root)
+            .map_err(|e| Error::io("create runtime root", &self.root, e))?;
+        let path = self.root.join(id.as_str());
+        match fs::DirBuilder::new().mode(0o700).create(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                return Err(Error::AlreadyExists(id.clone()))
+            }
+            Err(e) => return Err(Error::io("create container directory", &path, e)),
+        }
+        ContainerDir::lock(id.clone(), path)
+    }
+
+    /// Opens and locks the directory of an existing container (waiting for another command
+    /// that holds the lock). Fails with [`Error::NotFound`] when there is none.
+    pub fn open(&self, id: &ContainerId) -> Result<ContainerDir, Error> {
+        let path = self.root.join(id.as_str());
+        if !path.join(RECORD).exists() && !path.is_dir() {
+            return Err(Error::NotFound(id.clone()));
+        }
+        ContainerDir::lock(id.clone(), path)
+    }
+
+    /// The ids of every container in the store, sorted. A missing root means no containers.
+    pub fn ids(&self) -> Result<Vec<ContainerId>, Error> {
+        let entries = match fs::read_dir(&self.root) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io("list runtime root", &self.root, e)),
+        };
+        let mut ids: Vec<ContainerId> = entries
+            .filter_map(|entry| entry.ok())
+            .filter(|entry| entry.path().join(RECORD).is_file())
+            .filter_map(|entry| ContainerId::new(entry.file_name().to_str()?).ok())
+            .collect();
+        ids.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(ids)
+    }
+}
+
+/// The locked directory of one container. The lock is released on drop.
+#[derive(Debug)]
+pub struct ContainerDir {
+    id: ContainerId,
+    path: PathBuf,
+    _lock: File,
+}
+
+impl ContainerDir {
+    fn lock(id: ContainerId, path: PathBuf) -> Result<Self, Error> {
+        let lock = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+            .open(&path)
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::NotFound => Error::NotFound(id.clone()),
+                _ => Error::io("open container directory", &path, e),
+            })?;
+        loop {
+            // SAFETY: flock on a descriptor we own; no memory is involved.
+            if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } == 0 {
+                break;
+            }
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::Interrupted {
+                return Err(Error::io("lock container directory", &path, err));
+            }
+        }
+        Ok(ContainerDir {
+            id,
+            path,
+            _lock: lock,
+        })
+    }
+
+    /// The container's id.
+    pub fn id(&self) -> &ContainerId {
+        &self.id
+    }
+
+    /// The directory's path (for files a command keeps beside the record, such as sockets).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Replaces the record atomically.
+    pub fn save<T: Serialize>(&self, record: &T) -> Result<(), Error> {
+        let tmp = self.path.join(".state.json.tmp");
+        let target = self.path.join(RECORD);
+        let data = serde_json::to_vec(record).map_err(|e| Error::Record {
+            path: target.clone(),
+            reason: e.to_string(),
+        })?;
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(|e| Error::io("write container record", &tmp, e))?;
+        file.write_all(&data)
+            .and_then(|()| file.sync_all())
+            .map_err(|e| Error::io("write container record", &tmp, e))?;
+        fs::rename(&tmp, &target).map_err(|e| Error::io("replace container record", &target, e))
+    }
+
+    /// Reads the record.
+    pub fn load<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        let path = self.path.join(RECORD);
+        let data = fs::read(&path).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => Error::NotFound(self.id.clone()),
+            _ => Error::io("read container record", &path, e),
+        })?;
+        serde_json::from_slice(&data).map_err(|e| Error::Record {
+            path,
+            reason: e.to_string(),
+        })
+    }
+
+    /// Removes the directory and everything in it, ending the container's existence in the
+    /// store.
+    pub fn remove(self) -> Result<(), Error> {
+        fs::remove_dir_all(&self.path)
+            .or_else(|e| match e.kind() {
+                io::ErrorKind::NotFound => Ok(()),
+                _ => Err(e),
+            })
+            .map_err(|e| Error::io("remove container directory", &self.path, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use iso_testutil::TempDir;
+    use proptest::prelude::*;
+
+    #[test]
+    fn create_save_load_list_remove() {
+        let tmp = TempDir::new("store");
+        let store = Store::new(tmp.path().join("root"));
+        let id = ContainerId::new("c1").unwrap();
+        let dir = store.create(&id).unwrap();
+        dir.save(&serde_json::json!({"status": "created", "pid": 42}))
+            .unwrap();
+        let back: serde_json::Value = dir.load().unwrap();
+        assert_eq!(back["pid"], 42);
+        assert!(matches!(store.create(&id), Err(Error::AlreadyExists(_))));
+        drop(dir);
+        assert_eq!(store.ids().unwrap(), vec![id.clone()]);
+        let dir = store.open(&id).unwrap();
+        dir.remove().unwrap();
+        assert!(matches!(store.open(&id), Err(Error::NotFound(_))));
+        assert!(store.ids().unwrap().is_empty());
+    }
+
+    #[test]
+    fn lock_serialises_commands() {
+        let tmp = TempDir::new("store-lock");
+        let store = Store::new(tmp.path());
+        let id = ContainerId::new("locked").unwrap();
+        let dir = store.create(&id).unwrap();
+        dir.save(&0u32).unwrap();
+        // A second process must wait until the first drops its ContainerDir.
+        let path = dir.path().to_path_buf();
+        let lock = File::open(&path).unwrap();
+        // SAFETY: non-blocking flock on a descriptor we own.
+        let r = unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        assert_eq!(r, -1);
+        assert_eq!(
+            io::Error::last_os_error().raw_os_error(),
+            Some(libc::EWOULDBLOCK)
+        );
+        drop(dir);
+        // SAFETY: as above.
+        let r = unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        assert_eq!(r, 0);
+    }
+
+    #[test]
+    fn corrupt_record_names_the_file() {
+        let tmp = TempDir::new("store-corrupt");
+        let store = Store::new(tmp.path());
+        let id = ContainerId::new("bad").unwrap();
+        let dir = store.create(&id).unwrap();
+        fs::write(dir.path().join(RECORD), b"{not json").unwrap();
+        let err = dir.load::<serde_json::Value>().unwrap_err();
+        assert!(err.to_string().contains("state.json"), "{err}");
+    }
+
+    proptest! {
+        #[test]
+        fn ids_are_single_safe_components(id in "\\PC{0,20}") {
+            if let Ok(valid) = ContainerId::new(&id) {
+                let s = valid.as_str();
+                prop_assert!(!s.contains('/') && s != "." && s != ".." && !s.is_empty());
+            }
+        }
+    }
+}
