@@ -68,9 +68,7 @@ impl Level {
 /// ```
 /// use iso_runtime::{Level, LogFormat, Logger};
 /// let mut out = Vec::new();
-/// let mut logger = Logger::to_writer(&mut out, LogFormat::Json, false);
-/// logger.log(Level::Error, "container_linux.go: no such file");
-/// drop(logger);
+/// Logger::to_writer(&mut out, LogFormat::Json, false).log(Level::Error, "no such file");
 /// let line: serde_json::Value = serde_json::from_slice(&out).unwrap();
 /// assert_eq!(line["level"], "error");
 /// ```
@@ -183,10 +181,11 @@ mod tests {
     #[test]
     fn json_lines_have_level_msg_time() {
         let mut out = Vec::new();
-        let mut logger = Logger::to_writer(&mut out, LogFormat::Json, false);
-        logger.log(Level::Debug, "hidden");
-        logger.log(Level::Warn, "quote \" and newline \n");
-        drop(logger);
+        {
+            let mut logger = Logger::to_writer(&mut out, LogFormat::Json, false);
+            logger.log(Level::Debug, "hidden");
+            logger.log(Level::Warn, "quote \" and newline \n");
+        }
         let text = String::from_utf8(out).unwrap();
         assert_eq!(text.lines().count(), 1);
         let v: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
@@ -198,9 +197,7 @@ mod tests {
     #[test]
     fn text_lines_and_debug() {
         let mut out = Vec::new();
-        let mut logger = Logger::to_writer(&mut out, LogFormat::Text, true);
-        logger.log(Level::Debug, "shown");
-        drop(logger);
+        Logger::to_writer(&mut out, LogFormat::Text, true).log(Level::Debug, "shown");
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains("level=debug msg=\"shown\""), "{text}");
         assert!("yaml".parse::<LogFormat>().is_err());
