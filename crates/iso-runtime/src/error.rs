@@ -33,6 +33,24 @@ pub enum Error {
     /// No container has this id.
     #[error("container {0} does not exist")]
     NotFound(ContainerId),
+    /// `config.json` is not valid JSON or does not match the runtime specification's types.
+    #[error("{path:?}: {reason}")]
+    Config {
+        /// The configuration file.
+        path: PathBuf,
+        /// The parser's message, starting with the field's path.
+        reason: String,
+    },
+    /// A configuration field has a value the runtime cannot use.
+    #[error("{path:?}: {field} {reason}")]
+    ConfigField {
+        /// The configuration file.
+        path: PathBuf,
+        /// The field, as a JSON path (`process.args`).
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A stored container record could not be written or read back.
     #[error("container record {path:?}: {reason}")]
     Record {

@@ -9,7 +9,8 @@
 //! This crate is a thin composition: namespaces come from `iso-ns`, the root filesystem from
 //! `iso-chroot`, capabilities from `iso-caps`, limits from `iso-cgroups`, system-call filters
 //! from `iso-seccomp`, labels and Landlock from `iso-mac`. It is being built up; what exists
-//! today is the part every command shares: container ids and their records ([`Store`]),
+//! today is the part every command shares: loading a bundle with errors that name the
+//! field ([`Bundle`]), container ids and their records ([`Store`]),
 //! signal names ([`Signal`]) and the log that engines read back ([`Logger`]).
 //!
 //! ```no_run
@@ -23,11 +24,13 @@
 //! ```
 #![deny(missing_docs)]
 
+mod bundle;
 mod error;
 mod log;
 mod signal;
 mod store;
 
+pub use bundle::Bundle;
 pub use error::Error;
 pub use log::{rfc3339, Level, LogFormat, Logger};
 pub use signal::Signal;

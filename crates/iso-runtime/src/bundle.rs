@@ -1,0 +1,185 @@
+//! Loading an OCI bundle: `config.json` plus the root filesystem it names.
+//!
+//! Errors name the JSON field that was wrong (`linux.resources.pids.limit: invalid type:
+//! string "x", expected i64`), because a person reading `OCI runtime create failed` in an
+//! engine's output has nothing else to go on. Unknown properties are ignored, as the runtime
+//! specification requires ("MUST NOT generate an error if they encounter an unknown
+//! property").
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::Spec;
+
+use crate::Error;
+
+/// A bundle whose configuration parsed and whose root filesystem exists.
+///
+/// ```no_run
+/// let bundle = iso_runtime::Bundle::load("/var/lib/demo/bundle")?;
+/// println!("rootfs at {}", bundle.rootfs().display());
+/// # Ok::<(), iso_runtime::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    path: PathBuf,
+    rootfs: PathBuf,
+    spec: Spec,
+}
+
+impl Bundle {
+    /// Reads `<dir>/config.json`, checks it against what a runtime needs to create a
+    /// container (a 1.x `ociVersion`, a `root.path` naming a directory, a `process` with
+    /// `args`), and resolves the rootfs relative to the bundle.
+    pub fn load(dir: impl AsRef<Path>) -> Result<Self, Error> {
+        let dir = dir.as_ref();
+        let path = fs::canonicalize(dir).map_err(|e| Error::io("open bundle", dir, e))?;
+        let config = path.join("config.json");
+        let data = fs::read(&config).map_err(|e| Error::io("read", &config, e))?;
+        let spec = parse_config(&data).map_err(|reason| Error::Config {
+            path: config.clone(),
+            reason,
+        })?;
+        let invalid = |field: &'static str, reason: String| Error::ConfigField {
+            path: config.clone(),
+            field,
+            reason,
+        };
+        if !spec.version().starts_with("1.") {
+            return Err(invalid(
+                "ociVersion",
+                format!("{:?} is not a 1.x version", spec.version()),
+            ));
+        }
+        let root = spec
+            .root()
+            .as_ref()
+            .ok_or_else(|| invalid("root", "is required".into()))?;
+        if root.path().as_os_str().is_empty() {
+            return Err(invalid("root.path", "is empty".into()));
+        }
+        let rootfs = path.join(root.path());
+        match fs::metadata(&rootfs) {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => {
+                return Err(invalid(
+                    "root.path",
+                    format!("{} is not a directory", rootfs.display()),
+                ))
+            }
+            Err(e) => return Err(invalid("root.path", format!("{}: {e}", rootfs.display()))),
+        }
+        let process = spec
+            .process()
+            .as_ref()
+            .ok_or_else(|| invalid("process", "is required to create a container".into()))?;
+        match process.args() {
+            Some(args) if !args.is_empty() => {}
+            _ => return Err(invalid("process.args", "must name a program".into())),
+        }
+        Ok(Bundle { path, rootfs, spec })
+    }
+
+    /// The bundle directory, absolute.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The root filesystem, absolute (`root.path` joined to the bundle when relative).
+    pub fn rootfs(&self) -> &Path {
+        &self.rootfs
+    }
+
+    /// The parsed configuration.
+    pub fn spec(&self) -> &Spec {
+        &self.spec
+    }
+}
+
+/// Parses `config.json` bytes; the error text starts with the path of the offending field.
+fn parse_config(data: &[u8]) -> Result<Spec, String> {
+    let mut de = serde_json::Deserializer::from_slice(data);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let field = e.path().to_string();
+        if field == "." {
+            e.inner().to_string()
+        } else {
+            format!("{field}: {}", e.inner())
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use iso_testutil::TempDir;
+    use proptest::prelude::*;
+
+    fn bundle_with(config: &str) -> TempDir {
+        let dir = TempDir::new("bundle");
+        fs::create_dir(dir.path().join("rootfs")).unwrap();
+        fs::write(dir.path().join("config.json"), config).unwrap();
+        dir
+    }
+
+    const MINIMAL: &str = r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"cwd":"/","args":["/bin/true"],"user":{"uid":0,"gid":0}},"somethingNew":{"x":1}}"#;
+
+    #[test]
+    fn loads_minimal_bundle_ignoring_unknown_properties() {
+        let dir = bundle_with(MINIMAL);
+        let bundle = Bundle::load(dir.path()).unwrap();
+        assert_eq!(bundle.rootfs(), dir.path().join("rootfs"));
+        assert!(bundle.path().is_absolute());
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let cases = [
+            (
+                r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"cwd":"/","args":["/bin/true"],"user":{"uid":"zero","gid":0}}}"#,
+                "process.user.uid",
+            ),
+            (
+                r#"{"ociVersion":"2.0.0","root":{"path":"rootfs"}}"#,
+                "ociVersion",
+            ),
+            (r#"{"ociVersion":"1.0.0"}"#, "root"),
+            (
+                r#"{"ociVersion":"1.0.0","root":{"path":"nope"}}"#,
+                "root.path",
+            ),
+            (
+                r#"{"ociVersion":"1.0.0","root":{"path":"rootfs"}}"#,
+                "process",
+            ),
+            (
+                r#"{"ociVersion":"1.0.0","root":{"path":"rootfs"},"process":{"cwd":"/","args":[],"user":{"uid":0,"gid":0}}}"#,
+                "process.args",
+            ),
+            (r#"{"ociVersion":"1.0.0","root":"#, "config.json"),
+        ];
+        for (config, field) in cases {
+            let dir = bundle_with(config);
+            let err = Bundle::load(dir.path()).unwrap_err().to_string();
+            assert!(err.contains(field), "{field} not in: {err}");
+        }
+    }
+
+    #[test]
+    fn missing_bundle_names_the_path() {
+        let err = Bundle::load("/nonexistent/iso-bundle").unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/iso-bundle"), "{err}");
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = parse_config(&data);
+        }
+
+        #[test]
+        fn arbitrary_json_never_panics(text in "\\{(\"[a-z]{1,8}\":(1|\"x\"|\\[\\]|\\{\\}|null),?){0,6}\\}") {
+            let _ = parse_config(text.as_bytes());
+        }
+    }
+}
