@@ -1,0 +1,442 @@
+//! The [`Cgroup`] handle: create, join, list, freeze, kill, delete.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use iso_sys::Pid;
+
+use crate::error::{Error, Result};
+use crate::layout::{Controller, Hierarchy, Layout, Version};
+use crate::path::CgroupPath;
+use crate::resources::Resources;
+use crate::stats::Stats;
+
+/// How long freeze, kill and delete wait for the kernel before giving up.
+const WAIT_LIMIT: Duration = Duration::from_secs(10);
+
+/// Writes `value` in one `write(2)`, as cgroup files require.
+pub(crate) fn write_raw(path: &Path, value: &str) -> io::Result<()> {
+    let mut f = std::fs::OpenOptions::new().write(true).open(path)?;
+    f.write_all(value.as_bytes())
+}
+
+/// Reads a cgroup file, naming it in the error.
+pub(crate) fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| Error::io("read", path, e))
+}
+
+/// A bounded exponential backoff: 1 ms doubling up to 100 ms, until [`WAIT_LIMIT`].
+struct Backoff {
+    start: Instant,
+    step: Duration,
+}
+
+impl Backoff {
+    fn new() -> Self {
+        Backoff {
+            start: Instant::now(),
+            step: Duration::from_millis(1),
+        }
+    }
+
+    /// Sleeps and returns true, or returns false when the time is up.
+    fn wait(&mut self) -> bool {
+        if self.start.elapsed() > WAIT_LIMIT {
+            return false;
+        }
+        std::thread::sleep(self.step);
+        self.step = (self.step * 2).min(Duration::from_millis(100));
+        true
+    }
+}
+
+/// The freezer state of a cgroup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FreezerState {
+    /// Running normally.
+    Thawed,
+    /// Freezing has been requested and not every task has stopped yet (v1 `FREEZING`).
+    Freezing,
+    /// Every task is stopped.
+    Frozen,
+}
+
+/// A cgroup: the same path in every hierarchy of a [`Layout`].
+///
+/// Processes join all of them at once ([`Cgroup::add_process`]) and each resource is
+/// written on the hierarchy that owns its controller, so v1, v2 and hybrid hosts are driven
+/// the same way.
+///
+/// ```no_run
+/// use iso_cgroups::{Cgroup, CgroupPath, Layout};
+/// let layout = Layout::detect()?;
+/// let cg = Cgroup::create(&layout, CgroupPath::new("/iso/demo")?)?;
+/// let child = std::process::Command::new("sleep").arg("60").spawn().expect("spawn");
+/// cg.add_process(iso_sys::Pid::from_raw(child.id() as i32).expect("pid"))?;
+/// assert_eq!(cg.procs()?.len(), 1);
+/// cg.kill()?;
+/// cg.delete()?;
+/// # Ok::<(), iso_cgroups::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Cgroup {
+    layout: Layout,
+    path: CgroupPath,
+}
+
+impl Cgroup {
+    /// Creates the cgroup and any missing parents in every hierarchy. On v1 `cpuset`, new
+    /// directories get their parent's `cpus` and `mems` (they start empty, and an empty
+    /// cpuset cannot take tasks). On v2, the controllers this layout drives through v2 are
+    /// enabled in each parent's `cgroup.subtree_control` (best effort: a non-root parent
+    /// with processes of its own refuses, by the no-internal-process rule).
+    pub fn create(layout: &Layout, path: CgroupPath) -> Result<Cgroup> {
+        for h in layout.hierarchies() {
+            create_in(h, &path)?;
+        }
+        Ok(Cgroup {
+            layout: layout.clone(),
+            path,
+        })
+    }
+
+    /// A handle to an existing cgroup; fails with `ENOENT` if it exists in no hierarchy.
+    ///
+    /// ```no_run
+    /// use iso_cgroups::{Cgroup, CgroupPath, Layout};
+    /// let root = Cgroup::open(&Layout::detect()?, CgroupPath::new("/")?)?;
+    /// println!("{} processes in the root cgroup", root.procs()?.len());
+    /// # Ok::<(), iso_cgroups::Error>(())
+    /// ```
+    pub fn open(layout: &Layout, path: CgroupPath) -> Result<Cgroup> {
+        let cg = Cgroup {
+            layout: layout.clone(),
+            path,
+        };
+        if !cg.dirs().any(|(_, d)| d.is_dir()) {
+            let first = cg.dirs().next().map(|(_, d)| d).unwrap_or_default();
+            return Err(Error::io(
+                "open",
+                first,
+                io::Error::from_raw_os_error(libc::ENOENT),
+            ));
+        }
+        Ok(cg)
+    }
+
+    /// The cgroup path.
+    pub fn path(&self) -> &CgroupPath {
+        &self.path
+    }
+
+    /// The layout this handle drives.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The directory of this cgroup in each hierarchy.
+    ///
+    /// ```no_run
+    /// # use iso_cgroups::{Cgroup, CgroupPath, Layout};
+    /// let cg = Cgroup::open(&Layout::detect()?, CgroupPath::new("/")?)?;
+    /// for (h, dir) in cg.dirs() {
+    ///     println!("{:?}: {}", h.controllers, dir.display());
+    /// }
+    /// # Ok::<(), iso_cgroups::Error>(())
+    /// ```
+    pub fn dirs(&self) -> impl Iterator<Item = (&Hierarchy, PathBuf)> {
+        self.layout
+            .hierarchies()
+            .map(move |h| (h, self.path.dir_in(&h.mount_point)))
+    }
+
+    /// The directory of the hierarchy owning `c`, or `Unsupported` naming `field`.
+    pub(crate) fn owner_dir(&self, c: Controller, field: &str) -> Result<(&Hierarchy, PathBuf)> {
+        let h = self.layout.owner(c).ok_or_else(|| {
+            Error::unsupported(
+                field,
+                format!("no hierarchy provides the {} controller", c.v1_name()),
+            )
+        })?;
+        Ok((h, self.path.dir_in(&h.mount_point)))
+    }
+
+    /// Moves a process (all its threads) into this cgroup in every hierarchy.
+    pub fn add_process(&self, pid: Pid) -> Result<()> {
+        for (_, dir) in self.dirs() {
+            let file = dir.join("cgroup.procs");
+            write_raw(&file, &pid.as_raw().to_string()).map_err(|e| Error::io("write", file, e))?;
+        }
+        Ok(())
+    }
+
+    /// Moves one thread (by its tid) into this cgroup: v1 `tasks`; v2 `cgroup.threads`,
+    /// which the kernel accepts only in threaded sub-trees.
+    pub fn add_thread(&self, tid: Pid) -> Result<()> {
+        for (h, dir) in self.dirs() {
+            let file = dir.join(match h.version {
+                Version::V1 => "tasks",
+                Version::V2 => "cgroup.threads",
+            });
+            write_raw(&file, &tid.as_raw().to_string()).map_err(|e| Error::io("write", file, e))?;
+        }
+        Ok(())
+    }
+
+    /// The processes in this cgroup (not its descendants), from every hierarchy, sorted.
+    pub fn procs(&self) -> Result<Vec<Pid>> {
+        let mut all = Vec::new();
+        for (_, dir) in self.dirs() {
+            let file = dir.join("cgroup.procs");
+            match std::fs::read_to_string(&file) {
+                Ok(text) => all.extend(parse_pids(&text)),
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+                Err(e) => return Err(Error::io("read", file, e)),
+            }
+        }
+        all.sort();
+        all.dedup();
+        Ok(all)
+    }
+
+    /// The processes in this cgroup and all its descendants.
+    pub fn procs_recursive(&self) -> Result<Vec<Pid>> {
+        let mut all = Vec::new();
+        for (_, dir) in self.dirs() {
+            collect_procs(&dir, &mut all)?;
+        }
+        all.sort();
+        all.dedup();
+        Ok(all)
+    }
+
+    /// Writes the resources, each on the hierarchy owning its controller. Values are
+    /// validated first ([`Resources::validate`]); the first failure stops and names the
+    /// field, the file and the errno.
+    pub fn apply(&self, resources: &Resources) -> Result<()> {
+        crate::apply::apply(self, resources)
+    }
+
+    /// Reads the statistics (see [`Stats`]).
+    pub fn stats(&self) -> Result<Stats> {
+        crate::stats::read(self)
+    }
+
+    /// The freezer state: v1 `freezer.state`, v2 `cgroup.events` (`frozen 1`).
+    pub fn freezer_state(&self) -> Result<FreezerState> {
+        let (h, dir) = self.owner_dir(Controller::Freezer, "freezer")?;
+        match h.version {
+            Version::V1 => {
+                let file = dir.join("freezer.state");
+                Ok(match read(&file)?.trim() {
+                    "FROZEN" => FreezerState::Frozen,
+                    "FREEZING" => FreezerState::Freezing,
+                    _ => FreezerState::Thawed,
+                })
+            }
+            Version::V2 => {
+                let file = dir.join("cgroup.events");
+                let frozen = read(&file)?.lines().any(|l| l.trim() == "frozen 1");
+                let wanted = read(&dir.join("cgroup.freeze"))?.trim() == "1";
+                Ok(match (wanted, frozen) {
+                    (_, true) => FreezerState::Frozen,
+                    (true, false) => FreezerState::Freezing,
+                    (false, false) => FreezerState::Thawed,
+                })
+            }
+        }
+    }
+
+    /// Freezes every task and waits until the kernel reports the cgroup really frozen
+    /// (v1 `FROZEN` rather than `FREEZING`; v2 `frozen 1` in `cgroup.events`).
+    pub fn freeze(&self) -> Result<()> {
+        self.set_frozen(true)
+    }
+
+    /// Thaws the cgroup and waits until the kernel reports it thawed.
+    pub fn thaw(&self) -> Result<()> {
+        self.set_frozen(false)
+    }
+
+    fn set_frozen(&self, frozen: bool) -> Result<()> {
+        let (h, dir) = self.owner_dir(Controller::Freezer, "freezer")?;
+        let (file, value) = match (h.version, frozen) {
+            (Version::V1, true) => ("freezer.state", "FROZEN"),
+            (Version::V1, false) => ("freezer.state", "THAWED"),
+            (Version::V2, true) => ("cgroup.freeze", "1"),
+            (Version::V2, false) => ("cgroup.freeze", "0"),
+        };
+        let file = dir.join(file);
+        let want = if frozen {
+            FreezerState::Frozen
+        } else {
+            FreezerState::Thawed
+        };
+        let mut backoff = Backoff::new();
+        loop {
+            // Re-writing makes the v1 freezer retry tasks that were busy in the kernel.
+            write_raw(&file, value).map_err(|e| Error::io("write", &file, e))?;
+            if self.freezer_state()? == want {
+                return Ok(());
+            }
+            if !backoff.wait() {
+                return Err(Error::Timeout {
+                    what: if frozen { "frozen" } else { "thawed" },
+                    path: dir,
+                });
+            }
+        }
+    }
+
+    /// Kills every process in the cgroup and its descendants and waits until none is
+    /// left. Uses v2 `cgroup.kill` where the kernel has it (one atomic write, no race with
+    /// forks); otherwise freezes, sends SIGKILL to each listed process and thaws, until
+    /// the cgroup is empty.
+    pub fn kill(&self) -> Result<()> {
+        if let Some(u) = self.layout.unified() {
+            let file = self.path.dir_in(&u.mount_point).join("cgroup.kill");
+            if file.exists() && !self.path.is_root() {
+                write_raw(&file, "1").map_err(|e| Error::io("write", &file, e))?;
+            }
+        }
+        let can_freeze = self.layout.owner(Controller::Freezer).is_some() && !self.path.is_root();
+        let mut backoff = Backoff::new();
+        loop {
+            let pids = self.procs_recursive()?;
+            if pids.is_empty() {
+                return Ok(());
+            }
+            // Frozen tasks cannot fork, so the list stays complete while we signal it.
+            let frozen = can_freeze && self.freeze().is_ok();
+            for pid in &pids {
+                // SAFETY: kill(2) has no memory-safety preconditions.
+                unsafe { libc::kill(pid.as_raw(), libc::SIGKILL) };
+            }
+            if frozen {
+                self.thaw()?;
+            }
+            if !backoff.wait() {
+                return Err(Error::Timeout {
+                    what: "an empty cgroup after SIGKILL",
+                    path: self.path.dir_in(Path::new("")),
+                });
+            }
+        }
+    }
+
+    /// Removes the cgroup (and any child cgroups, leaf first) in every hierarchy. `rmdir`
+    /// fails with `EBUSY` while the kernel still counts members (a killed task that has not
+    /// finished exiting), so it is retried with a bounded backoff. A missing directory is
+    /// not an error. Processes are not killed: call [`Cgroup::kill`] first.
+    pub fn delete(&self) -> Result<()> {
+        if self.path.is_root() {
+            return Err(Error::BadPath {
+                path: "/".into(),
+                reason: "the root cgroup cannot be deleted".into(),
+            });
+        }
+        for (_, dir) in self.dirs() {
+            remove_tree(&dir)?;
+        }
+        Ok(())
+    }
+}
+
+fn parse_pids(text: &str) -> impl Iterator<Item = Pid> + '_ {
+    text.lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .filter_map(Pid::from_raw)
+}
+
+fn collect_procs(dir: &Path, out: &mut Vec<Pid>) -> Result<()> {
+    let file = dir.join("cgroup.procs");
+    match std::fs::read_to_string(&file) {
+        Ok(text) => out.extend(parse_pids(&text)),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
+        Err(e) => return Err(Error::io("read", file, e)),
+    }
+    for sub in subdirs(dir)? {
+        collect_procs(&sub, out)?;
+    }
+    Ok(())
+}
+
+fn subdirs(dir: &Path) -> Result<Vec<PathBuf>> {
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io("readdir", dir, e)),
+    };
+    let mut out = Vec::new();
+    for entry in rd {
+        let entry = entry.map_err(|e| Error::io("readdir", dir, e))?;
+        if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            out.push(entry.path());
+        }
+    }
+    Ok(out)
+}
+
+fn remove_tree(dir: &Path) -> Result<()> {
+    for sub in subdirs(dir)? {
+        remove_tree(&sub)?;
+    }
+    let mut backoff = Backoff::new();
+    loop {
+        match std::fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && backoff.wait() => {}
+            Err(e) => return Err(Error::io("rmdir", dir, e)),
+        }
+    }
+}
+
+fn create_in(h: &Hierarchy, path: &CgroupPath) -> Result<()> {
+    let mut dir = h.mount_point.clone();
+    for part in path.as_str().split('/').filter(|p| !p.is_empty()) {
+        if h.version == Version::V2 {
+            enable_controllers(h, &dir);
+        }
+        let parent = dir.clone();
+        dir.push(part);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => {
+                if h.owns(Controller::Cpuset) && h.version == Version::V1 {
+                    inherit_cpuset(&parent, &dir)?;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(Error::io("mkdir", &dir, e)),
+        }
+    }
+    Ok(())
+}
+
+/// Enables, in `dir`'s `cgroup.subtree_control`, the controllers this layout drives on v2.
+fn enable_controllers(h: &Hierarchy, dir: &Path) {
+    let Ok(available) = std::fs::read_to_string(dir.join("cgroup.controllers")) else {
+        return;
+    };
+    let enabled = std::fs::read_to_string(dir.join("cgroup.subtree_control")).unwrap_or_default();
+    for name in available.split_whitespace() {
+        let wanted = Controller::from_name(name).is_some_and(|c| h.owns(c));
+        if wanted && !enabled.split_whitespace().any(|e| e == name) {
+            // Best effort: refusal (EBUSY under the no-internal-process rule) shows later
+            // as a missing file, named by the field that needed it.
+            let _ = write_raw(&dir.join("cgroup.subtree_control"), &format!("+{name}"));
+        }
+    }
+}
+
+fn inherit_cpuset(parent: &Path, dir: &Path) -> Result<()> {
+    for file in ["cpuset.cpus", "cpuset.mems"] {
+        let mine = dir.join(file);
+        if read(&mine)?.trim().is_empty() {
+            let theirs = read(&parent.join(file))?;
+            write_raw(&mine, theirs.trim()).map_err(|e| Error::io("write", &mine, e))?;
+        }
+    }
+    Ok(())
+}

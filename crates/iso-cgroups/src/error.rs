@@ -1,0 +1,155 @@
+use std::io;
+use std::path::PathBuf;
+
+/// Everything that can go wrong in this crate.
+///
+/// Variants that come from a system call name the operation, the file and (when a resource
+/// was being applied) the OCI-style field, and keep the [`std::io::Error`] so that callers
+/// can read the errno with [`Error::errno`].
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file operation on a cgroup file or directory failed.
+    #[error("{op} {path:?}: {source}")]
+    Io {
+        /// The operation (`"mkdir"`, `"read"`, `"rmdir"`, ...).
+        op: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The kernel's answer, with its errno.
+        #[source]
+        source: io::Error,
+    },
+    /// Writing a resource value to a cgroup file failed.
+    #[error("setting {field} (writing {value:?} to {path:?}): {source}")]
+    Write {
+        /// The resource field, in OCI spelling (for example `memory.limit`).
+        field: String,
+        /// The cgroup file written.
+        path: PathBuf,
+        /// What was written.
+        value: String,
+        /// The kernel's answer, with its errno.
+        #[source]
+        source: io::Error,
+    },
+    /// A resource value is out of range or malformed; nothing was written for it.
+    #[error("invalid {field}: {reason}")]
+    Invalid {
+        /// The resource field, in OCI spelling.
+        field: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// A resource was requested whose controller this host does not provide.
+    #[error("{field} is not supported here: {reason}")]
+    Unsupported {
+        /// The resource field, in OCI spelling.
+        field: String,
+        /// What is missing (controller not mounted, cgroup v1-only feature, ...).
+        reason: String,
+    },
+    /// A cgroup path was refused by the path policy (relative, `..`, NUL, ...).
+    #[error("cgroup path {path:?} refused: {reason}")]
+    BadPath {
+        /// The path as given.
+        path: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// A kernel file had content we could not parse.
+    #[error("parsing {path:?}: {reason}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong.
+        reason: String,
+    },
+    /// No cgroup filesystem is mounted.
+    #[error("no cgroup hierarchy is mounted (nothing of type cgroup or cgroup2 in mountinfo)")]
+    NoHierarchy,
+    /// A `bpf(2)` command failed (the device filter of cgroup v2).
+    #[error("bpf({op}) for {path:?}: {source}{log}")]
+    Bpf {
+        /// The bpf command (`"BPF_PROG_LOAD"`, `"BPF_PROG_ATTACH"`).
+        op: &'static str,
+        /// The cgroup directory the program was for.
+        path: PathBuf,
+        /// The verifier log, when there is one (with a leading newline).
+        log: String,
+        /// The kernel's answer, with its errno.
+        #[source]
+        source: io::Error,
+    },
+    /// The kernel did not reach the awaited state (frozen, empty) in the bounded wait.
+    #[error("timed out waiting for {what} in {path:?}")]
+    Timeout {
+        /// What was awaited.
+        what: &'static str,
+        /// The cgroup directory.
+        path: PathBuf,
+    },
+}
+
+/// The result type of this crate.
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+        Error::Io {
+            op,
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Invalid {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn unsupported(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Unsupported {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// The errno of the failed system call, if this error came from one.
+    ///
+    /// ```
+    /// use iso_cgroups::CgroupPath;
+    /// let err = CgroupPath::new("relative/path").unwrap_err();
+    /// assert_eq!(err.errno(), None);
+    /// ```
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            Error::Io { source, .. } | Error::Write { source, .. } | Error::Bpf { source, .. } => {
+                source.raw_os_error()
+            }
+            _ => None,
+        }
+    }
+
+    /// The resource field this error is about (OCI spelling, such as `pids.limit`), when it
+    /// came from applying resources.
+    ///
+    /// ```
+    /// use iso_cgroups::{Cpu, Resources};
+    /// let bad = Resources {
+    ///     cpu: Some(Cpu { cpus: Some("zero".into()), ..Cpu::default() }),
+    ///     ..Resources::default()
+    /// };
+    /// assert_eq!(bad.validate().unwrap_err().field(), Some("cpu.cpus"));
+    /// ```
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Error::Write { field, .. }
+            | Error::Invalid { field, .. }
+            | Error::Unsupported { field, .. } => Some(field),
+            Error::Bpf { .. } => Some("devices"),
+            _ => None,
+        }
+    }
+}
