@@ -65,6 +65,11 @@
 //! ([`ApplyReport::skipped`]), as runc does, so one configuration works across kernels and the
 //! caller can still insist with [`ApplyReport::is_complete`].
 //!
+//! ## OCI
+//!
+//! With the `oci` feature, `CapConfig: From<&oci_spec::runtime::LinuxCapabilities>` turns a
+//! bundle's `process.capabilities` into a configuration (absent sets are empty).
+//!
 //! ## Why not the `caps` crate directly
 //!
 //! The `caps` crate reports errors as strings; a runtime needs the errno and which
@@ -89,6 +94,8 @@
 mod apply;
 mod capability;
 mod error;
+#[cfg(feature = "oci")]
+mod oci;
 mod securebits;
 mod set;
 mod state;
