@@ -1,0 +1,198 @@
+//! Getting the calling process into a root: `chroot(2)`, `pivot_root(2)`, and the `MS_MOVE`
+//! fallback for roots that cannot be pivoted.
+//!
+//! These functions are meant to run in the child between `fork` and `exec`: on success they
+//! allocate nothing (every path is a static C string, the root is a descriptor).
+
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use crate::sys;
+use crate::{Error, Result, Root};
+
+/// How [`enter`] switches the root.
+///
+/// ```
+/// assert_eq!(iso_chroot::EnterMethod::default(), iso_chroot::EnterMethod::Auto);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EnterMethod {
+    /// `pivot_root`, falling back to [`EnterMethod::MoveRoot`] when the kernel refuses with
+    /// `EINVAL` (an initramfs/ramfs root cannot be pivoted away from).
+    #[default]
+    Auto,
+    /// [`pivot_root`] only.
+    PivotRoot,
+    /// [`move_root`] only.
+    MoveRoot,
+    /// [`chroot`] only: no mount namespace needed, but escapable by a root process.
+    Chroot,
+}
+
+/// Enters `root` with `method`. The caller should be in its own mount namespace for every
+/// method but [`EnterMethod::Chroot`].
+///
+/// ```no_run
+/// use iso_chroot::{enter, EnterMethod, Root};
+/// // In a child that has called unshare(CLONE_NEWNS):
+/// let root = Root::open("/srv/rootfs")?.ensure_mount_point()?;
+/// enter(&root, EnterMethod::Auto)?;
+/// # Ok::<(), iso_chroot::Error>(())
+/// ```
+pub fn enter(root: &Root, method: EnterMethod) -> Result<()> {
+    match method {
+        EnterMethod::Chroot => chroot(root),
+        EnterMethod::PivotRoot => pivot_root(root),
+        EnterMethod::MoveRoot => move_root(root),
+        EnterMethod::Auto => match pivot_root(root) {
+            Err(e) if e.errno() == Some(libc::EINVAL) => move_root(root),
+            other => other,
+        },
+    }
+}
+
+/// Changes the root directory of the calling process to `root` with `chroot(2)`, the way that
+/// does not leave a door open: `fchdir` into the root first, `chroot(".")`, then `chdir("/")`,
+/// and finally checks that the working directory really is the new `/`.
+///
+/// A chroot alone is a *jail for unprivileged processes only*: it changes where path lookups
+/// start, nothing else. A process that keeps `CAP_SYS_CHROOT` can `chroot` into a
+/// subdirectory while its working directory stays outside, then walk `..` up to the real root;
+/// any directory descriptor opened before the chroot is a way out too, and the host's mounts
+/// are all still there. Containers therefore use a mount namespace and [`pivot_root`], which
+/// replaces the root *mount* and lets the old one be detached entirely. Drop `CAP_SYS_CHROOT`
+/// and close (or mark close-on-exec) every inherited descriptor after a chroot.
+///
+/// ```no_run
+/// let root = iso_chroot::Root::open("/srv/jail")?;
+/// iso_chroot::chroot(&root)?;
+/// assert!(std::fs::metadata("/srv/jail").is_err()); // the host is out of sight
+/// # Ok::<(), iso_chroot::Error>(())
+/// ```
+pub fn chroot(root: &Root) -> Result<()> {
+    sys::fchdir(root.as_fd()).map_err(|e| Error::sys("fchdir", root.path(), e))?;
+    sys::chroot(c".").map_err(|e| Error::sys("chroot", root.path(), e))?;
+    sys::chdir(c"/").map_err(|e| Error::sys("chdir", "/", e))?;
+    verify_cwd()
+}
+
+/// Makes `root` the root mount of the calling process' mount namespace with `pivot_root(2)`
+/// and detaches the old root.
+///
+/// Steps: make every mount private (`MS_REC|MS_PRIVATE` on `/`, so nothing that follows
+/// propagates to the host, and because `pivot_root` refuses shared mounts), `fchdir` into the
+/// root, `pivot_root(".", ".")` — which stacks the old root *on top of* the new one at the same
+/// place, so no `put_old` directory is needed — then `umount2(".", MNT_DETACH)` removes the old
+/// root from the namespace (lazily: processes that still use it keep it alive, but it can no
+/// longer be reached by path), and `chdir("/")`.
+///
+/// `root` must be a mount point (see [`Root::ensure_mount_point`]); the kernel answers
+/// `EINVAL` otherwise, and also when the current root is the initial ramfs (use
+/// [`move_root`]). Needs a mount namespace of its own and `CAP_SYS_ADMIN` in it.
+///
+/// ```no_run
+/// let root = iso_chroot::Root::open("/srv/rootfs")?.ensure_mount_point()?;
+/// iso_chroot::pivot_root(&root)?;
+/// # Ok::<(), iso_chroot::Error>(())
+/// ```
+pub fn pivot_root(root: &Root) -> Result<()> {
+    make_tree_private()?;
+    sys::fchdir(root.as_fd()).map_err(|e| Error::sys("fchdir", root.path(), e))?;
+    sys::pivot_root(c".", c".").map_err(|e| Error::sys("pivot_root", root.path(), e))?;
+    // The old root is now mounted on ".", on top of the new one: detach it.
+    sys::umount2(c".", libc::MNT_DETACH)
+        .map_err(|e| Error::sys("umount2(MNT_DETACH)", "old root", e))?;
+    sys::chdir(c"/").map_err(|e| Error::sys("chdir", "/", e))?;
+    verify_cwd()
+}
+
+/// Enters `root` without `pivot_root`: moves the root mount onto `/` with `MS_MOVE`, then
+/// `chroot(".")`. This is what works from an initramfs (whose rootfs can never be unmounted or
+/// pivoted away from). The old root stays mounted underneath, hidden, and the chroot caveats of
+/// [`chroot`] apply; prefer [`pivot_root`] when possible.
+///
+/// ```no_run
+/// let root = iso_chroot::Root::open("/newroot")?.ensure_mount_point()?;
+/// iso_chroot::move_root(&root)?;
+/// # Ok::<(), iso_chroot::Error>(())
+/// ```
+pub fn move_root(root: &Root) -> Result<()> {
+    make_tree_private()?;
+    sys::fchdir(root.as_fd()).map_err(|e| Error::sys("fchdir", root.path(), e))?;
+    sys::mount(Some(c"."), c"/", None, libc::MS_MOVE, None)
+        .map_err(|e| Error::sys("mount(MS_MOVE)", root.path(), e))?;
+    sys::chroot(c".").map_err(|e| Error::sys("chroot", root.path(), e))?;
+    sys::chdir(c"/").map_err(|e| Error::sys("chdir", "/", e))?;
+    verify_cwd()
+}
+
+fn make_tree_private() -> Result<()> {
+    sys::mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None)
+        .map_err(|e| Error::sys("mount(MS_REC|MS_PRIVATE)", "/", e))
+}
+
+/// Fails unless the working directory is the root of the process' root directory
+/// (CVE-2024-21626: a working directory left outside the root is an escape).
+///
+/// ```
+/// // Whatever the test harness' cwd, this reports it as an error or Ok.
+/// let _ = iso_chroot::verify_cwd();
+/// ```
+pub fn verify_cwd() -> Result<()> {
+    match sys::cwd_is_root() {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(Error::refused(
+            ".",
+            "the working directory is not the new root",
+        )),
+        Err(e) => Err(Error::sys("getcwd", ".", e)),
+    }
+}
+
+impl Root {
+    /// Returns a root that is a mount point, as `pivot_root` requires: `self` if the directory
+    /// already is the root of a mount, otherwise a recursive bind mount of it onto itself
+    /// (made through descriptors: `open_tree` + `move_mount`). Needs a mount namespace.
+    ///
+    /// ```no_run
+    /// let root = iso_chroot::Root::open("/srv/rootfs")?.ensure_mount_point()?;
+    /// # Ok::<(), iso_chroot::Error>(())
+    /// ```
+    pub fn ensure_mount_point(self) -> Result<Root> {
+        if is_mount_root(self.as_fd()).map_err(|e| Error::sys("statx", self.path(), e))? {
+            return Ok(self);
+        }
+        let flags = libc::OPEN_TREE_CLONE
+            | libc::OPEN_TREE_CLOEXEC
+            | libc::AT_EMPTY_PATH as u32
+            | libc::AT_RECURSIVE as u32;
+        let tree = sys::open_tree(self.as_fd(), c"", flags)
+            .map_err(|e| Error::sys("open_tree", self.path(), e))?;
+        sys::move_mount_fds(tree.as_fd(), self.as_fd())
+            .map_err(|e| Error::sys("move_mount", self.path(), e))?;
+        // The tree descriptor now refers to the root of the attached bind mount.
+        let fd: OwnedFd = tree;
+        Ok(Root::from_fd(fd, self.path().to_path_buf()).with_resolver(self.resolver()))
+    }
+}
+
+/// Whether `fd` is the root directory of a mount (statx `STATX_ATTR_MOUNT_ROOT`, Linux 5.8).
+pub fn is_mount_root(fd: BorrowedFd<'_>) -> std::io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: statx is plain data; all-zero is valid.
+    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+    // SAFETY: the empty path is NUL-terminated, fd valid, stx a valid out-pointer.
+    let ret = unsafe {
+        libc::statx(
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH,
+            0,
+            &mut stx,
+        )
+    };
+    if ret < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let bit = libc::STATX_ATTR_MOUNT_ROOT as u64;
+    Ok(stx.stx_attributes_mask & bit != 0 && stx.stx_attributes & bit != 0)
+}
