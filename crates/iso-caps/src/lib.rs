@@ -100,6 +100,7 @@ mod securebits;
 mod set;
 mod state;
 mod sys;
+mod text;
 mod user;
 
 pub use apply::{ApplyReport, CapConfig, PreparedCaps, SkipReason, Skipped};
