@@ -126,10 +126,11 @@ impl Profile {
             if arch == Arch::Native {
                 continue;
             }
-            ctx.add_arch(arch.to_scmp()).map_err(|e| Error::InvalidProfile {
-                field: "architectures",
-                reason: format!("{}: {e}", arch.oci_name()),
-            })?;
+            ctx.add_arch(arch.to_scmp())
+                .map_err(|e| Error::InvalidProfile {
+                    field: "architectures",
+                    reason: format!("{}: {e}", arch.oci_name()),
+                })?;
         }
         // We set no_new_privs ourselves (or deliberately do not), see set_no_new_privs.
         ctx.set_ctl_nnp(false)
@@ -267,7 +268,9 @@ impl Filter {
         if self.no_new_privs {
             set_no_new_privs()?;
         }
-        self.ctx.load().map_err(|e| Error::libseccomp("seccomp_load", &e))?;
+        self.ctx
+            .load()
+            .map_err(|e| Error::libseccomp("seccomp_load", &e))?;
         Ok(None)
     }
 

@@ -160,9 +160,8 @@ impl Listener {
                 }
                 return Err(Error::sys("ioctl(SECCOMP_IOCTL_NOTIF_RECV)", "listener", e));
             }
-            let pid = Pid::from_raw(n.pid as i32).ok_or_else(|| {
-                Error::sys("ioctl(SECCOMP_IOCTL_NOTIF_RECV)", "pid", libc::ESRCH)
-            })?;
+            let pid = Pid::from_raw(n.pid as i32)
+                .ok_or_else(|| Error::sys("ioctl(SECCOMP_IOCTL_NOTIF_RECV)", "pid", libc::ESRCH))?;
             return Ok(Request {
                 id: n.id,
                 pid,
@@ -257,7 +256,11 @@ impl Listener {
             let mut chunk = vec![0u8; room.min(max_len - out.len())];
             let n = self.read_memory(req, at, &mut chunk)?;
             if n == 0 {
-                return Err(Error::sys("process_vm_readv", "target string", libc::EFAULT));
+                return Err(Error::sys(
+                    "process_vm_readv",
+                    "target string",
+                    libc::EFAULT,
+                ));
             }
             if let Some(end) = chunk[..n].iter().position(|&b| b == 0) {
                 out.extend_from_slice(&chunk[..end]);
@@ -266,7 +269,11 @@ impl Listener {
             out.extend_from_slice(&chunk[..n]);
             at += n as u64;
         }
-        Err(Error::sys("read_c_string", "target string", libc::ENAMETOOLONG))
+        Err(Error::sys(
+            "read_c_string",
+            "target string",
+            libc::ENAMETOOLONG,
+        ))
     }
 
     /// Answers notification `id` (`SECCOMP_IOCTL_NOTIF_SEND`). Fails with `ENOENT` when
@@ -284,7 +291,12 @@ impl Listener {
             Response::Errno(e) => (0, -e.abs(), 0),
             Response::Continue => (0, 0, libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32),
         };
-        let mut resp = libc::seccomp_notif_resp { id, val, error, flags };
+        let mut resp = libc::seccomp_notif_resp {
+            id,
+            val,
+            error,
+            flags,
+        };
         // SAFETY: resp is a valid seccomp_notif_resp the kernel reads.
         let rc = unsafe {
             libc::ioctl(
@@ -294,7 +306,11 @@ impl Listener {
             )
         };
         if rc < 0 {
-            return Err(Error::sys("ioctl(SECCOMP_IOCTL_NOTIF_SEND)", "response", errno()));
+            return Err(Error::sys(
+                "ioctl(SECCOMP_IOCTL_NOTIF_SEND)",
+                "response",
+                errno(),
+            ));
         }
         Ok(())
     }
@@ -335,7 +351,11 @@ union CmsgSpace {
 /// ```
 pub fn send_fd(socket: BorrowedFd<'_>, fd: BorrowedFd<'_>, payload: &[u8]) -> Result<()> {
     let nul = [0u8; 1];
-    let data = if payload.is_empty() { &nul[..] } else { payload };
+    let data = if payload.is_empty() {
+        &nul[..]
+    } else {
+        payload
+    };
     let mut iov = libc::iovec {
         iov_base: data.as_ptr() as *mut libc::c_void,
         iov_len: data.len(),
@@ -418,13 +438,19 @@ pub fn recv_fd(socket: BorrowedFd<'_>, buf: &mut [u8]) -> Result<(OwnedFd, usize
         {
             None
         } else {
-            Some(std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>()))
+            Some(std::ptr::read_unaligned(
+                libc::CMSG_DATA(cmsg).cast::<RawFd>(),
+            ))
         }
     };
     match received {
         // SAFETY: SCM_RIGHTS installed a new fd in this process; we own it.
         Some(raw) if raw >= 0 => Ok((unsafe { OwnedFd::from_raw_fd(raw) }, n)),
-        _ => Err(Error::sys("recvmsg(SCM_RIGHTS)", "control message", libc::EBADMSG)),
+        _ => Err(Error::sys(
+            "recvmsg(SCM_RIGHTS)",
+            "control message",
+            libc::EBADMSG,
+        )),
     }
 }
 
@@ -438,13 +464,11 @@ pub fn recv_fd(socket: BorrowedFd<'_>, buf: &mut [u8]) -> Result<(OwnedFd, usize
 /// # Ok(()) }
 /// ```
 pub fn send_fd_to_path(path: impl AsRef<Path>, fd: BorrowedFd<'_>, payload: &[u8]) -> Result<()> {
-    let stream = UnixStream::connect(path.as_ref()).map_err(|source: io::Error| {
-        Error::Syscall {
+    let stream =
+        UnixStream::connect(path.as_ref()).map_err(|source: io::Error| Error::Syscall {
             operation: "connect",
             field: "listenerPath",
             source,
-        }
-    })?;
+        })?;
     send_fd(stream.as_fd(), fd, payload)
 }
-

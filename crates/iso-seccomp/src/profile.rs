@@ -80,7 +80,13 @@ impl Action {
 
     /// Whether two actions compile to the same kernel return value.
     pub(crate) fn same_effect(self, other: Action) -> bool {
-        let norm = |a: Action| if a == Action::Kill { Action::KillThread } else { a };
+        let norm = |a: Action| {
+            if a == Action::Kill {
+                Action::KillThread
+            } else {
+                a
+            }
+        };
         norm(self) == norm(other)
     }
 }
@@ -305,7 +311,10 @@ impl Condition {
     /// assert_eq!(c.arg, 1);
     /// ```
     pub fn eq(arg: u32, value: u64) -> Self {
-        Condition { arg, op: Op::Eq(value) }
+        Condition {
+            arg,
+            op: Op::Eq(value),
+        }
     }
 
     /// `arg != value`
@@ -314,7 +323,10 @@ impl Condition {
     /// let c = iso_seccomp::Condition::ne(0, 7);
     /// ```
     pub fn ne(arg: u32, value: u64) -> Self {
-        Condition { arg, op: Op::Ne(value) }
+        Condition {
+            arg,
+            op: Op::Ne(value),
+        }
     }
 
     /// `arg < value`
@@ -323,7 +335,10 @@ impl Condition {
     /// let c = iso_seccomp::Condition::lt(0, 7);
     /// ```
     pub fn lt(arg: u32, value: u64) -> Self {
-        Condition { arg, op: Op::Lt(value) }
+        Condition {
+            arg,
+            op: Op::Lt(value),
+        }
     }
 
     /// `arg <= value`
@@ -332,7 +347,10 @@ impl Condition {
     /// let c = iso_seccomp::Condition::le(0, 7);
     /// ```
     pub fn le(arg: u32, value: u64) -> Self {
-        Condition { arg, op: Op::Le(value) }
+        Condition {
+            arg,
+            op: Op::Le(value),
+        }
     }
 
     /// `arg >= value`
@@ -341,7 +359,10 @@ impl Condition {
     /// let c = iso_seccomp::Condition::ge(0, 7);
     /// ```
     pub fn ge(arg: u32, value: u64) -> Self {
-        Condition { arg, op: Op::Ge(value) }
+        Condition {
+            arg,
+            op: Op::Ge(value),
+        }
     }
 
     /// `arg > value`
@@ -350,7 +371,10 @@ impl Condition {
     /// let c = iso_seccomp::Condition::gt(0, 7);
     /// ```
     pub fn gt(arg: u32, value: u64) -> Self {
-        Condition { arg, op: Op::Gt(value) }
+        Condition {
+            arg,
+            op: Op::Gt(value),
+        }
     }
 
     /// `arg & mask == value`
@@ -360,7 +384,10 @@ impl Condition {
     /// let c = iso_seccomp::Condition::masked_eq(0, 0x7e02_0000, 0);
     /// ```
     pub fn masked_eq(arg: u32, mask: u64, value: u64) -> Self {
-        Condition { arg, op: Op::MaskedEq { mask, value } }
+        Condition {
+            arg,
+            op: Op::MaskedEq { mask, value },
+        }
     }
 }
 
