@@ -85,8 +85,8 @@ pub fn chroot(root: &Root) -> Result<()> {
 /// root from the namespace (lazily: processes that still use it keep it alive, but it can no
 /// longer be reached by path), and `chdir("/")`.
 ///
-/// `root` must be a mount point (see [`Root::ensure_mount_point`]); the kernel answers
-/// `EINVAL` otherwise, and also when the current root is the initial ramfs (use
+/// `root` must be a mount point (see [`Root::ensure_mount_point`]; [`Error::Refused`]
+/// otherwise). The kernel answers `EINVAL` when the current root is the initial ramfs (use
 /// [`move_root`]). Needs a mount namespace of its own and `CAP_SYS_ADMIN` in it.
 ///
 /// ```no_run
@@ -95,6 +95,7 @@ pub fn chroot(root: &Root) -> Result<()> {
 /// # Ok::<(), iso_chroot::Error>(())
 /// ```
 pub fn pivot_root(root: &Root) -> Result<()> {
+    require_mount_point(root)?;
     make_tree_private()?;
     sys::fchdir(root.as_fd()).map_err(|e| Error::sys("fchdir", root.path(), e))?;
     sys::pivot_root(c".", c".").map_err(|e| Error::sys("pivot_root", root.path(), e))?;
@@ -116,6 +117,7 @@ pub fn pivot_root(root: &Root) -> Result<()> {
 /// # Ok::<(), iso_chroot::Error>(())
 /// ```
 pub fn move_root(root: &Root) -> Result<()> {
+    require_mount_point(root)?;
     make_tree_private()?;
     sys::fchdir(root.as_fd()).map_err(|e| Error::sys("fchdir", root.path(), e))?;
     sys::mount(Some(c"."), c"/", None, libc::MS_MOVE, None)
@@ -123,6 +125,17 @@ pub fn move_root(root: &Root) -> Result<()> {
     sys::chroot(c".").map_err(|e| Error::sys("chroot", root.path(), e))?;
     sys::chdir(c"/").map_err(|e| Error::sys("chdir", "/", e))?;
     verify_cwd()
+}
+
+fn require_mount_point(root: &Root) -> Result<()> {
+    match is_mount_root(root.as_fd()) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(Error::refused(
+            root.path(),
+            "the new root is not a mount point (see Root::ensure_mount_point)",
+        )),
+        Err(e) => Err(Error::sys("statx", root.path(), e)),
+    }
 }
 
 fn make_tree_private() -> Result<()> {
@@ -176,6 +189,15 @@ impl Root {
 }
 
 /// Whether `fd` is the root directory of a mount (statx `STATX_ATTR_MOUNT_ROOT`, Linux 5.8).
+///
+/// ```
+/// use std::os::fd::AsFd;
+/// let proc_dir = std::fs::File::open("/proc")?;
+/// assert!(iso_chroot::is_mount_root(proc_dir.as_fd())?);
+/// let proc_sys_kernel = std::fs::File::open("/proc/sys/kernel")?;
+/// assert!(!iso_chroot::is_mount_root(proc_sys_kernel.as_fd())?);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn is_mount_root(fd: BorrowedFd<'_>) -> std::io::Result<bool> {
     use std::os::fd::AsRawFd;
     // SAFETY: statx is plain data; all-zero is valid.

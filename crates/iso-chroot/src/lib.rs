@@ -71,7 +71,11 @@
 //! root.mask_paths(["/proc/kcore", "/proc/keys", "/sys/firmware"])?;
 //! root.readonly_paths(["/proc/sys", "/proc/sysrq-trigger"])?;
 //! enter(&root, EnterMethod::Auto)?;
-//! iso_chroot::remount_readonly(std::os::fd::AsFd::as_fd(&std::fs::File::open("/")?))?;
+//! let slash = std::fs::File::open("/").map_err(|e| iso_chroot::Error::Invalid {
+//!     field: "/",
+//!     reason: e.to_string(),
+//! })?;
+//! iso_chroot::remount_readonly(std::os::fd::AsFd::as_fd(&slash))?;
 //! # Ok(())
 //! # }
 //! ```

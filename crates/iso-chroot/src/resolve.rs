@@ -205,7 +205,10 @@ impl Root {
     /// # Ok::<(), iso_chroot::Error>(())
     /// ```
     pub fn mkdir_all(&self, path: impl AsRef<Path>, mode: u32) -> Result<OwnedFd> {
-        let path = path.as_ref();
+        self.mkdir_all_inner(path.as_ref(), mode, 0)
+    }
+
+    fn mkdir_all_inner(&self, path: &Path, mode: u32, links: usize) -> Result<OwnedFd> {
         let err = |op, e| Error::sys(op, self.display(path), e);
         let mut current = sys::openat(
             self.fd.as_fd(),
@@ -214,25 +217,56 @@ impl Root {
             0,
         )
         .map_err(|e| err("open", e))?;
+        let parts = components(path.as_os_str());
         let mut prefix = PathBuf::from("/");
-        for name in components(path.as_os_str()) {
-            prefix.push(&name);
+        for (i, name) in parts.iter().enumerate() {
+            prefix.push(name);
             match self.resolve(&prefix, libc::O_PATH | libc::O_DIRECTORY, 0) {
                 Ok(fd) => current = fd,
                 Err(e) if e.raw_os_error() == Some(libc::ENOENT) && name != ".." => {
-                    match sys::mkdirat(current.as_fd(), &name, mode) {
+                    match sys::mkdirat(current.as_fd(), name, mode) {
                         Ok(()) => {}
                         Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
                         Err(e) => return Err(err("mkdirat", e)),
                     }
-                    // A dangling symlink or a racing swap shows up here as ELOOP/ENOTDIR.
-                    current = sys::openat(
+                    let opened = sys::openat(
                         current.as_fd(),
-                        &name,
+                        name,
                         libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW,
                         0,
-                    )
-                    .map_err(|e| err("open new directory", e))?;
+                    );
+                    match opened {
+                        Ok(fd) => current = fd,
+                        // A dangling symlink (`var/run -> /run` with no /run yet): create its
+                        // target, resolved inside the root like any other path.
+                        Err(e)
+                            if matches!(
+                                e.raw_os_error(),
+                                Some(libc::ENOTDIR) | Some(libc::ELOOP)
+                            ) =>
+                        {
+                            let target = match sys::readlinkat(current.as_fd(), name) {
+                                Ok(t) => t,
+                                Err(_) => return Err(err("open new directory", e)),
+                            };
+                            if links >= MAX_SYMLINKS {
+                                return Err(err(
+                                    "mkdir_all",
+                                    io::Error::from_raw_os_error(libc::ELOOP),
+                                ));
+                            }
+                            let mut next = match prefix.parent() {
+                                Some(parent) if !target.as_bytes().starts_with(b"/") => {
+                                    parent.to_path_buf()
+                                }
+                                _ => PathBuf::from("/"),
+                            };
+                            next.push(&target);
+                            next.extend(&parts[i + 1..]);
+                            return self.mkdir_all_inner(&next, mode, links + 1);
+                        }
+                        Err(e) => return Err(err("open new directory", e)),
+                    }
                 }
                 Err(e) => return Err(err("open in root", e)),
             }

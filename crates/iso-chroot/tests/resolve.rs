@@ -147,9 +147,16 @@ fn mkdir_all_creates_inside_by_fd() {
         root.mkdir_all(format!("/hostetc/{name}"), 0o755).unwrap();
         assert!(root_path.join("etc").join(&name).is_dir());
         assert!(!Path::new("/etc").join(&name).exists());
-        // A dangling link is not followed to create its target on the host.
-        assert!(root.mkdir_all("/dangling/sub", 0o755).is_err(), "{r:?}");
+        // A dangling absolute link: its target is created inside the root, not on the host.
+        root.mkdir_all(format!("/dangling/sub{i}"), 0o755).unwrap();
+        let inside = root_path
+            .join(tmp.path().strip_prefix("/").unwrap())
+            .join("outside-created");
+        assert!(inside.join(format!("sub{i}")).is_dir(), "{r:?}");
         assert!(!tmp.path().join("outside-created").exists(), "{r:?}");
+        // A dangling link loop is an error, not an endless recursion.
+        let err = root.mkdir_all("/loop/sub", 0o755).unwrap_err();
+        assert_eq!(err.errno(), Some(libc::ELOOP), "{r:?}: {err}");
     }
 }
 
@@ -159,6 +166,10 @@ fn create_file_refuses_final_symlink() {
     for r in RESOLVERS {
         let root = open(&root_path, r);
         let err = root.create_file("/dangling", 0o644).unwrap_err();
+        assert!(!root_path
+            .join(tmp.path().strip_prefix("/").unwrap())
+            .join("outside-created")
+            .is_file());
         assert_eq!(err.errno(), Some(libc::ELOOP), "{r:?}: {err}");
         assert!(!tmp.path().join("outside-created").exists());
         let fd = root.create_file("/up/new/file.txt", 0o644).unwrap();
