@@ -93,7 +93,9 @@ impl Profile {
     /// `tracing::debug!` message (see [`Filter::skipped_syscalls`]); rules whose action is
     /// the default action are dropped as redundant. Everything else that is wrong is an
     /// error naming the rule index and syscall: an argument index above 5, an errno above
-    /// 4095, a conflicting rule libseccomp refuses.
+    /// 4095, a conflicting rule libseccomp refuses. Profile-wide problems
+    /// (`Notify` as default action, `WAIT_KILLABLE_RECV` without a notify rule, an
+    /// architecture libseccomp cannot combine) are [`Error::InvalidProfile`].
     ///
     /// ```
     /// use iso_seccomp::{Action, Condition, Profile, SyscallRule};
@@ -118,6 +120,13 @@ impl Profile {
             return Err(Error::InvalidProfile {
                 field: "default_action",
                 reason: "SCMP_ACT_NOTIFY cannot be the default action".into(),
+            });
+        }
+        if self.flags.contains(Flags::WAIT_KILLABLE_RECV) && !self.uses_notify() {
+            // The kernel accepts the flag only together with a listener.
+            return Err(Error::InvalidProfile {
+                field: "flags",
+                reason: "WAIT_KILLABLE_RECV needs a rule with SCMP_ACT_NOTIFY".into(),
             });
         }
         let mut ctx = ScmpFilterContext::new(to_scmp_action(default))
