@@ -382,7 +382,16 @@ fn probe(landlock: LandlockStatus) -> Vec<Lsm> {
     if Path::new("/sys/fs/selinux/enforce").exists() || looks_like_selinux_context() {
         found.push(Lsm::SeLinux);
     }
-    if enabled("apparmor") {
+    // A readable attr/apparmor/current means AppArmor answers for this task (the directory
+    // alone exists whenever AppArmor is built in; reading it fails with EINVAL when it is
+    // not enabled). A confined task may be denied the /sys files but can read its label.
+    let apparmor_answers = iso_sys::procfs::ProcRoot::open()
+        .ok()
+        .and_then(|proc_root| {
+            crate::attr::read_unchecked(&proc_root, &["attr/apparmor/current"]).ok()
+        })
+        .is_some();
+    if enabled("apparmor") || apparmor_answers {
         found.push(Lsm::AppArmor);
     }
     if matches!(landlock, LandlockStatus::Available { .. }) {
