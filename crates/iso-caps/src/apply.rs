@@ -306,6 +306,28 @@ impl PreparedCaps {
     /// ```
     pub fn apply(&self) -> Result<(), Error> {
         // 1. Bounding: drop what is not wanted while CAP_SETPCAP is still effective.
+        self.drop_bounding()?;
+        // 2. Ambient: start from nothing.
+        clear_ambient(self.caps.ambient.is_empty())?;
+        // 3. Inheritable, permitted and effective together.
+        set_base(self.caps)?;
+        // 4. Ambient: raise each; each must be permitted and inheritable by now.
+        raise_ambient(self.caps.ambient)
+    }
+
+    /// The sets this configuration applies (masked to what the kernel supports).
+    ///
+    /// ```
+    /// let prepared = iso_caps::CapConfig::new().prepare()?;
+    /// assert!(prepared.capabilities().bounding.is_empty());
+    /// # Ok::<(), iso_caps::Error>(())
+    /// ```
+    pub fn capabilities(&self) -> &Capabilities {
+        &self.caps
+    }
+
+    /// Drops from the bounding set every supported capability the configuration leaves out.
+    pub(crate) fn drop_bounding(&self) -> Result<(), Error> {
         for n in 0..=self.last_cap.min(MAX_CAP_NUMBER) {
             if self.caps.bounding.contains_number(n) {
                 continue;
@@ -318,12 +340,7 @@ impl PreparedCaps {
             sys::prctl(sys::PR_CAPBSET_DROP, libc::c_ulong::from(n), 0)
                 .map_err(|source| cap_err("PR_CAPBSET_DROP", n, Set::Bounding, source))?;
         }
-        // 2. Ambient: start from nothing.
-        clear_ambient(self.caps.ambient.is_empty())?;
-        // 3. Inheritable, permitted and effective together.
-        set_base(self.caps)?;
-        // 4. Ambient: raise each; each must be permitted and inheritable by now.
-        raise_ambient(self.caps.ambient)
+        Ok(())
     }
 }
 

@@ -2,7 +2,7 @@
 
 use crate::apply::{clear_ambient, raise_ambient, set_base};
 use crate::error::cap_label;
-use crate::{sys, CapSet, Capabilities, Error, SecureBits};
+use crate::{sys, CapSet, Capabilities, Error, PreparedCaps, SecureBits};
 
 /// Switch the calling process to another user and group, keeping only the chosen
 /// capabilities: what `capsh --keep=1 --user=nobody --caps=cap_net_raw+epi` does.
@@ -22,15 +22,18 @@ use crate::{sys, CapSet, Capabilities, Error, SecureBits};
 ///    `setresgid` need `CAP_SETGID`, which a process that is no longer uid 0 has only in
 ///    its effective set, and that set is cleared by `setresuid`. Changing the uid last also
 ///    means no moment where the process runs as the new user with the old groups;
-/// 4. raise effective to the retained permitted set (so `CAP_SETPCAP` is usable for step 6),
-///    set inheritable to the kept capabilities when `ambient` is asked for (empty otherwise);
+/// 4. raise effective to the retained permitted set (so `CAP_SETPCAP` is usable for the
+///    next steps); with a full configuration ([`UserSwitch::capabilities`]), drop the
+///    bounding set now; then set inheritable to the kept capabilities when `ambient` is asked
+///    for (empty otherwise: inheritable is never filled implicitly);
 /// 5. clear the ambient set and, when asked, raise the kept capabilities in it, so that they
 ///    survive `execve` of a program without file capabilities;
 /// 6. write the securebits, if given (needs `CAP_SETPCAP`, which is still effective);
 /// 7. reduce permitted and effective to exactly the kept capabilities;
 /// 8. clear keep-caps again (when no securebits were given), and set `no_new_privs` if asked.
 ///
-/// The bounding set is not changed; combine with [`CapConfig`](crate::CapConfig) for that.
+/// With [`keep`](UserSwitch::keep) the bounding set is not changed;
+/// [`capabilities`](UserSwitch::capabilities) sets all five sets instead.
 ///
 /// Credentials are process-wide in glibc (`setresuid` and friends are broadcast to all
 /// threads), but capabilities are per thread: `capset(2)` and the capability `prctl`s change
@@ -58,6 +61,7 @@ pub struct UserSwitch {
     ambient: bool,
     securebits: Option<SecureBits>,
     no_new_privs: bool,
+    config: Option<PreparedCaps>,
 }
 
 impl UserSwitch {
@@ -76,6 +80,7 @@ impl UserSwitch {
             ambient: false,
             securebits: None,
             no_new_privs: false,
+            config: None,
         }
     }
 
@@ -129,6 +134,27 @@ impl UserSwitch {
         self
     }
 
+    /// Instead of [`keep`](UserSwitch::keep) and [`ambient`](UserSwitch::ambient), apply a
+    /// full five-set configuration after the uid change: what an OCI runtime does for a
+    /// process with both `user` and `capabilities`. The bounding set is dropped *after* the
+    /// uid change (with `CAP_SETPCAP` raised from the kept permitted set), so the
+    /// configuration's permitted set must be a subset of the current one. Skipped names are
+    /// reported by [`CapConfig::skipped`](crate::CapConfig::skipped) before preparing.
+    ///
+    /// ```no_run
+    /// use iso_caps::{CapConfig, Set, UserSwitch};
+    /// let config = CapConfig::new()
+    ///     .names(Set::Bounding, ["CAP_NET_BIND_SERVICE"])
+    ///     .names(Set::Permitted, ["CAP_NET_BIND_SERVICE"])
+    ///     .names(Set::Effective, ["CAP_NET_BIND_SERVICE"]);
+    /// UserSwitch::new(1000, 1000).capabilities(config.prepare()?).apply()?;
+    /// # Ok::<(), iso_caps::Error>(())
+    /// ```
+    pub fn capabilities(mut self, config: PreparedCaps) -> Self {
+        self.config = Some(config);
+        self
+    }
+
     /// Set `no_new_privs` at the end (default: no).
     ///
     /// ```
@@ -150,7 +176,13 @@ impl UserSwitch {
     /// ```
     pub fn apply(&self) -> Result<(), Error> {
         let before = Capabilities::current()?;
-        if let Some(n) = self.keep.difference(before.permitted).numbers().next() {
+        let target = self.target();
+        if let Some(n) = target
+            .permitted
+            .difference(before.permitted)
+            .numbers()
+            .next()
+        {
             return Err(Error::NotPermitted { cap: cap_label(n) });
         }
 
@@ -161,35 +193,33 @@ impl UserSwitch {
 
         self.set_ids()?;
 
+        // Effective was cleared by the uid change: raise it to what was kept, so that
+        // CAP_SETPCAP works for the bounding set and the securebits.
         let retained = sys::capget(0).map_err(|source| Error::Capget { source })?;
-        let inheritable = if self.ambient {
-            self.keep
-        } else {
-            CapSet::empty()
-        };
         let retained = CapSet::from_bits(retained.permitted);
-        set_base(Capabilities {
+        let raised = Capabilities {
             effective: retained,
             permitted: retained,
-            inheritable,
+            inheritable: before.inheritable.intersection(target.inheritable),
             ..before
+        };
+        set_base(raised)?;
+        if let Some(config) = &self.config {
+            config.drop_bounding()?;
+        }
+        set_base(Capabilities {
+            inheritable: target.inheritable,
+            ..raised
         })?;
 
-        clear_ambient(!self.ambient)?;
-        if self.ambient {
-            raise_ambient(self.keep)?;
-        }
+        clear_ambient(target.ambient.is_empty())?;
+        raise_ambient(target.ambient)?;
 
         if let Some(bits) = self.securebits {
             bits.apply()?;
         }
 
-        set_base(Capabilities {
-            effective: self.keep,
-            permitted: self.keep,
-            inheritable,
-            ..before
-        })?;
+        set_base(target)?;
 
         if self.securebits.is_none() && !securebits_keep {
             crate::set_keep_caps(false)?;
@@ -198,6 +228,25 @@ impl UserSwitch {
             crate::set_no_new_privs()?;
         }
         Ok(())
+    }
+
+    /// The effective, permitted, inheritable and ambient sets to end with.
+    fn target(&self) -> Capabilities {
+        if let Some(config) = &self.config {
+            return *config.capabilities();
+        }
+        let passed_on = if self.ambient {
+            self.keep
+        } else {
+            CapSet::empty()
+        };
+        Capabilities {
+            bounding: CapSet::empty(),
+            effective: self.keep,
+            permitted: self.keep,
+            inheritable: passed_on,
+            ambient: passed_on,
+        }
     }
 
     fn set_ids(&self) -> Result<(), Error> {

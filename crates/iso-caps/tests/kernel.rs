@@ -446,3 +446,45 @@ fn prepared_apply_in_a_forked_child_of_a_threaded_process() {
         check(bnd == "0000000000000020", || format!("CapBnd {bnd}"))
     });
 }
+
+#[test]
+fn user_switch_with_full_config_like_an_oci_process() {
+    if !iso_testutil::root_or_skip() {
+        return;
+    }
+    iso_testutil::in_child(|| {
+        let nbs = ["CAP_NET_BIND_SERVICE"];
+        let config = CapConfig::new()
+            .names(Set::Bounding, ["CAP_NET_BIND_SERVICE", "CAP_NET_RAW"])
+            .names(Set::Permitted, nbs)
+            .names(Set::Effective, nbs)
+            .names(Set::Inheritable, nbs)
+            .names(Set::Ambient, nbs);
+        UserSwitch::new(NOBODY, NOBODY)
+            .capabilities(config.prepare().map_err(s)?)
+            .apply()
+            .map_err(s)?;
+        let bnd = status_line("CapBnd")?;
+        check(bnd == "0000000000002400", || format!("CapBnd {bnd}"))?;
+        for key in ["CapEff", "CapPrm", "CapInh", "CapAmb"] {
+            let v = status_line(key)?;
+            check(v == "0000000000000400", || format!("{key} {v}"))?;
+        }
+        let uid = status_line("Uid")?;
+        check(uid.split_whitespace().all(|u| u == "65534"), || {
+            format!("Uid {uid}")
+        })?;
+        // And across execve, the ambient capability is what the program gets.
+        let out = std::process::Command::new("/bin/grep")
+            .args(["^Cap", "/proc/self/status"])
+            .output()
+            .map_err(|e| e.to_string())?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let after = Capabilities::from_status(&text).map_err(s)?;
+        check(
+            after.effective == CapSet::from(Capability::NetBindService)
+                && after.bounding.len() == 2,
+            || format!("after execve:\n{text}"),
+        )
+    });
+}
