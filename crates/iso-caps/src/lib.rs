@@ -46,7 +46,9 @@
 //! When a thread whose uids include 0 changes all of them to non-zero, the kernel clears
 //! permitted, effective and ambient. The keep-caps flag (`PR_SET_KEEPCAPS`, or
 //! [`SecureBits::KEEP_CAPS`]) keeps permitted; effective must then be raised again.
-//! [`UserSwitch`] does that dance in the right order (groups, gid, uid, then capabilities).
+//! [`UserSwitch`] does that dance in the right order (groups, gid, uid, then capabilities),
+//! keeping a few capabilities or applying a full configuration afterwards.
+//! [`Capabilities::from_text`] reads libcap's `cap_net_raw+epi` notation.
 //! Securebits ([`SecureBits`]) switch off the special treatment of uid 0 for good, with lock
 //! bits that make the choice irreversible.
 //!
