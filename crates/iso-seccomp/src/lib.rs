@@ -1,6 +1,78 @@
 //! # iso-seccomp: seccomp-bpf filters for containers
 //!
-//! placeholder
+//! **seccomp-bpf** lets a process attach a small classic-BPF program to itself that the
+//! kernel runs on *every* system call, before the call does anything. The program sees the
+//! syscall number, the caller's architecture, its instruction pointer and the six argument
+//! registers (never the memory they point to) and returns an action: run the call, fail it
+//! with an errno, kill, raise SIGSYS, ask a tracer, log it, or ask a supervisor process.
+//!
+//! ## What the kernel guarantees and checks
+//!
+//! - **Filters are inherited and irremovable.** A loaded filter stays for the life of the
+//!   thread, is copied to every child by `fork`/`clone`, and survives `execve`. Loading
+//!   another filter *adds* to the stack: every filter runs, and the most restrictive
+//!   answer wins. There is no unload. (That is why this crate's tests load each filter in
+//!   a forked child.)
+//! - **no_new_privs.** Without `CAP_SYS_ADMIN` the kernel only accepts a filter from a
+//!   thread with `PR_SET_NO_NEW_PRIVS` set, otherwise a filter could make a setuid program
+//!   misbehave (make `setuid()` "fail" silently). Loading sets it by default
+//!   ([`Filter::set_no_new_privs`]).
+//! - **Action precedence.** When several filters (or rules) match, the kernel takes, in
+//!   order: `KILL_PROCESS` > `KILL_THREAD` > `TRAP` > `ERRNO` > `USER_NOTIF` > `TRACE` >
+//!   `LOG` > `ALLOW`.
+//! - **Architecture checks.** Syscall numbers differ per ABI (x86_64's 59 is `execve`,
+//!   i386's 59 is `oldolduname`). A filter must check `seccomp_data.arch` first or a
+//!   process could bypass it through the 32-bit entry point. libseccomp emits that check;
+//!   ABIs not listed in [`Profile::architectures`] are killed.
+//! - **Arguments are registers.** A filter compares 64-bit register values ([`Op`]); it
+//!   cannot follow pointers, so path- or struct-based policy (`clone3`'s flags, `open`'s
+//!   path) needs notify or an LSM.
+//! - **TSYNC.** A filter applies to the calling thread; [`Flags::TSYNC`] installs it on all
+//!   threads of the process atomically, or fails if one already diverged.
+//!
+//! ## User notification and its TOCTOU caveat
+//!
+//! [`Action::Notify`] suspends the caller and hands a description of the call to the
+//! holder of the *listener fd* (see [`notify`]), which answers with a value, an errno, or
+//! "continue". The supervisor can read the caller's memory, but the caller's other threads
+//! can change it afterwards: "continue" after checking a path is racy and is not a
+//! security boundary. Emulate the call instead; and check the notification id is still
+//! valid after reading memory (done by [`notify::Listener::read_memory`]), since the target
+//! may have died and its pid been reused.
+//!
+//! ## This crate
+//!
+//! - [`Profile`]: a typed model as expressive as OCI `linux.seccomp` (actions, errno,
+//!   architectures, [`Flags`], rules with [`Condition`]s). Conversions and JSON behind the
+//!   `oci` feature.
+//! - [`Profile::compile`] → [`Filter`] (through libseccomp): [`Filter::load`], or
+//!   [`Filter::to_bpf`] → [`BpfProgram`], whose [`BpfProgram::load`] is async-signal-safe
+//!   so a runtime compiles before `fork` and loads in the child.
+//! - [`notify`]: receive, read memory, answer; pass the listener over a unix socket.
+//! - [`default_profile`]: an allow-list profile for containers, with capability-dependent
+//!   additions and namespace-flag filtering of `clone`.
+//!
+//! ```no_run
+//! use iso_seccomp::{Action, Condition, Profile, SyscallRule};
+//!
+//! # fn main() -> Result<(), iso_seccomp::Error> {
+//! let profile = Profile::new(Action::Allow)
+//!     // kill(pid, SIGKILL) fails with EPERM, other signals go through
+//!     .rule(SyscallRule::new(Action::Errno(libc::EPERM as u32), ["kill"])
+//!         .when(Condition::eq(1, libc::SIGKILL as u64)))
+//!     .rule(SyscallRule::new(Action::KillProcess, ["kexec_load"]));
+//! let bpf = profile.compile()?.to_bpf()?; // before fork: allocates
+//! // SAFETY: the child only loads the prepared program and exits.
+//! match unsafe { libc::fork() } {
+//!     0 => {
+//!         let code = if bpf.load().is_ok() { 0 } else { 1 }; // after fork: no allocation
+//!         unsafe { libc::_exit(code) }
+//!     }
+//!     _pid => { /* waitpid */ }
+//! }
+//! # Ok(())
+//! # }
+//! ```
 #![deny(missing_docs)]
 
 mod bpf;
