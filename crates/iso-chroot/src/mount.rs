@@ -956,3 +956,60 @@ pub(crate) fn unescape_mountinfo(s: &str) -> String {
     }
     String::from_utf8_lossy(&out).into_owned()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn unescapes_mountinfo_octal() {
+        assert_eq!(unescape_mountinfo("/a\\040b"), "/a b");
+        assert_eq!(unescape_mountinfo("/tab\\011x\\134"), "/tab\tx\\");
+        assert_eq!(unescape_mountinfo("/trailing\\04"), "/trailing\\04");
+    }
+
+    #[test]
+    fn normalize_clamps_dotdot() {
+        assert_eq!(normalize(Path::new("/../../proc/./sys")), ["proc", "sys"]);
+        assert_eq!(normalize(Path::new("a/../../sys")), ["sys"]);
+    }
+
+    #[test]
+    fn atime_modes_clear_the_field() {
+        let (set, clr) = MountFlags::NOATIME.to_attr(MountFlags::empty());
+        assert_eq!(
+            (set, clr),
+            (libc::MOUNT_ATTR_NOATIME, libc::MOUNT_ATTR__ATIME)
+        );
+        let (set, clr) = MountFlags::RELATIME.to_attr(MountFlags::RDONLY);
+        assert_eq!(
+            (set, clr),
+            (0, libc::MOUNT_ATTR__ATIME | libc::MOUNT_ATTR_RDONLY)
+        );
+    }
+
+    proptest! {
+        /// Escaping a path the way the kernel does and unescaping it gives it back.
+        #[test]
+        fn mountinfo_escape_round_trip(s in "[ -~\t\n]{0,40}") {
+            let escaped: String = s
+                .chars()
+                .map(|c| match c {
+                    ' ' | '\t' | '\n' | '\\' => format!("\\{:03o}", c as u32),
+                    c => c.to_string(),
+                })
+                .collect();
+            prop_assert_eq!(unescape_mountinfo(&escaped), s);
+        }
+
+        /// Normalised components never contain `..`, `.` or empty names.
+        #[test]
+        fn normalize_has_no_dots(parts in prop::collection::vec("\\.\\.|\\.|[a-z]{1,3}|", 0..12)) {
+            let p = parts.join("/");
+            for c in normalize(Path::new(&p)) {
+                prop_assert!(c != ".." && c != "." && !c.is_empty(), "{p:?}");
+            }
+        }
+    }
+}

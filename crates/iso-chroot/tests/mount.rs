@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use common::{fresh_mount_ns, is_mount_point, mount_tmpfs, mountinfo, write_errno};
-use iso_chroot::{Mount, MountApi, MountFlags, Propagation, Root};
+use iso_chroot::{Mount, MountApi, MountFlags, Propagation, Resolver, Root};
 use iso_testutil::{in_child, root_or_skip, TempDir};
 
 #[test]
@@ -100,11 +100,15 @@ fn swapped_symlink_race_never_mounts_outside() {
                 }
             })
         };
-        let root = Root::open(&root_path).unwrap();
         let mut mounted = 0;
-        for _ in 0..300 {
-            if root.mount(&Mount::bind(&src, "/x")).is_ok() {
-                mounted += 1;
+        for resolver in [Resolver::Openat2, Resolver::Userspace] {
+            let root = Root::open(&root_path).unwrap().with_resolver(resolver);
+            for api in [MountApi::New, MountApi::Legacy] {
+                for _ in 0..300 {
+                    if root.mount_with(&Mount::bind(&src, "/x"), api).is_ok() {
+                        mounted += 1;
+                    }
+                }
             }
         }
         stop.store(true, Ordering::Relaxed);
