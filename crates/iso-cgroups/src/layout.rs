@@ -405,7 +405,8 @@ impl Layout {
     }
 
     /// A layout with only the v2 mount: on a hybrid host this drives the cgroup2 mount on
-    /// its own (its freezer, `cgroup.kill` and whatever controllers it owns).
+    /// its own (its freezer `cgroup.freeze`, `cgroup.kill`, the eBPF device filter and
+    /// whatever controllers it owns).
     ///
     /// ```no_run
     /// let layout = iso_cgroups::Layout::detect()?;
@@ -415,7 +416,14 @@ impl Layout {
     /// # Ok::<(), iso_cgroups::Error>(())
     /// ```
     pub fn unified_only(&self) -> Option<Layout> {
-        let u = self.unified.clone()?;
+        let mut u = self.unified.clone()?;
+        // On its own the v2 mount still has its core features, whoever holds the v1 ones.
+        for core in [Controller::Freezer, Controller::Devices] {
+            if !u.controllers.contains(&core) {
+                u.controllers.push(core);
+            }
+        }
+        u.controllers.sort();
         Some(Layout {
             v1: Vec::new(),
             unified: Some(u),
