@@ -25,7 +25,7 @@ use iso::sys::{Pid, ProcPid};
 const NAME: &str = "iso-ping";
 
 fn profile() -> iso::mac::Result<Profile> {
-    Ok(Profile::new(NAME)?
+    Profile::new(NAME)?
         .attach("/{usr/,}bin/ping")?
         // The dynamic loader, libc, locale: what every program needs.
         .include("abstractions/base")?
@@ -34,7 +34,7 @@ fn profile() -> iso::mac::Result<Profile> {
         .allow_network(Some(NetDomain::Inet), Some(NetType::Dgram))
         .allow_network(Some(NetDomain::Inet6), Some(NetType::Raw))
         .allow_network(Some(NetDomain::Inet6), Some(NetType::Dgram))
-        .allow_file("/{usr/,}bin/ping", FilePerms::READ | FilePerms::MMAP_EXEC)?)
+        .allow_file("/{usr/,}bin/ping", FilePerms::READ | FilePerms::MMAP_EXEC)
 }
 
 fn main() -> ExitCode {
