@@ -185,7 +185,7 @@ impl Root {
         dev: &Device,
         shown: &Path,
     ) -> Result<()> {
-        let host = std::fs::File::open("/")
+        let host = sys::cwd()
             .and_then(|cwd| {
                 sys::openat(
                     cwd.as_fd(),

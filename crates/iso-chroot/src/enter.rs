@@ -216,5 +216,16 @@ pub fn is_mount_root(fd: BorrowedFd<'_>) -> std::io::Result<bool> {
         return Err(std::io::Error::last_os_error());
     }
     let bit = libc::STATX_ATTR_MOUNT_ROOT as u64;
-    Ok(stx.stx_attributes_mask & bit != 0 && stx.stx_attributes & bit != 0)
+    if stx.stx_attributes_mask & bit != 0 {
+        return Ok(stx.stx_attributes & bit != 0);
+    }
+    // Before Linux 5.8: a mount root is on another device or mount than its parent, or is its
+    // own parent (the root of the namespace).
+    let parent = sys::openat(fd, "..".as_ref(), libc::O_PATH | libc::O_DIRECTORY, 0)?;
+    let (me, up) = (sys::fstat(fd)?, sys::fstat(parent.as_fd())?);
+    if me.st_dev != up.st_dev || me.st_ino == up.st_ino {
+        return Ok(true);
+    }
+    let id = |f| crate::mount::mount_id(f).map_err(std::io::Error::other);
+    Ok(id(fd)? != id(parent.as_fd())?)
 }

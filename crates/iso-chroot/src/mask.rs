@@ -47,7 +47,7 @@ impl NullDevice {
     /// character device 1:3 itself (not a symlink to it, not a file, not another device).
     pub fn open_at(path: impl AsRef<Path>) -> Result<NullDevice> {
         let path = path.as_ref();
-        let fd = std::fs::File::open("/")
+        let fd = sys::cwd()
             .and_then(|cwd| {
                 sys::openat(
                     cwd.as_fd(),

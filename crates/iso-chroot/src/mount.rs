@@ -633,7 +633,7 @@ impl Root {
         let dest = self.display(m.destination());
         let tree = match (&m.kind, &m.source) {
             (MountKind::Bind | MountKind::RBind, Some(src)) => {
-                let src_fd = std::fs::File::open("/")
+                let src_fd = sys::cwd()
                     .and_then(|cwd| sys::openat(cwd.as_fd(), src.as_os_str(), libc::O_PATH, 0))
                     .map_err(|e| Error::sys("open", src, e))?;
                 let mut flags =
@@ -739,7 +739,7 @@ impl Root {
         }
         if !(m.recursive_set.is_empty() && m.recursive_clear.is_empty()) {
             for sub in submount_paths(mount_id(mounted.as_fd())?)? {
-                let fd = std::fs::File::open("/")
+                let fd = sys::cwd()
                     .and_then(|cwd| {
                         sys::openat(
                             cwd.as_fd(),

@@ -79,7 +79,7 @@ impl Root {
     /// Opens the directory at `path` (a host path, resolved normally) as a root.
     pub fn open(path: impl AsRef<Path>) -> Result<Root> {
         let path = path.as_ref();
-        let cwd = std::fs::File::open("/").map_err(|e| Error::sys("open", "/", e))?;
+        let cwd = sys::cwd().map_err(|e| Error::sys("open", ".", e))?;
         let fd = sys::openat(
             cwd.as_fd(),
             path.as_os_str(),

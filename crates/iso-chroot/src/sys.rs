@@ -34,6 +34,14 @@ fn owned(ret: libc::c_long) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(ret as RawFd) })
 }
 
+/// `AT_FDCWD` as a descriptor: relative host paths are resolved from the working directory,
+/// as `open(2)` would. Returns a `Result` so it chains like the `File::open` it replaces.
+pub(crate) fn cwd() -> io::Result<BorrowedFd<'static>> {
+    // SAFETY: AT_FDCWD is not -1 and stays valid for the whole process: it is a sentinel the
+    // kernel interprets as "the working directory" in every *at call, never closed.
+    Ok(unsafe { BorrowedFd::borrow_raw(libc::AT_FDCWD) })
+}
+
 pub(crate) fn openat(
     dir: BorrowedFd<'_>,
     name: &OsStr,

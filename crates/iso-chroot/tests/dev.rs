@@ -275,3 +275,42 @@ fn readonly_paths_give_erofs_recursively() {
         Ok(())
     });
 }
+
+/// In a user namespace mknod is not allowed: `DeviceMode::Auto` bind-mounts the host's
+/// devices instead.
+#[test]
+fn user_namespace_falls_back_to_host_binds() {
+    if !root_or_skip() {
+        return;
+    }
+    let tmp = TempDir::new("chroot-userns");
+    let root_path = tmp.path().join("root");
+    fs::create_dir_all(&root_path).unwrap();
+    in_child(|| {
+        // SAFETY: the in_child child is single-threaded, as CLONE_NEWUSER requires.
+        let r = unsafe { libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS) };
+        assert_eq!(r, 0, "unshare: {}", std::io::Error::last_os_error());
+        // Map root to root (our own euid) so files can be created.
+        fs::write("/proc/self/setgroups", "deny").unwrap();
+        fs::write("/proc/self/uid_map", "0 0 1").unwrap();
+        fs::write("/proc/self/gid_map", "0 0 1").unwrap();
+        fresh_mount_ns();
+        let root = Root::open(&root_path).unwrap();
+        root.mount(&Mount::tmpfs("/dev")).unwrap();
+        let err = root
+            .create_device(&Device::char("/dev/null", 1, 3), DeviceMode::Mknod)
+            .unwrap_err();
+        assert_eq!(err.errno(), Some(libc::EPERM), "{err}");
+        root.create_default_devices(DeviceMode::Auto).unwrap();
+        for dev in iso_chroot::default_devices() {
+            let p = root_path.join(dev.path().strip_prefix("/").unwrap());
+            let (ma, mi) = dev.major_minor();
+            assert_eq!(
+                fs::metadata(&p).unwrap().rdev(),
+                libc::makedev(ma, mi),
+                "{p:?}"
+            );
+        }
+        Ok(())
+    });
+}
