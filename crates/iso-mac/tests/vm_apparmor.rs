@@ -199,3 +199,120 @@ fn vm_exec_label_write_is_verified_and_invalid_profile_is_rejected() {
         }
     });
 }
+
+#[test]
+fn vm_bind_mount_over_the_apparmor_exec_file_is_refused() {
+    if !vm_feature_or_skip(VmFeature::AppArmor) {
+        return;
+    }
+    let tmp = TempDir::new("mac-aa-decoy");
+    let decoy = tmp.path().join("decoy");
+    std::fs::write(&decoy, b"").unwrap();
+    in_child(|| {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).map_err(|e| e.to_string())?;
+        nix::mount::mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )
+        .map_err(|e| e.to_string())?;
+        nix::mount::mount(
+            Some(&decoy),
+            "/proc/thread-self/attr/apparmor/exec",
+            None::<&str>,
+            nix::mount::MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .map_err(|e| format!("bind: {e}"))?;
+        let proc_root = ProcRoot::open().map_err(|e| e.to_string())?;
+        match apparmor::set_exec_profile(&proc_root, "unconfined") {
+            Err(iso_mac::Error::Procfs(_)) => {}
+            other => return Err(format!("expected a procfs refusal, got {other:?}")),
+        }
+        if std::fs::read(&decoy).map_err(|e| e.to_string())? != b"" {
+            return Err("the decoy was written".into());
+        }
+        Ok(())
+    });
+}
+
+/// The `apparmor_ping` example, where AppArmor is active; it is built by
+/// `cargo build --examples` (as scripts/test.sh does) into target/<profile>/examples.
+#[test]
+fn vm_apparmor_ping_example() {
+    if !vm_feature_or_skip(VmFeature::AppArmor) {
+        return;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let example = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .unwrap()
+        .join("examples/apparmor_ping");
+    if !example.exists() {
+        eprintln!(
+            "skipped: {} not built (cargo build --examples)",
+            example.display()
+        );
+        return;
+    }
+    let out = Command::new(&example).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("ping ran as \"iso-ping (enforce)\""),
+        "{stdout}"
+    );
+}
+
+/// The guest kernel (6.1) has Landlock ABI 2: rights of later ABIs are dropped under best
+/// effort and refused under required, with the report naming them.
+#[test]
+fn vm_landlock_on_an_older_abi_reports_dropped_rights() {
+    if !vm_feature_or_skip(VmFeature::AppArmor) {
+        return;
+    }
+    use iso_mac::landlock::{Compat, EnforcementStatus, FsAccess, NetAccess, Ruleset};
+    let abi = iso_mac::landlock_status().abi();
+    if !(1..4).contains(&abi) {
+        eprintln!("skipped: the guest has Landlock ABI {abi}, this test wants 1..=3");
+        return;
+    }
+    let ruleset = Ruleset::new()
+        .handle_fs(FsAccess::supported_by(abi) | FsAccess::IOCTL_DEV)
+        .handle_net(NetAccess::BIND_TCP)
+        .allow_path("/", FsAccess::read());
+    let err = ruleset
+        .clone()
+        .compat(Compat::Required)
+        .prepare()
+        .unwrap_err();
+    assert!(
+        matches!(err, iso_mac::Error::LandlockUnsupported { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("IOCTL_DEV"), "{err}");
+    assert!(err.to_string().contains("BIND_TCP"), "{err}");
+    in_child(|| {
+        let report = ruleset
+            .compat(Compat::BestEffort)
+            .restrict_self()
+            .map_err(|e| e.to_string())?;
+        if report.status != EnforcementStatus::Partial
+            || report.dropped_fs != FsAccess::IOCTL_DEV
+            || report.dropped_net != NetAccess::BIND_TCP
+        {
+            return Err(format!("{report:?}"));
+        }
+        match std::fs::write("/tmp/iso-test-ll-old", b"x") {
+            Err(e) if e.raw_os_error() == Some(libc::EACCES) => Ok(()),
+            other => Err(format!("write should be denied: {other:?}")),
+        }
+    });
+}
