@@ -30,6 +30,10 @@ pub enum DeviceKind {
 
 impl DeviceKind {
     /// The `S_IF*` file type bits.
+    ///
+    /// ```
+    /// assert_eq!(iso_chroot::DeviceKind::Fifo.mode_bits(), libc::S_IFIFO);
+    /// ```
     pub fn mode_bits(self) -> libc::mode_t {
         match self {
             DeviceKind::Char => libc::S_IFCHR,
@@ -59,6 +63,12 @@ pub struct Device {
 
 impl Device {
     /// A node of `kind` at the container path `path`, mode 0666, owned by root.
+    ///
+    /// ```
+    /// use iso_chroot::{Device, DeviceKind};
+    /// let loop0 = Device::new(DeviceKind::Block, "/dev/loop0", 7, 0);
+    /// assert_eq!(loop0.kind(), DeviceKind::Block);
+    /// ```
     pub fn new(kind: DeviceKind, path: impl Into<PathBuf>, major: u32, minor: u32) -> Device {
         Device {
             path: path.into(),
@@ -72,17 +82,30 @@ impl Device {
     }
 
     /// A character device.
+    ///
+    /// ```
+    /// let tun = iso_chroot::Device::char("/dev/net/tun", 10, 200);
+    /// assert_eq!(tun.kind(), iso_chroot::DeviceKind::Char);
+    /// ```
     pub fn char(path: impl Into<PathBuf>, major: u32, minor: u32) -> Device {
         Device::new(DeviceKind::Char, path, major, minor)
     }
 
     /// Sets the permission bits.
+    ///
+    /// ```
+    /// let dev = iso_chroot::Device::char("/dev/kvm", 10, 232).mode(0o660);
+    /// ```
     pub fn mode(mut self, mode: u32) -> Device {
         self.mode = mode & 0o7777;
         self
     }
 
     /// Sets the owner.
+    ///
+    /// ```
+    /// let dev = iso_chroot::Device::char("/dev/kvm", 10, 232).owner(0, 36);
+    /// ```
     pub fn owner(mut self, uid: u32, gid: u32) -> Device {
         self.uid = uid;
         self.gid = gid;
@@ -90,16 +113,30 @@ impl Device {
     }
 
     /// The container path.
+    ///
+    /// ```
+    /// let dev = iso_chroot::Device::char("/dev/kvm", 10, 232);
+    /// assert_eq!(dev.path(), std::path::Path::new("/dev/kvm"));
+    /// ```
     pub fn path(&self) -> &Path {
         &self.path
     }
 
     /// The kind.
+    ///
+    /// ```
+    /// let dev = iso_chroot::Device::char("/dev/kvm", 10, 232);
+    /// assert_eq!(dev.kind(), iso_chroot::DeviceKind::Char);
+    /// ```
     pub fn kind(&self) -> DeviceKind {
         self.kind
     }
 
     /// `(major, minor)`.
+    ///
+    /// ```
+    /// assert_eq!(iso_chroot::Device::char("/dev/kvm", 10, 232).major_minor(), (10, 232));
+    /// ```
     pub fn major_minor(&self) -> (u32, u32) {
         (self.major, self.minor)
     }

@@ -78,4 +78,11 @@ impl Error {
 }
 
 /// The result type of this crate.
+///
+/// ```
+/// fn jail() -> iso_chroot::Result<iso_chroot::Root> {
+///     iso_chroot::Root::open("/tmp")
+/// }
+/// assert!(jail().is_ok());
+/// ```
 pub type Result<T> = std::result::Result<T, Error>;

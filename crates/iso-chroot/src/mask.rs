@@ -39,12 +39,22 @@ pub struct NullDevice {
 
 impl NullDevice {
     /// Opens and verifies the host's `/dev/null`.
+    ///
+    /// ```
+    /// let null = iso_chroot::NullDevice::open()?;
+    /// # Ok::<(), iso_chroot::Error>(())
+    /// ```
     pub fn open() -> Result<NullDevice> {
         NullDevice::open_at("/dev/null")
     }
 
     /// Opens and verifies the device at `path`; [`Error::Refused`] unless it is the
     /// character device 1:3 itself (not a symlink to it, not a file, not another device).
+    ///
+    /// ```
+    /// assert!(iso_chroot::NullDevice::open_at("/dev/null").is_ok());
+    /// assert!(iso_chroot::NullDevice::open_at("/dev/zero").is_err()); // 1:5, not 1:3
+    /// ```
     pub fn open_at(path: impl AsRef<Path>) -> Result<NullDevice> {
         let path = path.as_ref();
         let fd = sys::cwd()

@@ -165,6 +165,12 @@ pub enum Propagation {
 
 impl Propagation {
     /// Parses the OCI / mount(8) option name (`private`, `rslave`, ...).
+    ///
+    /// ```
+    /// use iso_chroot::Propagation;
+    /// assert_eq!(Propagation::parse("slave"), Some(Propagation::Slave));
+    /// assert_eq!(Propagation::parse("bogus"), None);
+    /// ```
     pub fn parse(s: &str) -> Option<Propagation> {
         Some(match s {
             "private" => Propagation::Private,
@@ -180,6 +186,10 @@ impl Propagation {
     }
 
     /// Whether it applies to the whole subtree.
+    ///
+    /// ```
+    /// assert!(!iso_chroot::Propagation::Private.is_recursive());
+    /// ```
     pub fn is_recursive(self) -> bool {
         matches!(
             self,
@@ -236,6 +246,10 @@ pub enum MountKind {
 
 impl MountKind {
     /// The filesystem type name, `None` for bind mounts.
+    ///
+    /// ```
+    /// assert_eq!(iso_chroot::MountKind::Other("fuse.sshfs".into()).fstype(), Some("fuse.sshfs"));
+    /// ```
     pub fn fstype(&self) -> Option<&str> {
         Some(match self {
             MountKind::Bind | MountKind::RBind => return None,
@@ -252,6 +266,11 @@ impl MountKind {
     }
 
     /// Whether this is a bind mount.
+    ///
+    /// ```
+    /// assert!(iso_chroot::MountKind::RBind.is_bind());
+    /// assert!(!iso_chroot::MountKind::Proc.is_bind());
+    /// ```
     pub fn is_bind(&self) -> bool {
         matches!(self, MountKind::Bind | MountKind::RBind)
     }
@@ -285,6 +304,12 @@ pub struct Mount {
 
 impl Mount {
     /// A mount of `kind` at the container path `destination`, with no options.
+    ///
+    /// ```
+    /// use iso_chroot::{Mount, MountKind};
+    /// let m = Mount::new(MountKind::Mqueue, "/dev/mqueue").source("mqueue");
+    /// assert_eq!(m.kind().fstype(), Some("mqueue"));
+    /// ```
     pub fn new(kind: MountKind, destination: impl Into<PathBuf>) -> Mount {
         Mount {
             kind,
@@ -300,21 +325,41 @@ impl Mount {
     }
 
     /// A bind mount of the host path `source` (file or directory) at `destination`.
+    ///
+    /// ```
+    /// let m = iso_chroot::Mount::bind("/etc/resolv.conf", "/etc/resolv.conf");
+    /// assert!(m.kind().is_bind());
+    /// ```
     pub fn bind(source: impl Into<PathBuf>, destination: impl Into<PathBuf>) -> Mount {
         Mount::new(MountKind::Bind, destination).source(source)
     }
 
     /// A recursive bind mount of `source` at `destination`.
+    ///
+    /// ```
+    /// let m = iso_chroot::Mount::rbind("/srv/data", "/data");
+    /// assert_eq!(m.kind(), &iso_chroot::MountKind::RBind);
+    /// ```
     pub fn rbind(source: impl Into<PathBuf>, destination: impl Into<PathBuf>) -> Mount {
         Mount::new(MountKind::RBind, destination).source(source)
     }
 
     /// A tmpfs at `destination`.
+    ///
+    /// ```
+    /// let m = iso_chroot::Mount::tmpfs("/tmp").data("size=64m");
+    /// assert_eq!(m.data_options(), ["size=64m"]);
+    /// ```
     pub fn tmpfs(destination: impl Into<PathBuf>) -> Mount {
         Mount::new(MountKind::Tmpfs, destination).source("tmpfs")
     }
 
     /// A procfs at `destination` (nosuid, nodev, noexec).
+    ///
+    /// ```
+    /// use iso_chroot::MountFlags;
+    /// assert!(iso_chroot::Mount::proc("/proc").mount_flags().contains(MountFlags::NOEXEC));
+    /// ```
     pub fn proc(destination: impl Into<PathBuf>) -> Mount {
         Mount::new(MountKind::Proc, destination)
             .source("proc")
@@ -322,6 +367,11 @@ impl Mount {
     }
 
     /// A read-only sysfs at `destination` (nosuid, nodev, noexec).
+    ///
+    /// ```
+    /// use iso_chroot::MountFlags;
+    /// assert!(iso_chroot::Mount::sysfs("/sys").mount_flags().contains(MountFlags::RDONLY));
+    /// ```
     pub fn sysfs(destination: impl Into<PathBuf>) -> Mount {
         Mount::new(MountKind::Sysfs, destination)
             .source("sysfs")
@@ -329,12 +379,23 @@ impl Mount {
     }
 
     /// Sets the source (a host path for binds, a name such as `tmpfs` otherwise).
+    ///
+    /// ```
+    /// let m = iso_chroot::Mount::tmpfs("/run").source("run");
+    /// assert_eq!(m.source_path(), Some(std::path::Path::new("run")));
+    /// ```
     pub fn source(mut self, source: impl Into<PathBuf>) -> Mount {
         self.source = Some(source.into());
         self
     }
 
     /// Adds per-mount flags (top mount only).
+    ///
+    /// ```
+    /// use iso_chroot::{Mount, MountFlags};
+    /// let m = Mount::tmpfs("/tmp").flags(MountFlags::NOEXEC);
+    /// assert_eq!(m.mount_flags(), MountFlags::NOEXEC);
+    /// ```
     pub fn flags(mut self, flags: MountFlags) -> Mount {
         self.flags |= flags;
         self.clear.remove(flags);
@@ -342,6 +403,12 @@ impl Mount {
     }
 
     /// Clears per-mount flags the mount would otherwise inherit (`rw`, `suid`, ...).
+    ///
+    /// ```
+    /// use iso_chroot::{Mount, MountFlags};
+    /// let m = Mount::sysfs("/sys").clear_flags(MountFlags::RDONLY);
+    /// assert!(!m.mount_flags().contains(MountFlags::RDONLY));
+    /// ```
     pub fn clear_flags(mut self, flags: MountFlags) -> Mount {
         self.clear |= flags;
         self.flags.remove(flags);
@@ -349,6 +416,12 @@ impl Mount {
     }
 
     /// Sets flags on the mount and every submount (`rro`, `rnosuid`, ...).
+    ///
+    /// ```
+    /// use iso_chroot::{Mount, MountFlags};
+    /// let m = Mount::rbind("/srv", "/srv").recursive(MountFlags::RDONLY | MountFlags::NOSUID);
+    /// assert!(m.recursive_flags().contains(MountFlags::NOSUID));
+    /// ```
     pub fn recursive(mut self, flags: MountFlags) -> Mount {
         self.recursive_set |= flags;
         self.recursive_clear.remove(flags);
@@ -356,6 +429,12 @@ impl Mount {
     }
 
     /// Clears flags on the mount and every submount (`rrw`, `rsuid`, ...).
+    ///
+    /// ```
+    /// use iso_chroot::{Mount, MountFlags};
+    /// let m = Mount::rbind("/srv", "/srv").recursive(MountFlags::RDONLY).recursive_clear(MountFlags::RDONLY);
+    /// assert!(m.recursive_flags().is_empty());
+    /// ```
     pub fn recursive_clear(mut self, flags: MountFlags) -> Mount {
         self.recursive_clear |= flags;
         self.recursive_set.remove(flags);
@@ -363,6 +442,11 @@ impl Mount {
     }
 
     /// Appends filesystem options, comma-separated (`size=64m,mode=755`).
+    ///
+    /// ```
+    /// let m = iso_chroot::Mount::tmpfs("/tmp").data("size=1m,mode=1777");
+    /// assert_eq!(m.data_options(), ["size=1m", "mode=1777"]);
+    /// ```
     pub fn data(mut self, data: &str) -> Mount {
         self.data
             .extend(data.split(',').filter(|s| !s.is_empty()).map(str::to_owned));
@@ -370,6 +454,12 @@ impl Mount {
     }
 
     /// Sets the propagation of the new mount.
+    ///
+    /// ```
+    /// use iso_chroot::{Mount, Propagation};
+    /// let m = Mount::tmpfs("/shared").propagation(Propagation::Shared);
+    /// assert_eq!(m.propagation_mode(), Some(Propagation::Shared));
+    /// ```
     pub fn propagation(mut self, propagation: Propagation) -> Mount {
         self.propagation = Some(propagation);
         self
@@ -436,36 +526,64 @@ impl Mount {
     }
 
     /// The kind of mount.
+    ///
+    /// ```
+    /// assert_eq!(iso_chroot::Mount::proc("/proc").kind(), &iso_chroot::MountKind::Proc);
+    /// ```
     pub fn kind(&self) -> &MountKind {
         &self.kind
     }
 
     /// The source, if any.
+    ///
+    /// ```
+    /// assert_eq!(iso_chroot::Mount::bind("/a", "/b").source_path(), Some(std::path::Path::new("/a")));
+    /// ```
     pub fn source_path(&self) -> Option<&Path> {
         self.source.as_deref()
     }
 
     /// The container path it is mounted at.
+    ///
+    /// ```
+    /// assert_eq!(iso_chroot::Mount::bind("/a", "/b").destination(), std::path::Path::new("/b"));
+    /// ```
     pub fn destination(&self) -> &Path {
         &self.destination
     }
 
     /// The per-mount flags to set.
+    ///
+    /// ```
+    /// assert!(iso_chroot::Mount::tmpfs("/t").mount_flags().is_empty());
+    /// ```
     pub fn mount_flags(&self) -> MountFlags {
         self.flags
     }
 
     /// The flags to set recursively.
+    ///
+    /// ```
+    /// assert!(iso_chroot::Mount::tmpfs("/t").recursive_flags().is_empty());
+    /// ```
     pub fn recursive_flags(&self) -> MountFlags {
         self.recursive_set
     }
 
     /// The filesystem data options.
+    ///
+    /// ```
+    /// assert!(iso_chroot::Mount::proc("/proc").data_options().is_empty());
+    /// ```
     pub fn data_options(&self) -> &[String] {
         &self.data
     }
 
     /// The propagation to set, if any.
+    ///
+    /// ```
+    /// assert_eq!(iso_chroot::Mount::proc("/proc").propagation_mode(), None);
+    /// ```
     pub fn propagation_mode(&self) -> Option<Propagation> {
         self.propagation
     }
@@ -535,6 +653,13 @@ impl Root {
     /// source is not a directory), resolved inside the root, and the mount is attached
     /// through its descriptor. Destinations under `/proc` and `/sys`, and procfs/sysfs mounts,
     /// are refused when a component of the path is a symlink (CVE-2019-19921).
+    ///
+    /// ```no_run
+    /// use iso_chroot::{Mount, Root};
+    /// let root = Root::open("/srv/rootfs")?;
+    /// let proc_mount = root.mount(&Mount::proc("/proc"))?;
+    /// # Ok::<(), iso_chroot::Error>(())
+    /// ```
     pub fn mount(&self, m: &Mount) -> Result<OwnedFd> {
         self.mount_with(m, MountApi::Auto)
     }

@@ -29,6 +29,10 @@ use crate::sys;
 use crate::{Error, Result};
 
 /// The most symlinks one resolution may expand, as in the kernel (`MAXSYMLINKS`).
+///
+/// ```
+/// assert_eq!(iso_chroot::MAX_SYMLINKS, 40);
+/// ```
 pub const MAX_SYMLINKS: usize = 40;
 /// How often a lookup is retried when the kernel reports a concurrent rename (`EAGAIN`).
 const EAGAIN_RETRIES: usize = 4096;
@@ -77,6 +81,11 @@ pub struct Root {
 
 impl Root {
     /// Opens the directory at `path` (a host path, resolved normally) as a root.
+    ///
+    /// ```
+    /// let root = iso_chroot::Root::open("/tmp")?;
+    /// # Ok::<(), iso_chroot::Error>(())
+    /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Root> {
         let path = path.as_ref();
         let cwd = sys::cwd().map_err(|e| Error::sys("open", ".", e))?;
@@ -113,17 +122,33 @@ impl Root {
     }
 
     /// Chooses how paths are resolved (see [`Resolver`]).
+    ///
+    /// ```
+    /// use iso_chroot::{Resolver, Root};
+    /// let root = Root::open("/tmp")?.with_resolver(Resolver::Openat2);
+    /// # Ok::<(), iso_chroot::Error>(())
+    /// ```
     pub fn with_resolver(mut self, resolver: Resolver) -> Root {
         self.resolver = resolver;
         self
     }
 
     /// The resolver in use.
+    ///
+    /// ```
+    /// assert_eq!(iso_chroot::Root::open("/tmp")?.resolver(), iso_chroot::Resolver::Auto);
+    /// # Ok::<(), iso_chroot::Error>(())
+    /// ```
     pub fn resolver(&self) -> Resolver {
         self.resolver
     }
 
     /// The host path the root was opened from (informational: never used to resolve).
+    ///
+    /// ```
+    /// assert_eq!(iso_chroot::Root::open("/tmp")?.path(), std::path::Path::new("/tmp"));
+    /// # Ok::<(), iso_chroot::Error>(())
+    /// ```
     pub fn path(&self) -> &Path {
         &self.path
     }
