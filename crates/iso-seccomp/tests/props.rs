@@ -105,9 +105,6 @@ proptest! {
         match p.compile() {
             Ok(filter) => {
                 let bpf = filter.to_bpf().expect("a compiled filter exports");
-                if unsafe { libc::geteuid() } != 0 {
-                    return Ok(());
-                }
                 let ended = fork_and_wait(|| match bpf.load() {
                     Ok(listener) => {
                         drop(listener);
