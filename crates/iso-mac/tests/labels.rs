@@ -135,6 +135,10 @@ fn bind_mount_over_the_label_file_is_refused() {
         ] {
             bind(&decoy, target)?;
         }
+        // Where AppArmor is built in (active or not), its own exec file is tried first.
+        if std::path::Path::new("/proc/thread-self/attr/apparmor/exec").exists() {
+            bind(&decoy, "/proc/thread-self/attr/apparmor/exec")?;
+        }
         let proc_root = ProcRoot::open().map_err(|e| e.to_string())?;
         let err = selinux::set_exec_label(&proc_root, Some(&ctx())).unwrap_err();
         if !matches!(err, Error::Procfs(_)) {
@@ -148,14 +152,11 @@ fn bind_mount_over_the_label_file_is_refused() {
                 "SELinux keycreate: expected a procfs refusal, got {err:?}"
             ));
         }
-        if !iso_mac::is_active(Lsm::AppArmor) {
-            // attr/apparmor/exec is missing here, so the fallback attr/exec is the target.
-            let err = apparmor::set_exec_profile(&proc_root, "iso-x").unwrap_err();
-            if !matches!(err, Error::Procfs(_)) {
-                return Err(format!(
-                    "AppArmor exec: expected a procfs refusal, got {err:?}"
-                ));
-            }
+        let err = apparmor::set_exec_profile(&proc_root, "iso-x").unwrap_err();
+        if !matches!(err, Error::Procfs(_)) {
+            return Err(format!(
+                "AppArmor exec: expected a procfs refusal, got {err:?}"
+            ));
         }
         if std::fs::read(&decoy).map_err(|e| e.to_string())? != b"" {
             return Err("the decoy was written".into());
