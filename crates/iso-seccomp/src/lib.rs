@@ -89,3 +89,8 @@ pub use compile::Filter;
 pub use default_profile::{default_profile, NAMESPACE_CLONE_FLAGS};
 pub use error::{Error, Result};
 pub use profile::{Action, Arch, Condition, Flags, Op, Profile, SyscallRule, MAX_ERRNO};
+
+/// The README's example, compiled as a doctest so it stays correct.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -190,3 +190,29 @@ fn filter_load_returns_a_listener_for_notify_profiles() {
         common::ensure(fd.is_some(), || "no listener fd".into())
     });
 }
+
+#[test]
+fn send_fd_to_path_delivers_fd_and_payload() {
+    let dir = iso_testutil::TempDir::new("seccomp-listener-path");
+    let path = dir.path().join("agent.sock");
+    let server = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let file = std::fs::File::open("/dev/null").unwrap();
+    let t = std::thread::spawn(move || {
+        let (conn, _) = server.accept().unwrap();
+        let mut buf = [0u8; 32];
+        let (fd, n) = recv_fd(conn.as_fd(), &mut buf).unwrap();
+        (
+            std::fs::read_link(format!(
+                "/proc/self/fd/{}",
+                std::os::fd::AsRawFd::as_raw_fd(&fd)
+            ))
+            .unwrap(),
+            buf[..n].to_vec(),
+        )
+    });
+    iso_seccomp::notify::send_fd_to_path(&path, file.as_fd(), br#"{"ociVersion":"1.2.0"}"#)
+        .unwrap();
+    let (target, payload) = t.join().unwrap();
+    assert_eq!(target, std::path::Path::new("/dev/null"));
+    assert_eq!(payload, br#"{"ociVersion":"1.2.0"}"#);
+}
