@@ -112,6 +112,17 @@ impl Error {
         match self {
             Error::Io { source, .. } => source.raw_os_error(),
             Error::Procfs(e) => e.errno(),
+            Error::Landlock { source, .. } => {
+                // The landlock library nests the system call's io::Error in its errors.
+                let mut next: Option<&(dyn std::error::Error + 'static)> = Some(source.as_ref());
+                while let Some(e) = next {
+                    if let Some(io) = e.downcast_ref::<io::Error>() {
+                        return io.raw_os_error();
+                    }
+                    next = e.source();
+                }
+                None
+            }
             _ => None,
         }
     }

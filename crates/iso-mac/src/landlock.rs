@@ -521,7 +521,7 @@ impl Ruleset {
         let mut created = ruleset.create().map_err(ll("create ruleset"))?;
         for (path, access) in &self.paths {
             let fd = open_path(path)?;
-            let access = if is_dir(path)? {
+            let access = if is_dir(&fd, path)? {
                 *access
             } else {
                 let not_for_files = *access - FsAccess::file_rights();
@@ -569,10 +569,17 @@ fn open_path(path: &Path) -> Result<PathFd> {
     })
 }
 
-fn is_dir(path: &Path) -> Result<bool> {
-    std::fs::metadata(path)
-        .map(|m| m.is_dir())
-        .map_err(|e| Error::io("stat", path, e))
+/// Whether the opened rule path is a directory, asked of the descriptor itself so the
+/// answer is about the object the rule will be attached to.
+fn is_dir(fd: &PathFd, path: &Path) -> Result<bool> {
+    use std::os::fd::{AsFd, AsRawFd};
+    // SAFETY: stat is plain data; all-zero is a valid value.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: the descriptor is valid for the duration of the call; st is a valid out-pointer.
+    if unsafe { libc::fstat(fd.as_fd().as_raw_fd(), &mut st) } < 0 {
+        return Err(Error::io("fstat", path, std::io::Error::last_os_error()));
+    }
+    Ok(st.st_mode & libc::S_IFMT == libc::S_IFDIR)
 }
 
 /// A ruleset created in the kernel, ready to restrict the calling thread.

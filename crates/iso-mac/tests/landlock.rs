@@ -177,6 +177,7 @@ fn invalid_rulesets_are_refused_before_anything_happens() {
             .prepare()
             .unwrap_err();
         assert!(matches!(err, Error::Landlock { .. }), "{err}");
+        assert_eq!(err.errno(), Some(libc::ENOENT), "{err:?}");
     }
 }
 
