@@ -1,6 +1,6 @@
 //! Writing [`Resources`] to the files of the hierarchy that owns each controller.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::cgroup::{read, write_raw, Cgroup};
 use crate::error::{Error, Result};
@@ -572,10 +572,4 @@ fn block_io_v2(dir: &Path, b: &BlockIo) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Where a resource field would be written, for error messages of callers that want it.
-#[allow(dead_code)]
-pub(crate) fn file_of(dir: &Path, file: &str) -> PathBuf {
-    dir.join(file)
 }

@@ -530,7 +530,7 @@ mod tests {
             prop_assert_eq!(m.len(), 1);
             prop_assert_eq!(&m[0].mount_point, Path::new(&point));
             if v2 {
-                prop_assert_eq!(m[0].version.clone(), Version::V2);
+                prop_assert_eq!(m[0].version, Version::V2);
             } else {
                 let names: Vec<&str> = m[0].controllers.iter().map(|c| c.v1_name()).collect();
                 prop_assert_eq!(names, ctrls);

@@ -557,7 +557,8 @@ fn errors_name_the_field() {
     }
 }
 
-/// The host's own cgroup2 mount on a hybrid host: create, join, freeze, kill, hugetlb.
+/// The host's own cgroup2 mount on a hybrid host: create, join, freeze, kill, the eBPF
+/// device filter, hugetlb.
 #[test]
 fn hybrid_unified_mount() {
     let Some(layout) = host() else { return };
@@ -569,6 +570,8 @@ fn hybrid_unified_mount() {
     prove_join(&v2);
     prove_freeze(&v2);
     prove_kill(&v2);
+    // The eBPF device filter attaches to the cgroup2 mount of a hybrid host too.
+    prove_devices_ebpf(&v2);
     if v2.owner(Controller::Hugetlb).is_some() {
         prove_hugetlb(&v2);
     }
