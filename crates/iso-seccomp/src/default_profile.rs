@@ -492,7 +492,8 @@ fn native_family() -> &'static [Arch] {
 /// for the capabilities held (names as `CAP_SYS_ADMIN` or `sys_admin`); `clone` allowed
 /// without namespace flags unless `CAP_SYS_ADMIN` is held; `clone3` answered with `ENOSYS`
 /// (its flags live in memory a filter cannot read) so that libc falls back to `clone`;
-/// `personality` limited to common values. Never allowed: `kexec_load`,
+/// `personality` limited to common values. Stricter than Docker in one place: `ptrace`,
+/// `process_vm_readv`/`writev` and `kcmp` need `CAP_SYS_PTRACE`. Never allowed: `kexec_load`,
 /// `kexec_file_load`, the keyring (`keyctl`, `add_key`, `request_key`), `userfaultfd`,
 /// `swapon`/`swapoff`, `io_uring_*`, obsolete calls.
 ///

@@ -100,8 +100,8 @@ impl fmt::Display for Action {
 impl FromStr for Action {
     type Err = String;
 
-    /// Parses an OCI action name; `SCMP_ACT_ERRNO` gets `EPERM` and `SCMP_ACT_TRACE` gets
-    /// 0, as runtimes do when the profile gives no value.
+    /// Parses an OCI action name; `SCMP_ACT_ERRNO` and `SCMP_ACT_TRACE` get `EPERM`, the
+    /// value runc uses when the profile gives no `errnoRet`.
     fn from_str(s: &str) -> Result<Self, String> {
         Ok(match s {
             "SCMP_ACT_KILL_THREAD" => Action::KillThread,
@@ -109,7 +109,7 @@ impl FromStr for Action {
             "SCMP_ACT_KILL" => Action::Kill,
             "SCMP_ACT_TRAP" => Action::Trap,
             "SCMP_ACT_ERRNO" => Action::Errno(libc::EPERM as u32),
-            "SCMP_ACT_TRACE" => Action::Trace(0),
+            "SCMP_ACT_TRACE" => Action::Trace(libc::EPERM as u32),
             "SCMP_ACT_ALLOW" => Action::Allow,
             "SCMP_ACT_LOG" => Action::Log,
             "SCMP_ACT_NOTIFY" => Action::Notify,
