@@ -396,17 +396,24 @@ fn finish_node(dir: BorrowedFd<'_>, name: &OsStr, dev: &Device, shown: &Path) ->
             "the node was replaced while it was created",
         ));
     }
-    sys::fchownat_nofollow(dir, name, dev.uid, dev.gid)
-        .map_err(|e| Error::sys("fchownat", shown, e))?;
-    // chmod through the O_PATH descriptor's procfs link: the umask does not apply, and the
-    // node we checked is the one changed.
-    let proc_path = format!("/proc/self/fd/{}", fd.as_raw_fd());
-    let c = sys::cstring(OsStr::new(&proc_path)).map_err(|e| Error::sys("chmod", shown, e))?;
-    // SAFETY: c is NUL-terminated.
-    if unsafe { libc::chmod(c.as_ptr(), dev.mode) } < 0 {
-        return Err(Error::sys("chmod", shown, std::io::Error::last_os_error()));
+    // Both changes go to the node just checked: chown through its O_PATH descriptor
+    // (AT_EMPTY_PATH), chmod with fchmodat2(AT_SYMLINK_NOFOLLOW) (Linux 6.6) or, before that,
+    // through the descriptor's /proc/self/fd link. The umask does not apply to either.
+    sys::fchown_fd(fd.as_fd(), dev.uid, dev.gid).map_err(|e| Error::sys("fchownat", shown, e))?;
+    match sys::fchmodat2_nofollow(dir, name, dev.mode) {
+        Ok(()) => Ok(()),
+        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+            let proc_path = format!("/proc/self/fd/{}", fd.as_raw_fd());
+            let c =
+                sys::cstring(OsStr::new(&proc_path)).map_err(|e| Error::sys("chmod", shown, e))?;
+            // SAFETY: c is NUL-terminated.
+            if unsafe { libc::chmod(c.as_ptr(), dev.mode) } < 0 {
+                return Err(Error::sys("chmod", shown, std::io::Error::last_os_error()));
+            }
+            Ok(())
+        }
+        Err(e) => Err(Error::sys("fchmodat2", shown, e)),
     }
-    Ok(())
 }
 
 /// Unlinks `name` in `dir` unless it is missing or a directory; never follows it.

@@ -60,7 +60,9 @@ pub fn enter(root: &Root, method: EnterMethod) -> Result<()> {
 /// any directory descriptor opened before the chroot is a way out too, and the host's mounts
 /// are all still there. Containers therefore use a mount namespace and [`pivot_root`], which
 /// replaces the root *mount* and lets the old one be detached entirely. Drop `CAP_SYS_CHROOT`
-/// and close (or mark close-on-exec) every inherited descriptor after a chroot.
+/// after a chroot, and make sure no directory descriptor of the host crosses the `exec`:
+/// `iso_sys::fd::cloexec_from(3)` marks every descriptor above stderr close-on-exec
+/// (descriptors this crate opens, the `Root` included, are always close-on-exec).
 ///
 /// ```no_run
 /// let root = iso_chroot::Root::open("/srv/jail")?;

@@ -123,8 +123,8 @@ impl Root {
         if sys::file_type(&st) == libc::S_IFDIR {
             let tmpfs = Mount::tmpfs(path)
                 .flags(MountFlags::RDONLY)
-                .data("size=0,mode=555");
-            self.attach(&tmpfs, target.as_fd(), MountApi::Auto)?;
+                .data("mode=555");
+            self.attach(&tmpfs, None, target.as_fd(), MountApi::Auto)?;
             Ok(Masked::Directory)
         } else {
             bind_fd(null.as_fd(), target.as_fd(), &shown)?;

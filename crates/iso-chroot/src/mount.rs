@@ -682,40 +682,53 @@ impl Root {
         if special {
             self.refuse_symlinks_on(dest)?;
         }
-        let source_is_dir = match (&m.kind, &m.source) {
-            (MountKind::Bind | MountKind::RBind, Some(src)) => std::fs::metadata(src)
-                .map_err(|e| Error::sys("stat", src, e))?
-                .is_dir(),
+        // A bind source is opened once; its type decides the target's, and the tree is cloned
+        // from this very descriptor.
+        let source = match (&m.kind, &m.source) {
+            (MountKind::Bind | MountKind::RBind, Some(src)) => Some(
+                sys::cwd()
+                    .and_then(|cwd| sys::openat(cwd, src.as_os_str(), libc::O_PATH, 0))
+                    .map_err(|e| Error::sys("open", src, e))?,
+            ),
             (MountKind::Bind | MountKind::RBind, None) => {
                 return Err(Error::Invalid {
                     field: "source",
                     reason: "a bind mount needs a source".into(),
                 })
             }
-            _ => true,
+            _ => None,
+        };
+        let source_is_dir = match &source {
+            Some(fd) => {
+                let st = sys::fstat(fd.as_fd())
+                    .map_err(|e| Error::sys("fstat", m.source.as_deref().unwrap_or(dest), e))?;
+                sys::file_type(&st) == libc::S_IFDIR
+            }
+            None => true,
         };
         let target = if source_is_dir {
             self.mkdir_all(dest, 0o755)?
         } else {
             self.create_file(dest, 0o644)?
         };
-        self.attach(m, target.as_fd(), api)
+        self.attach(m, source.as_ref().map(|f| f.as_fd()), target.as_fd(), api)
     }
 
     /// Builds the mount `m` and attaches it on the already resolved `target`.
     pub(crate) fn attach(
         &self,
         m: &Mount,
+        source: Option<BorrowedFd<'_>>,
         target: BorrowedFd<'_>,
         api: MountApi,
     ) -> Result<OwnedFd> {
         if api != MountApi::Legacy {
-            match self.mount_new_api(m, target) {
+            match self.mount_new_api(m, source, target) {
                 Err(Error::Sys { source, .. }) if api == MountApi::Auto && is_enosys(&source) => {}
                 other => return other,
             }
         }
-        self.mount_legacy(m, target)
+        self.mount_legacy(m, source, target)
     }
 
     /// Checks, without following anything, that no existing component of `path` is a
@@ -754,20 +767,22 @@ impl Root {
         Ok(())
     }
 
-    fn mount_new_api(&self, m: &Mount, target: BorrowedFd<'_>) -> Result<OwnedFd> {
+    fn mount_new_api(
+        &self,
+        m: &Mount,
+        source: Option<BorrowedFd<'_>>,
+        target: BorrowedFd<'_>,
+    ) -> Result<OwnedFd> {
         let dest = self.display(m.destination());
-        let tree = match (&m.kind, &m.source) {
-            (MountKind::Bind | MountKind::RBind, Some(src)) => {
-                let src_fd = sys::cwd()
-                    .and_then(|cwd| sys::openat(cwd.as_fd(), src.as_os_str(), libc::O_PATH, 0))
-                    .map_err(|e| Error::sys("open", src, e))?;
+        let tree = match (&m.kind, source) {
+            (MountKind::Bind | MountKind::RBind, Some(src_fd)) => {
+                let src = m.source.as_deref().unwrap_or(Path::new("bind source"));
                 let mut flags =
                     libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC | libc::AT_EMPTY_PATH as u32;
                 if m.kind == MountKind::RBind {
                     flags |= libc::AT_RECURSIVE as u32;
                 }
-                sys::open_tree(src_fd.as_fd(), c"", flags)
-                    .map_err(|e| Error::sys("open_tree", src, e))?
+                sys::open_tree(src_fd, c"", flags).map_err(|e| Error::sys("open_tree", src, e))?
             }
             _ => {
                 let fstype = m.kind.fstype().unwrap_or("none");
@@ -808,23 +823,26 @@ impl Root {
         Ok(tree)
     }
 
-    fn mount_legacy(&self, m: &Mount, target: BorrowedFd<'_>) -> Result<OwnedFd> {
+    fn mount_legacy(
+        &self,
+        m: &Mount,
+        source_fd: Option<BorrowedFd<'_>>,
+        target: BorrowedFd<'_>,
+    ) -> Result<OwnedFd> {
         let dest = self.display(m.destination());
         // The verified /proc makes /proc/self/fd/N name exactly our descriptor.
         iso_sys::procfs::ProcRoot::open()?;
-        let target_path =
-            CString::new(format!("/proc/self/fd/{}", target.as_raw_fd())).map_err(|_| {
-                Error::Invalid {
-                    field: "fd",
-                    reason: "NUL".into(),
-                }
-            })?;
+        let target_path = proc_fd_path(target)?;
         let mut flags = 0;
-        let source = m
-            .source
-            .as_deref()
-            .map(|s| cpath(s, "source"))
-            .transpose()?;
+        // A bind source is named by its descriptor too.
+        let source = match source_fd {
+            Some(fd) => Some(proc_fd_path(fd)?),
+            None => m
+                .source
+                .as_deref()
+                .map(|s| cpath(s, "source"))
+                .transpose()?,
+        };
         let fstype = m.kind.fstype().map(|f| cstr(f, "fstype")).transpose()?;
         let data = if m.data.is_empty() || m.kind.is_bind() {
             None

@@ -464,6 +464,7 @@ pub(crate) fn resolve_userspace(
         if kind == libc::S_IFLNK {
             if last && flags & libc::O_NOFOLLOW != 0 {
                 if flags & libc::O_PATH != 0 {
+                    verify_beneath(root, current)?;
                     return Ok(fd);
                 }
                 return Err(io::Error::from_raw_os_error(libc::ELOOP));
@@ -491,6 +492,7 @@ pub(crate) fn resolve_userspace(
         if flags & libc::O_DIRECTORY != 0 && kind != libc::S_IFDIR {
             return Err(io::Error::from_raw_os_error(libc::ENOTDIR));
         }
+        verify_beneath(root, current)?;
         if flags & libc::O_PATH != 0 {
             return Ok(fd);
         }
@@ -515,10 +517,72 @@ pub(crate) fn resolve_userspace(
     }
     // The path named a directory already reached (the root, or one reached through `..`).
     let current = stack.last().map_or(root, |fd| fd.as_fd());
+    verify_beneath(root, current)?;
     sys::openat(
         current,
         OsStr::new("."),
         flags & !(libc::O_CREAT | libc::O_NOFOLLOW),
         0,
     )
+}
+
+/// Checks that `dir` is still below `root` by climbing `..` until the root's inode (found) or
+/// the top of the filesystem tree (not found). A directory of the walk that a concurrent
+/// rename moved out of the root fails here; the lookup is then retried (`EAGAIN`).
+fn verify_beneath(root: BorrowedFd<'_>, dir: BorrowedFd<'_>) -> io::Result<()> {
+    let want = sys::fstat(root)?;
+    let mut current = sys::openat(dir, OsStr::new("."), libc::O_PATH | libc::O_DIRECTORY, 0)?;
+    for _ in 0..4096 {
+        let st = sys::fstat(current.as_fd())?;
+        if st.st_dev == want.st_dev && st.st_ino == want.st_ino {
+            return Ok(());
+        }
+        let up = sys::openat(
+            current.as_fd(),
+            OsStr::new(".."),
+            libc::O_PATH | libc::O_DIRECTORY,
+            0,
+        )?;
+        let up_st = sys::fstat(up.as_fd())?;
+        if up_st.st_dev == st.st_dev && up_st.st_ino == st.st_ino {
+            break;
+        }
+        current = up;
+    }
+    Err(io::Error::from_raw_os_error(libc::EAGAIN))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verify_beneath_finds_the_root_and_rejects_outside() {
+        let root = sys::openat(
+            sys::cwd().unwrap(),
+            OsStr::new("/proc/sys"),
+            libc::O_PATH,
+            0,
+        )
+        .unwrap();
+        let inside = sys::openat(root.as_fd(), OsStr::new("kernel"), libc::O_PATH, 0).unwrap();
+        verify_beneath(root.as_fd(), inside.as_fd()).unwrap();
+        verify_beneath(root.as_fd(), root.as_fd()).unwrap();
+        let outside = sys::openat(
+            sys::cwd().unwrap(),
+            OsStr::new("/proc/self"),
+            libc::O_PATH,
+            0,
+        )
+        .unwrap();
+        let err = verify_beneath(root.as_fd(), outside.as_fd()).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EAGAIN));
+    }
+
+    #[test]
+    fn walk_components_marks_trailing_slash() {
+        assert_eq!(walk_components(OsStr::new("/a//b/")), ["a", "b", "."]);
+        assert_eq!(walk_components(OsStr::new("/")), Vec::<OsString>::new());
+        assert_eq!(components(OsStr::new("./a/./../b")), ["a", "..", "b"]);
+    }
 }

@@ -136,20 +136,30 @@ pub(crate) fn symlinkat(target: &OsStr, dir: BorrowedFd<'_>, name: &OsStr) -> io
     check(unsafe { libc::symlinkat(t.as_ptr(), dir.as_raw_fd(), c.as_ptr()) })
 }
 
-pub(crate) fn fchownat_nofollow(
-    dir: BorrowedFd<'_>,
-    name: &OsStr,
-    uid: u32,
-    gid: u32,
-) -> io::Result<()> {
-    let c = cstring(name)?;
-    // SAFETY: c is NUL-terminated; dir is valid; AT_SYMLINK_NOFOLLOW never follows a link.
+/// Changes the owner of exactly the file `fd` refers to (an `O_PATH` descriptor is fine).
+pub(crate) fn fchown_fd(fd: BorrowedFd<'_>, uid: u32, gid: u32) -> io::Result<()> {
+    // SAFETY: the empty path is NUL-terminated; fd is valid; AT_EMPTY_PATH targets fd itself.
     check(unsafe {
         libc::fchownat(
-            dir.as_raw_fd(),
-            c.as_ptr(),
+            fd.as_raw_fd(),
+            c"".as_ptr(),
             uid,
             gid,
+            libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW,
+        )
+    })
+}
+
+/// `fchmodat2(dir, name, mode, AT_SYMLINK_NOFOLLOW)`: never changes a symlink's target.
+pub(crate) fn fchmodat2_nofollow(dir: BorrowedFd<'_>, name: &OsStr, mode: u32) -> io::Result<()> {
+    let c = cstring(name)?;
+    // SAFETY: c is NUL-terminated; dir is valid.
+    check_long(unsafe {
+        libc::syscall(
+            libc::SYS_fchmodat2,
+            dir.as_raw_fd(),
+            c.as_ptr(),
+            mode,
             libc::AT_SYMLINK_NOFOLLOW,
         )
     })
