@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 
 use landlock::{
     AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort, PathBeneath, PathFd,
-    RestrictionStatus, RulesetAttr, RulesetCreated, RulesetCreatedAttr, RulesetStatus,
+    RestrictionStatus, RulesetAttr, RulesetCreated, RulesetCreatedAttr, RulesetStatus, Scope,
 };
 
 use crate::{Error, Result};
@@ -193,6 +193,43 @@ impl NetAccess {
     }
 }
 
+bitflags::bitflags! {
+    /// IPC scoping (`LANDLOCK_SCOPE_*`, ABI 6): cut the sandbox off from processes and
+    /// sockets outside it, whatever their files and ports.
+    ///
+    /// ```
+    /// use iso_mac::landlock::Scoped;
+    /// assert!(Scoped::supported_by(5).is_empty());
+    /// assert_eq!(Scoped::supported_by(6), Scoped::all());
+    /// ```
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub struct Scoped: u64 {
+        /// No connecting to abstract UNIX sockets created outside the sandbox.
+        const ABSTRACT_UNIX_SOCKET = 1 << 0;
+        /// No signals to processes outside the sandbox.
+        const SIGNAL = 1 << 1;
+    }
+}
+
+impl Scoped {
+    /// The scopes that Landlock ABI version `abi` can enforce.
+    ///
+    /// ```
+    /// assert!(iso_mac::landlock::Scoped::supported_by(7).contains(iso_mac::landlock::Scoped::SIGNAL));
+    /// ```
+    pub fn supported_by(abi: u32) -> Scoped {
+        if abi >= 6 {
+            Scoped::all()
+        } else {
+            Scoped::empty()
+        }
+    }
+
+    fn to_landlock(self) -> BitFlags<Scope> {
+        BitFlags::<Scope>::from_bits_truncate(self.bits())
+    }
+}
+
 /// What to do when the kernel cannot enforce everything the ruleset asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Compat {
@@ -219,8 +256,8 @@ pub enum EnforcementStatus {
 /// The report of what a ruleset enforces on this kernel.
 ///
 /// ```
-/// use iso_mac::landlock::{Enforcement, EnforcementStatus, FsAccess, NetAccess};
-/// let report = Enforcement::plan(3, FsAccess::read() | FsAccess::IOCTL_DEV, NetAccess::BIND_TCP);
+/// use iso_mac::landlock::{Enforcement, EnforcementStatus, FsAccess, NetAccess, Scoped};
+/// let report = Enforcement::plan(3, FsAccess::read() | FsAccess::IOCTL_DEV, NetAccess::BIND_TCP, Scoped::empty());
 /// assert_eq!(report.status, EnforcementStatus::Partial);
 /// assert_eq!(report.dropped_fs, FsAccess::IOCTL_DEV);
 /// assert_eq!(report.dropped_net, NetAccess::BIND_TCP);
@@ -239,6 +276,10 @@ pub struct Enforcement {
     pub enforced_net: NetAccess,
     /// Handled network rights the kernel cannot enforce (left unrestricted).
     pub dropped_net: NetAccess,
+    /// The IPC scopes that are enforced.
+    pub enforced_scope: Scoped,
+    /// Requested scopes the kernel cannot enforce.
+    pub dropped_scope: Scoped,
     /// Whether `no_new_privs` is set (only meaningful after [`Prepared::restrict_self`]).
     pub no_new_privs: bool,
 }
@@ -247,22 +288,29 @@ impl Enforcement {
     /// What a ruleset handling `fs` and `net` enforces under ABI `abi`.
     ///
     /// ```
-    /// use iso_mac::landlock::{Enforcement, EnforcementStatus, FsAccess, NetAccess};
-    /// assert_eq!(Enforcement::plan(0, FsAccess::read(), NetAccess::empty()).status, EnforcementStatus::None);
-    /// assert_eq!(Enforcement::plan(1, FsAccess::read(), NetAccess::empty()).status, EnforcementStatus::Full);
+    /// use iso_mac::landlock::{Enforcement, EnforcementStatus, FsAccess, NetAccess, Scoped};
+    /// let none = Enforcement::plan(0, FsAccess::read(), NetAccess::empty(), Scoped::empty());
+    /// assert_eq!(none.status, EnforcementStatus::None);
+    /// let full = Enforcement::plan(1, FsAccess::read(), NetAccess::empty(), Scoped::empty());
+    /// assert_eq!(full.status, EnforcementStatus::Full);
+    /// let partial = Enforcement::plan(5, FsAccess::read(), NetAccess::empty(), Scoped::SIGNAL);
+    /// assert_eq!(partial.dropped_scope, Scoped::SIGNAL);
     /// ```
-    pub fn plan(abi: u32, fs: FsAccess, net: NetAccess) -> Enforcement {
+    pub fn plan(abi: u32, fs: FsAccess, net: NetAccess, scope: Scoped) -> Enforcement {
         let enforced_fs = fs & FsAccess::supported_by(abi);
         let enforced_net = net & NetAccess::supported_by(abi);
+        let enforced_scope = scope & Scoped::supported_by(abi);
         let dropped_fs = fs - enforced_fs;
         let dropped_net = net - enforced_net;
-        let status = if enforced_fs.is_empty() && enforced_net.is_empty() {
-            EnforcementStatus::None
-        } else if dropped_fs.is_empty() && dropped_net.is_empty() {
-            EnforcementStatus::Full
-        } else {
-            EnforcementStatus::Partial
-        };
+        let dropped_scope = scope - enforced_scope;
+        let status =
+            if enforced_fs.is_empty() && enforced_net.is_empty() && enforced_scope.is_empty() {
+                EnforcementStatus::None
+            } else if dropped_fs.is_empty() && dropped_net.is_empty() && dropped_scope.is_empty() {
+                EnforcementStatus::Full
+            } else {
+                EnforcementStatus::Partial
+            };
         Enforcement {
             abi,
             status,
@@ -270,6 +318,8 @@ impl Enforcement {
             dropped_fs,
             enforced_net,
             dropped_net,
+            enforced_scope,
+            dropped_scope,
             no_new_privs: false,
         }
     }
@@ -277,8 +327,8 @@ impl Enforcement {
     /// Whether everything handled is enforced.
     ///
     /// ```
-    /// use iso_mac::landlock::{Enforcement, FsAccess, NetAccess};
-    /// assert!(Enforcement::plan(7, FsAccess::read(), NetAccess::BIND_TCP).is_full());
+    /// use iso_mac::landlock::{Enforcement, FsAccess, NetAccess, Scoped};
+    /// assert!(Enforcement::plan(7, FsAccess::read(), NetAccess::BIND_TCP, Scoped::SIGNAL).is_full());
     /// ```
     pub fn is_full(&self) -> bool {
         self.status == EnforcementStatus::Full
@@ -298,6 +348,9 @@ impl fmt::Display for Enforcement {
         }
         if !self.dropped_net.is_empty() {
             write!(f, "; network rights dropped: {:?}", self.dropped_net)?;
+        }
+        if !self.dropped_scope.is_empty() {
+            write!(f, "; scopes dropped: {:?}", self.dropped_scope)?;
         }
         Ok(())
     }
@@ -325,6 +378,7 @@ pub struct Ruleset {
     handled_net: NetAccess,
     paths: Vec<(PathBuf, FsAccess)>,
     ports: Vec<(u16, NetAccess)>,
+    scope: Scoped,
     compat: Compat,
     no_new_privs: bool,
 }
@@ -387,6 +441,18 @@ impl Ruleset {
         self
     }
 
+    /// Adds IPC scopes: no signals to, or abstract-socket connections with, processes
+    /// outside the sandbox.
+    ///
+    /// ```
+    /// use iso_mac::landlock::{Ruleset, Scoped};
+    /// let r = Ruleset::new().scope(Scoped::SIGNAL | Scoped::ABSTRACT_UNIX_SOCKET);
+    /// ```
+    pub fn scope(mut self, scope: Scoped) -> Self {
+        self.scope |= scope;
+        self
+    }
+
     /// Chooses what happens when the kernel cannot enforce everything (default best effort).
     ///
     /// ```
@@ -422,14 +488,15 @@ impl Ruleset {
             crate::landlock_status().abi(),
             self.handled_fs,
             self.handled_net,
+            self.scope,
         )
     }
 
     fn validate(&self) -> Result<()> {
-        if self.handled_fs.is_empty() && self.handled_net.is_empty() {
+        if self.handled_fs.is_empty() && self.handled_net.is_empty() && self.scope.is_empty() {
             return Err(Error::invalid(
                 "Landlock ruleset",
-                "handles no access right, so it would restrict nothing",
+                "handles no access right and no scope, so it would restrict nothing",
             ));
         }
         for (path, access) in &self.paths {
@@ -490,6 +557,9 @@ impl Ruleset {
                 if !report.dropped_net.is_empty() {
                     parts.push(format!("network rights {:?}", report.dropped_net));
                 }
+                if !report.dropped_scope.is_empty() {
+                    parts.push(format!("scopes {:?}", report.dropped_scope));
+                }
                 parts.join(" and ")
             };
             return Err(Error::LandlockUnsupported {
@@ -517,6 +587,11 @@ impl Ruleset {
             ruleset = ruleset
                 .handle_access(self.handled_net.to_landlock())
                 .map_err(ll("handle network rights"))?;
+        }
+        if !self.scope.is_empty() {
+            ruleset = ruleset
+                .scope(self.scope.to_landlock())
+                .map_err(ll("scope"))?;
         }
         let mut created = ruleset.create().map_err(ll("create ruleset"))?;
         for (path, access) in &self.paths {

@@ -234,3 +234,50 @@ fn prepared_before_fork_restricts_an_exec_child() {
     }
     assert!(cat.output().unwrap().status.success());
 }
+
+#[test]
+fn signal_and_abstract_socket_scopes_cut_off_the_outside() {
+    if abi() < 6 {
+        eprintln!("skipped: Landlock ABI {} has no scopes", abi());
+        return;
+    }
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
+    let name = format!("iso-test-mac-scope-{}", std::process::id());
+    let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+    let _listener = UnixListener::bind_addr(&addr).unwrap();
+    in_child(|| {
+        // Before: both work.
+        UnixStream::connect_addr(&addr).map_err(|e| format!("connect before: {e}"))?;
+        // SAFETY: getppid cannot fail.
+        let parent = unsafe { libc::getppid() };
+        // SAFETY: signal 0 only checks permission.
+        if unsafe { libc::kill(parent, 0) } != 0 {
+            return Err(format!("kill before: {}", std::io::Error::last_os_error()));
+        }
+        let report = Ruleset::new()
+            .scope(iso_mac::landlock::Scoped::all())
+            .compat(Compat::Required)
+            .restrict_self()
+            .map_err(|e| e.to_string())?;
+        if !report.is_full() {
+            return Err(format!("{report}"));
+        }
+        match UnixStream::connect_addr(&addr) {
+            Err(e) if errno_of(&e) == libc::EPERM => {}
+            other => return Err(format!("connect after should be EPERM: {other:?}")),
+        }
+        // SAFETY: as above.
+        let r = unsafe { libc::kill(parent, 0) };
+        let e = std::io::Error::last_os_error();
+        if r == 0 || errno_of(&e) != libc::EPERM {
+            return Err(format!("kill after should be EPERM: {r} {e}"));
+        }
+        // Inside the sandbox, signalling itself still works.
+        // SAFETY: as above.
+        if unsafe { libc::kill(libc::getpid(), 0) } != 0 {
+            return Err("signal to self denied".into());
+        }
+        Ok(())
+    });
+}
