@@ -297,3 +297,84 @@ fn ensure_mount_point_and_remount_readonly() {
         Ok(())
     });
 }
+
+#[test]
+fn overlay_mqueue_cgroup2_and_devpts() {
+    if !root_or_skip() {
+        return;
+    }
+    let tmp = TempDir::new("chroot-fs");
+    let root_path = tmp.path().join("root");
+    for d in [
+        "root",
+        "lower",
+        "upper-New",
+        "work-New",
+        "upper-Legacy",
+        "work-Legacy",
+    ] {
+        fs::create_dir_all(tmp.path().join(d)).unwrap();
+    }
+    fs::write(tmp.path().join("lower/base"), "lower").unwrap();
+    for api in [MountApi::New, MountApi::Legacy] {
+        in_child(|| {
+            fresh_mount_ns();
+            let root = Root::open(&root_path).unwrap();
+            let t = tmp.path().display();
+            let data =
+                format!("lowerdir={t}/lower,upperdir={t}/upper-{api:?},workdir={t}/work-{api:?}");
+            root.mount_with(
+                &Mount::new(iso_chroot::MountKind::Overlay, "/ov")
+                    .source("overlay")
+                    .data(&data),
+                api,
+            )
+            .unwrap();
+            assert_eq!(
+                fs::read_to_string(root_path.join("ov/base")).unwrap(),
+                "lower"
+            );
+            fs::write(root_path.join("ov/new"), "upper").unwrap();
+            assert_eq!(
+                fs::read_to_string(tmp.path().join(format!("upper-{api:?}/new"))).unwrap(),
+                "upper"
+            );
+            root.mount_with(
+                &Mount::new(iso_chroot::MountKind::Mqueue, "/dev/mqueue").source("mqueue"),
+                api,
+            )
+            .unwrap();
+            root.mount_with(
+                &Mount::new(iso_chroot::MountKind::Cgroup2, "/sys/fs/cgroup").source("cgroup2"),
+                api,
+            )
+            .unwrap();
+            assert!(root_path.join("sys/fs/cgroup/cgroup.procs").exists());
+            root.mount_with(
+                &Mount::new(iso_chroot::MountKind::Devpts, "/dev/pts")
+                    .source("devpts")
+                    .options("newinstance,ptmxmode=0666,nosuid,noexec")
+                    .unwrap(),
+                api,
+            )
+            .unwrap();
+            assert!(root_path.join("dev/pts/ptmx").exists());
+            let types: Vec<String> = fs::read_to_string("/proc/self/mountinfo")
+                .unwrap()
+                .lines()
+                .filter(|l| l.contains(root_path.to_str().unwrap()))
+                .map(|l| {
+                    l.split(" - ")
+                        .nth(1)
+                        .unwrap()
+                        .split(' ')
+                        .next()
+                        .unwrap()
+                        .to_owned()
+                })
+                .collect();
+            assert_eq!(types, ["overlay", "mqueue", "cgroup2", "devpts"], "{api:?}");
+            Ok(())
+        });
+    }
+}

@@ -235,3 +235,42 @@ proptest! {
         }
     }
 }
+
+/// A directory of the walk moved out of the root while the lookup runs: `..` below it must
+/// not climb into the host (the attack on naive resolvers that let the kernel walk `..`).
+#[test]
+fn directory_moved_out_during_lookup_does_not_escape() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let tmp = TempDir::new("chroot-moved");
+    let root_path = tmp.path().join("root");
+    fs::create_dir_all(root_path.join("x/deep/er")).unwrap();
+    fs::write(root_path.join("hostfile"), "inside").unwrap();
+    fs::write(tmp.path().join("hostfile"), "HOST").unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mover = {
+        let stop = stop.clone();
+        let (inside, away) = (root_path.join("x"), tmp.path().join("away"));
+        std::thread::spawn(move || {
+            let mut n = 0u32;
+            while !stop.load(Ordering::Relaxed) && n < 5_000_000 {
+                let _ = fs::rename(&inside, &away);
+                let _ = fs::rename(&away, &inside);
+                n += 1;
+            }
+        })
+    };
+    let mut found = 0;
+    for r in RESOLVERS {
+        let root = open(&root_path, r);
+        for _ in 0..3000 {
+            if let Ok(fd) = root.open_file("/x/deep/er/../../../hostfile", libc::O_RDONLY) {
+                assert_eq!(read(fd), "inside", "{r:?} escaped");
+                found += 1;
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    mover.join().unwrap();
+    assert!(found > 0);
+}
