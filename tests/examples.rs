@@ -49,4 +49,14 @@ macro_rules! examples {
     };
 }
 
-examples!(newpid, chroot_ls, capsh, cgroups);
+examples!(
+    newpid,
+    chroot_ls,
+    capsh,
+    cgroups,
+    seccomp_kill,
+    seccomp_errno,
+    seccomp_notify,
+    landlock_ro,
+    apparmor_ping,
+);
