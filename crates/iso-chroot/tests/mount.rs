@@ -374,6 +374,25 @@ fn overlay_mqueue_cgroup2_and_devpts() {
                 })
                 .collect();
             assert_eq!(types, ["overlay", "mqueue", "cgroup2", "devpts"], "{api:?}");
+            // A cgroup v1 controller hierarchy (this host is hybrid), read-only as in runc.
+            if std::path::Path::new("/sys/fs/cgroup/pids/cgroup.procs").exists() {
+                root.mount_with(
+                    &Mount::new(iso_chroot::MountKind::Cgroup, "/sys/fs/cgroup/pids")
+                        .source("cgroup")
+                        .options("pids,ro,nosuid,nodev,noexec")
+                        .unwrap(),
+                    api,
+                )
+                .unwrap();
+                assert!(
+                    root_path.join("sys/fs/cgroup/pids/pids.max").exists()
+                        || root_path.join("sys/fs/cgroup/pids/cgroup.procs").exists()
+                );
+                assert_eq!(
+                    write_errno(&root_path.join("sys/fs/cgroup/pids/x")),
+                    libc::EROFS
+                );
+            }
             Ok(())
         });
     }
