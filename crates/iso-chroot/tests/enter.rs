@@ -5,7 +5,7 @@ mod common;
 use std::fs;
 use std::os::fd::AsFd;
 
-use common::{fresh_mount_ns, mount_tmpfs, mountinfo, write_errno};
+use common::{fresh_mount_ns, mountinfo, write_errno};
 use iso_chroot::{enter, EnterMethod, Mount, Root};
 use iso_testutil::{in_child, root_or_skip, TempDir};
 
@@ -84,21 +84,26 @@ fn pivot_root_detaches_the_old_root() {
 }
 
 #[test]
-fn move_root_works_on_a_tmpfs_root() {
+fn move_root_works_on_tmpfs_and_ramfs_roots() {
     if !root_or_skip() {
         return;
     }
     let tmp = TempDir::new("chroot-move");
     let root_path = tmp.path().join("root");
     fs::create_dir_all(&root_path).unwrap();
-    for method in [EnterMethod::MoveRoot, EnterMethod::Auto] {
+    let cases = [
+        (EnterMethod::MoveRoot, "tmpfs"),
+        (EnterMethod::MoveRoot, "ramfs"),
+        (EnterMethod::Auto, "ramfs"),
+    ];
+    for (method, fstype) in cases {
         in_child(|| {
             fresh_mount_ns();
-            mount_tmpfs(&root_path);
+            common::mount_fs(&root_path, fstype);
             populate(&root_path);
             let root = Root::open(&root_path).unwrap();
             enter(&root, method).unwrap();
-            assert_eq!(listing("/"), vec!["bin", "inside"], "{method:?}");
+            assert_eq!(listing("/"), vec!["bin", "inside"], "{method:?} {fstype}");
             assert_eq!(listing("/.."), listing("/"));
             assert!(fs::metadata(tmp.path()).is_err());
             Ok(())

@@ -30,8 +30,13 @@ pub fn fresh_mount_ns() {
 
 /// Mounts a tmpfs at `path` (a host path) with `mount(2)`.
 pub fn mount_tmpfs(path: &Path) {
+    mount_fs(path, "tmpfs")
+}
+
+/// Mounts a fresh instance of the in-memory filesystem `fstype` at `path` with `mount(2)`.
+pub fn mount_fs(path: &Path, fstype: &str) {
     let target = CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
-    let tmpfs = CString::new("tmpfs").unwrap();
+    let tmpfs = CString::new(fstype).unwrap();
     // SAFETY: all pointers are valid C strings or NULL.
     let r = unsafe {
         libc::mount(
