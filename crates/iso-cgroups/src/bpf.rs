@@ -144,8 +144,31 @@ struct ProgAttachAttr {
     replace_bpf_fd: u32,
 }
 
+/// `union bpf_attr` for BPF_PROG_QUERY.
+#[repr(C)]
+struct ProgQueryAttr {
+    target_fd: u32,
+    attach_type: u32,
+    query_flags: u32,
+    attach_flags: u32,
+    prog_ids: u64,
+    prog_cnt: u32,
+    _pad: u32,
+}
+
+/// `union bpf_attr` for BPF_PROG_GET_FD_BY_ID.
+#[repr(C)]
+struct GetFdByIdAttr {
+    prog_id: u32,
+    next_id: u32,
+    open_flags: u32,
+}
+
 const BPF_PROG_LOAD: libc::c_long = 5;
 const BPF_PROG_ATTACH: libc::c_long = 8;
+const BPF_PROG_DETACH: libc::c_long = 9;
+const BPF_PROG_GET_FD_BY_ID: libc::c_long = 13;
+const BPF_PROG_QUERY: libc::c_long = 16;
 const BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;
 const BPF_CGROUP_DEVICE: u32 = 6;
 const BPF_F_ALLOW_MULTI: u32 = 2;
@@ -216,36 +239,94 @@ fn load(prog: &[Insn], dir: &Path) -> Result<OwnedFd> {
     })
 }
 
-/// Loads the filter for `rules` and attaches it to the cgroup directory `dir` with
-/// `BPF_F_ALLOW_MULTI`. The attachment lives as long as the cgroup; the program fd is
-/// closed on return.
+/// Runs one `bpf(2)` command on a plain-data attribute struct.
+///
+/// # Safety
+/// `attr` must be a valid `union bpf_attr` prefix for `cmd`; every pointer inside it must
+/// be valid for the access the command makes.
+unsafe fn bpf<T>(cmd: libc::c_long, attr: &mut T) -> std::io::Result<libc::c_long> {
+    // SAFETY: forwarded from the caller's contract; the size matches the struct.
+    let r = unsafe { libc::syscall(libc::SYS_bpf, cmd, attr as *mut T, std::mem::size_of::<T>()) };
+    if r < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
+}
+
+fn bpf_err(op: &'static str, dir: &Path, source: std::io::Error) -> Error {
+    Error::Bpf {
+        op,
+        path: dir.into(),
+        log: String::new(),
+        source,
+    }
+}
+
+/// The ids of the device programs attached directly to the cgroup.
+fn attached_ids(cg: &std::fs::File, dir: &Path) -> Result<Vec<u32>> {
+    let mut ids = vec![0u32; 64];
+    let mut attr = ProgQueryAttr {
+        target_fd: cg.as_raw_fd() as u32,
+        attach_type: BPF_CGROUP_DEVICE,
+        query_flags: 0,
+        attach_flags: 0,
+        prog_ids: ids.as_mut_ptr() as u64,
+        prog_cnt: ids.len() as u32,
+        _pad: 0,
+    };
+    // SAFETY: attr is a BPF_PROG_QUERY attribute; prog_ids points at prog_cnt u32s.
+    unsafe { bpf(BPF_PROG_QUERY, &mut attr) }.map_err(|e| bpf_err("BPF_PROG_QUERY", dir, e))?;
+    ids.truncate(attr.prog_cnt.min(64) as usize);
+    Ok(ids)
+}
+
+/// Loads the filter for `rules`, attaches it to the cgroup directory `dir` with
+/// `BPF_F_ALLOW_MULTI`, then detaches the device programs that were attached to that
+/// cgroup before, so the new rules replace the old ones instead of narrowing them (with
+/// several programs attached, an access needs every one's approval). The attachment lives
+/// as long as the cgroup; the program fd is closed on return.
 pub(crate) fn attach_device_filter(dir: &Path, rules: &[DeviceRule]) -> Result<()> {
     let prog = assemble(rules);
     let prog_fd = load(&prog, dir)?;
     let cg = std::fs::File::open(dir).map_err(|e| Error::io("open", dir, e))?;
-    let attr = ProgAttachAttr {
+    let old = attached_ids(&cg, dir)?;
+    let mut attr = ProgAttachAttr {
         target_fd: cg.as_raw_fd() as u32,
         attach_bpf_fd: prog_fd.as_raw_fd() as u32,
         attach_type: BPF_CGROUP_DEVICE,
         attach_flags: BPF_F_ALLOW_MULTI,
         replace_bpf_fd: 0,
     };
-    // SAFETY: attr is a valid bpf_attr prefix for BPF_PROG_ATTACH; both fds are open.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            BPF_PROG_ATTACH,
-            &attr as *const ProgAttachAttr,
-            std::mem::size_of::<ProgAttachAttr>(),
-        )
-    };
-    if r < 0 {
-        return Err(Error::Bpf {
-            op: "BPF_PROG_ATTACH",
-            path: dir.into(),
-            log: String::new(),
-            source: std::io::Error::last_os_error(),
-        });
+    // SAFETY: attr is a BPF_PROG_ATTACH attribute without pointers; both fds are open.
+    unsafe { bpf(BPF_PROG_ATTACH, &mut attr) }.map_err(|e| bpf_err("BPF_PROG_ATTACH", dir, e))?;
+    for id in old {
+        let mut by_id = GetFdByIdAttr {
+            prog_id: id,
+            next_id: 0,
+            open_flags: 0,
+        };
+        // SAFETY: a BPF_PROG_GET_FD_BY_ID attribute without pointers.
+        let fd = match unsafe { bpf(BPF_PROG_GET_FD_BY_ID, &mut by_id) } {
+            // SAFETY: the kernel returned a new fd that nothing else owns.
+            Ok(fd) => unsafe { OwnedFd::from_raw_fd(fd as i32) },
+            // Detached meanwhile by someone else: nothing to do.
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
+            Err(e) => return Err(bpf_err("BPF_PROG_GET_FD_BY_ID", dir, e)),
+        };
+        let mut detach = ProgAttachAttr {
+            target_fd: cg.as_raw_fd() as u32,
+            attach_bpf_fd: fd.as_raw_fd() as u32,
+            attach_type: BPF_CGROUP_DEVICE,
+            attach_flags: 0,
+            replace_bpf_fd: 0,
+        };
+        // SAFETY: a BPF_PROG_DETACH attribute without pointers; both fds are open.
+        match unsafe { bpf(BPF_PROG_DETACH, &mut detach) } {
+            Ok(_) => {}
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+            Err(e) => return Err(bpf_err("BPF_PROG_DETACH", dir, e)),
+        }
     }
     Ok(())
 }

@@ -378,6 +378,57 @@ fn prove_devices_ebpf(layout: &Layout) {
     });
 }
 
+/// Re-applying device rules on v2 replaces the attached program: a later allow-all
+/// widens an earlier deny-all (with both attached, the deny would still win).
+fn prove_device_rules_replace(layout: &Layout) {
+    let tmp = iso_testutil::TempDir::new("cgdev2");
+    let node = tmp.path().join("null");
+    let c = std::ffi::CString::new(node.to_str().unwrap()).unwrap();
+    // SAFETY: c is a valid path; makedev(1, 3) is /dev/null.
+    assert_eq!(
+        unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) },
+        0
+    );
+    let g = test_cgroup(layout, "devrep");
+    let rule = |allow| DeviceRule {
+        allow,
+        kind: DeviceKind::All,
+        major: None,
+        minor: None,
+        access: DeviceAccess::all(),
+    };
+    let open_errno = |cg: Cgroup, c: std::ffi::CString, want: i32| {
+        iso_testutil::in_child(move || {
+            cg.add_process(Pid::this()).map_err(|e| e.to_string())?;
+            // SAFETY: c is a valid path.
+            let fd = unsafe { libc::open(c.as_ptr(), libc::O_RDONLY) };
+            let got = if fd < 0 { errno() } else { 0 };
+            if got != want {
+                return Err(format!("open gave errno {got}, wanted {want}"));
+            }
+            Ok(())
+        })
+    };
+    g.0.apply(&Resources {
+        devices: vec![rule(false)],
+        ..Default::default()
+    })
+    .unwrap();
+    open_errno(g.0.clone(), c.clone(), libc::EPERM);
+    g.0.apply(&Resources {
+        devices: vec![rule(true)],
+        ..Default::default()
+    })
+    .unwrap();
+    open_errno(g.0.clone(), c.clone(), 0);
+    g.0.apply(&Resources {
+        devices: vec![rule(false)],
+        ..Default::default()
+    })
+    .unwrap();
+    open_errno(g.0.clone(), c, libc::EPERM);
+}
+
 // ---------------------------------------------------------------- this host (v1 / hybrid)
 
 fn host() -> Option<Layout> {
@@ -572,6 +623,7 @@ fn hybrid_unified_mount() {
     prove_kill(&v2);
     // The eBPF device filter attaches to the cgroup2 mount of a hybrid host too.
     prove_devices_ebpf(&v2);
+    prove_device_rules_replace(&v2);
     if v2.owner(Controller::Hugetlb).is_some() {
         prove_hugetlb(&v2);
     }
@@ -833,6 +885,7 @@ fn vm_freeze_and_kill() {
 fn vm_device_filter_ebpf() {
     let Some(l) = v2() else { return };
     prove_devices_ebpf(&l);
+    prove_device_rules_replace(&l);
 }
 
 #[test]

@@ -23,7 +23,12 @@ fn full_oci_resources_convert() {
     }"#;
     let oci: oci_spec::runtime::LinuxResources = serde_json::from_str(json).unwrap();
     let r = Resources::try_from(&oci).unwrap();
-    assert_eq!(r.pids, Some(Pids { limit: Limit::Value(0) }));
+    assert_eq!(
+        r.pids,
+        Some(Pids {
+            limit: Limit::Value(0)
+        })
+    );
     let m = r.memory.unwrap();
     assert_eq!(m.limit, Some(Limit::Value(512 << 20)));
     assert_eq!(m.reservation, Some(Limit::Max));
@@ -33,9 +38,15 @@ fn full_oci_resources_convert() {
     assert_eq!(c.cpus.as_deref(), Some("0-1"));
     assert_eq!(r.devices[0].v1_line(), "a *:* rwm");
     assert_eq!(r.devices[1].v1_line(), "c 1:3 rw");
-    assert_eq!(r.block_io.as_ref().unwrap().throttle_read_bps_device[0].rate, 1 << 20);
+    assert_eq!(
+        r.block_io.as_ref().unwrap().throttle_read_bps_device[0].rate,
+        1 << 20
+    );
     assert_eq!(r.hugepage_limits[0].page_size, "2MB");
-    assert_eq!(r.network.as_ref().unwrap().priorities[0], ("eth0".to_string(), 5));
+    assert_eq!(
+        r.network.as_ref().unwrap().priorities[0],
+        ("eth0".to_string(), 5)
+    );
     assert_eq!(r.rdma["mlx5_1"].hca_handles, Some(3));
     assert_eq!(r.unified["memory.high"], "1G");
     r.validate().unwrap();
@@ -45,11 +56,20 @@ fn full_oci_resources_convert() {
 fn bad_oci_values_name_the_field() {
     let oci: oci_spec::runtime::LinuxResources =
         serde_json::from_str(r#"{"pids": {"limit": -5}}"#).unwrap();
-    assert_eq!(Resources::try_from(&oci).unwrap_err().field(), Some("pids.limit"));
+    assert_eq!(
+        Resources::try_from(&oci).unwrap_err().field(),
+        Some("pids.limit")
+    );
     let oci: oci_spec::runtime::LinuxResources =
         serde_json::from_str(r#"{"memory": {"swap": -3}}"#).unwrap();
-    assert_eq!(Resources::try_from(&oci).unwrap_err().field(), Some("memory.swap"));
+    assert_eq!(
+        Resources::try_from(&oci).unwrap_err().field(),
+        Some("memory.swap")
+    );
     let oci: oci_spec::runtime::LinuxResources =
         serde_json::from_str(r#"{"devices": [{"allow": true, "access": "rwx"}]}"#).unwrap();
-    assert_eq!(Resources::try_from(&oci).unwrap_err().field(), Some("devices.access"));
+    assert_eq!(
+        Resources::try_from(&oci).unwrap_err().field(),
+        Some("devices.access")
+    );
 }
