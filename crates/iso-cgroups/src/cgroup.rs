@@ -52,6 +52,15 @@ impl Backoff {
 }
 
 /// The freezer state of a cgroup.
+///
+/// ```no_run
+/// use iso_cgroups::{Cgroup, CgroupPath, FreezerState, Layout};
+/// let cg = Cgroup::open(&Layout::detect()?, CgroupPath::new("/iso/doc")?)?;
+/// if cg.freezer_state()? == FreezerState::Frozen {
+///     cg.thaw()?;
+/// }
+/// # Ok::<(), iso_cgroups::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FreezerState {
     /// Running normally.
@@ -91,6 +100,13 @@ impl Cgroup {
     /// cpuset cannot take tasks). On v2, the controllers this layout drives through v2 are
     /// enabled in each parent's `cgroup.subtree_control` (best effort: a non-root parent
     /// with processes of its own refuses, by the no-internal-process rule).
+    ///
+    /// ```no_run
+    /// use iso_cgroups::{Cgroup, CgroupPath, Layout};
+    /// let cg = Cgroup::create(&Layout::detect()?, CgroupPath::new("/iso/doc")?)?;
+    /// println!("created {}", cg.path());
+    /// # Ok::<(), iso_cgroups::Error>(())
+    /// ```
     pub fn create(layout: &Layout, path: CgroupPath) -> Result<Cgroup> {
         for h in layout.hierarchies() {
             create_in(h, &path)?;
@@ -126,11 +142,25 @@ impl Cgroup {
     }
 
     /// The cgroup path.
+    ///
+    /// ```no_run
+    /// use iso_cgroups::{Cgroup, CgroupPath, Layout};
+    /// let cg = Cgroup::create(&Layout::detect()?, CgroupPath::new("/iso/doc")?)?;
+    /// assert_eq!(cg.path().as_str(), "/iso/doc");
+    /// # Ok::<(), iso_cgroups::Error>(())
+    /// ```
     pub fn path(&self) -> &CgroupPath {
         &self.path
     }
 
     /// The layout this handle drives.
+    ///
+    /// ```no_run
+    /// use iso_cgroups::{Cgroup, CgroupPath, Layout};
+    /// let cg = Cgroup::create(&Layout::detect()?, CgroupPath::new("/iso/doc")?)?;
+    /// println!("{:?}", cg.layout().mode());
+    /// # Ok::<(), iso_cgroups::Error>(())
+    /// ```
     pub fn layout(&self) -> &Layout {
         &self.layout
     }
@@ -163,6 +193,14 @@ impl Cgroup {
     }
 
     /// Moves a process (all its threads) into this cgroup in every hierarchy.
+    ///
+    /// ```no_run
+    /// use iso_cgroups::{Cgroup, CgroupPath, Layout};
+    /// let cg = Cgroup::create(&Layout::detect()?, CgroupPath::new("/iso/doc")?)?;
+    /// let child = std::process::Command::new("sleep").arg("9").spawn().expect("spawn");
+    /// cg.add_process(iso_sys::Pid::from_raw(child.id() as i32).expect("pid"))?;
+    /// # Ok::<(), iso_cgroups::Error>(())
+    /// ```
     pub fn add_process(&self, pid: Pid) -> Result<()> {
         for (_, dir) in self.dirs() {
             let file = dir.join("cgroup.procs");
@@ -173,6 +211,15 @@ impl Cgroup {
 
     /// Moves one thread (by its tid) into this cgroup: v1 `tasks`; v2 `cgroup.threads`,
     /// which the kernel accepts only in threaded sub-trees.
+    ///
+    /// ```no_run
+    /// use iso_cgroups::{Cgroup, CgroupPath, Layout};
+    /// let cg = Cgroup::create(&Layout::detect()?, CgroupPath::new("/iso/doc")?)?;
+    /// // SAFETY: gettid has no preconditions.
+    /// let tid = unsafe { libc::gettid() };
+    /// cg.add_thread(iso_sys::Pid::from_raw(tid).expect("tid"))?;
+    /// # Ok::<(), iso_cgroups::Error>(())
+    /// ```
     pub fn add_thread(&self, tid: Pid) -> Result<()> {
         for (h, dir) in self.dirs() {
             let file = dir.join(match h.version {
@@ -185,6 +232,15 @@ impl Cgroup {
     }
 
     /// The processes in this cgroup (not its descendants), from every hierarchy, sorted.
+    ///
+    /// ```no_run
+    /// use iso_cgroups::{Cgroup, CgroupPath, Layout};
+    /// let cg = Cgroup::create(&Layout::detect()?, CgroupPath::new("/iso/doc")?)?;
+    /// for pid in cg.procs()? {
+    ///     println!("{pid}");
+    /// }
+    /// # Ok::<(), iso_cgroups::Error>(())
+    /// ```
     pub fn procs(&self) -> Result<Vec<Pid>> {
         let mut all = Vec::new();
         for (_, dir) in self.dirs() {
@@ -201,6 +257,13 @@ impl Cgroup {
     }
 
     /// The processes in this cgroup and all its descendants.
+    ///
+    /// ```no_run
+    /// use iso_cgroups::{Cgroup, CgroupPath, Layout};
+    /// let cg = Cgroup::create(&Layout::detect()?, CgroupPath::new("/iso/doc")?)?;
+    /// println!("{} processes below", cg.procs_recursive()?.len());
+    /// # Ok::<(), iso_cgroups::Error>(())
+    /// ```
     pub fn procs_recursive(&self) -> Result<Vec<Pid>> {
         let mut all = Vec::new();
         for (_, dir) in self.dirs() {
@@ -214,16 +277,39 @@ impl Cgroup {
     /// Writes the resources, each on the hierarchy owning its controller. Values are
     /// validated first ([`Resources::validate`]); the first failure stops and names the
     /// field, the file and the errno.
+    ///
+    /// ```no_run
+    /// use iso_cgroups::{Cgroup, CgroupPath, Layout};
+    /// let cg = Cgroup::create(&Layout::detect()?, CgroupPath::new("/iso/doc")?)?;
+    /// use iso_cgroups::{Limit, Pids, Resources};
+    /// cg.apply(&Resources { pids: Some(Pids { limit: Limit::Value(0) }), ..Resources::default() })?;
+    /// # Ok::<(), iso_cgroups::Error>(())
+    /// ```
     pub fn apply(&self, resources: &Resources) -> Result<()> {
         crate::apply::apply(self, resources)
     }
 
     /// Reads the statistics (see [`Stats`]).
+    ///
+    /// ```no_run
+    /// use iso_cgroups::{Cgroup, CgroupPath, Layout};
+    /// let cg = Cgroup::create(&Layout::detect()?, CgroupPath::new("/iso/doc")?)?;
+    /// let s = cg.stats()?;
+    /// println!("cpu {} ns, oom kills {}", s.cpu.usage_total_ns, s.memory.oom_kill_events);
+    /// # Ok::<(), iso_cgroups::Error>(())
+    /// ```
     pub fn stats(&self) -> Result<Stats> {
         crate::stats::read(self)
     }
 
     /// The freezer state: v1 `freezer.state`, v2 `cgroup.events` (`frozen 1`).
+    ///
+    /// ```no_run
+    /// use iso_cgroups::{Cgroup, CgroupPath, Layout};
+    /// let cg = Cgroup::create(&Layout::detect()?, CgroupPath::new("/iso/doc")?)?;
+    /// println!("{:?}", cg.freezer_state()?);
+    /// # Ok::<(), iso_cgroups::Error>(())
+    /// ```
     pub fn freezer_state(&self) -> Result<FreezerState> {
         let (h, dir) = self.owner_dir(Controller::Freezer, "freezer")?;
         match h.version {
@@ -250,11 +336,27 @@ impl Cgroup {
 
     /// Freezes every task and waits until the kernel reports the cgroup really frozen
     /// (v1 `FROZEN` rather than `FREEZING`; v2 `frozen 1` in `cgroup.events`).
+    ///
+    /// ```no_run
+    /// use iso_cgroups::{Cgroup, CgroupPath, Layout};
+    /// let cg = Cgroup::create(&Layout::detect()?, CgroupPath::new("/iso/doc")?)?;
+    /// cg.freeze()?;
+    /// assert_eq!(cg.freezer_state()?, iso_cgroups::FreezerState::Frozen);
+    /// cg.thaw()?;
+    /// # Ok::<(), iso_cgroups::Error>(())
+    /// ```
     pub fn freeze(&self) -> Result<()> {
         self.set_frozen(true)
     }
 
     /// Thaws the cgroup and waits until the kernel reports it thawed.
+    ///
+    /// ```no_run
+    /// use iso_cgroups::{Cgroup, CgroupPath, Layout};
+    /// let cg = Cgroup::create(&Layout::detect()?, CgroupPath::new("/iso/doc")?)?;
+    /// cg.thaw()?;
+    /// # Ok::<(), iso_cgroups::Error>(())
+    /// ```
     pub fn thaw(&self) -> Result<()> {
         self.set_frozen(false)
     }
@@ -293,6 +395,14 @@ impl Cgroup {
     /// left. Uses v2 `cgroup.kill` where the kernel has it (one atomic write, no race with
     /// forks); otherwise freezes, sends SIGKILL to each listed process and thaws, until
     /// the cgroup is empty.
+    ///
+    /// ```no_run
+    /// use iso_cgroups::{Cgroup, CgroupPath, Layout};
+    /// let cg = Cgroup::create(&Layout::detect()?, CgroupPath::new("/iso/doc")?)?;
+    /// cg.kill()?;
+    /// assert!(cg.procs_recursive()?.is_empty());
+    /// # Ok::<(), iso_cgroups::Error>(())
+    /// ```
     pub fn kill(&self) -> Result<()> {
         if let Some(u) = self.layout.unified() {
             let file = self.path.dir_in(&u.mount_point).join("cgroup.kill");
@@ -319,7 +429,7 @@ impl Cgroup {
             if !backoff.wait() {
                 return Err(Error::Timeout {
                     what: "an empty cgroup after SIGKILL",
-                    path: self.path.dir_in(Path::new("")),
+                    path: PathBuf::from(self.path.as_str()),
                 });
             }
         }
@@ -329,6 +439,14 @@ impl Cgroup {
     /// fails with `EBUSY` while the kernel still counts members (a killed task that has not
     /// finished exiting), so it is retried with a bounded backoff. A missing directory is
     /// not an error. Processes are not killed: call [`Cgroup::kill`] first.
+    ///
+    /// ```no_run
+    /// use iso_cgroups::{Cgroup, CgroupPath, Layout};
+    /// let cg = Cgroup::create(&Layout::detect()?, CgroupPath::new("/iso/doc")?)?;
+    /// cg.kill()?;
+    /// cg.delete()?;
+    /// # Ok::<(), iso_cgroups::Error>(())
+    /// ```
     pub fn delete(&self) -> Result<()> {
         if self.path.is_root() {
             return Err(Error::BadPath {

@@ -6,6 +6,15 @@ use std::path::PathBuf;
 /// Variants that come from a system call name the operation, the file and (when a resource
 /// was being applied) the OCI-style field, and keep the [`std::io::Error`] so that callers
 /// can read the errno with [`Error::errno`].
+///
+/// ```no_run
+/// use iso_cgroups::{Cgroup, CgroupPath, Layout};
+/// match Cgroup::open(&Layout::detect()?, CgroupPath::new("/no-such-iso-cgroup")?) {
+///     Err(e) => assert_eq!(e.errno(), Some(libc::ENOENT)),
+///     Ok(_) => unreachable!(),
+/// }
+/// # Ok::<(), iso_cgroups::Error>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A file operation on a cgroup file or directory failed.
@@ -91,6 +100,13 @@ pub enum Error {
 }
 
 /// The result type of this crate.
+///
+/// ```
+/// fn limit() -> iso_cgroups::Result<iso_cgroups::Limit> {
+///     iso_cgroups::Limit::from_oci(-1)
+/// }
+/// assert_eq!(limit().unwrap(), iso_cgroups::Limit::Max);
+/// ```
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {

@@ -124,6 +124,14 @@ impl Controller {
 }
 
 /// The version of one mounted hierarchy.
+///
+/// ```no_run
+/// let l = iso_cgroups::Layout::detect()?;
+/// for h in l.hierarchies() {
+///     println!("{:?}", h.version);
+/// }
+/// # Ok::<(), iso_cgroups::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Version {
     /// A cgroup v1 hierarchy (one per controller set, plus named ones such as
@@ -241,6 +249,13 @@ pub fn parse_mountinfo(text: &str) -> Result<Vec<CgroupMount>> {
 }
 
 /// A hierarchy this crate drives: where it is mounted and what it owns.
+///
+/// ```no_run
+/// let l = iso_cgroups::Layout::detect()?;
+/// let h = l.hierarchies().next().expect("a hierarchy");
+/// println!("{} drives {:?}", h.mount_point.display(), h.controllers);
+/// # Ok::<(), iso_cgroups::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hierarchy {
     /// The mount point (the directory of the root cgroup as we see it).
@@ -254,12 +269,26 @@ pub struct Hierarchy {
 
 impl Hierarchy {
     /// Whether this hierarchy drives `c`.
+    ///
+    /// ```no_run
+    /// let layout = iso_cgroups::Layout::detect()?;
+    /// let h = layout.owner(iso_cgroups::Controller::Memory).expect("memory");
+    /// assert!(h.owns(iso_cgroups::Controller::Memory));
+    /// # Ok::<(), iso_cgroups::Error>(())
+    /// ```
     pub fn owns(&self, c: Controller) -> bool {
         self.controllers.contains(&c)
     }
 }
 
 /// The shape of the host's cgroups.
+///
+/// ```no_run
+/// if iso_cgroups::Layout::detect()?.mode() == iso_cgroups::Mode::Hybrid {
+///     println!("v1 controllers plus a cgroup2 mount");
+/// }
+/// # Ok::<(), iso_cgroups::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     /// Only cgroup v2 (`/sys/fs/cgroup` is cgroup2).
@@ -290,6 +319,12 @@ pub struct Layout {
 
 impl Layout {
     /// Reads `/proc/self/mountinfo` and the v2 root's `cgroup.controllers`.
+    ///
+    /// ```no_run
+    /// let layout = iso_cgroups::Layout::detect()?;
+    /// assert!(layout.hierarchies().count() > 0);
+    /// # Ok::<(), iso_cgroups::Error>(())
+    /// ```
     pub fn detect() -> Result<Layout> {
         let path = "/proc/self/mountinfo";
         let text = std::fs::read_to_string(path).map_err(|e| Error::io("read", path, e))?;
@@ -381,6 +416,12 @@ impl Layout {
     }
 
     /// Unified, legacy or hybrid.
+    ///
+    /// ```no_run
+    /// let layout = iso_cgroups::Layout::detect()?;
+    /// println!("{:?}", layout.mode());
+    /// # Ok::<(), iso_cgroups::Error>(())
+    /// ```
     pub fn mode(&self) -> Mode {
         match (self.v1.is_empty(), self.unified.is_some()) {
             (true, _) => Mode::Unified,
@@ -390,16 +431,37 @@ impl Layout {
     }
 
     /// The hierarchy that drives `c`, if any.
+    ///
+    /// ```no_run
+    /// let layout = iso_cgroups::Layout::detect()?;
+    /// let pids = layout.owner(iso_cgroups::Controller::Pids);
+    /// println!("{:?}", pids.map(|h| &h.mount_point));
+    /// # Ok::<(), iso_cgroups::Error>(())
+    /// ```
     pub fn owner(&self, c: Controller) -> Option<&Hierarchy> {
         self.hierarchies().find(|h| h.owns(c))
     }
 
     /// Every hierarchy a process joins: each v1 hierarchy with controllers, then the v2 mount.
+    ///
+    /// ```no_run
+    /// let layout = iso_cgroups::Layout::detect()?;
+    /// for h in layout.hierarchies() {
+    ///     println!("{:?} {:?}", h.version, h.mount_point);
+    /// }
+    /// # Ok::<(), iso_cgroups::Error>(())
+    /// ```
     pub fn hierarchies(&self) -> impl Iterator<Item = &Hierarchy> {
         self.v1.iter().chain(self.unified.iter())
     }
 
     /// The v2 mount, if there is one.
+    ///
+    /// ```no_run
+    /// let layout = iso_cgroups::Layout::detect()?;
+    /// println!("{:?}", layout.unified().map(|h| &h.controllers));
+    /// # Ok::<(), iso_cgroups::Error>(())
+    /// ```
     pub fn unified(&self) -> Option<&Hierarchy> {
         self.unified.as_ref()
     }

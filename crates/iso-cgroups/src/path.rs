@@ -36,6 +36,13 @@ use crate::error::{Error, Result};
 pub struct CgroupPath(String);
 
 /// Where a relative cgroup path is anchored (see [`CgroupPath::relative`]).
+///
+/// ```
+/// use iso_cgroups::{Anchor, CgroupPath};
+/// let p = CgroupPath::relative("job", &Anchor::Under(CgroupPath::new("/iso")?))?;
+/// assert_eq!(p.as_str(), "/iso/job");
+/// # Ok::<(), iso_cgroups::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Anchor {
     /// The root of each hierarchy: `web` becomes `/web`.
@@ -46,6 +53,12 @@ pub enum Anchor {
 
 impl CgroupPath {
     /// Checks an absolute path. Repeated and trailing slashes are normalised away.
+    ///
+    /// ```
+    /// use iso_cgroups::{Anchor, CgroupPath};
+    /// assert_eq!(CgroupPath::new("/a//b/")?.as_str(), "/a/b");
+    /// # Ok::<(), iso_cgroups::Error>(())
+    /// ```
     pub fn new(path: &str) -> Result<CgroupPath> {
         if !path.starts_with('/') {
             return Err(Error::BadPath {
@@ -57,6 +70,12 @@ impl CgroupPath {
     }
 
     /// Anchors a relative path explicitly. An absolute `path` is accepted as is.
+    ///
+    /// ```
+    /// use iso_cgroups::{Anchor, CgroupPath};
+    /// assert_eq!(CgroupPath::relative("web", &Anchor::Root)?.as_str(), "/web");
+    /// # Ok::<(), iso_cgroups::Error>(())
+    /// ```
     pub fn relative(path: &str, anchor: &Anchor) -> Result<CgroupPath> {
         if path.starts_with('/') {
             return CgroupPath::new(path);
@@ -93,11 +112,23 @@ impl CgroupPath {
     }
 
     /// The path as a string, always starting with `/`.
+    ///
+    /// ```
+    /// use iso_cgroups::{Anchor, CgroupPath};
+    /// assert_eq!(CgroupPath::new("/x")?.as_str(), "/x");
+    /// # Ok::<(), iso_cgroups::Error>(())
+    /// ```
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
     /// Whether this is the root cgroup `/`.
+    ///
+    /// ```
+    /// use iso_cgroups::{Anchor, CgroupPath};
+    /// assert!(CgroupPath::new("/")?.is_root());
+    /// # Ok::<(), iso_cgroups::Error>(())
+    /// ```
     pub fn is_root(&self) -> bool {
         self.0 == "/"
     }

@@ -30,6 +30,11 @@ pub enum Limit {
 
 impl Limit {
     /// From an OCI integer: `-1` is [`Limit::Max`], other negatives are refused.
+    ///
+    /// ```
+    /// assert_eq!(iso_cgroups::Limit::from_oci(-1)?, iso_cgroups::Limit::Max);
+    /// # Ok::<(), iso_cgroups::Error>(())
+    /// ```
     pub fn from_oci(v: i64) -> Result<Limit> {
         Self::from_oci_field(v, "limit")
     }
@@ -43,6 +48,11 @@ impl Limit {
     }
 
     /// The v2 file spelling: `max` or the number.
+    ///
+    /// ```
+    /// assert_eq!(iso_cgroups::Limit::Value(5).v2_string(), "5");
+    /// # Ok::<(), iso_cgroups::Error>(())
+    /// ```
     pub fn v2_string(self) -> String {
         match self {
             Limit::Max => "max".into(),
@@ -51,6 +61,11 @@ impl Limit {
     }
 
     /// The v1 file spelling: `-1` or the number.
+    ///
+    /// ```
+    /// assert_eq!(iso_cgroups::Limit::Max.v1_string(), "-1");
+    /// # Ok::<(), iso_cgroups::Error>(())
+    /// ```
     pub fn v1_string(self) -> String {
         match self {
             Limit::Max => "-1".into(),
@@ -95,6 +110,11 @@ pub struct Resources {
 }
 
 /// The `pids` controller.
+///
+/// ```
+/// let p = iso_cgroups::Pids { limit: iso_cgroups::Limit::Value(0) };
+/// assert_eq!(p.limit.v2_string(), "0");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pids {
     /// Maximum number of tasks; `Value(0)` forbids any new task.
@@ -102,6 +122,12 @@ pub struct Pids {
 }
 
 /// The `memory` controller.
+///
+/// ```
+/// use iso_cgroups::{Limit, Memory};
+/// let m = Memory { limit: Some(Limit::Value(1 << 30)), swap: Some(Limit::Max), ..Memory::default() };
+/// assert!(m.reservation.is_none()); // unset: the kernel default stays
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Memory {
     /// Hard limit in bytes (v1 `memory.limit_in_bytes`, v2 `memory.max`).
@@ -126,6 +152,11 @@ pub struct Memory {
 }
 
 /// The `cpu` and `cpuset` controllers.
+///
+/// ```
+/// let c = iso_cgroups::Cpu { shares: Some(512), cpus: Some("0-1".into()), ..Default::default() };
+/// assert_eq!(iso_cgroups::shares_to_weight(c.shares.unwrap()), Some(20));
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cpu {
     /// v1 shares (2..=262144); v2 weight derived with [`shares_to_weight`].
@@ -149,6 +180,15 @@ pub struct Cpu {
 }
 
 /// The `blkio` (v1) / `io` (v2) controller.
+///
+/// ```
+/// use iso_cgroups::{BlockIo, ThrottleDevice};
+/// let b = BlockIo {
+///     throttle_read_bps_device: vec![ThrottleDevice { major: 8, minor: 0, rate: 10 << 20 }],
+///     ..BlockIo::default()
+/// };
+/// assert_eq!(b.throttle_read_bps_device.len(), 1);
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlockIo {
     /// Weight 10..=1000 (v2 converted to 1..=10000).
@@ -168,6 +208,11 @@ pub struct BlockIo {
 }
 
 /// A per-device weight.
+///
+/// ```
+/// let w = iso_cgroups::WeightDevice { major: 8, minor: 0, weight: Some(500), leaf_weight: None };
+/// assert_eq!(w.weight, Some(500));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WeightDevice {
     /// Device major number.
@@ -181,6 +226,11 @@ pub struct WeightDevice {
 }
 
 /// A per-device throttle; a rate of 0 removes the limit.
+///
+/// ```
+/// let t = iso_cgroups::ThrottleDevice { major: 8, minor: 0, rate: 0 }; // 0 removes the limit
+/// assert_eq!(t.rate, 0);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ThrottleDevice {
     /// Device major number.
@@ -192,6 +242,11 @@ pub struct ThrottleDevice {
 }
 
 /// A huge page limit.
+///
+/// ```
+/// let h = iso_cgroups::HugepageLimit { page_size: "2MB".into(), limit: 64 << 20 };
+/// assert_eq!(h.page_size, "2MB");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HugepageLimit {
     /// The page size as the kernel names it in file names: `2MB`, `1GB`, `64KB`.
@@ -201,6 +256,11 @@ pub struct HugepageLimit {
 }
 
 /// The v1 network controllers.
+///
+/// ```
+/// let n = iso_cgroups::Network { class_id: Some(0x10001), priorities: vec![("eth0".into(), 5)] };
+/// assert_eq!(n.priorities[0].1, 5);
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Network {
     /// `net_cls.classid`.
@@ -210,6 +270,11 @@ pub struct Network {
 }
 
 /// RDMA limits for one device.
+///
+/// ```
+/// let r = iso_cgroups::Rdma { hca_handles: Some(2), hca_objects: None };
+/// assert!(r.hca_objects.is_none());
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rdma {
     /// Maximum HCA handles.
@@ -219,6 +284,11 @@ pub struct Rdma {
 }
 
 /// The kind of device a rule covers.
+///
+/// ```
+/// let k = iso_cgroups::DeviceKind::Char;
+/// assert_ne!(k, iso_cgroups::DeviceKind::Block);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DeviceKind {
     /// Every device (`a`).
@@ -250,6 +320,11 @@ bitflags::bitflags! {
 
 impl DeviceAccess {
     /// Parses `r`, `w`, `m` letters; an empty string means all three, as in OCI.
+    ///
+    /// ```
+    /// assert_eq!(iso_cgroups::DeviceAccess::from_oci("")?, iso_cgroups::DeviceAccess::all());
+    /// # Ok::<(), iso_cgroups::Error>(())
+    /// ```
     pub fn from_oci(s: &str) -> Result<DeviceAccess> {
         if s.is_empty() {
             return Ok(DeviceAccess::all());
@@ -272,6 +347,11 @@ impl DeviceAccess {
     }
 
     /// The v1 spelling (`rwm` subset).
+    ///
+    /// ```
+    /// assert_eq!(iso_cgroups::DeviceAccess::MKNOD.as_v1_str(), "m");
+    /// # Ok::<(), iso_cgroups::Error>(())
+    /// ```
     pub fn as_v1_str(self) -> String {
         let mut s = String::new();
         if self.contains(DeviceAccess::READ) {
@@ -311,6 +391,13 @@ pub struct DeviceRule {
 
 impl DeviceRule {
     /// The line written to v1 `devices.allow` / `devices.deny`.
+    ///
+    /// ```
+    /// use iso_cgroups::{DeviceAccess, DeviceKind, DeviceRule};
+    /// let r = DeviceRule { allow: true, kind: DeviceKind::Char, major: Some(1), minor: Some(3), access: DeviceAccess::READ };
+    /// assert_eq!(r.v1_line(), "c 1:3 r");
+    /// # Ok::<(), iso_cgroups::Error>(())
+    /// ```
     pub fn v1_line(&self) -> String {
         let kind = match self.kind {
             DeviceKind::All => 'a',
@@ -394,6 +481,13 @@ fn check_dev(field: &str, major: i64, minor: i64) -> Result<()> {
 impl Resources {
     /// Checks every value that can be checked without the kernel; the error names the
     /// field. [`Cgroup::apply`](crate::Cgroup::apply) calls this first.
+    ///
+    /// ```
+    /// use iso_cgroups::{Memory, Resources};
+    /// let r = Resources { memory: Some(Memory { swappiness: Some(101), ..Memory::default() }), ..Resources::default() };
+    /// assert_eq!(r.validate().unwrap_err().field(), Some("memory.swappiness"));
+    /// # Ok::<(), iso_cgroups::Error>(())
+    /// ```
     pub fn validate(&self) -> Result<()> {
         if let Some(m) = &self.memory {
             if let Some(s) = m.swappiness {

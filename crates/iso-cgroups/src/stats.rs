@@ -34,6 +34,13 @@ pub struct Stats {
 }
 
 /// CPU statistics.
+///
+/// ```no_run
+/// use iso_cgroups::{Cgroup, CgroupPath, Layout};
+/// let cpu = Cgroup::open(&Layout::detect()?, CgroupPath::new("/")?)?.stats()?.cpu;
+/// println!("{} ns, throttled {} times", cpu.usage_total_ns, cpu.throttled_periods);
+/// # Ok::<(), iso_cgroups::Error>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CpuStats {
     /// Total CPU time in nanoseconds.
@@ -53,6 +60,13 @@ pub struct CpuStats {
 }
 
 /// Memory statistics.
+///
+/// ```no_run
+/// use iso_cgroups::{Cgroup, CgroupPath, Layout};
+/// let m = Cgroup::open(&Layout::detect()?, CgroupPath::new("/iso/doc")?)?.stats()?.memory;
+/// println!("{} bytes, {} OOM kills", m.usage, m.oom_kill_events);
+/// # Ok::<(), iso_cgroups::Error>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemoryStats {
     /// Current usage in bytes.
@@ -74,6 +88,13 @@ pub struct MemoryStats {
 }
 
 /// Task counter statistics.
+///
+/// ```no_run
+/// use iso_cgroups::{Cgroup, CgroupPath, Layout};
+/// let p = Cgroup::open(&Layout::detect()?, CgroupPath::new("/iso/doc")?)?.stats()?.pids;
+/// println!("{} of {:?}", p.current, p.limit);
+/// # Ok::<(), iso_cgroups::Error>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PidsStats {
     /// Tasks in the group.
@@ -83,6 +104,14 @@ pub struct PidsStats {
 }
 
 /// One block I/O counter.
+///
+/// ```no_run
+/// use iso_cgroups::{Cgroup, CgroupPath, Layout};
+/// for e in Cgroup::open(&Layout::detect()?, CgroupPath::new("/")?)?.stats()?.blkio.io_service_bytes {
+///     println!("{}:{} {} {}", e.major, e.minor, e.op, e.value);
+/// }
+/// # Ok::<(), iso_cgroups::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlkioEntry {
     /// Device major number.
@@ -96,6 +125,13 @@ pub struct BlkioEntry {
 }
 
 /// Block I/O statistics.
+///
+/// ```no_run
+/// use iso_cgroups::{Cgroup, CgroupPath, Layout};
+/// let b = Cgroup::open(&Layout::detect()?, CgroupPath::new("/")?)?.stats()?.blkio;
+/// println!("{} byte counters", b.io_service_bytes.len());
+/// # Ok::<(), iso_cgroups::Error>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlkioStats {
     /// Bytes transferred.
@@ -105,6 +141,14 @@ pub struct BlkioStats {
 }
 
 /// Huge page statistics for one page size.
+///
+/// ```no_run
+/// use iso_cgroups::{Cgroup, CgroupPath, Layout};
+/// for (size, h) in Cgroup::open(&Layout::detect()?, CgroupPath::new("/")?)?.stats()?.hugetlb {
+///     println!("{size}: {} bytes", h.usage);
+/// }
+/// # Ok::<(), iso_cgroups::Error>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HugetlbStats {
     /// Bytes in use.
