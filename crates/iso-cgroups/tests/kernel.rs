@@ -429,6 +429,45 @@ fn prove_device_rules_replace(layout: &Layout) {
     open_errno(g.0.clone(), c, libc::EPERM);
 }
 
+/// checkBeforeUpdate refuses a limit below the current usage; without it the kernel
+/// reclaims (or fails) on its own.
+fn prove_check_before_update(layout: &Layout) {
+    if layout.owner(Controller::Memory).is_none() {
+        return;
+    }
+    let g = test_cgroup(layout, "cbu");
+    let cg = g.0.clone();
+    iso_testutil::in_child(move || {
+        cg.add_process(Pid::this()).map_err(|e| e.to_string())?;
+        let held = vec![1u8; 16 << 20];
+        let low = Memory {
+            limit: Some(Limit::Value(1 << 20)),
+            check_before_update: Some(true),
+            ..Default::default()
+        };
+        let r = cg.apply(&Resources {
+            memory: Some(low),
+            ..Default::default()
+        });
+        let field = r.as_ref().err().and_then(|e| e.field().map(str::to_string));
+        if field.as_deref() != Some("memory.limit") {
+            return Err(format!("expected a memory.limit refusal, got {r:?}"));
+        }
+        let high = Memory {
+            limit: Some(Limit::Value(512 << 20)),
+            check_before_update: Some(true),
+            ..Default::default()
+        };
+        cg.apply(&Resources {
+            memory: Some(high),
+            ..Default::default()
+        })
+        .map_err(|e| e.to_string())?;
+        std::hint::black_box(&held);
+        Ok(())
+    });
+}
+
 // ---------------------------------------------------------------- this host (v1 / hybrid)
 
 fn host() -> Option<Layout> {
@@ -494,6 +533,73 @@ fn v1_devices_deny_eperm() {
     match layout.owner(Controller::Devices) {
         Some(h) if h.version == Version::V1 => prove_devices_ebpf(&layout),
         _ => eprintln!("skipped: devices is not a v1 controller here"),
+    }
+}
+
+#[test]
+fn memory_check_before_update() {
+    let Some(layout) = host() else { return };
+    prove_check_before_update(&layout);
+}
+
+#[test]
+fn blkio_v1_throttle_files() {
+    let Some(layout) = host() else { return };
+    let Some(h) = layout.owner(Controller::Blkio) else {
+        return;
+    };
+    if h.version != Version::V1 {
+        return;
+    }
+    // Any block device works for a throttle rule; loop0 (7:0) exists on most hosts.
+    let Ok(dev) = std::fs::read_to_string("/sys/block/loop0/dev") else {
+        eprintln!("skipped: no loop0");
+        return;
+    };
+    let (maj, min) = dev.trim().split_once(':').unwrap();
+    let (major, minor) = (maj.parse().unwrap(), min.parse().unwrap());
+    let g = test_cgroup(&layout, "blkio");
+    let dir = g.0.path().dir_in(&h.mount_point);
+    let rd = |f: &str| {
+        std::fs::read_to_string(dir.join(f))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    let set = |rate| BlockIo {
+        throttle_read_bps_device: vec![ThrottleDevice { major, minor, rate }],
+        throttle_write_iops_device: vec![ThrottleDevice { major, minor, rate }],
+        ..Default::default()
+    };
+    g.0.apply(&Resources {
+        block_io: Some(set(1 << 20)),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(
+        rd("blkio.throttle.read_bps_device"),
+        format!("{major}:{minor} 1048576")
+    );
+    assert_eq!(
+        rd("blkio.throttle.write_iops_device"),
+        format!("{major}:{minor} 1048576")
+    );
+    // A rate of 0 removes the rule.
+    g.0.apply(&Resources {
+        block_io: Some(set(0)),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(rd("blkio.throttle.read_bps_device"), "");
+    let weight = Resources {
+        block_io: Some(BlockIo {
+            weight: Some(500),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    if let Err(e) = g.0.apply(&weight) {
+        assert_eq!(e.field(), Some("blockIO.weight"));
     }
 }
 
@@ -892,6 +998,70 @@ fn vm_device_filter_ebpf() {
 fn vm_hugetlb() {
     let Some(l) = v2() else { return };
     prove_hugetlb(&l);
+}
+
+#[test]
+fn vm_memory_swap_unified_check() {
+    let Some(l) = v2() else { return };
+    prove_check_before_update(&l);
+    let g = test_cgroup(&l, "swap");
+    let dir = g.0.path().dir_in(&l.unified().unwrap().mount_point);
+    let rd = |f: &str| {
+        std::fs::read_to_string(dir.join(f))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    let mem = Memory {
+        limit: Some(Limit::Value(64 << 20)),
+        swap: Some(Limit::Value(96 << 20)),
+        reservation: Some(Limit::Value(16 << 20)),
+        ..Default::default()
+    };
+    let mut unified = std::collections::BTreeMap::new();
+    unified.insert("memory.high".to_string(), (48u64 << 20).to_string());
+    let r = Resources {
+        memory: Some(mem),
+        unified,
+        ..Default::default()
+    };
+    match g.0.apply(&r) {
+        Ok(()) => assert_eq!(rd("memory.swap.max"), (32u64 << 20).to_string()),
+        // Kernels without swap accounting have no memory.swap.max.
+        Err(e) => {
+            assert_eq!(e.field(), Some("memory.swap"), "{e}");
+            let r = Resources {
+                memory: Some(Memory { swap: None, ..mem }),
+                ..r
+            };
+            g.0.apply(&r).unwrap();
+        }
+    }
+    assert_eq!(rd("memory.max"), (64u64 << 20).to_string());
+    assert_eq!(rd("memory.low"), (16u64 << 20).to_string());
+    assert_eq!(rd("memory.high"), (48u64 << 20).to_string());
+    // Unlimited is written as max.
+    g.0.apply(&Resources {
+        memory: Some(Memory {
+            limit: Some(Limit::Max),
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(rd("memory.max"), "max");
+    // v1-only fields are refused by name.
+    let sw = Resources {
+        memory: Some(Memory {
+            swappiness: Some(10),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    assert_eq!(
+        g.0.apply(&sw).unwrap_err().field(),
+        Some("memory.swappiness")
+    );
 }
 
 #[test]
