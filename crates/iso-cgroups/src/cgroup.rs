@@ -396,6 +396,9 @@ impl Cgroup {
     /// forks); otherwise freezes, sends SIGKILL to each listed process and thaws, until
     /// the cgroup is empty.
     ///
+    /// The root cgroup is refused (that would be every process of the host). A caller that
+    /// is itself inside the cgroup is killed too.
+    ///
     /// ```no_run
     /// use iso_cgroups::{Cgroup, CgroupPath, Layout};
     /// let cg = Cgroup::create(&Layout::detect()?, CgroupPath::new("/iso/doc")?)?;
@@ -404,13 +407,19 @@ impl Cgroup {
     /// # Ok::<(), iso_cgroups::Error>(())
     /// ```
     pub fn kill(&self) -> Result<()> {
+        if self.path.is_root() {
+            return Err(Error::BadPath {
+                path: "/".into(),
+                reason: "refusing to kill every process of the root cgroup".into(),
+            });
+        }
         if let Some(u) = self.layout.unified() {
             let file = self.path.dir_in(&u.mount_point).join("cgroup.kill");
-            if file.exists() && !self.path.is_root() {
+            if file.exists() {
                 write_raw(&file, "1").map_err(|e| Error::io("write", &file, e))?;
             }
         }
-        let can_freeze = self.layout.owner(Controller::Freezer).is_some() && !self.path.is_root();
+        let can_freeze = self.layout.owner(Controller::Freezer).is_some();
         let mut backoff = Backoff::new();
         loop {
             let pids = self.procs_recursive()?;
@@ -557,4 +566,33 @@ fn inherit_cpuset(parent: &Path, dir: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::parse_mountinfo;
+
+    /// A layout whose only "hierarchy" is a plain temp directory: safe to point kill and
+    /// delete at, whatever they do.
+    fn fake_layout(dir: &Path) -> Layout {
+        let line = format!("1 1 0:1 / {} rw - cgroup2 cgroup2 rw", dir.display());
+        Layout::from_mounts(&parse_mountinfo(&line).unwrap(), |_| Vec::new()).unwrap()
+    }
+
+    #[test]
+    fn root_is_never_killed_or_deleted() {
+        let tmp = iso_testutil::TempDir::new("cgroot");
+        let root = Cgroup::open(&fake_layout(tmp.path()), CgroupPath::new("/").unwrap()).unwrap();
+        assert!(matches!(root.kill(), Err(Error::BadPath { .. })));
+        assert!(matches!(root.delete(), Err(Error::BadPath { .. })));
+    }
+
+    #[test]
+    fn open_missing_is_enoent() {
+        let tmp = iso_testutil::TempDir::new("cgopen");
+        let err =
+            Cgroup::open(&fake_layout(tmp.path()), CgroupPath::new("/nope").unwrap()).unwrap_err();
+        assert_eq!(err.errno(), Some(libc::ENOENT));
+    }
 }
