@@ -209,8 +209,10 @@ impl Cgroup {
         Ok(())
     }
 
-    /// Moves one thread (by its tid) into this cgroup: v1 `tasks`; v2 `cgroup.threads`,
-    /// which the kernel accepts only in threaded sub-trees.
+    /// Moves one thread (by its tid) into this cgroup: v1 `tasks`; v2 `cgroup.threads`.
+    /// The v2 kernel accepts a thread only inside a threaded sub-tree (`cgroup.type`
+    /// `threaded`), which this crate does not set up: on v2 and hybrid hosts expect
+    /// `EOPNOTSUPP` from the v2 hierarchy unless the caller arranged one.
     ///
     /// ```no_run
     /// use iso_cgroups::{Cgroup, CgroupPath, Layout};

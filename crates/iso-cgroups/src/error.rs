@@ -73,6 +73,9 @@ pub enum Error {
         /// What was wrong.
         reason: String,
     },
+    /// Reading `/proc` failed, or `/proc` is not a real procfs.
+    #[error("procfs: {0}")]
+    Proc(#[source] iso_sys::Error),
     /// No cgroup filesystem is mounted.
     #[error("no cgroup hierarchy is mounted (nothing of type cgroup or cgroup2 in mountinfo)")]
     NoHierarchy,
@@ -144,6 +147,7 @@ impl Error {
             Error::Io { source, .. } | Error::Write { source, .. } | Error::Bpf { source, .. } => {
                 source.raw_os_error()
             }
+            Error::Proc(e) => e.errno(),
             _ => None,
         }
     }

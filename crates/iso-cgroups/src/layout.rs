@@ -318,7 +318,8 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// Reads `/proc/self/mountinfo` and the v2 root's `cgroup.controllers`.
+    /// Reads `/proc/self/mountinfo` (through a verified procfs handle) and the v2 root's
+    /// `cgroup.controllers`.
     ///
     /// ```no_run
     /// let layout = iso_cgroups::Layout::detect()?;
@@ -326,8 +327,11 @@ impl Layout {
     /// # Ok::<(), iso_cgroups::Error>(())
     /// ```
     pub fn detect() -> Result<Layout> {
-        let path = "/proc/self/mountinfo";
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io("read", path, e))?;
+        // Through a verified procfs handle: a fake /proc could otherwise steer every write.
+        let proc_root = iso_sys::procfs::ProcRoot::open().map_err(Error::Proc)?;
+        let text = proc_root
+            .read_to_string(iso_sys::ProcPid::SelfPid, "mountinfo")
+            .map_err(Error::Proc)?;
         let mounts = parse_mountinfo(&text)?;
         Layout::from_mounts(&mounts, |dir| {
             let file = dir.join("cgroup.controllers");

@@ -617,3 +617,53 @@ impl Resources {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn conversions() {
+        assert_eq!(shares_to_weight(0), None);
+        assert_eq!(shares_to_weight(1), Some(1));
+        assert_eq!(shares_to_weight(u64::MAX), Some(10000));
+        assert_eq!(blkio_weight_to_io(500), 1 + (490 * 9999) / 990);
+        assert!(check_list("f", "0-3,5").is_ok());
+        assert!(check_list("f", "3-0").is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn validate_names_the_field(
+            swappiness in proptest::option::of(any::<u64>()),
+            shares in proptest::option::of(any::<u64>()),
+            period in proptest::option::of(any::<u64>()),
+            cpus in proptest::option::of("\\PC{0,8}"),
+            weight in proptest::option::of(any::<u16>()),
+            major in any::<i64>(),
+            page in "\\PC{0,6}",
+            key in "\\PC{0,8}",
+            access in "\\PC{0,4}",
+        ) {
+            let r = Resources {
+                memory: Some(Memory { swappiness, ..Memory::default() }),
+                cpu: Some(Cpu { shares, period, cpus, ..Cpu::default() }),
+                block_io: Some(BlockIo {
+                    weight,
+                    weight_device: vec![WeightDevice { major, minor: 0, weight, leaf_weight: None }],
+                    ..BlockIo::default()
+                }),
+                hugepage_limits: vec![HugepageLimit { page_size: page, limit: 1 }],
+                unified: [(key, "1".to_string())].into_iter().collect(),
+                ..Resources::default()
+            };
+            if let Err(e) = r.validate() {
+                prop_assert!(e.field().is_some());
+            }
+            if let Err(e) = DeviceAccess::from_oci(&access) {
+                prop_assert_eq!(e.field(), Some("devices.access"));
+            }
+        }
+    }
+}
