@@ -1,0 +1,803 @@
+//! Creating a child process in new namespaces (`clone3(2)`, falling back to `clone(2)`).
+
+use std::ffi::{CString, OsStr, OsString};
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+
+use iso_sys::procfs::ProcRoot;
+use iso_sys::Pid;
+
+use crate::namespace::CLONE_NEWTIME;
+use crate::uts::{set_domainname_raw, set_hostname_raw, UtsName};
+use crate::{pidfd_open, Error, GidMap, Namespace, NamespaceSet, Result, TimeOffsets, UidMap};
+
+/// A program to execute in the new namespaces: path, arguments, environment. Everything is
+/// converted to C strings when [`Spawn::exec`] prepares the child, before the clone.
+///
+/// ```
+/// let cmd = iso_ns::Exec::new("/bin/echo").arg("hello").env("LANG", "C");
+/// assert_eq!(cmd.program(), std::path::Path::new("/bin/echo"));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Exec {
+    program: PathBuf,
+    args: Vec<OsString>,
+    env: Option<Vec<(OsString, OsString)>>,
+}
+
+impl Exec {
+    /// Runs `program` (searched in `PATH`, in the parent, if it contains no `/`), with
+    /// `program` itself as `argv[0]` and the parent's environment.
+    pub fn new(program: impl AsRef<Path>) -> Self {
+        Exec {
+            program: program.as_ref().to_path_buf(),
+            args: Vec::new(),
+            env: None,
+        }
+    }
+
+    /// Appends an argument.
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
+        self.args.push(arg.as_ref().to_os_string());
+        self
+    }
+
+    /// Appends several arguments.
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_os_string()));
+        self
+    }
+
+    /// Sets one environment variable (starting from the parent's environment unless
+    /// [`Exec::env_clear`] was called).
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
+        let env = self
+            .env
+            .get_or_insert_with(|| std::env::vars_os().collect());
+        let key = key.as_ref().to_os_string();
+        env.retain(|(k, _)| *k != key);
+        env.push((key, value.as_ref().to_os_string()));
+        self
+    }
+
+    /// Starts from an empty environment.
+    pub fn env_clear(mut self) -> Self {
+        self.env = Some(Vec::new());
+        self
+    }
+
+    /// The program as given.
+    pub fn program(&self) -> &Path {
+        &self.program
+    }
+
+    fn resolve_program(&self) -> Result<PathBuf> {
+        if self.program.as_os_str().as_bytes().contains(&b'/') {
+            return Ok(self.program.clone());
+        }
+        let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
+        for dir in std::env::split_paths(&path) {
+            let candidate = dir.join(&self.program);
+            let Ok(c) = CString::new(candidate.as_os_str().as_bytes()) else {
+                continue;
+            };
+            // SAFETY: c is NUL-terminated.
+            if unsafe { libc::access(c.as_ptr(), libc::X_OK) } == 0 {
+                return Ok(candidate);
+            }
+        }
+        Err(Error::io(
+            "search PATH for",
+            &self.program,
+            io::Error::from_raw_os_error(libc::ENOENT),
+        ))
+    }
+}
+
+/// How a child ended.
+///
+/// ```
+/// let status = iso_ns::ExitStatus::Exited(0);
+/// assert!(status.success());
+/// assert_eq!(iso_ns::ExitStatus::Signaled(9).code(), None);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// It called `exit` with this code.
+    Exited(i32),
+    /// A signal (this number) killed it.
+    Signaled(i32),
+}
+
+impl ExitStatus {
+    /// Exited with code 0.
+    pub fn success(self) -> bool {
+        self == ExitStatus::Exited(0)
+    }
+
+    /// The exit code, if it exited.
+    pub fn code(self) -> Option<i32> {
+        match self {
+            ExitStatus::Exited(c) => Some(c),
+            ExitStatus::Signaled(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExitStatus::Exited(c) => write!(f, "exit code {c}"),
+            ExitStatus::Signaled(s) => write!(f, "killed by signal {s}"),
+        }
+    }
+}
+
+/// A child created by [`Spawn`]: its pid (as seen from the parent's PID namespace) and,
+/// where the kernel has them (5.2+), a pidfd that refers to exactly this process even after
+/// its pid is reused. Dropping it neither waits nor kills.
+///
+/// ```no_run
+/// use iso_ns::{Exec, Namespace, Spawn};
+/// let mut child = Spawn::new(Namespace::Pid.into()).exec(&Exec::new("/bin/true"))?;
+/// assert!(child.pidfd().is_some());
+/// assert!(child.wait()?.success());
+/// # Ok::<(), iso_ns::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Child {
+    pid: Pid,
+    pidfd: Option<OwnedFd>,
+    status: Option<ExitStatus>,
+}
+
+impl Child {
+    /// The pid in the caller's PID namespace.
+    pub fn pid(&self) -> Pid {
+        self.pid
+    }
+
+    /// The pidfd, if the kernel gave one.
+    pub fn pidfd(&self) -> Option<BorrowedFd<'_>> {
+        self.pidfd.as_ref().map(|fd| fd.as_fd())
+    }
+
+    /// Takes the pidfd out of the handle (for example to `setns` into the child later).
+    pub fn take_pidfd(&mut self) -> Option<OwnedFd> {
+        self.pidfd.take()
+    }
+
+    /// Sends `signal` (a `libc::SIG*` number). Uses the pidfd when there is one, so the
+    /// signal cannot reach an unrelated process that reused the pid.
+    pub fn kill(&self, signal: i32) -> Result<()> {
+        if self.status.is_some() {
+            return Err(Error::io(
+                "kill",
+                format!("/proc/{}", self.pid),
+                io::Error::from_raw_os_error(libc::ESRCH),
+            ));
+        }
+        let ret = match &self.pidfd {
+            // SAFETY: pidfd_send_signal with a valid pidfd, no siginfo, no flags.
+            Some(fd) => unsafe {
+                libc::syscall(
+                    libc::SYS_pidfd_send_signal,
+                    fd.as_raw_fd(),
+                    signal,
+                    std::ptr::null::<libc::siginfo_t>(),
+                    0,
+                )
+            },
+            // SAFETY: kill only sends a signal; the child is not reaped yet, so the pid is ours.
+            None => libc::c_long::from(unsafe { libc::kill(self.pid.as_raw(), signal) }),
+        };
+        if ret < 0 {
+            return Err(Error::io(
+                "kill",
+                format!("/proc/{}", self.pid),
+                io::Error::last_os_error(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Waits for the child to end and reaps it. Calling it again returns the same status.
+    pub fn wait(&mut self) -> Result<ExitStatus> {
+        if let Some(status) = self.status {
+            return Ok(status);
+        }
+        let status = wait_pid(self.pid)?;
+        self.status = Some(status);
+        Ok(status)
+    }
+}
+
+fn wait_pid(pid: Pid) -> Result<ExitStatus> {
+    let mut raw = 0;
+    loop {
+        // SAFETY: pid is our child; raw is a valid out-pointer.
+        let r = unsafe { libc::waitpid(pid.as_raw(), &mut raw, libc::__WALL) };
+        if r >= 0 {
+            break;
+        }
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::EINTR) {
+            return Err(Error::io("waitpid", format!("/proc/{pid}"), err));
+        }
+    }
+    Ok(if libc::WIFSIGNALED(raw) {
+        ExitStatus::Signaled(libc::WTERMSIG(raw))
+    } else {
+        ExitStatus::Exited(libc::WEXITSTATUS(raw))
+    })
+}
+
+/// `struct clone_args` of `clone3(2)` (size version 2, 88 bytes).
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+static SPAWN_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The report a closure child sends once its setup is done (exec children report success by
+/// closing the pipe at `execve`).
+const STEP_READY: u32 = u32::MAX;
+
+/// Steps of the child's setup, reported to the parent by index when one fails.
+const STEPS: [&str; 8] = [
+    "wait for parent",
+    "unshare(time)",
+    "open timens_offsets",
+    "write timens_offsets",
+    "sethostname",
+    "setdomainname",
+    "execve",
+    "clone",
+];
+const STEP_UNSHARE_TIME: u32 = 1;
+const STEP_OPEN_OFFSETS: u32 = 2;
+const STEP_WRITE_OFFSETS: u32 = 3;
+const STEP_HOSTNAME: u32 = 4;
+const STEP_DOMAINNAME: u32 = 5;
+const STEP_EXECVE: u32 = 6;
+
+/// Creates a child process in new namespaces and runs a program or a closure there.
+///
+/// What happens, in order:
+///
+/// 1. In the parent, everything the child needs is prepared: C strings for the program,
+///    its arguments and environment, the `timens_offsets` text, the hostname, pipes. The
+///    child never allocates.
+/// 2. `clone3(CLONE_PIDFD | CLONE_NEW*)` (or `clone(2)` plus `pidfd_open(2)` on older
+///    kernels) creates the child, already inside the new namespaces.
+/// 3. With a user namespace and maps, the child blocks on a pipe while the parent writes
+///    `/proc/CHILD/uid_map`, `setgroups` and `gid_map` ([`UidMap::write`]); then it lets the
+///    child go. (A process cannot write a useful map for itself: before the map exists it
+///    has no ids in the new namespace.)
+/// 4. The child creates its time namespace and writes the offsets (time namespaces take
+///    offsets only before anyone enters them; the `execve` then enters it), sets the
+///    hostname and domain name, and execs the program or runs the closure.
+/// 5. Failures in the child before the user's code runs come back to [`Spawn::exec`] as
+///    [`Error::ChildSetup`] with the step and the errno (through a close-on-exec pipe).
+///
+/// ```no_run
+/// use iso_ns::{Exec, GidMap, Namespace, NamespaceSet, Spawn, UidMap};
+/// let namespaces = NamespaceSet::from([Namespace::User, Namespace::Pid, Namespace::Uts]);
+/// let mut child = Spawn::new(namespaces)
+///     .uid_map(UidMap::single(0, 100000, 65536)?)
+///     .gid_map(GidMap::single(0, 100000, 65536)?)
+///     .hostname("sandbox")?
+///     .exec(&Exec::new("/bin/sh").args(["-c", "hostname; id -u; echo $$"]))?;
+/// println!("{}", child.wait()?);
+/// # Ok::<(), iso_ns::Error>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Spawn {
+    namespaces: NamespaceSet,
+    uid_map: Option<UidMap>,
+    gid_map: Option<GidMap>,
+    hostname: Option<UtsName>,
+    domainname: Option<UtsName>,
+    time_offsets: Option<TimeOffsets>,
+    force_clone: bool,
+}
+
+/// Everything the child touches, prepared in the parent before the clone.
+struct Prepared<'a> {
+    go_read: Option<RawFd>,
+    go_write: Option<RawFd>,
+    report_read: RawFd,
+    report_write: RawFd,
+    time: Option<(RawFd, &'a [u8])>,
+    hostname: Option<&'a UtsName>,
+    domainname: Option<&'a UtsName>,
+}
+
+impl Spawn {
+    /// A child that gets new namespaces of the kinds in `namespaces`.
+    pub fn new(namespaces: NamespaceSet) -> Self {
+        Spawn {
+            namespaces,
+            ..Default::default()
+        }
+    }
+
+    /// The uid map to write for the child's new user namespace (requires
+    /// [`Namespace::User`] in the set).
+    pub fn uid_map(mut self, map: UidMap) -> Self {
+        self.uid_map = Some(map);
+        self
+    }
+
+    /// The gid map to write for the child's new user namespace.
+    pub fn gid_map(mut self, map: GidMap) -> Self {
+        self.gid_map = Some(map);
+        self
+    }
+
+    /// The hostname to set in the child's new UTS namespace (requires [`Namespace::Uts`]).
+    pub fn hostname(mut self, name: &str) -> Result<Self> {
+        self.hostname = Some(UtsName::new("hostname", name)?);
+        Ok(self)
+    }
+
+    /// The NIS domain name to set in the child's new UTS namespace.
+    pub fn domainname(mut self, name: &str) -> Result<Self> {
+        self.domainname = Some(UtsName::new("domainname", name)?);
+        Ok(self)
+    }
+
+    /// Clock offsets for the child's new time namespace (requires [`Namespace::Time`]).
+    ///
+    /// The offsets take effect when the child calls `execve`: a closure run with
+    /// [`Spawn::run`] still reads the old clocks, the processes it starts read the new ones.
+    pub fn time_offsets(mut self, offsets: TimeOffsets) -> Self {
+        self.time_offsets = Some(offsets);
+        self
+    }
+
+    /// Uses `clone(2)` and `pidfd_open(2)` even where `clone3(2)` exists (the path taken on
+    /// kernels older than 5.3); for tests of that path.
+    #[doc(hidden)]
+    pub fn force_legacy_clone(mut self) -> Self {
+        self.force_clone = true;
+        self
+    }
+
+    fn check(&self) -> Result<()> {
+        let need = |what: &'static str, ns: Namespace| -> Result<()> {
+            if self.namespaces.contains(ns) {
+                return Ok(());
+            }
+            Err(Error::InvalidValue {
+                field: what,
+                reason: format!("needs a new {ns} namespace, or it would change the caller's"),
+            })
+        };
+        if self.uid_map.is_some() {
+            need("uid map", Namespace::User)?;
+        }
+        if self.gid_map.is_some() {
+            need("gid map", Namespace::User)?;
+        }
+        if self.hostname.is_some() {
+            need("hostname", Namespace::Uts)?;
+        }
+        if self.domainname.is_some() {
+            need("domainname", Namespace::Uts)?;
+        }
+        if self.time_offsets.is_some() {
+            need("time offsets", Namespace::Time)?;
+        }
+        Ok(())
+    }
+
+    /// Creates the child and executes `cmd` in it. Returns once the program has been
+    /// executed (or the setup failed, in which case the child has been reaped).
+    ///
+    /// ```no_run
+    /// use iso_ns::{Exec, Namespace, NamespaceSet, Spawn};
+    /// let set = NamespaceSet::from([Namespace::Uts, Namespace::Ipc, Namespace::Net]);
+    /// let mut child = Spawn::new(set).hostname("island")?.exec(&Exec::new("hostname"))?;
+    /// child.wait()?;
+    /// # Ok::<(), iso_ns::Error>(())
+    /// ```
+    pub fn exec(&self, cmd: &Exec) -> Result<Child> {
+        let program = cmd.resolve_program()?;
+        let cstring = |what: &'static str, s: &OsStr| {
+            CString::new(s.as_bytes()).map_err(|_| Error::InvalidValue {
+                field: what,
+                reason: format!("{s:?} contains a NUL byte"),
+            })
+        };
+        let path = cstring("program", program.as_os_str())?;
+        let mut argv = vec![cstring("argument", cmd.program.as_os_str())?];
+        for arg in &cmd.args {
+            argv.push(cstring("argument", arg)?);
+        }
+        let env: Vec<(OsString, OsString)> = match &cmd.env {
+            Some(env) => env.clone(),
+            None => std::env::vars_os().collect(),
+        };
+        let envp = env
+            .into_iter()
+            .map(|(k, v)| {
+                let mut kv = k.into_vec();
+                kv.push(b'=');
+                kv.extend(v.into_vec());
+                cstring("environment", OsStr::from_bytes(&kv))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+        argv_ptrs.push(std::ptr::null());
+        let mut envp_ptrs: Vec<*const libc::c_char> = envp.iter().map(|e| e.as_ptr()).collect();
+        envp_ptrs.push(std::ptr::null());
+        let exec = || -> i32 {
+            // Exec keeps ignored signals ignored and the mask as it is; Rust ignores SIGPIPE.
+            // SAFETY: signal and sigprocmask are async-signal-safe and only reset this process.
+            unsafe {
+                libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+                let mut empty: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut empty);
+                libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+            }
+            // SAFETY: path, argv and envp are NUL-terminated arrays of valid C strings that
+            // were built before the clone and live in this (copied) address space.
+            unsafe { libc::execve(path.as_ptr(), argv_ptrs.as_ptr(), envp_ptrs.as_ptr()) };
+            -1
+        };
+        // SAFETY: the closure only resets signals and calls execve, all async-signal-safe,
+        // on data prepared above.
+        unsafe { self.start(exec, true) }
+    }
+
+    /// Creates the child and runs `f` in it; the child exits with `f`'s return value (101 if
+    /// it panics). Returns once the child's setup is done and `f` has started.
+    ///
+    /// # Safety
+    ///
+    /// The child is a copy of the caller made with `clone`, like `fork`: if the caller has
+    /// other threads, locks they held (the allocator's, stdio's) stay locked forever in
+    /// the child, so `f` must then do only async-signal-safe work (no allocation, no
+    /// `println!`), typically system calls followed by `execve`. In a single-threaded
+    /// caller anything goes.
+    ///
+    /// ```no_run
+    /// use iso_ns::{Namespace, Spawn};
+    /// // SAFETY: this program is single-threaded.
+    /// let mut child = unsafe { Spawn::new(Namespace::Pid.into()).run(|| {
+    ///     if std::process::id() == 1 { 0 } else { 1 }
+    /// }) }?;
+    /// assert!(child.wait()?.success());
+    /// # Ok::<(), iso_ns::Error>(())
+    /// ```
+    pub unsafe fn run<F: FnOnce() -> i32>(&self, f: F) -> Result<Child> {
+        // SAFETY: forwarded to the caller (see the function's contract).
+        unsafe { self.start(f, false) }
+    }
+
+    /// # Safety
+    /// As for [`Spawn::run`].
+    unsafe fn start<F: FnOnce() -> i32>(&self, f: F, is_exec: bool) -> Result<Child> {
+        self.check()?;
+        // A child cloned by another thread while this setup runs would inherit our pipe ends
+        // and, if it never execs, keep them open: serialize the setup of our own spawns.
+        let _serialized = SPAWN_LOCK
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let need_go = self.uid_map.is_some() || self.gid_map.is_some();
+        let (go_read, go_write) = if need_go {
+            let (r, w) = pipe()?;
+            (Some(r), Some(w))
+        } else {
+            (None, None)
+        };
+        let (report_read, report_write) = pipe()?;
+        let proc_root = match self.time_offsets {
+            Some(_) => Some(ProcRoot::open()?),
+            None => None,
+        };
+        let offsets_text = self.time_offsets.map(|t| t.to_proc_string());
+        let time = match (&proc_root, &offsets_text) {
+            (Some(p), Some(t)) => Some((p.as_fd().as_raw_fd(), t.as_bytes())),
+            _ => None,
+        };
+        let prepared = Prepared {
+            go_read: go_read.as_ref().map(|fd| fd.as_raw_fd()),
+            go_write: go_write.as_ref().map(|fd| fd.as_raw_fd()),
+            report_read: report_read.as_raw_fd(),
+            report_write: report_write.as_raw_fd(),
+            time,
+            hostname: self.hostname.as_ref(),
+            domainname: self.domainname.as_ref(),
+        };
+        let mut flags = self.namespaces.clone_flags();
+        if self.time_offsets.is_some() {
+            // The child creates its time namespace itself, so that it can still set offsets.
+            flags &= !CLONE_NEWTIME;
+        }
+        let (pid, pidfd) = match clone_child(flags, self.force_clone, &self.namespaces)? {
+            Cloned::Child => {
+                // SAFETY: in the child; only async-signal-safe calls on prepared data.
+                unsafe { child_main(&prepared, f, is_exec) }
+            }
+            Cloned::Parent { pid, pidfd } => (pid, pidfd),
+        };
+        drop(go_read);
+        drop(report_write);
+        let mut child = Child {
+            pid,
+            pidfd,
+            status: None,
+        };
+        if let Some(go_write) = go_write {
+            if let Err(e) = self.write_maps(pid) {
+                let _ = child.kill(libc::SIGKILL);
+                let _ = child.wait();
+                return Err(e);
+            }
+            write_all(go_write.as_fd(), &[1])
+                .map_err(|e| Error::io("write", "spawn sync pipe", e))?;
+        }
+        if let Some((step, errno)) = read_report(report_read.as_fd()).filter(|r| r.0 != STEP_READY)
+        {
+            let _ = child.wait();
+            let step = STEPS.get(step as usize).copied().unwrap_or("unknown step");
+            return Err(Error::ChildSetup {
+                step,
+                source: io::Error::from_raw_os_error(errno),
+            });
+        }
+        Ok(child)
+    }
+
+    fn write_maps(&self, pid: Pid) -> Result<()> {
+        if let Some(map) = &self.uid_map {
+            map.write(pid)?;
+        }
+        if let Some(map) = &self.gid_map {
+            map.write(pid)?;
+        }
+        Ok(())
+    }
+}
+
+enum Cloned {
+    Child,
+    Parent { pid: Pid, pidfd: Option<OwnedFd> },
+}
+
+fn clone_child(flags: i32, force_clone: bool, namespaces: &NamespaceSet) -> Result<Cloned> {
+    if !force_clone {
+        let mut pidfd: RawFd = -1;
+        let args = CloneArgs {
+            flags: flags as u32 as u64 | libc::CLONE_PIDFD as u64,
+            pidfd: &mut pidfd as *mut RawFd as u64,
+            exit_signal: libc::SIGCHLD as u64,
+            ..Default::default()
+        };
+        // SAFETY: clone3 without CLONE_VM and without a stack behaves like fork: the child
+        // gets a copy of the address space and returns 0 here. `args` and `pidfd` are valid
+        // for the call.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_clone3,
+                &args as *const CloneArgs,
+                std::mem::size_of::<CloneArgs>(),
+            )
+        };
+        if ret == 0 {
+            return Ok(Cloned::Child);
+        }
+        if ret > 0 {
+            // SAFETY: with CLONE_PIDFD the kernel stored a new descriptor nobody else owns.
+            let pidfd = (pidfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(pidfd) });
+            let pid = Pid::from_raw(ret as i32).ok_or_else(|| {
+                Error::syscall(
+                    "clone3",
+                    namespaces,
+                    io::Error::from_raw_os_error(libc::EINVAL),
+                )
+            })?;
+            return Ok(Cloned::Parent { pid, pidfd });
+        }
+        let err = io::Error::last_os_error();
+        if !matches!(err.raw_os_error(), Some(libc::ENOSYS) | Some(libc::E2BIG)) {
+            return Err(Error::syscall("clone3", namespaces, err));
+        }
+    }
+    // SAFETY: clone without CLONE_VM and with a null stack behaves like fork. The trailing
+    // pointer arguments (parent_tid, child_tid, tls) are unused without the matching flags.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (flags | libc::SIGCHLD) as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    if ret == 0 {
+        return Ok(Cloned::Child);
+    }
+    if ret < 0 {
+        return Err(Error::syscall(
+            "clone",
+            namespaces,
+            io::Error::last_os_error(),
+        ));
+    }
+    let pid = Pid::from_raw(ret as i32).ok_or_else(|| {
+        Error::syscall(
+            "clone",
+            namespaces,
+            io::Error::from_raw_os_error(libc::EINVAL),
+        )
+    })?;
+    Ok(Cloned::Parent {
+        pid,
+        pidfd: pidfd_open(pid).ok(),
+    })
+}
+
+/// The child's side. Never returns.
+///
+/// # Safety
+/// Must run only in the freshly cloned child; uses only async-signal-safe system calls on
+/// `prepared` (built before the clone), then runs `f`.
+unsafe fn child_main<F: FnOnce() -> i32>(prepared: &Prepared<'_>, f: F, is_exec: bool) -> ! {
+    let fail = |step: u32, err: io::Error| -> ! {
+        let errno = err.raw_os_error().unwrap_or(libc::EIO);
+        let mut msg = [0u8; 8];
+        msg[..4].copy_from_slice(&step.to_ne_bytes());
+        msg[4..].copy_from_slice(&errno.to_ne_bytes());
+        // SAFETY: write and _exit are async-signal-safe; msg is a valid buffer.
+        unsafe {
+            libc::write(prepared.report_write, msg.as_ptr().cast(), msg.len());
+            libc::_exit(127)
+        }
+    };
+    // SAFETY: closing our copies of the parent's pipe ends (async-signal-safe).
+    unsafe {
+        libc::close(prepared.report_read);
+        if let Some(w) = prepared.go_write {
+            libc::close(w);
+        }
+    }
+    if let Some(go) = prepared.go_read {
+        let mut byte = 0u8;
+        // SAFETY: read into a one-byte buffer.
+        let n = unsafe { libc::read(go, (&mut byte as *mut u8).cast(), 1) };
+        if n != 1 {
+            // The parent gave up (it closed the pipe): leave quietly, it is reaping us.
+            // SAFETY: _exit is async-signal-safe.
+            unsafe { libc::_exit(127) };
+        }
+        // SAFETY: close is async-signal-safe.
+        unsafe { libc::close(go) };
+    }
+    if let Some((proc_fd, text)) = prepared.time {
+        // SAFETY: unshare only changes this process' namespaces.
+        if unsafe { libc::unshare(CLONE_NEWTIME) } < 0 {
+            fail(STEP_UNSHARE_TIME, io::Error::last_os_error());
+        }
+        // The parent verified proc_fd is procfs; `self` is procfs' own link to our pid.
+        let name = b"self/timens_offsets\0";
+        // SAFETY: name is NUL-terminated; proc_fd is an open directory descriptor.
+        let fd = unsafe {
+            libc::openat(
+                proc_fd,
+                name.as_ptr().cast(),
+                libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW,
+            )
+        };
+        if fd < 0 {
+            fail(STEP_OPEN_OFFSETS, io::Error::last_os_error());
+        }
+        // SAFETY: text is a valid buffer prepared before the clone.
+        let n = unsafe { libc::write(fd, text.as_ptr().cast(), text.len()) };
+        if n < 0 || n as usize != text.len() {
+            fail(STEP_WRITE_OFFSETS, io::Error::last_os_error());
+        }
+        // SAFETY: close is async-signal-safe.
+        unsafe { libc::close(fd) };
+    }
+    if let Some(name) = prepared.hostname {
+        if let Err(e) = set_hostname_raw(name) {
+            fail(STEP_HOSTNAME, e);
+        }
+    }
+    if let Some(name) = prepared.domainname {
+        if let Err(e) = set_domainname_raw(name) {
+            fail(STEP_DOMAINNAME, e);
+        }
+    }
+    if is_exec {
+        f();
+        fail(STEP_EXECVE, io::Error::last_os_error());
+    }
+    // The setup is done: say so explicitly (end-of-file could be delayed by a copy of the
+    // pipe in some other process).
+    let mut msg = [0u8; 8];
+    msg[..4].copy_from_slice(&STEP_READY.to_ne_bytes());
+    // SAFETY: write and close are async-signal-safe; msg is a valid buffer.
+    unsafe {
+        libc::write(prepared.report_write, msg.as_ptr().cast(), msg.len());
+        libc::close(prepared.report_write);
+    }
+    let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or(101);
+    // SAFETY: _exit ends the child without running the parent's atexit handlers.
+    unsafe { libc::_exit(code) }
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: fds is a valid array of two ints.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        return Err(Error::io(
+            "pipe2",
+            "spawn sync pipe",
+            io::Error::last_os_error(),
+        ));
+    }
+    // SAFETY: two fresh descriptors owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+fn write_all(fd: BorrowedFd<'_>, data: &[u8]) -> io::Result<()> {
+    // SAFETY: data is a valid buffer.
+    let n = unsafe { libc::write(fd.as_raw_fd(), data.as_ptr().cast(), data.len()) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Reads the child's failure report: `None` on end-of-file (setup succeeded).
+fn read_report(fd: BorrowedFd<'_>) -> Option<(u32, i32)> {
+    let mut buf = [0u8; 8];
+    let mut got = 0;
+    while got < buf.len() {
+        // SAFETY: the destination is the unfilled tail of buf.
+        let n = unsafe {
+            libc::read(
+                fd.as_raw_fd(),
+                buf[got..].as_mut_ptr().cast(),
+                buf.len() - got,
+            )
+        };
+        if n < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+            continue;
+        }
+        if n <= 0 {
+            break;
+        }
+        got += n as usize;
+    }
+    if got < buf.len() {
+        return None;
+    }
+    let step = u32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]);
+    let errno = i32::from_ne_bytes([buf[4], buf[5], buf[6], buf[7]]);
+    Some((step, errno))
+}
