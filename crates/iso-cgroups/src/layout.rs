@@ -265,6 +265,8 @@ pub struct Hierarchy {
     /// The controllers driven through this hierarchy. For v2, the controllers listed in the
     /// root's `cgroup.controllers` that no v1 hierarchy holds.
     pub controllers: Vec<Controller>,
+    /// v1: the `name=` of a named hierarchy such as `systemd` (joined, drives nothing).
+    pub name: Option<String>,
 }
 
 impl Hierarchy {
@@ -370,17 +372,21 @@ impl Layout {
         for m in mounts.iter().filter(|m| m.root == Path::new("/")) {
             match m.version {
                 Version::V1 => {
-                    if m.controllers.is_empty()
-                        || v1
-                            .iter()
-                            .any(|h| h.controllers.iter().any(|c| m.controllers.contains(c)))
-                    {
+                    let duplicate = v1.iter().any(|h| {
+                        h.controllers.iter().any(|c| m.controllers.contains(c))
+                            || (m.name.is_some() && h.name == m.name)
+                    });
+                    // Named hierarchies without controllers (name=systemd) are joined so
+                    // that their manager keeps tracking the process; other empty ones are
+                    // skipped.
+                    if duplicate || (m.controllers.is_empty() && m.name.is_none()) {
                         continue;
                     }
                     v1.push(Hierarchy {
                         mount_point: m.mount_point.clone(),
                         version: Version::V1,
                         controllers: m.controllers.clone(),
+                        name: m.name.clone(),
                     });
                 }
                 Version::V2 => {
@@ -389,6 +395,7 @@ impl Layout {
                             mount_point: m.mount_point.clone(),
                             version: Version::V2,
                             controllers: Vec::new(),
+                            name: None,
                         });
                     }
                 }
@@ -413,7 +420,7 @@ impl Layout {
             owned.dedup();
             u.controllers = owned;
         }
-        if v1.is_empty() && unified.is_none() {
+        if v1.iter().all(|h| h.controllers.is_empty()) && unified.is_none() {
             return Err(Error::NoHierarchy);
         }
         Ok(Layout { v1, unified })
@@ -427,7 +434,8 @@ impl Layout {
     /// # Ok::<(), iso_cgroups::Error>(())
     /// ```
     pub fn mode(&self) -> Mode {
-        match (self.v1.is_empty(), self.unified.is_some()) {
+        let no_v1 = self.v1.iter().all(|h| h.controllers.is_empty());
+        match (no_v1, self.unified.is_some()) {
             (true, _) => Mode::Unified,
             (false, false) => Mode::Legacy,
             (false, true) => Mode::Hybrid,
@@ -446,7 +454,8 @@ impl Layout {
         self.hierarchies().find(|h| h.owns(c))
     }
 
-    /// Every hierarchy a process joins: each v1 hierarchy with controllers, then the v2 mount.
+    /// Every hierarchy a process joins: each v1 hierarchy (with controllers, or named like
+    /// `name=systemd`), then the v2 mount.
     ///
     /// ```no_run
     /// let layout = iso_cgroups::Layout::detect()?;
@@ -534,7 +543,8 @@ mod tests {
             Version::V2
         );
         assert!(layout.owner(Controller::Pids).is_none());
-        assert_eq!(layout.hierarchies().count(), 4);
+        // cpu, cpuacct, memory, name=systemd, and the v2 mount.
+        assert_eq!(layout.hierarchies().count(), 5);
     }
 
     #[test]
