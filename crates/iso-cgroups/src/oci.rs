@@ -8,8 +8,12 @@ use crate::resources::{
     Pids, Rdma, Resources, ThrottleDevice, WeightDevice,
 };
 
+/// A memory-style OCI value: `0` is what configs carry for "no value" (Docker writes 0 for
+/// "no limit"), so it stays unset; `-1` is unlimited.
 fn limit(v: Option<i64>, field: &str) -> Result<Option<Limit>> {
-    v.map(|v| Limit::from_oci_field(v, field)).transpose()
+    v.filter(|v| *v != 0)
+        .map(|v| Limit::from_oci_field(v, field))
+        .transpose()
 }
 
 fn dev_num(v: Option<i64>, field: &str) -> Result<Option<u32>> {
@@ -36,6 +40,11 @@ impl TryFrom<&oci::LinuxResources> for Resources {
     type Error = Error;
 
     /// Converts an OCI resources block; an out-of-range value fails naming its field.
+    ///
+    /// Zero handling follows what configs mean in practice: `pids.limit: 0` is a real limit
+    /// (no new task), while `0` for memory limits, CPU shares, quota, period and block I/O
+    /// weights means "not set" (that is how Docker and others write "no value"); `-1` is
+    /// unlimited.
     ///
     /// ```
     /// let oci: oci_spec::runtime::LinuxResources = serde_json::from_str(
@@ -69,13 +78,13 @@ impl TryFrom<&oci::LinuxResources> for Resources {
         }
         if let Some(c) = r.cpu() {
             out.cpu = Some(Cpu {
-                shares: c.shares(),
+                shares: c.shares().filter(|s| *s != 0),
                 quota: match c.quota() {
-                    None => None,
-                    Some(q) if q <= 0 => Some(Limit::Max),
+                    None | Some(0) => None,
+                    Some(q) if q < 0 => Some(Limit::Max),
                     Some(q) => Some(Limit::Value(q as u64)),
                 },
-                period: c.period(),
+                period: c.period().filter(|p| *p != 0),
                 burst: c.burst(),
                 realtime_runtime: c.realtime_runtime(),
                 realtime_period: c.realtime_period(),
@@ -86,8 +95,8 @@ impl TryFrom<&oci::LinuxResources> for Resources {
         }
         if let Some(b) = r.block_io() {
             out.block_io = Some(BlockIo {
-                weight: b.weight(),
-                leaf_weight: b.leaf_weight(),
+                weight: b.weight().filter(|w| *w != 0),
+                leaf_weight: b.leaf_weight().filter(|w| *w != 0),
                 weight_device: b
                     .weight_device()
                     .iter()

@@ -53,6 +53,22 @@ fn full_oci_resources_convert() {
 }
 
 #[test]
+fn zero_means_unset_except_for_pids() {
+    let oci: oci_spec::runtime::LinuxResources = serde_json::from_str(
+        r#"{"pids": {"limit": 0}, "memory": {"limit": 0, "swap": 0},
+            "cpu": {"shares": 0, "quota": 0, "period": 0}, "blockIO": {"weight": 0}}"#,
+    )
+    .unwrap();
+    let r = Resources::try_from(&oci).unwrap();
+    assert_eq!(r.pids.unwrap().limit, Limit::Value(0));
+    let m = r.memory.unwrap();
+    assert_eq!((m.limit, m.swap), (None, None));
+    let c = r.cpu.unwrap();
+    assert_eq!((c.shares, c.quota, c.period), (None, None, None));
+    assert_eq!(r.block_io.unwrap().weight, None);
+}
+
+#[test]
 fn bad_oci_values_name_the_field() {
     let oci: oci_spec::runtime::LinuxResources =
         serde_json::from_str(r#"{"pids": {"limit": -5}}"#).unwrap();
