@@ -263,22 +263,10 @@ static SPAWN_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 const STEP_READY: u32 = u32::MAX;
 
 /// Steps of the child's setup, reported to the parent by index when one fails.
-const STEPS: [&str; 8] = [
-    "wait for parent",
-    "unshare(time)",
-    "open timens_offsets",
-    "write timens_offsets",
-    "sethostname",
-    "setdomainname",
-    "execve",
-    "clone",
-];
-const STEP_UNSHARE_TIME: u32 = 1;
-const STEP_OPEN_OFFSETS: u32 = 2;
-const STEP_WRITE_OFFSETS: u32 = 3;
-const STEP_HOSTNAME: u32 = 4;
-const STEP_DOMAINNAME: u32 = 5;
-const STEP_EXECVE: u32 = 6;
+const STEPS: [&str; 3] = ["sethostname", "setdomainname", "execve"];
+const STEP_HOSTNAME: u32 = 0;
+const STEP_DOMAINNAME: u32 = 1;
+const STEP_EXECVE: u32 = 2;
 
 /// Creates a child process in new namespaces and runs a program or a closure there.
 ///
@@ -288,14 +276,17 @@ const STEP_EXECVE: u32 = 6;
 ///    its arguments and environment, the `timens_offsets` text, the hostname, pipes. The
 ///    child never allocates.
 /// 2. `clone3(CLONE_PIDFD | CLONE_NEW*)` (or `clone(2)` plus `pidfd_open(2)` on older
-///    kernels) creates the child, already inside the new namespaces.
+///    kernels) creates the child, already inside the new namespaces. With
+///    [`Spawn::time_offsets`], the clone is made from a short-lived helper thread that first
+///    creates the time namespace for its children and writes the offsets (the kernel takes
+///    offsets only before a process enters the namespace, and namespace membership is per
+///    thread, so the caller's own namespaces are never touched).
 /// 3. With a user namespace and maps, the child blocks on a pipe while the parent writes
 ///    `/proc/CHILD/uid_map`, `setgroups` and `gid_map` ([`UidMap::write`]); then it lets the
 ///    child go. (A process cannot write a useful map for itself: before the map exists it
 ///    has no ids in the new namespace.)
-/// 4. The child creates its time namespace and writes the offsets (time namespaces take
-///    offsets only before anyone enters them; the `execve` then enters it), sets the
-///    hostname and domain name, and execs the program or runs the closure.
+/// 4. The child sets the hostname and domain name, and execs the program or runs the
+///    closure.
 /// 5. Failures in the child before the user's code runs come back to [`Spawn::exec`] as
 ///    [`Error::ChildSetup`] with the step and the errno (through a close-on-exec pipe).
 ///
@@ -327,7 +318,6 @@ struct Prepared<'a> {
     go_write: Option<RawFd>,
     report_read: RawFd,
     report_write: RawFd,
-    time: Option<(RawFd, &'a [u8])>,
     hostname: Option<&'a UtsName>,
     domainname: Option<&'a UtsName>,
 }
@@ -368,8 +358,9 @@ impl Spawn {
 
     /// Clock offsets for the child's new time namespace (requires [`Namespace::Time`]).
     ///
-    /// The offsets take effect when the child calls `execve`: a closure run with
-    /// [`Spawn::run`] still reads the old clocks, the processes it starts read the new ones.
+    /// The child is born in the new time namespace, so both a program and a closure see
+    /// the shifted clocks. Needs `CAP_SYS_ADMIN` and `CAP_SYS_TIME` in the caller's user
+    /// namespace (the time namespace is created there, not in a new user namespace).
     pub fn time_offsets(mut self, offsets: TimeOffsets) -> Self {
         self.time_offsets = Some(offsets);
         self
@@ -512,35 +503,52 @@ impl Spawn {
             (None, None)
         };
         let (report_read, report_write) = pipe()?;
-        let proc_root = match self.time_offsets {
-            Some(_) => Some(ProcRoot::open()?),
-            None => None,
-        };
-        let offsets_text = self.time_offsets.map(|t| t.to_proc_string());
-        let time = match (&proc_root, &offsets_text) {
-            (Some(p), Some(t)) => Some((p.as_fd().as_raw_fd(), t.as_bytes())),
-            _ => None,
-        };
         let prepared = Prepared {
             go_read: go_read.as_ref().map(|fd| fd.as_raw_fd()),
             go_write: go_write.as_ref().map(|fd| fd.as_raw_fd()),
             report_read: report_read.as_raw_fd(),
             report_write: report_write.as_raw_fd(),
-            time,
             hostname: self.hostname.as_ref(),
             domainname: self.domainname.as_ref(),
         };
         let mut flags = self.namespaces.clone_flags();
-        if self.time_offsets.is_some() {
-            // The child creates its time namespace itself, so that it can still set offsets.
-            flags &= !CLONE_NEWTIME;
-        }
-        let (pid, pidfd) = match clone_child(flags, self.force_clone, &self.namespaces)? {
-            Cloned::Child => {
-                // SAFETY: in the child; only async-signal-safe calls on prepared data.
-                unsafe { child_main(&prepared, f, is_exec) }
+        let mut f_slot = Some(f);
+        let (pid, pidfd) = match self.time_offsets {
+            None => {
+                // SAFETY: forwarded from this function's contract; f_slot holds the closure.
+                unsafe {
+                    clone_and_run(
+                        flags,
+                        self.force_clone,
+                        &self.namespaces,
+                        &prepared,
+                        &mut f_slot,
+                        is_exec,
+                    )
+                }?
             }
-            Cloned::Parent { pid, pidfd } => (pid, pidfd),
+            Some(offsets) => {
+                // The helper's time_for_children is the new namespace; the child, cloned by
+                // the helper with CLONE_PARENT, is born in it and is still our child.
+                flags &= !CLONE_NEWTIME;
+                let text = offsets.to_proc_string();
+                let proc_root = ProcRoot::open()?;
+                let time = TimeHelper {
+                    proc_fd: proc_root.as_fd().as_raw_fd(),
+                    text: text.as_bytes(),
+                };
+                // SAFETY: forwarded from this function's contract; f_slot holds the closure.
+                unsafe {
+                    clone_via_time_helper(
+                        flags,
+                        &self.namespaces,
+                        &time,
+                        &prepared,
+                        &mut f_slot,
+                        is_exec,
+                    )
+                }?
+            }
         };
         drop(go_read);
         drop(report_write);
@@ -578,6 +586,146 @@ impl Spawn {
             map.write(pid)?;
         }
         Ok(())
+    }
+}
+
+/// What the time helper process needs, prepared before it is forked.
+struct TimeHelper<'a> {
+    /// A verified procfs root.
+    proc_fd: RawFd,
+    /// The `timens_offsets` text.
+    text: &'a [u8],
+}
+
+/// Forks a helper that creates a time namespace for its children, writes the offsets (the
+/// kernel takes them only before a process enters the namespace, and only through the
+/// per-process `/proc/PID/timens_offsets`), and clones the real child with `CLONE_PARENT`
+/// so that it is born in the new time namespace yet is our child. Works on every kernel with
+/// time namespaces (5.6+); the caller's own namespaces are never touched.
+///
+/// # Safety
+/// As for [`Spawn::run`]; `f_slot` must hold the closure.
+unsafe fn clone_via_time_helper<F: FnOnce() -> i32>(
+    flags: i32,
+    namespaces: &NamespaceSet,
+    time: &TimeHelper<'_>,
+    prepared: &Prepared<'_>,
+    f_slot: &mut Option<F>,
+    is_exec: bool,
+) -> Result<(Pid, Option<OwnedFd>)> {
+    let (pid_read, pid_write) = pipe()?;
+    let helper = match clone_child(0, true, namespaces)? {
+        Cloned::Parent { pid, .. } => pid,
+        Cloned::Child => {
+            // In the helper: system calls only, on data prepared before the fork.
+            let report = |value: i32| -> ! {
+                // SAFETY: write and _exit are async-signal-safe; the buffer is valid.
+                unsafe {
+                    let bytes = value.to_ne_bytes();
+                    libc::write(pid_write.as_raw_fd(), bytes.as_ptr().cast(), bytes.len());
+                    libc::_exit(0)
+                }
+            };
+            let errno = || {
+                -io::Error::last_os_error()
+                    .raw_os_error()
+                    .unwrap_or(libc::EIO)
+            };
+            // SAFETY: unshare only changes this helper's namespaces.
+            if unsafe { libc::unshare(CLONE_NEWTIME) } < 0 {
+                report(errno());
+            }
+            let name = b"self/timens_offsets\0";
+            // SAFETY: name is NUL-terminated; proc_fd is a verified procfs root.
+            let fd = unsafe {
+                libc::openat(
+                    time.proc_fd,
+                    name.as_ptr().cast(),
+                    libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW,
+                )
+            };
+            if fd < 0 {
+                report(errno());
+            }
+            // SAFETY: text is a valid buffer.
+            let n = unsafe { libc::write(fd, time.text.as_ptr().cast(), time.text.len()) };
+            if n < 0 || n as usize != time.text.len() {
+                report(errno());
+            }
+            // SAFETY: a raw clone like fork; CLONE_PARENT makes the child our parent's and
+            // gives it our exit signal (SIGCHLD).
+            let ret = unsafe {
+                libc::syscall(
+                    libc::SYS_clone,
+                    (flags | libc::CLONE_PARENT) as libc::c_ulong,
+                    0usize,
+                    0usize,
+                    0usize,
+                    0usize,
+                )
+            };
+            if ret == 0 {
+                match f_slot.take() {
+                    // SAFETY: in the child; only async-signal-safe calls on prepared data.
+                    Some(f) => unsafe { child_main(prepared, f, is_exec) },
+                    // SAFETY: _exit is async-signal-safe (unreachable: the slot is filled).
+                    None => unsafe { libc::_exit(127) },
+                }
+            }
+            report(if ret < 0 { errno() } else { ret as i32 })
+        }
+    };
+    drop(pid_write);
+    let mut buf = [0u8; 4];
+    let got = read_exact_raw(pid_read.as_fd(), &mut buf);
+    let _ = wait_pid(helper);
+    let value = i32::from_ne_bytes(buf);
+    if got != buf.len() {
+        return Err(Error::syscall(
+            "clone (time namespace helper)",
+            namespaces,
+            io::Error::from_raw_os_error(libc::EIO),
+        ));
+    }
+    if value < 0 {
+        return Err(Error::syscall(
+            "clone (time namespace helper)",
+            *namespaces | Namespace::Time,
+            io::Error::from_raw_os_error(-value),
+        ));
+    }
+    let pid = Pid::from_raw(value).ok_or_else(|| {
+        Error::syscall(
+            "clone (time namespace helper)",
+            namespaces,
+            io::Error::from_raw_os_error(libc::EINVAL),
+        )
+    })?;
+    // The child is ours and not yet reaped, so its pid cannot have been reused.
+    Ok((pid, pidfd_open(pid).ok()))
+}
+
+/// Clones the child; in the child runs the setup and the closure in `f_slot`, in the parent
+/// returns the pid and pidfd.
+///
+/// # Safety
+/// As for [`Spawn::run`]; `f_slot` must hold the closure.
+unsafe fn clone_and_run<F: FnOnce() -> i32>(
+    flags: i32,
+    force_clone: bool,
+    namespaces: &NamespaceSet,
+    prepared: &Prepared<'_>,
+    f_slot: &mut Option<F>,
+    is_exec: bool,
+) -> Result<(Pid, Option<OwnedFd>)> {
+    match clone_child(flags, force_clone, namespaces)? {
+        Cloned::Child => match f_slot.take() {
+            // SAFETY: in the child; only async-signal-safe calls on prepared data.
+            Some(f) => unsafe { child_main(prepared, f, is_exec) },
+            // SAFETY: _exit is async-signal-safe (unreachable: the slot is always filled).
+            None => unsafe { libc::_exit(127) },
+        },
+        Cloned::Parent { pid, pidfd } => Ok((pid, pidfd)),
     }
 }
 
@@ -696,32 +844,6 @@ unsafe fn child_main<F: FnOnce() -> i32>(prepared: &Prepared<'_>, f: F, is_exec:
         // SAFETY: close is async-signal-safe.
         unsafe { libc::close(go) };
     }
-    if let Some((proc_fd, text)) = prepared.time {
-        // SAFETY: unshare only changes this process' namespaces.
-        if unsafe { libc::unshare(CLONE_NEWTIME) } < 0 {
-            fail(STEP_UNSHARE_TIME, io::Error::last_os_error());
-        }
-        // The parent verified proc_fd is procfs; `self` is procfs' own link to our pid.
-        let name = b"self/timens_offsets\0";
-        // SAFETY: name is NUL-terminated; proc_fd is an open directory descriptor.
-        let fd = unsafe {
-            libc::openat(
-                proc_fd,
-                name.as_ptr().cast(),
-                libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW,
-            )
-        };
-        if fd < 0 {
-            fail(STEP_OPEN_OFFSETS, io::Error::last_os_error());
-        }
-        // SAFETY: text is a valid buffer prepared before the clone.
-        let n = unsafe { libc::write(fd, text.as_ptr().cast(), text.len()) };
-        if n < 0 || n as usize != text.len() {
-            fail(STEP_WRITE_OFFSETS, io::Error::last_os_error());
-        }
-        // SAFETY: close is async-signal-safe.
-        unsafe { libc::close(fd) };
-    }
     if let Some(name) = prepared.hostname {
         if let Err(e) = set_hostname_raw(name) {
             fail(STEP_HOSTNAME, e);
@@ -773,9 +895,8 @@ fn write_all(fd: BorrowedFd<'_>, data: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-/// Reads the child's failure report: `None` on end-of-file (setup succeeded).
-fn read_report(fd: BorrowedFd<'_>) -> Option<(u32, i32)> {
-    let mut buf = [0u8; 8];
+/// Reads until `buf` is full or end-of-file; returns how many bytes were read.
+fn read_exact_raw(fd: BorrowedFd<'_>, buf: &mut [u8]) -> usize {
     let mut got = 0;
     while got < buf.len() {
         // SAFETY: the destination is the unfilled tail of buf.
@@ -794,7 +915,13 @@ fn read_report(fd: BorrowedFd<'_>) -> Option<(u32, i32)> {
         }
         got += n as usize;
     }
-    if got < buf.len() {
+    got
+}
+
+/// Reads the child's report: `None` on end-of-file (an exec child reached `execve`).
+fn read_report(fd: BorrowedFd<'_>) -> Option<(u32, i32)> {
+    let mut buf = [0u8; 8];
+    if read_exact_raw(fd, &mut buf) < buf.len() {
         return None;
     }
     let step = u32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]);

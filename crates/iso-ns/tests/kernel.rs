@@ -554,6 +554,36 @@ fn spawn_with_time_offsets_shifts_the_executed_program() {
         child.wait().unwrap().success(),
         "uptime in the child was not shifted"
     );
+    // A closure is born in the new time namespace as well.
+    let spawn = Spawn::new(Namespace::Time.into()).time_offsets(TimeOffsets {
+        monotonic: ClockOffset::from_secs(10_000_000),
+        ..Default::default()
+    });
+    let body = || {
+        let mut now = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: valid out-pointer.
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+        i32::from(now.tv_sec < 10_000_000)
+    };
+    // SAFETY: the closure only calls clock_gettime.
+    let mut child = unsafe { spawn.run(body) }.unwrap();
+    assert!(child.pidfd().is_some());
+    assert!(
+        child.wait().unwrap().success(),
+        "closure's CLOCK_MONOTONIC was not shifted"
+    );
+    // The caller's own time namespaces are untouched.
+    assert_eq!(
+        TimeOffsets::read(ProcPid::SelfPid).unwrap(),
+        TimeOffsets::default()
+    );
+    assert_eq!(
+        ns_link("self", "time"),
+        ns_link("self", "time_for_children")
+    );
     // The host's uptime is unchanged.
     let up = std::fs::read_to_string("/proc/uptime").unwrap();
     let secs: f64 = up.split_whitespace().next().unwrap().parse().unwrap();
