@@ -12,6 +12,7 @@
 //! | [`cgroups`] | `iso-cgroups` | cgroups v1, v2 and hybrid |
 //! | [`seccomp`] | `iso-seccomp` | seccomp filters through libseccomp |
 //! | [`mac`] | `iso-mac` | AppArmor, SELinux, Landlock |
+//! | [`jail`] | (this crate) | all of the above as one ordered sequence for a worker process |
 //!
 //! The OCI runtime, `iso-runtime`, composes them into a runc-compatible command line.
 //!
@@ -20,6 +21,10 @@
 //! let me = iso::sys::Pid::this();
 //! assert!(me.as_raw() > 0);
 //! ```
+
+#![deny(missing_docs)]
+
+pub mod jail;
 
 pub use iso_caps as caps;
 pub use iso_cgroups as cgroups;
