@@ -59,9 +59,83 @@ pub enum Error {
         /// The encoding or decoding error.
         reason: String,
     },
+    /// The command is not allowed in the container's current state (for example `start` of a
+    /// running container, or `kill` of a stopped one).
+    #[error("container {id} is {status}: {reason}")]
+    WrongState {
+        /// The container.
+        id: ContainerId,
+        /// Its status when the command ran.
+        status: String,
+        /// What was refused.
+        reason: String,
+    },
+    /// The container's init process reported a failure while it set up the container or
+    /// prepared to execute the user's program.
+    #[error("container init: {step}: {source}")]
+    Init {
+        /// What the init was doing (with the field or path).
+        step: String,
+        /// The errno it got.
+        #[source]
+        source: io::Error,
+    },
+    /// Namespaces or the clone of the init failed (`iso-ns`).
+    #[error(transparent)]
+    Namespace(#[from] iso_ns::Error),
+    /// A cgroup operation failed (`iso-cgroups`).
+    #[error(transparent)]
+    Cgroup(#[from] iso_cgroups::Error),
+    /// The seccomp profile could not be compiled (`iso-seccomp`).
+    #[error(transparent)]
+    Seccomp(#[from] iso_seccomp::Error),
+    /// The capability configuration is invalid (`iso-caps`).
+    #[error(transparent)]
+    Caps(#[from] iso_caps::Error),
+    /// A root filesystem operation failed (`iso-chroot`).
+    #[error(transparent)]
+    Rootfs(#[from] iso_chroot::Error),
+    /// A verified procfs operation failed (`iso-sys`).
+    #[error(transparent)]
+    Sys(#[from] iso_sys::Error),
+    /// A hook failed or timed out.
+    #[error("{kind} hook {path:?}: {reason}")]
+    Hook {
+        /// Which hook list (`prestart`, `poststart`, ...).
+        kind: &'static str,
+        /// The hook's program.
+        path: PathBuf,
+        /// Its exit status, the timeout, or the spawn error.
+        reason: String,
+    },
+    /// The feature is deliberately not supported.
+    #[error("{0} is not supported")]
+    Unsupported(&'static str),
 }
 
 impl Error {
+    /// The errno behind this error, when a system call failed.
+    ///
+    /// ```
+    /// let err = iso_runtime::Error::Init {
+    ///     step: "chdir /nope".into(),
+    ///     source: std::io::Error::from_raw_os_error(libc::ENOENT),
+    /// };
+    /// assert_eq!(err.errno(), Some(libc::ENOENT));
+    /// ```
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            Error::Io { source, .. } | Error::Init { source, .. } => source.raw_os_error(),
+            Error::Namespace(e) => e.errno(),
+            Error::Rootfs(e) => e.errno(),
+            Error::Sys(e) => e.errno(),
+            Error::Cgroup(e) => e.errno(),
+            Error::Caps(e) => e.errno(),
+            Error::Seccomp(e) => e.errno(),
+            _ => None,
+        }
+    }
+
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
         Error::Io {
             op,

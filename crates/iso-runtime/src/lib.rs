@@ -25,13 +25,19 @@
 #![deny(missing_docs)]
 
 mod bundle;
+mod container;
 mod error;
+mod hooks;
+mod init;
 mod log;
 mod signal;
+mod state;
 mod store;
 
 pub use bundle::Bundle;
+pub use container::{cgroup_path_for, CreateOptions, Created, Runtime, DEFAULT_CGROUP_PARENT};
 pub use error::Error;
 pub use log::{rfc3339, Level, LogFormat, Logger};
 pub use signal::Signal;
+pub use state::{State, Status};
 pub use store::{ContainerDir, ContainerId, Store};

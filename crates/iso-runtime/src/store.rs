@@ -172,6 +172,11 @@ impl ContainerDir {
         })
     }
 
+    /// The descriptor that holds the lock (the container's init closes its inherited copy).
+    pub(crate) fn lock_raw_fd(&self) -> std::os::fd::RawFd {
+        self._lock.as_raw_fd()
+    }
+
     /// The container's id.
     pub fn id(&self) -> &ContainerId {
         &self.id

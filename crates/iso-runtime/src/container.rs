@@ -1,0 +1,888 @@
+//! The lifecycle: `create`, `start`, `state`, `kill`, `delete`.
+
+use std::collections::BTreeMap;
+use std::ffi::CString;
+use std::fs;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use iso_cgroups::{Cgroup, CgroupPath, Layout};
+use iso_chroot::{Device, DeviceKind, EnterMethod, Mount, MountKind, Propagation};
+use iso_ns::{IdMapEntry, Namespace, NamespaceSet, NsFd, Spawn};
+use iso_sys::Pid;
+use oci_spec::runtime::Spec;
+
+use crate::hooks::{hooks_of, run_hooks, HookKind};
+use crate::init::{self, InitChannels, InitPlan, PlannedMount};
+use crate::state::{proc_stat, Record, EXEC_SOCKET};
+use crate::{rfc3339, Bundle, ContainerDir, ContainerId, Error, Signal, State, Status, Store};
+
+/// The parent under which containers with a relative or empty `cgroupsPath` are placed.
+///
+/// A relative path is **never** resolved against the caller's own cgroup (runc does that):
+/// on a host where the caller sits in a cgroup owned by someone else, that would create and
+/// delete cgroups inside it. `""` becomes `/iso/<id>`, `"a/b"` becomes `/iso/a/b`.
+pub const DEFAULT_CGROUP_PARENT: &str = "/iso";
+
+/// Options of `create` beyond the bundle.
+///
+/// ```
+/// let opts = iso_runtime::CreateOptions { preserve_fds: 2, ..Default::default() };
+/// assert!(!opts.no_pivot);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    /// Where to write the init's pid (`--pid-file`).
+    pub pid_file: Option<PathBuf>,
+    /// The unix socket that receives the pty master for `terminal: true` (`--console-socket`).
+    pub console_socket: Option<PathBuf>,
+    /// How many descriptors after stderr the program inherits (`--preserve-fds`).
+    pub preserve_fds: i32,
+    /// Enter the root with `MS_MOVE` + `chroot` instead of `pivot_root` (`--no-pivot`).
+    pub no_pivot: bool,
+}
+
+/// A runtime: the commands on the containers of one store (`--root`).
+///
+/// ```no_run
+/// use iso_runtime::{CreateOptions, Runtime, Signal};
+/// let rt = Runtime::new("/run/iso");
+/// let mut created = rt.create("demo", "/srv/bundle".as_ref(), &CreateOptions::default())?;
+/// rt.start("demo")?;
+/// let code = created.wait()?;
+/// rt.delete("demo", false)?;
+/// # Ok::<(), iso_runtime::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    store: Store,
+}
+
+/// A container just created by this process: its init is our child and can be waited for.
+///
+/// ```no_run
+/// # let rt = iso_runtime::Runtime::new("/run/iso");
+/// let mut created = rt.create("x", "/srv/bundle".as_ref(), &Default::default())?;
+/// println!("init pid {}", created.pid());
+/// # Ok::<(), iso_runtime::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Created {
+    child: iso_ns::Child,
+}
+
+impl Created {
+    /// The init's pid.
+    pub fn pid(&self) -> i32 {
+        self.child.pid().as_raw()
+    }
+
+    /// Waits for the init to end; returns its exit code, or 128 + the signal that killed it
+    /// (the shell's convention).
+    pub fn wait(&mut self) -> Result<i32, Error> {
+        Ok(match self.child.wait()? {
+            iso_ns::ExitStatus::Exited(code) => code,
+            iso_ns::ExitStatus::Signaled(sig) => 128 + sig,
+        })
+    }
+}
+
+/// What a failed `create` must undo.
+struct Cleanup {
+    cgroup: Option<Cgroup>,
+    child: Option<iso_ns::Child>,
+    dir: Option<ContainerDir>,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill(libc::SIGKILL);
+            let _ = child.wait();
+        }
+        if let Some(cg) = &self.cgroup {
+            let _ = cg.kill();
+            let _ = cg.delete();
+        }
+        if let Some(dir) = self.dir.take() {
+            let _ = dir.remove();
+        }
+    }
+}
+
+fn io_err(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+    let path = path.into();
+    move |e| Error::io(op, path, e)
+}
+
+fn config_field(bundle: &Bundle, field: &'static str, reason: impl Into<String>) -> Error {
+    Error::ConfigField {
+        path: bundle.path().join("config.json"),
+        field,
+        reason: reason.into(),
+    }
+}
+
+/// Creates a close-on-exec pipe: (read, write).
+fn pipe() -> Result<(OwnedFd, OwnedFd), Error> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two descriptors into a valid array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(Error::io(
+            "pipe2",
+            "(sync pipe)",
+            std::io::Error::last_os_error(),
+        ));
+    }
+    // SAFETY: two fresh descriptors we own.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// A path usable as a unix socket address for `dir/name` (sun_path holds 108 bytes): the
+/// path itself, or `/proc/self/fd/N/name` through a descriptor of the directory.
+fn socket_path(dir: &Path, name: &str) -> Result<(PathBuf, Option<fs::File>), Error> {
+    let full = dir.join(name);
+    if full.as_os_str().len() < 100 {
+        return Ok((full, None));
+    }
+    let d = fs::File::open(dir).map_err(io_err("open", dir))?;
+    Ok((
+        PathBuf::from(format!("/proc/self/fd/{}/{name}", d.as_raw_fd())),
+        Some(d),
+    ))
+}
+
+fn thread_count() -> usize {
+    fs::read_dir("/proc/self/task")
+        .map(|d| d.count())
+        .unwrap_or(1)
+}
+
+fn rlimit_resource(name: &str) -> Option<u32> {
+    Some(match name {
+        "RLIMIT_CPU" => libc::RLIMIT_CPU,
+        "RLIMIT_FSIZE" => libc::RLIMIT_FSIZE,
+        "RLIMIT_DATA" => libc::RLIMIT_DATA,
+        "RLIMIT_STACK" => libc::RLIMIT_STACK,
+        "RLIMIT_CORE" => libc::RLIMIT_CORE,
+        "RLIMIT_RSS" => libc::RLIMIT_RSS,
+        "RLIMIT_NPROC" => libc::RLIMIT_NPROC,
+        "RLIMIT_NOFILE" => libc::RLIMIT_NOFILE,
+        "RLIMIT_MEMLOCK" => libc::RLIMIT_MEMLOCK,
+        "RLIMIT_AS" => libc::RLIMIT_AS,
+        "RLIMIT_LOCKS" => libc::RLIMIT_LOCKS,
+        "RLIMIT_SIGPENDING" => libc::RLIMIT_SIGPENDING,
+        "RLIMIT_MSGQUEUE" => libc::RLIMIT_MSGQUEUE,
+        "RLIMIT_NICE" => libc::RLIMIT_NICE,
+        "RLIMIT_RTPRIO" => libc::RLIMIT_RTPRIO,
+        "RLIMIT_RTTIME" => libc::RLIMIT_RTTIME,
+        _ => return None,
+    })
+}
+
+/// The absolute cgroup path for a container (see [`DEFAULT_CGROUP_PARENT`]).
+///
+/// ```
+/// use iso_runtime::cgroup_path_for;
+/// assert_eq!(cgroup_path_for(Some("/a/b"), "x"), "/a/b");
+/// assert_eq!(cgroup_path_for(Some("a/b"), "x"), "/iso/a/b");
+/// assert_eq!(cgroup_path_for(None, "x"), "/iso/x");
+/// ```
+pub fn cgroup_path_for(cgroups_path: Option<&str>, id: &str) -> String {
+    match cgroups_path {
+        Some(p) if p.starts_with('/') => p.to_owned(),
+        Some(p) if !p.is_empty() => format!("{DEFAULT_CGROUP_PARENT}/{p}"),
+        _ => format!("{DEFAULT_CGROUP_PARENT}/{id}"),
+    }
+}
+
+fn cstring(bundle: &Bundle, field: &'static str, s: &[u8]) -> Result<CString, Error> {
+    CString::new(s).map_err(|_| config_field(bundle, field, "contains a NUL byte"))
+}
+
+fn state_json(record: &Record, status: Status) -> Vec<u8> {
+    let state = State {
+        oci_version: record.oci_version.clone(),
+        id: record.id.clone(),
+        status,
+        pid: record.pid,
+        bundle: record.bundle.clone(),
+        rootfs: record.rootfs.clone(),
+        created: record.created.clone(),
+        owner: String::new(),
+        annotations: record.annotations.clone(),
+    };
+    serde_json::to_vec(&state).unwrap_or_default()
+}
+
+impl Runtime {
+    /// A runtime whose containers live under `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Runtime {
+            store: Store::new(root),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// `create`: sets the container up from the bundle at `bundle` and returns once its init
+    /// waits for [`Runtime::start`] in its namespaces and cgroup. On failure nothing is left:
+    /// no process, cgroup, mount or state directory.
+    ///
+    /// Must be called from a single-threaded process (the init is a copy of it).
+    pub fn create(&self, id: &str, bundle: &Path, opts: &CreateOptions) -> Result<Created, Error> {
+        let id = ContainerId::new(id)?;
+        if thread_count() > 1 {
+            return Err(Error::InvalidArgument {
+                what: "caller",
+                value: format!("{} threads", thread_count()),
+                reason: "create must run in a single-threaded process".into(),
+            });
+        }
+        let bundle = Bundle::load(bundle)?;
+        let spec = bundle.spec().clone();
+        let dir = self.store.create(&id)?;
+        let mut cleanup = Cleanup {
+            cgroup: None,
+            child: None,
+            dir: None,
+        };
+        let result = self.create_in(&id, &bundle, &spec, &dir, opts, &mut cleanup);
+        match result {
+            Ok(created) => {
+                cleanup.child = None;
+                cleanup.cgroup = None;
+                Ok(created)
+            }
+            Err(e) => {
+                cleanup.dir = Some(dir);
+                Err(e)
+            }
+        }
+    }
+
+    fn create_in(
+        &self,
+        id: &ContainerId,
+        bundle: &Bundle,
+        spec: &Spec,
+        dir: &ContainerDir,
+        opts: &CreateOptions,
+        cleanup: &mut Cleanup,
+    ) -> Result<Created, Error> {
+        let linux = spec.linux().clone().unwrap_or_default();
+        let process = spec
+            .process()
+            .clone()
+            .ok_or_else(|| config_field(bundle, "process", "is required"))?;
+        let mut record = Record {
+            oci_version: spec.version().clone(),
+            id: id.to_string(),
+            pid: 0,
+            start_time: 0,
+            bundle: bundle.path().to_path_buf(),
+            rootfs: bundle.rootfs().to_path_buf(),
+            created: rfc3339(SystemTime::now()),
+            annotations: spec
+                .annotations()
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .collect::<BTreeMap<_, _>>(),
+            cgroup: cgroup_path_for(
+                linux.cgroups_path().as_deref().and_then(Path::to_str),
+                id.as_str(),
+            ),
+            hooks: spec.hooks().clone(),
+            created_done: false,
+        };
+        dir.save(&record)?;
+
+        // Cgroup first: the init joins it before it does anything else.
+        let layout = Layout::detect()?;
+        let cg = Cgroup::create(&layout, CgroupPath::new(&record.cgroup)?)?;
+        cleanup.cgroup = Some(cg.clone());
+        if let Some(res) = linux.resources() {
+            cg.apply(&iso_cgroups::Resources::try_from(res)?)?;
+        }
+
+        // Namespaces: new ones are cloned, those with a path are joined.
+        let mut new = NamespaceSet::default();
+        let mut join = Vec::new();
+        let mut join_pid = None;
+        for ns in linux.namespaces().clone().unwrap_or_default() {
+            let kind = Namespace::from_clone_flag(ns.typ() as i32)
+                .ok_or_else(|| config_field(bundle, "linux.namespaces", "unknown type"))?;
+            match ns.path() {
+                Some(path) if !path.as_os_str().is_empty() => {
+                    let fd = NsFd::open_kind(path, kind)?;
+                    if kind == Namespace::Pid {
+                        join_pid = Some(fd);
+                    } else {
+                        join.push(fd);
+                    }
+                }
+                _ => {
+                    new.insert(kind);
+                }
+            }
+        }
+        let new_cgroup_ns = new.remove(Namespace::Cgroup);
+        let new_mount_ns =
+            new.contains(Namespace::Mount) || join.iter().any(|fd| fd.kind() == Namespace::Mount);
+        let join: Vec<NsFd> = iso_ns::join_plan(&join)?
+            .into_iter()
+            .map(|fd| NsFd::open_kind(fd.origin(), fd.kind()))
+            .collect::<Result<_, _>>()?;
+        if (spec.hostname().is_some() || spec.domainname().is_some())
+            && !new.contains(Namespace::Uts)
+        {
+            return Err(config_field(
+                bundle,
+                "hostname",
+                "needs a new UTS namespace (it would change the host's)",
+            ));
+        }
+        let mut spawn = Spawn::new(new);
+        let map = |m: &oci_spec::runtime::LinuxIdMapping| {
+            IdMapEntry::new(m.container_id(), m.host_id(), m.size())
+        };
+        if new.contains(Namespace::User) {
+            if let Some(m) = linux.uid_mappings() {
+                spawn = spawn.uid_map(iso_ns::UidMap::new(m.iter().map(map).collect())?);
+            }
+            if let Some(m) = linux.gid_mappings() {
+                spawn = spawn.gid_map(iso_ns::GidMap::new(m.iter().map(map).collect())?);
+            }
+        }
+
+        // Mounts.
+        let mut mounts = Vec::new();
+        let mut dev_tmpfs = false;
+        for m in spec.mounts().clone().unwrap_or_default() {
+            let dest = m.destination().clone();
+            if !dest.is_absolute() {
+                return Err(config_field(
+                    bundle,
+                    "mounts.destination",
+                    format!("{} is not absolute", dest.display()),
+                ));
+            }
+            let typ = m.typ().clone().unwrap_or_default();
+            let options = m.options().clone().unwrap_or_default();
+            let is_bind = typ == "bind" || options.iter().any(|o| o == "bind" || o == "rbind");
+            if typ == "cgroup" || typ == "cgroup2" {
+                let readonly = options.iter().any(|o| o == "ro");
+                let v2_only = layout.mode() == iso_cgroups::Mode::Unified;
+                let mut binds = Vec::new();
+                for (h, dir) in cg.dirs() {
+                    if v2_only {
+                        binds.push((String::new(), dir));
+                    } else if !h.controllers.is_empty() || h.name.is_some() {
+                        let name = h
+                            .mount_point
+                            .file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_default();
+                        if !name.is_empty() {
+                            binds.push((name, dir));
+                        }
+                    }
+                }
+                mounts.push(PlannedMount::Cgroup {
+                    destination: dest,
+                    tmpfs: !v2_only,
+                    readonly,
+                    binds,
+                });
+                continue;
+            }
+            let kind = if is_bind {
+                MountKind::Bind
+            } else {
+                match typ.as_str() {
+                    "proc" => MountKind::Proc,
+                    "sysfs" => MountKind::Sysfs,
+                    "tmpfs" => MountKind::Tmpfs,
+                    "devpts" => MountKind::Devpts,
+                    "mqueue" => MountKind::Mqueue,
+                    "overlay" => MountKind::Overlay,
+                    "" => {
+                        return Err(config_field(bundle, "mounts.type", "is required"));
+                    }
+                    other => MountKind::Other(other.to_owned()),
+                }
+            };
+            if dest == Path::new("/dev") && kind == MountKind::Tmpfs {
+                dev_tmpfs = true;
+            }
+            let mut mount = Mount::new(kind, &dest);
+            if let Some(src) = m.source() {
+                let src = if is_bind && src.is_relative() {
+                    bundle.path().join(src)
+                } else {
+                    src.clone()
+                };
+                mount = mount.source(src);
+            }
+            mount = mount.options(&options.join(","))?;
+            mounts.push(PlannedMount::Plain(mount));
+        }
+        let mut devices = iso_chroot::default_devices();
+        for d in linux.devices().clone().unwrap_or_default() {
+            let kind = match d.typ() {
+                oci_spec::runtime::LinuxDeviceType::B => DeviceKind::Block,
+                oci_spec::runtime::LinuxDeviceType::P => DeviceKind::Fifo,
+                _ => DeviceKind::Char,
+            };
+            let mut dev = Device::new(kind, d.path(), d.major() as u32, d.minor() as u32);
+            if let Some(mode) = d.file_mode() {
+                dev = dev.mode(mode);
+            }
+            dev = dev.owner(d.uid().unwrap_or(0), d.gid().unwrap_or(0));
+            devices.retain(|x| x.path() != dev.path());
+            devices.push(dev);
+        }
+        let root_propagation = match linux.rootfs_propagation().as_deref() {
+            None | Some("") => None,
+            Some(p) => Some(Propagation::parse(p).ok_or_else(|| {
+                config_field(
+                    bundle,
+                    "linux.rootfsPropagation",
+                    format!("{p:?} is unknown"),
+                )
+            })?),
+        };
+        let sysctls = linux
+            .sysctl()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| {
+                if k.contains("..") || k.contains('/') && k.contains('.') {
+                    return Err(config_field(
+                        bundle,
+                        "linux.sysctl",
+                        format!("{k:?} is invalid"),
+                    ));
+                }
+                Ok((PathBuf::from("sys").join(k.replace('.', "/")), v))
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+
+        // Process.
+        let user = process.user();
+        let caps = match process.capabilities() {
+            Some(c) => {
+                // The kernel refuses an ambient capability that is not both permitted and
+                // inheritable; like runc, such entries are dropped (with a warning) rather
+                // than failing the container.
+                let mut c = c.clone();
+                let inh = c.inheritable().clone().unwrap_or_default();
+                let perm = c.permitted().clone().unwrap_or_default();
+                if let Some(amb) = c.ambient().clone() {
+                    let (keep, drop): (Vec<_>, Vec<_>) = amb
+                        .into_iter()
+                        .partition(|cap| inh.contains(cap) && perm.contains(cap));
+                    if !drop.is_empty() {
+                        eprintln!(
+                            "warning: process.capabilities.ambient: {drop:?} not both permitted and inheritable, not raised"
+                        );
+                    }
+                    c.set_ambient(Some(keep.into_iter().collect()));
+                }
+                iso_caps::CapConfig::from(&c)
+            }
+            None => iso_caps::CapConfig::new(),
+        }
+        .prepare()?;
+        let no_new_privs = process.no_new_privileges().unwrap_or(false);
+        let user_switch = iso_caps::UserSwitch::new(user.uid(), user.gid())
+            .groups(user.additional_gids().clone().unwrap_or_default())
+            .capabilities(caps)
+            .no_new_privs(no_new_privs);
+        let args = process.args().clone().unwrap_or_default();
+        let argv = args
+            .iter()
+            .map(|a| cstring(bundle, "process.args", a.as_bytes()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let program = argv
+            .first()
+            .cloned()
+            .ok_or_else(|| config_field(bundle, "process.args", "must name a program"))?;
+        let env = process.env().clone().unwrap_or_default();
+        let envp = env
+            .iter()
+            .map(|a| cstring(bundle, "process.env", a.as_bytes()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let path_var = env
+            .iter()
+            .rev()
+            .find_map(|kv| kv.strip_prefix("PATH="))
+            .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        let path_dirs = path_var
+            .split(':')
+            .filter(|d| d.starts_with('/'))
+            .map(PathBuf::from)
+            .collect();
+        if !process.cwd().is_absolute() {
+            return Err(config_field(bundle, "process.cwd", "must be absolute"));
+        }
+        let mut rlimits = Vec::new();
+        for r in process.rlimits().clone().unwrap_or_default() {
+            let name = r.typ().to_string();
+            let res = rlimit_resource(&name).ok_or_else(|| {
+                config_field(bundle, "process.rlimits", format!("{name} is unknown"))
+            })?;
+            rlimits.push((res, r.soft(), r.hard()));
+        }
+        let (seccomp, listener_path) = match linux.seccomp() {
+            Some(s) => {
+                let mut bpf = iso_seccomp::Profile::try_from(s)?.compile()?.to_bpf()?;
+                bpf.set_no_new_privs(false);
+                (Some(bpf), s.listener_path().clone())
+            }
+            None => (None, None),
+        };
+        if process.terminal().unwrap_or(false) && opts.console_socket.is_none() {
+            return Err(Error::InvalidArgument {
+                what: "--console-socket",
+                value: String::new(),
+                reason: "process.terminal is true: a console socket is required".into(),
+            });
+        }
+        let console = match (&opts.console_socket, process.terminal().unwrap_or(false)) {
+            (Some(path), true) => {
+                Some(UnixStream::connect(path).map_err(io_err("connect console socket", path))?)
+            }
+            _ => None,
+        };
+
+        // The handshake for `start`, and the channels with the init.
+        let (sock_path, _dir_fd) = socket_path(dir.path(), EXEC_SOCKET)?;
+        let exec_listener =
+            UnixListener::bind(&sock_path).map_err(io_err("bind", dir.path().join(EXEC_SOCKET)))?;
+        let (go_read, go_write) = pipe()?;
+        let (report_read, report_write) = pipe()?;
+
+        let plan = InitPlan {
+            rootfs: bundle.rootfs().to_path_buf(),
+            lock_fd: dir.lock_raw_fd(),
+            join,
+            new_cgroup_ns,
+            new_mount_ns,
+            hostname: spec.hostname().clone(),
+            domainname: spec.domainname().clone(),
+            root_propagation,
+            mounts,
+            devices,
+            dev_tmpfs,
+            sysctls,
+            masked: linux
+                .masked_paths()
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .map(PathBuf::from)
+                .collect(),
+            readonly: linux
+                .readonly_paths()
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .map(PathBuf::from)
+                .collect(),
+            enter: if opts.no_pivot {
+                EnterMethod::MoveRoot
+            } else {
+                EnterMethod::Auto
+            },
+            readonly_root: spec
+                .root()
+                .as_ref()
+                .and_then(|r| r.readonly())
+                .unwrap_or(false),
+            rlimits,
+            console,
+            create_container_hooks: hooks_of(spec.hooks().as_ref(), HookKind::CreateContainer),
+            start_container_hooks: hooks_of(spec.hooks().as_ref(), HookKind::StartContainer),
+            state_json: Vec::new(),
+            umask: user.umask(),
+            user: user_switch,
+            no_new_privs,
+            cwd: process.cwd().clone(),
+            program,
+            path_dirs,
+            argv,
+            envp,
+            seccomp,
+            listener_path,
+            preserve_fds: opts.preserve_fds,
+            personality: None,
+            oom_score_adj: process.oom_score_adj(),
+        };
+        let channels = InitChannels {
+            go: go_read,
+            report: report_write,
+            exec_listener,
+        };
+        if let Some(fd) = &join_pid {
+            // Affects only the children of this (short-lived) process.
+            fd.enter()?;
+        }
+        // SAFETY: create checked above that this process is single-threaded, so the child is
+        // a complete copy and may run ordinary code (see Spawn::run).
+        let child = unsafe { spawn.run(move || init::run(plan, channels)) }?;
+        let pid = child.pid();
+        cleanup.child = Some(child);
+        // The parent's copies of the child's ends must go, or EOF never comes.
+        cg.add_process(pid)?;
+        record.pid = pid.as_raw();
+        record.start_time = proc_stat(pid)?.start_time;
+        let mut state = state_json(&record, Status::Creating);
+        let mut go = fs::File::from(go_write);
+        let mut report = fs::File::from(report_read);
+        let mut hello = vec![init::GO];
+        hello.extend_from_slice(&(state.len() as u32).to_le_bytes());
+        hello.extend_from_slice(&state);
+        go.write_all(&hello)
+            .map_err(io_err("write to init", "(sync pipe)"))?;
+        loop {
+            let mut byte = [0u8; 1];
+            let n = report
+                .read(&mut byte)
+                .map_err(io_err("read from init", "(sync pipe)"))?;
+            if n == 0 {
+                return Err(Error::Init {
+                    step: "the init exited during setup".into(),
+                    source: std::io::Error::from_raw_os_error(libc::ECHILD),
+                });
+            }
+            match byte[0] {
+                init::MSG_HOOKS => {
+                    state = state_json(&record, Status::Creating);
+                    run_hooks(
+                        HookKind::Prestart,
+                        &hooks_of(spec.hooks().as_ref(), HookKind::Prestart),
+                        &state,
+                    )?;
+                    run_hooks(
+                        HookKind::CreateRuntime,
+                        &hooks_of(spec.hooks().as_ref(), HookKind::CreateRuntime),
+                        &state,
+                    )?;
+                    go.write_all(&[init::GO])
+                        .map_err(io_err("write to init", "(sync pipe)"))?;
+                }
+                init::MSG_READY => break,
+                init::MSG_ERROR => return Err(init::read_failure(&mut report)),
+                _ => {
+                    return Err(Error::Init {
+                        step: "unexpected message from the init".into(),
+                        source: std::io::Error::from_raw_os_error(libc::EPROTO),
+                    })
+                }
+            }
+        }
+        record.created_done = true;
+        dir.save(&record)?;
+        if let Some(path) = &opts.pid_file {
+            write_atomic(path, pid.as_raw().to_string().as_bytes())?;
+        }
+        let child = cleanup.child.take().ok_or_else(|| Error::Init {
+            step: "lost the init".into(),
+            source: std::io::Error::from_raw_os_error(libc::ECHILD),
+        })?;
+        Ok(Created { child })
+    }
+
+    fn open(&self, id: &str) -> Result<(ContainerDir, Record), Error> {
+        let id = ContainerId::new(id)?;
+        let dir = self.store.open(&id)?;
+        let record: Record = dir.load()?;
+        Ok((dir, record))
+    }
+
+    /// `start`: lets the init of a created container execute the user's program, then runs
+    /// the `poststart` hooks. Fails unless the container is `created`.
+    pub fn start(&self, id: &str) -> Result<(), Error> {
+        let (dir, record) = self.open(id)?;
+        let status = record.status(&dir);
+        if status != Status::Created {
+            return Err(Error::WrongState {
+                id: dir.id().clone(),
+                status: status.to_string(),
+                reason: "only a created container can be started".into(),
+            });
+        }
+        let (path, _dir_fd) = socket_path(dir.path(), EXEC_SOCKET)?;
+        let mut conn =
+            UnixStream::connect(&path).map_err(io_err("connect", dir.path().join(EXEC_SOCKET)))?;
+        conn.write_all(&[init::GO])
+            .map_err(io_err("start", dir.path().join(EXEC_SOCKET)))?;
+        let _ = fs::remove_file(dir.path().join(EXEC_SOCKET));
+        let mut first = [0u8; 1];
+        // End of file: the connection was closed by the execve (it is close-on-exec).
+        let n = conn
+            .read(&mut first)
+            .map_err(io_err("start", dir.path().join(EXEC_SOCKET)))?;
+        if n == 1 && first[0] == init::MSG_ERROR {
+            return Err(init::read_failure(&mut conn));
+        }
+        let state = state_json(&record, Status::Running);
+        if let Err(e) = run_hooks(
+            HookKind::Poststart,
+            &hooks_of(record.hooks.as_ref(), HookKind::Poststart),
+            &state,
+        ) {
+            // The program runs already; the specification asks for a warning only.
+            eprintln!("warning: {e}");
+        }
+        Ok(())
+    }
+
+    /// `state`: the OCI state, with the status derived now.
+    pub fn state(&self, id: &str) -> Result<State, Error> {
+        let (dir, record) = self.open(id)?;
+        Ok(record.state(&dir))
+    }
+
+    /// `kill`: sends `signal` to the init (through a pidfd, after checking the pid still is
+    /// the init), or with `all` to every process of the container's cgroup. Fails for a
+    /// stopped container.
+    pub fn kill(&self, id: &str, signal: Signal, all: bool) -> Result<(), Error> {
+        let (dir, record) = self.open(id)?;
+        let status = record.status(&dir);
+        if matches!(status, Status::Stopped | Status::Creating) {
+            return Err(Error::WrongState {
+                id: dir.id().clone(),
+                status: status.to_string(),
+                reason: "cannot signal a container that is not running".into(),
+            });
+        }
+        if all {
+            let cg = Cgroup::open(&Layout::detect()?, CgroupPath::new(&record.cgroup)?)?;
+            for pid in cg.procs_recursive()? {
+                // SAFETY: kill sends a signal; processes of the cgroup are the container's.
+                unsafe { libc::kill(pid.as_raw(), signal.as_raw()) };
+            }
+            return Ok(());
+        }
+        signal_init(&record, signal.as_raw())
+    }
+
+    /// `delete`: removes a stopped (or still `created`) container: its cgroup, its state, then
+    /// runs the `poststop` hooks. A running container is refused unless `force`, which kills
+    /// it first. `force` on a container that does not exist succeeds.
+    pub fn delete(&self, id: &str, force: bool) -> Result<(), Error> {
+        let (dir, record) = match self.open(id) {
+            Ok(x) => x,
+            Err(Error::NotFound(_)) if force => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let status = record.status(&dir);
+        match status {
+            Status::Stopped | Status::Created | Status::Creating => {}
+            _ if force => {}
+            _ => {
+                return Err(Error::WrongState {
+                    id: dir.id().clone(),
+                    status: status.to_string(),
+                    reason: "delete needs --force to stop a running container".into(),
+                })
+            }
+        }
+        let layout = Layout::detect()?;
+        let cg = CgroupPath::new(&record.cgroup)
+            .ok()
+            .and_then(|p| Cgroup::open(&layout, p).ok());
+        if status != Status::Stopped {
+            if let Some(cg) = &cg {
+                let _ = cg.thaw();
+                let _ = cg.kill();
+            }
+            let _ = signal_init(&record, libc::SIGKILL);
+            wait_gone(&record, Duration::from_secs(10));
+        }
+        if let Some(cg) = &cg {
+            let _ = cg.kill();
+            cg.delete()?;
+        }
+        let state = state_json(&record, Status::Stopped);
+        dir.remove()?;
+        if let Err(e) = run_hooks(
+            HookKind::Poststop,
+            &hooks_of(record.hooks.as_ref(), HookKind::Poststop),
+            &state,
+        ) {
+            eprintln!("warning: {e}");
+        }
+        Ok(())
+    }
+
+    /// The ids and states of every container (`list`).
+    pub fn list(&self) -> Result<Vec<State>, Error> {
+        let mut out = Vec::new();
+        for id in self.store.ids()? {
+            if let Ok(state) = self.state(id.as_str()) {
+                out.push(state);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Signals the recorded init through a pidfd opened before its start time is checked, so the
+/// signal cannot reach a process that reused the pid.
+fn signal_init(record: &Record, signal: i32) -> Result<(), Error> {
+    let gone = || {
+        Error::io(
+            "signal the init",
+            format!("/proc/{}", record.pid),
+            std::io::Error::from_raw_os_error(libc::ESRCH),
+        )
+    };
+    let pid = Pid::from_raw(record.pid).ok_or_else(gone)?;
+    let pidfd = iso_ns::pidfd_open(pid).map_err(|_| gone())?;
+    if !record.init_alive() {
+        return Err(gone());
+    }
+    // SAFETY: pidfd_send_signal with a valid pidfd, no siginfo, no flags.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            signal,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    if r < 0 {
+        return Err(Error::io(
+            "pidfd_send_signal",
+            format!("/proc/{pid}"),
+            std::io::Error::last_os_error(),
+        ));
+    }
+    Ok(())
+}
+
+/// Waits (bounded) until the init is no longer alive.
+fn wait_gone(record: &Record, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while record.init_alive() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn write_atomic(path: &Path, data: &[u8]) -> Result<(), Error> {
+    let tmp = path.with_extension("iso-tmp");
+    fs::write(&tmp, data).map_err(io_err("write", &tmp))?;
+    fs::rename(&tmp, path).map_err(io_err("rename", path))
+}

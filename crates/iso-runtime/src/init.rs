@@ -1,0 +1,557 @@
+//! The container's init: what runs in the cloned child, from the clone to the `execve` of the
+//! user's program.
+//!
+//! Everything the child needs is prepared by `create` in an [`InitPlan`] before the clone
+//! (C strings, the compiled seccomp program, capability sets, mount descriptions). The
+//! runtime binary is single-threaded (checked before the clone), so the child is an exact,
+//! lock-free copy of it; the primitives it calls only allocate for error messages.
+//!
+//! The child talks to the runtime over three channels:
+//! - `sync` (a pipe pair with `create`): `create` writes [`GO`] once the child is in its
+//!   cgroup; the child answers [`MSG_HOOKS`] before it enters the root (so `create` runs the
+//!   `prestart`/`createRuntime` hooks), and [`MSG_READY`] once it waits for `start`, or
+//!   [`MSG_ERROR`] with an errno and a message.
+//! - the handshake socket `exec.sock` in the container's state directory: `start` connects and
+//!   sends one byte; failures after that are written back on the connection, which is
+//!   close-on-exec, so `start` reading end-of-file means the user's program was executed.
+//! - `--console-socket`: the pty master, for `terminal: true`.
+
+use std::ffi::CString;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+
+use iso_chroot::{Device, DeviceMode, EnterMethod, Mount, Propagation, Root};
+use iso_ns::NsFd;
+
+use crate::hooks::{run_hooks, HookKind};
+use crate::Error;
+
+/// `create` → child: carry on.
+pub(crate) const GO: u8 = b'g';
+/// child → `create`: waiting for `start`.
+pub(crate) const MSG_READY: u8 = b'r';
+/// child → `create`: mounts are made, about to enter the root; run the runtime hooks.
+pub(crate) const MSG_HOOKS: u8 = b'h';
+/// child → `create` or `start`: an error follows (4 bytes errno, then the message).
+pub(crate) const MSG_ERROR: u8 = b'e';
+
+/// A mount as the init makes it.
+#[derive(Debug)]
+pub(crate) enum PlannedMount {
+    /// An ordinary mount through `iso-chroot`.
+    Plain(Mount),
+    /// An OCI `cgroup` mount: a tmpfs holding read-only (or not) binds of the container's
+    /// cgroup directory in each v1 hierarchy (`name`, host directory), or, on a v2-only host,
+    /// a bind of the container's cgroup directory.
+    Cgroup {
+        destination: PathBuf,
+        tmpfs: bool,
+        readonly: bool,
+        binds: Vec<(String, PathBuf)>,
+    },
+}
+
+/// Everything the init does, prepared before the clone.
+pub(crate) struct InitPlan {
+    pub rootfs: PathBuf,
+    pub lock_fd: RawFd,
+    pub join: Vec<NsFd>,
+    pub new_cgroup_ns: bool,
+    pub new_mount_ns: bool,
+    pub hostname: Option<String>,
+    pub domainname: Option<String>,
+    pub root_propagation: Option<Propagation>,
+    pub mounts: Vec<PlannedMount>,
+    pub devices: Vec<Device>,
+    pub dev_tmpfs: bool,
+    pub sysctls: Vec<(PathBuf, String)>,
+    pub masked: Vec<PathBuf>,
+    pub readonly: Vec<PathBuf>,
+    pub enter: EnterMethod,
+    pub readonly_root: bool,
+    pub rlimits: Vec<(u32, u64, u64)>,
+    pub console: Option<UnixStream>,
+    pub create_container_hooks: Vec<oci_spec::runtime::Hook>,
+    pub start_container_hooks: Vec<oci_spec::runtime::Hook>,
+    pub state_json: Vec<u8>,
+    // After start:
+    pub umask: Option<u32>,
+    pub user: iso_caps::UserSwitch,
+    pub no_new_privs: bool,
+    pub cwd: PathBuf,
+    pub program: CString,
+    pub path_dirs: Vec<PathBuf>,
+    pub argv: Vec<CString>,
+    pub envp: Vec<CString>,
+    pub seccomp: Option<iso_seccomp::BpfProgram>,
+    pub listener_path: Option<PathBuf>,
+    pub preserve_fds: i32,
+    pub personality: Option<libc::c_ulong>,
+    pub oom_score_adj: Option<i32>,
+}
+
+/// The channel ends the child holds.
+pub(crate) struct InitChannels {
+    pub go: OwnedFd,
+    pub report: OwnedFd,
+    pub exec_listener: UnixListener,
+}
+
+/// An error inside the init: the step and the errno.
+struct Failure {
+    step: String,
+    errno: i32,
+}
+
+impl Failure {
+    fn new(step: impl Into<String>, errno: i32) -> Self {
+        Failure {
+            step: step.into(),
+            errno,
+        }
+    }
+    fn last_os(step: impl Into<String>) -> Self {
+        let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+        Failure::new(step, errno)
+    }
+    fn from_error(e: Error) -> Self {
+        let errno = e.errno().unwrap_or(0);
+        Failure::new(e.to_string(), errno)
+    }
+}
+
+impl<E: Into<Error>> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure::from_error(e.into())
+    }
+}
+
+/// Encodes a failure for the parent.
+fn send_failure(mut out: impl Write, f: &Failure) {
+    let mut msg = vec![MSG_ERROR];
+    msg.extend_from_slice(&f.errno.to_le_bytes());
+    msg.extend_from_slice(f.step.as_bytes());
+    let _ = out.write_all(&msg);
+}
+
+/// Decodes what follows a [`MSG_ERROR`] byte.
+pub(crate) fn read_failure(mut input: impl Read) -> Error {
+    let mut rest = Vec::new();
+    let _ = input.read_to_end(&mut rest);
+    if rest.len() < 4 {
+        return Error::Init {
+            step: "the init failed without a message".into(),
+            source: std::io::Error::from_raw_os_error(libc::EIO),
+        };
+    }
+    let errno = i32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]);
+    let step = String::from_utf8_lossy(&rest[4..]).into_owned();
+    let source = if errno == 0 {
+        std::io::Error::other("failed")
+    } else {
+        std::io::Error::from_raw_os_error(errno)
+    };
+    Error::Init { step, source }
+}
+
+/// The body of the cloned child. Returns the exit code when it cannot exec.
+pub(crate) fn run(mut plan: InitPlan, channels: InitChannels) -> i32 {
+    let InitChannels {
+        go,
+        report,
+        exec_listener,
+    } = channels;
+    // The state directory's lock belongs to `create`; holding a copy would block `start`.
+    // SAFETY: closing a descriptor number this child inherited and never uses.
+    unsafe { libc::close(plan.lock_fd) };
+    let mut report = std::fs::File::from(report);
+    let mut go = std::fs::File::from(go);
+    let mut byte = [0u8; 1];
+    if go.read_exact(&mut byte).is_err() || byte[0] != GO {
+        return 1;
+    }
+    // Then the state JSON (with our pid as the runtime sees it), for the hooks.
+    let mut len = [0u8; 4];
+    if go.read_exact(&mut len).is_err() {
+        return 1;
+    }
+    let mut state = vec![0u8; u32::from_le_bytes(len) as usize];
+    if go.read_exact(&mut state).is_err() {
+        return 1;
+    }
+    plan.state_json = state;
+    if let Err(f) = setup(&mut plan, &mut report, &mut go) {
+        send_failure(&mut report, &f);
+        return 1;
+    }
+    // Nothing in the container may open /proc/<pid>/exe (our binary) or ptrace us now.
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+    if report.write_all(&[MSG_READY]).is_err() {
+        return 1;
+    }
+    drop(report);
+    drop(go);
+    loop {
+        let mut conn = match exec_listener.accept() {
+            Ok((conn, _)) => conn,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return 1,
+        };
+        if conn.read_exact(&mut byte).is_err() {
+            continue;
+        }
+        drop(exec_listener);
+        let f = match finish(&plan, &conn) {
+            Ok(never) => match never {},
+            Err(f) => f,
+        };
+        send_failure(&mut conn, &f);
+        return 127;
+    }
+}
+
+enum Never {}
+
+fn setup(
+    plan: &mut InitPlan,
+    report: &mut std::fs::File,
+    go: &mut std::fs::File,
+) -> Result<(), Failure> {
+    iso_ns::join(&plan.join)?;
+    if plan.new_cgroup_ns {
+        // After `create` moved us into the container's cgroup, so that it is the new root.
+        iso_ns::unshare(iso_ns::Namespace::Cgroup.into())?;
+    }
+    if let Some(name) = &plan.hostname {
+        // SAFETY: pointer and length of a live buffer.
+        if unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) } != 0 {
+            return Err(Failure::last_os(format!("sethostname {name:?}")));
+        }
+    }
+    if let Some(name) = &plan.domainname {
+        // SAFETY: pointer and length of a live buffer.
+        if unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) } != 0 {
+            return Err(Failure::last_os(format!("setdomainname {name:?}")));
+        }
+    }
+    for (resource, soft, hard) in &plan.rlimits {
+        let lim = libc::rlimit {
+            rlim_cur: *soft,
+            rlim_max: *hard,
+        };
+        // SAFETY: setrlimit reads a valid rlimit struct.
+        if unsafe { libc::setrlimit(*resource as _, &lim) } != 0 {
+            return Err(Failure::last_os(format!("setrlimit {resource}")));
+        }
+    }
+    if let Some(adj) = plan.oom_score_adj {
+        iso_sys::procfs::ProcRoot::open()?.write(
+            iso_sys::ProcPid::SelfPid,
+            "oom_score_adj",
+            adj.to_string().as_bytes(),
+        )?;
+    }
+    if !plan.new_mount_ns {
+        // Without a mount namespace there is nothing to mount; only chroot is possible.
+        let root = Root::open(&plan.rootfs)?;
+        sync_hooks(report, go)?;
+        iso_chroot::chroot(&root)?;
+        return Ok(());
+    }
+    // Make our copy of the host's mounts stop sending (and by default receiving) events.
+    let slash = open_dir("/")?;
+    iso_chroot::set_propagation(slash.as_fd(), Propagation::RSlave)?;
+    if matches!(
+        plan.root_propagation,
+        Some(Propagation::RPrivate) | Some(Propagation::Private)
+    ) {
+        iso_chroot::set_propagation(slash.as_fd(), Propagation::RPrivate)?;
+    }
+    drop(slash);
+    let root = Root::open(&plan.rootfs)?.ensure_mount_point()?;
+    let mut proc_dest = None;
+    for m in &plan.mounts {
+        match m {
+            PlannedMount::Plain(m) => {
+                root.mount(m)?;
+                if m.kind() == &iso_chroot::MountKind::Proc && proc_dest.is_none() {
+                    proc_dest = Some(m.destination().to_path_buf());
+                }
+            }
+            PlannedMount::Cgroup {
+                destination,
+                tmpfs,
+                readonly,
+                binds,
+            } => mount_cgroup(&root, destination, *tmpfs, *readonly, binds)?,
+        }
+    }
+    for dev in &plan.devices {
+        root.create_device(dev, DeviceMode::Auto)?;
+    }
+    if plan.dev_tmpfs {
+        root.create_dev_symlinks()?;
+    }
+    if !plan.sysctls.is_empty() {
+        let proc_root = match &proc_dest {
+            Some(dest) => iso_sys::procfs::ProcRoot::open_at(
+                plan.rootfs.join(dest.strip_prefix("/").unwrap_or(dest)),
+            )?,
+            None => iso_sys::procfs::ProcRoot::open()?,
+        };
+        for (rel, value) in &plan.sysctls {
+            proc_root.write_rel(rel, value.as_bytes())?;
+        }
+    }
+    if let Some(console) = plan.console.take() {
+        setup_console(&root, console)?;
+    }
+    run_hooks(
+        HookKind::CreateContainer,
+        &plan.create_container_hooks,
+        &plan.state_json,
+    )
+    .map_err(Failure::from_error)?;
+    sync_hooks(report, go)?;
+    root.mask_paths(&plan.masked)?;
+    root.readonly_paths(&plan.readonly)?;
+    iso_chroot::enter(&root, plan.enter)?;
+    drop(root);
+    let slash = open_dir("/")?;
+    if let Some(p) = plan.root_propagation {
+        if !matches!(p, Propagation::RPrivate | Propagation::Private) {
+            iso_chroot::set_propagation(slash.as_fd(), p)?;
+        }
+    }
+    if plan.readonly_root {
+        iso_chroot::remount_readonly(slash.as_fd())?;
+    }
+    Ok(())
+}
+
+/// Tells `create` the mounts are ready and waits until it ran the runtime hooks.
+fn sync_hooks(report: &mut std::fs::File, go: &mut std::fs::File) -> Result<(), Failure> {
+    report
+        .write_all(&[MSG_HOOKS])
+        .map_err(|e| Failure::new("report to create", e.raw_os_error().unwrap_or(0)))?;
+    let mut byte = [0u8; 1];
+    match go.read_exact(&mut byte) {
+        Ok(()) if byte[0] == GO => Ok(()),
+        _ => Err(Failure::new("create gave up", libc::ECANCELED)),
+    }
+}
+
+fn open_dir(path: &str) -> Result<OwnedFd, Failure> {
+    let c = CString::new(path).map_err(|_| Failure::new("path with NUL", libc::EINVAL))?;
+    // SAFETY: open with a valid C string; the result is checked.
+    let fd = unsafe {
+        libc::open(
+            c.as_ptr(),
+            libc::O_DIRECTORY | libc::O_RDONLY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(Failure::last_os(format!("open {path}")));
+    }
+    // SAFETY: fd is a fresh descriptor we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn mount_cgroup(
+    root: &Root,
+    destination: &Path,
+    tmpfs: bool,
+    readonly: bool,
+    binds: &[(String, PathBuf)],
+) -> Result<(), Failure> {
+    let ro = if readonly { ",ro" } else { "" };
+    if tmpfs {
+        root.mount(
+            &Mount::tmpfs(destination)
+                .source("tmpfs")
+                .options("nosuid,nodev,noexec,mode=755")?,
+        )?;
+        for (name, host_dir) in binds {
+            let dest = destination.join(name);
+            root.mount(
+                &Mount::bind(host_dir, &dest).options(&format!("rbind,nosuid,nodev,noexec{ro}"))?,
+            )?;
+        }
+        if readonly {
+            let fd = root.open_dir(destination)?;
+            iso_chroot::remount_readonly(fd.as_fd())?;
+        }
+    } else if let Some((_, host_dir)) = binds.first() {
+        root.mount(
+            &Mount::bind(host_dir, destination)
+                .options(&format!("rbind,nosuid,nodev,noexec{ro}"))?,
+        )?;
+    }
+    Ok(())
+}
+
+/// Makes a pty in the container's devpts, sends the master to the console socket, binds the
+/// slave on `/dev/console`, and makes it the init's stdio and controlling terminal.
+fn setup_console(root: &Root, console: UnixStream) -> Result<(), Failure> {
+    let master = root.open_file("/dev/ptmx", libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC)?;
+    let unlock: libc::c_int = 0;
+    // SAFETY: TIOCSPTLCK reads an int from a valid pointer.
+    if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) } != 0 {
+        return Err(Failure::last_os("unlockpt /dev/ptmx"));
+    }
+    let mut number: libc::c_uint = 0;
+    // SAFETY: TIOCGPTN writes an unsigned int to a valid pointer.
+    if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTN, &mut number) } != 0 {
+        return Err(Failure::last_os("ptsname /dev/ptmx"));
+    }
+    // SAFETY: TIOCGPTPEER opens the peer of the master; the result is checked.
+    let slave = unsafe {
+        libc::ioctl(
+            master.as_raw_fd(),
+            libc::TIOCGPTPEER,
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        )
+    };
+    if slave < 0 {
+        return Err(Failure::last_os("open the pty slave"));
+    }
+    // SAFETY: a fresh descriptor we own.
+    let slave = unsafe { OwnedFd::from_raw_fd(slave) };
+    let name = format!("/dev/pts/{number}");
+    iso_seccomp::notify::send_fd(console.as_fd(), master.as_fd(), name.as_bytes())?;
+    drop(console);
+    drop(master);
+    root.bind_console(slave.as_fd())?;
+    // SAFETY: setsid, ioctl and dup2 on descriptors we own, no memory involved.
+    unsafe {
+        if libc::setsid() < 0 {
+            return Err(Failure::last_os("setsid"));
+        }
+        if libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) != 0 {
+            return Err(Failure::last_os("TIOCSCTTY"));
+        }
+        for fd in 0..3 {
+            if libc::dup2(slave.as_raw_fd(), fd) < 0 {
+                return Err(Failure::last_os("dup2 console"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// After `start`: credentials, labels, descriptors, cwd, seccomp, exec.
+fn finish(plan: &InitPlan, conn: &UnixStream) -> Result<Never, Failure> {
+    let _ = conn;
+    if let Some(persona) = plan.personality {
+        // SAFETY: personality takes an integer.
+        if unsafe { libc::personality(persona) } < 0 {
+            return Err(Failure::last_os("personality"));
+        }
+    }
+    if let Some(mask) = plan.umask {
+        // SAFETY: umask cannot fail.
+        unsafe { libc::umask(mask as libc::mode_t) };
+    }
+    let cwd = CString::new(plan.cwd.as_os_str().as_bytes())
+        .map_err(|_| Failure::new("process.cwd contains NUL", libc::EINVAL))?;
+    // SAFETY: chdir with a valid C string.
+    if unsafe { libc::chdir(cwd.as_ptr()) } != 0 {
+        return Err(Failure::last_os(format!(
+            "process.cwd: chdir {}",
+            plan.cwd.display()
+        )));
+    }
+    check_cwd_inside()?;
+    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which the user switch may
+    // drop: load it first then (the filter must allow the remaining setup calls, as with
+    // every runtime).
+    let mut listener = None;
+    if !plan.no_new_privs {
+        if let Some(bpf) = &plan.seccomp {
+            listener = bpf.load()?;
+        }
+    }
+    plan.user.apply()?;
+    run_hooks(
+        HookKind::StartContainer,
+        &plan.start_container_hooks,
+        &plan.state_json,
+    )
+    .map_err(Failure::from_error)?;
+    iso_sys::fd::cloexec_from(3 + plan.preserve_fds)?;
+    if plan.no_new_privs {
+        if let Some(bpf) = &plan.seccomp {
+            listener = bpf.load()?;
+        }
+    }
+    if let (Some(fd), Some(path)) = (&listener, &plan.listener_path) {
+        iso_seccomp::notify::send_fd_to_path(path, fd.as_fd(), &plan.state_json)?;
+    }
+    drop(listener);
+    let program = resolve_program(plan)?;
+    let mut argv: Vec<*const libc::c_char> = plan.argv.iter().map(|a| a.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    let mut envp: Vec<*const libc::c_char> = plan.envp.iter().map(|a| a.as_ptr()).collect();
+    envp.push(std::ptr::null());
+    // SAFETY: signal and sigprocmask only reset this process' dispositions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        let mut empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut empty);
+        libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+    }
+    // SAFETY: NUL-terminated arrays of valid C strings.
+    unsafe { libc::execve(program.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+    Err(Failure::last_os(format!(
+        "process.args: exec {}",
+        String::from_utf8_lossy(program.as_bytes())
+    )))
+}
+
+/// CVE-2024-21626: a cwd reached through a leaked descriptor is outside the root; the kernel
+/// then reports it as unreachable, which `getcwd` shows as a path not starting with `/`.
+fn check_cwd_inside() -> Result<(), Failure> {
+    let mut buf = [0u8; 4096];
+    // SAFETY: getcwd writes at most buf.len() bytes into buf.
+    let p = unsafe { libc::getcwd(buf.as_mut_ptr().cast(), buf.len()) };
+    if p.is_null() {
+        return Err(Failure::last_os(
+            "process.cwd: getcwd (outside the container?)",
+        ));
+    }
+    if buf[0] != b'/' {
+        return Err(Failure::new(
+            "process.cwd is outside the container's root",
+            libc::EPERM,
+        ));
+    }
+    Ok(())
+}
+
+/// `args[0]` with a `/` is used as is; otherwise it is searched in the process' `PATH`.
+fn resolve_program(plan: &InitPlan) -> Result<CString, Failure> {
+    if plan.program.as_bytes().contains(&b'/') {
+        return Ok(plan.program.clone());
+    }
+    for dir in &plan.path_dirs {
+        let candidate = dir.join(std::ffi::OsStr::from_bytes(plan.program.as_bytes()));
+        let Ok(c) = CString::new(candidate.as_os_str().as_bytes()) else {
+            continue;
+        };
+        // SAFETY: access with a valid C string.
+        if unsafe { libc::access(c.as_ptr(), libc::X_OK) } == 0 {
+            return Ok(c);
+        }
+    }
+    Err(Failure::new(
+        format!(
+            "process.args: {:?} not found in PATH",
+            String::from_utf8_lossy(plan.program.as_bytes())
+        ),
+        libc::ENOENT,
+    ))
+}
