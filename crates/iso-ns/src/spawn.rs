@@ -563,8 +563,11 @@ impl Spawn {
                 let _ = child.wait();
                 return Err(e);
             }
-            write_all(go_write.as_fd(), &[1])
-                .map_err(|e| Error::io("write", "spawn sync pipe", e))?;
+            if let Err(e) = write_all(go_write.as_fd(), &[1]) {
+                let _ = child.kill(libc::SIGKILL);
+                let _ = child.wait();
+                return Err(Error::io("write", "spawn sync pipe", e));
+            }
         }
         if let Some((step, errno)) = read_report(report_read.as_fd()).filter(|r| r.0 != STEP_READY)
         {
