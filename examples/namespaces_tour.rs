@@ -31,6 +31,9 @@ use iso::ns::{ClockOffset, Exec, GidMap, Namespace, NamespaceSet, Spawn, TimeOff
 const TEN_DAYS: i64 = 10 * 86400;
 const OUTSIDE_UID: u32 = 61020;
 
+/// One stop of the tour: given the scratch directory, whether the namespace isolated.
+type Stop = fn(&str) -> Result<bool, String>;
+
 fn main() -> ExitCode {
     // SAFETY: geteuid cannot fail.
     if unsafe { libc::geteuid() } != 0 {
@@ -42,7 +45,7 @@ fn main() -> ExitCode {
         eprintln!("namespaces_tour: mkdir {scratch}: {e}");
         return ExitCode::FAILURE;
     }
-    let stops: [(&str, fn(&str) -> Result<bool, String>); 8] = [
+    let stops: [(&str, Stop); 8] = [
         ("UTS", uts),
         ("PID", pid),
         ("network", net),
