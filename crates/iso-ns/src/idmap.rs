@@ -252,32 +252,63 @@ macro_rules! id_map {
             /// A validated map: at least one and at most 340 lines, every count at least 1,
             /// every range inside `u32`, no two ranges overlapping inside or outside.
             /// Errors name the offending line (1-based).
+            ///
+            /// ```
+            #[doc = concat!("let map = iso_ns::", stringify!($name), "::new(vec![iso_ns::IdMapEntry::new(0, 1000, 1), iso_ns::IdMapEntry::new(1, 100000, 65535)])?;")]
+            #[doc = concat!("# Ok::<(), iso_ns::Error>(())")]
+            /// ```
             pub fn new(entries: Vec<IdMapEntry>) -> Result<Self> {
                 check_entries($file, &entries)?;
                 Ok($name(entries))
             }
 
             /// A map of one line.
+            ///
+            /// ```
+            #[doc = concat!("let map = iso_ns::", stringify!($name), "::single(0, 100000, 65536)?;")]
+            #[doc = concat!("# Ok::<(), iso_ns::Error>(())")]
+            /// ```
             pub fn single(inside: u32, outside: u32, count: u32) -> Result<Self> {
                 Self::new(vec![IdMapEntry::new(inside, outside, count)])
             }
 
             /// The lines of the map.
+            ///
+            /// ```
+            #[doc = concat!("assert_eq!(iso_ns::", stringify!($name), "::single(0, 5, 1)?.entries()[0].outside, 5);")]
+            #[doc = concat!("# Ok::<(), iso_ns::Error>(())")]
+            /// ```
             pub fn entries(&self) -> &[IdMapEntry] {
                 &self.0
             }
 
             /// The parent-namespace id of `inside`, if mapped.
+            ///
+            /// ```
+            #[doc = concat!("assert_eq!(iso_ns::", stringify!($name), "::single(0, 5, 2)?.to_outside(1), Some(6));")]
+            #[doc = concat!("# Ok::<(), iso_ns::Error>(())")]
+            /// ```
             pub fn to_outside(&self, inside: u32) -> Option<u32> {
                 to_outside(&self.0, inside)
             }
 
             /// The text the kernel expects, one `inside outside count` line each.
+            ///
+            /// ```
+            #[doc = concat!("assert_eq!(iso_ns::", stringify!($name), "::single(0, 5, 2)?.to_proc_string(), \"0 5 2\\n\");")]
+            #[doc = concat!("# Ok::<(), iso_ns::Error>(())")]
+            /// ```
             pub fn to_proc_string(&self) -> String {
                 render(&self.0)
             }
 
             /// Reads the map of process `pid`; `None` while none has been written.
+            ///
+            /// ```
+            #[doc = concat!("let own = iso_ns::", stringify!($name), "::read(iso_sys::ProcPid::SelfPid)?;")]
+            #[doc = concat!("assert!(own.is_some()); // every process but a fresh user namespace has one")]
+            #[doc = concat!("# Ok::<(), iso_ns::Error>(())")]
+            /// ```
             pub fn read(pid: ProcPid) -> Result<Option<Self>> {
                 let text = ProcRoot::open()?.read_to_string(pid, $file)?;
                 if text.trim().is_empty() {
@@ -296,6 +327,12 @@ macro_rules! id_map {
             ///   `deny` to `/proc/PID/setgroups`, which the kernel demands).
             #[doc = concat!("- Anything else is handed to `", $helper, "`, which checks it against")]
             ///   `/etc/subuid` or `/etc/subgid`.
+            ///
+            /// ```no_run
+            #[doc = concat!("let child = iso_sys::Pid::from_raw(4242).unwrap(); // in a new user namespace, waiting")]
+            #[doc = concat!("let how = iso_ns::", stringify!($name), "::single(0, 100000, 65536)?.write(child)?;")]
+            #[doc = concat!("# Ok::<(), iso_ns::Error>(())")]
+            /// ```
             pub fn write(&self, pid: Pid) -> Result<MapWriter> {
                 let proc_root = ProcRoot::open()?;
                 // SAFETY: the effective-id getters cannot fail.

@@ -222,16 +222,35 @@ impl NsFd {
     }
 
     /// The kind of namespace, as the kernel reported it.
+    ///
+    /// ```
+    /// let ns = iso_ns::NsFd::open("/proc/self/ns/net")?;
+    /// assert_eq!(ns.kind(), iso_ns::Namespace::Net);
+    /// # Ok::<(), iso_ns::Error>(())
+    /// ```
     pub fn kind(&self) -> Namespace {
         self.kind
     }
 
     /// Where the handle came from (for messages).
+    ///
+    /// ```
+    /// let ns = iso_ns::NsFd::open("/proc/self/ns/net")?;
+    /// assert_eq!(ns.origin(), std::path::Path::new("/proc/self/ns/net"));
+    /// # Ok::<(), iso_ns::Error>(())
+    /// ```
     pub fn origin(&self) -> &Path {
         &self.origin
     }
 
     /// The namespace's identity (nsfs device and inode).
+    ///
+    /// ```
+    /// let a = iso_ns::NsFd::open("/proc/self/ns/uts")?;
+    /// let b = iso_ns::NsFd::open("/proc/thread-self/ns/uts")?;
+    /// assert_eq!(a.id()?, b.id()?);
+    /// # Ok::<(), iso_ns::Error>(())
+    /// ```
     pub fn id(&self) -> Result<NsId> {
         // SAFETY: stat is plain data; all-zero is a valid value.
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
@@ -278,6 +297,12 @@ impl NsFd {
     /// Requires `CAP_SYS_ADMIN` in the namespace's owning user namespace (and, for a mount
     /// namespace, `CAP_SYS_CHROOT` in the caller's own); user and mount namespaces can only
     /// be entered by a single-threaded process.
+    ///
+    /// ```no_run
+    /// let net = iso_ns::NsFd::open_kind("/proc/1/ns/net", iso_ns::Namespace::Net)?;
+    /// net.enter()?;
+    /// # Ok::<(), iso_ns::Error>(())
+    /// ```
     pub fn enter(&self) -> Result<()> {
         setns_raw(self.fd.as_fd(), self.kind.clone_flag()).map_err(|e| Error::Syscall {
             op: "setns",

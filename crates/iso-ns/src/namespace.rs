@@ -169,16 +169,30 @@ pub struct NamespaceSet(u8);
 
 impl NamespaceSet {
     /// The empty set.
+    ///
+    /// ```
+    /// assert!(iso_ns::NamespaceSet::empty().is_empty());
+    /// ```
     pub const fn empty() -> Self {
         NamespaceSet(0)
     }
 
     /// All eight kinds.
+    ///
+    /// ```
+    /// assert_eq!(iso_ns::NamespaceSet::all().len(), 8);
+    /// ```
     pub fn all() -> Self {
         Namespace::ALL.into_iter().collect()
     }
 
     /// Adds `ns`; returns whether it was new.
+    ///
+    /// ```
+    /// let mut set = iso_ns::NamespaceSet::empty();
+    /// assert!(set.insert(iso_ns::Namespace::Net));
+    /// assert!(!set.insert(iso_ns::Namespace::Net));
+    /// ```
     pub fn insert(&mut self, ns: Namespace) -> bool {
         let new = !self.contains(ns);
         self.0 |= ns.bit();
@@ -186,6 +200,12 @@ impl NamespaceSet {
     }
 
     /// Removes `ns`; returns whether it was there.
+    ///
+    /// ```
+    /// let mut set = iso_ns::NamespaceSet::all();
+    /// assert!(set.remove(iso_ns::Namespace::Time));
+    /// assert_eq!(set.len(), 7);
+    /// ```
     pub fn remove(&mut self, ns: Namespace) -> bool {
         let had = self.contains(ns);
         self.0 &= !ns.bit();
@@ -193,22 +213,40 @@ impl NamespaceSet {
     }
 
     /// Whether `ns` is in the set.
+    ///
+    /// ```
+    /// assert!(iso_ns::NamespaceSet::all().contains(iso_ns::Namespace::Ipc));
+    /// ```
     pub fn contains(&self, ns: Namespace) -> bool {
         self.0 & ns.bit() != 0
     }
 
     /// Whether the set is empty.
+    ///
+    /// ```
+    /// assert!(!iso_ns::NamespaceSet::from(iso_ns::Namespace::Uts).is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.0 == 0
     }
 
     /// How many kinds are in the set.
+    ///
+    /// ```
+    /// assert_eq!(iso_ns::NamespaceSet::from(iso_ns::Namespace::Uts).len(), 1);
+    /// ```
     pub fn len(&self) -> usize {
         self.0.count_ones() as usize
     }
 
     /// The kinds in the set, in declaration order (mount, uts, ipc, pid, net, user, cgroup,
     /// time).
+    ///
+    /// ```
+    /// use iso_ns::{Namespace, NamespaceSet};
+    /// let set = NamespaceSet::from([Namespace::Net, Namespace::Mount]);
+    /// assert_eq!(set.iter().collect::<Vec<_>>(), vec![Namespace::Mount, Namespace::Net]);
+    /// ```
     pub fn iter(&self) -> impl Iterator<Item = Namespace> + '_ {
         [
             Namespace::Mount,
@@ -225,6 +263,10 @@ impl NamespaceSet {
     }
 
     /// The `CLONE_NEW*` flags of every kind in the set, OR-ed together.
+    ///
+    /// ```
+    /// assert_eq!(iso_ns::NamespaceSet::from(iso_ns::Namespace::Net).clone_flags(), libc::CLONE_NEWNET);
+    /// ```
     pub fn clone_flags(&self) -> i32 {
         self.iter().fold(0, |acc, ns| acc | ns.clone_flag())
     }

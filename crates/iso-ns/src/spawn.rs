@@ -30,6 +30,11 @@ pub struct Exec {
 impl Exec {
     /// Runs `program` (searched in `PATH`, in the parent, if it contains no `/`), with
     /// `program` itself as `argv[0]` and the parent's environment.
+    ///
+    /// ```
+    /// let cmd = iso_ns::Exec::new("sh");
+    /// assert_eq!(cmd.program().to_str(), Some("sh"));
+    /// ```
     pub fn new(program: impl AsRef<Path>) -> Self {
         Exec {
             program: program.as_ref().to_path_buf(),
@@ -39,12 +44,20 @@ impl Exec {
     }
 
     /// Appends an argument.
+    ///
+    /// ```
+    /// let cmd = iso_ns::Exec::new("/bin/ls").arg("-l");
+    /// ```
     pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
         self.args.push(arg.as_ref().to_os_string());
         self
     }
 
     /// Appends several arguments.
+    ///
+    /// ```
+    /// let cmd = iso_ns::Exec::new("/bin/sh").args(["-c", "echo hi"]);
+    /// ```
     pub fn args<I, S>(mut self, args: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -57,6 +70,10 @@ impl Exec {
 
     /// Sets one environment variable (starting from the parent's environment unless
     /// [`Exec::env_clear`] was called).
+    ///
+    /// ```
+    /// let cmd = iso_ns::Exec::new("/usr/bin/env").env("ISO", "1");
+    /// ```
     pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
         let env = self
             .env
@@ -68,12 +85,20 @@ impl Exec {
     }
 
     /// Starts from an empty environment.
+    ///
+    /// ```
+    /// let cmd = iso_ns::Exec::new("/usr/bin/env").env_clear().env("PATH", "/bin");
+    /// ```
     pub fn env_clear(mut self) -> Self {
         self.env = Some(Vec::new());
         self
     }
 
     /// The program as given.
+    ///
+    /// ```
+    /// assert_eq!(iso_ns::Exec::new("/bin/true").program(), std::path::Path::new("/bin/true"));
+    /// ```
     pub fn program(&self) -> &Path {
         &self.program
     }
@@ -118,11 +143,19 @@ pub enum ExitStatus {
 
 impl ExitStatus {
     /// Exited with code 0.
+    ///
+    /// ```
+    /// assert!(!iso_ns::ExitStatus::Exited(1).success());
+    /// ```
     pub fn success(self) -> bool {
         self == ExitStatus::Exited(0)
     }
 
     /// The exit code, if it exited.
+    ///
+    /// ```
+    /// assert_eq!(iso_ns::ExitStatus::Exited(3).code(), Some(3));
+    /// ```
     pub fn code(self) -> Option<i32> {
         match self {
             ExitStatus::Exited(c) => Some(c),
@@ -160,22 +193,48 @@ pub struct Child {
 
 impl Child {
     /// The pid in the caller's PID namespace.
+    ///
+    /// ```no_run
+    /// let child = iso_ns::Spawn::new(iso_ns::Namespace::Pid.into()).exec(&iso_ns::Exec::new("/bin/true"))?;
+    /// println!("host pid {}", child.pid());
+    /// # Ok::<(), iso_ns::Error>(())
+    /// ```
     pub fn pid(&self) -> Pid {
         self.pid
     }
 
     /// The pidfd, if the kernel gave one.
+    ///
+    /// ```no_run
+    /// let child = iso_ns::Spawn::new(iso_ns::Namespace::Pid.into()).exec(&iso_ns::Exec::new("/bin/true"))?;
+    /// assert!(child.pidfd().is_some()); // Linux 5.2 and later
+    /// # Ok::<(), iso_ns::Error>(())
+    /// ```
     pub fn pidfd(&self) -> Option<BorrowedFd<'_>> {
         self.pidfd.as_ref().map(|fd| fd.as_fd())
     }
 
     /// Takes the pidfd out of the handle (for example to `setns` into the child later).
+    ///
+    /// ```no_run
+    /// let mut child = iso_ns::Spawn::new(iso_ns::Namespace::Net.into()).exec(&iso_ns::Exec::new("sleep").arg("60"))?;
+    /// let pidfd = child.take_pidfd().expect("pidfd");
+    /// iso_ns::setns_pidfd(&pidfd, iso_ns::Namespace::Net.into())?; // join its network
+    /// # Ok::<(), iso_ns::Error>(())
+    /// ```
     pub fn take_pidfd(&mut self) -> Option<OwnedFd> {
         self.pidfd.take()
     }
 
     /// Sends `signal` (a `libc::SIG*` number). Uses the pidfd when there is one, so the
     /// signal cannot reach an unrelated process that reused the pid.
+    ///
+    /// ```no_run
+    /// let mut child = iso_ns::Spawn::new(iso_ns::Namespace::Pid.into()).exec(&iso_ns::Exec::new("sleep").arg("60"))?;
+    /// child.kill(libc::SIGTERM)?;
+    /// assert_eq!(child.wait()?, iso_ns::ExitStatus::Signaled(libc::SIGTERM));
+    /// # Ok::<(), iso_ns::Error>(())
+    /// ```
     pub fn kill(&self, signal: i32) -> Result<()> {
         if self.status.is_some() {
             return Err(Error::io(
@@ -209,6 +268,12 @@ impl Child {
     }
 
     /// Waits for the child to end and reaps it. Calling it again returns the same status.
+    ///
+    /// ```no_run
+    /// let mut child = iso_ns::Spawn::new(iso_ns::Namespace::Pid.into()).exec(&iso_ns::Exec::new("/bin/false"))?;
+    /// assert_eq!(child.wait()?.code(), Some(1));
+    /// # Ok::<(), iso_ns::Error>(())
+    /// ```
     pub fn wait(&mut self) -> Result<ExitStatus> {
         if let Some(status) = self.status {
             return Ok(status);
@@ -277,10 +342,11 @@ const STEP_EXECVE: u32 = 2;
 ///    child never allocates.
 /// 2. `clone3(CLONE_PIDFD | CLONE_NEW*)` (or `clone(2)` plus `pidfd_open(2)` on older
 ///    kernels) creates the child, already inside the new namespaces. With
-///    [`Spawn::time_offsets`], the clone is made from a short-lived helper thread that first
-///    creates the time namespace for its children and writes the offsets (the kernel takes
-///    offsets only before a process enters the namespace, and namespace membership is per
-///    thread, so the caller's own namespaces are never touched).
+///    [`Spawn::time_offsets`], a short-lived helper process (forked first) creates the time
+///    namespace for its children, writes its `/proc/self/timens_offsets` (the kernel takes
+///    offsets only before a process enters the namespace) and clones the child with
+///    `CLONE_PARENT`, so that the child is born in the time namespace on every kernel yet
+///    is the caller's child; the caller's own namespaces are never touched.
 /// 3. With a user namespace and maps, the child blocks on a pipe while the parent writes
 ///    `/proc/CHILD/uid_map`, `setgroups` and `gid_map` ([`UidMap::write`]); then it lets the
 ///    child go. (A process cannot write a useful map for itself: before the map exists it
@@ -324,6 +390,11 @@ struct Prepared<'a> {
 
 impl Spawn {
     /// A child that gets new namespaces of the kinds in `namespaces`.
+    ///
+    /// ```
+    /// use iso_ns::{Namespace, NamespaceSet, Spawn};
+    /// let spawn = Spawn::new(NamespaceSet::from([Namespace::Pid, Namespace::Mount]));
+    /// ```
     pub fn new(namespaces: NamespaceSet) -> Self {
         Spawn {
             namespaces,
@@ -333,24 +404,46 @@ impl Spawn {
 
     /// The uid map to write for the child's new user namespace (requires
     /// [`Namespace::User`] in the set).
+    ///
+    /// ```
+    /// use iso_ns::{Namespace, Spawn, UidMap};
+    /// let spawn = Spawn::new(Namespace::User.into()).uid_map(UidMap::single(0, 1000, 1)?);
+    /// # Ok::<(), iso_ns::Error>(())
+    /// ```
     pub fn uid_map(mut self, map: UidMap) -> Self {
         self.uid_map = Some(map);
         self
     }
 
     /// The gid map to write for the child's new user namespace.
+    ///
+    /// ```
+    /// use iso_ns::{GidMap, Namespace, Spawn};
+    /// let spawn = Spawn::new(Namespace::User.into()).gid_map(GidMap::single(0, 1000, 1)?);
+    /// # Ok::<(), iso_ns::Error>(())
+    /// ```
     pub fn gid_map(mut self, map: GidMap) -> Self {
         self.gid_map = Some(map);
         self
     }
 
     /// The hostname to set in the child's new UTS namespace (requires [`Namespace::Uts`]).
+    ///
+    /// ```
+    /// let spawn = iso_ns::Spawn::new(iso_ns::Namespace::Uts.into()).hostname("box")?;
+    /// # Ok::<(), iso_ns::Error>(())
+    /// ```
     pub fn hostname(mut self, name: &str) -> Result<Self> {
         self.hostname = Some(UtsName::new("hostname", name)?);
         Ok(self)
     }
 
     /// The NIS domain name to set in the child's new UTS namespace.
+    ///
+    /// ```
+    /// let spawn = iso_ns::Spawn::new(iso_ns::Namespace::Uts.into()).domainname("lan")?;
+    /// # Ok::<(), iso_ns::Error>(())
+    /// ```
     pub fn domainname(mut self, name: &str) -> Result<Self> {
         self.domainname = Some(UtsName::new("domainname", name)?);
         Ok(self)
@@ -361,6 +454,16 @@ impl Spawn {
     /// The child is born in the new time namespace, so both a program and a closure see
     /// the shifted clocks. Needs `CAP_SYS_ADMIN` and `CAP_SYS_TIME` in the caller's user
     /// namespace (the time namespace is created there, not in a new user namespace).
+    ///
+    /// ```no_run
+    /// use iso_ns::{ClockOffset, Exec, Namespace, Spawn, TimeOffsets};
+    /// let offsets = TimeOffsets { boottime: ClockOffset::from_secs(86400), ..Default::default() };
+    /// let mut child = Spawn::new(Namespace::Time.into())
+    ///     .time_offsets(offsets)
+    ///     .exec(&Exec::new("cat").arg("/proc/uptime"))?; // one day more than the host
+    /// child.wait()?;
+    /// # Ok::<(), iso_ns::Error>(())
+    /// ```
     pub fn time_offsets(mut self, offsets: TimeOffsets) -> Self {
         self.time_offsets = Some(offsets);
         self

@@ -29,6 +29,11 @@ pub struct ClockOffset {
 
 impl ClockOffset {
     /// An offset, refusing `nanos` of a second or more.
+    ///
+    /// ```
+    /// let half = iso_ns::ClockOffset::new(0, 500_000_000)?;
+    /// # Ok::<(), iso_ns::Error>(())
+    /// ```
     pub fn new(secs: i64, nanos: u32) -> Result<Self> {
         if nanos >= 1_000_000_000 {
             return Err(Error::InvalidValue {
@@ -40,6 +45,10 @@ impl ClockOffset {
     }
 
     /// Whole seconds.
+    ///
+    /// ```
+    /// assert_eq!(iso_ns::ClockOffset::from_secs(5).nanos, 0);
+    /// ```
     pub const fn from_secs(secs: i64) -> Self {
         ClockOffset { secs, nanos: 0 }
     }
@@ -72,6 +81,10 @@ pub struct TimeOffsets {
 
 impl TimeOffsets {
     /// The text the kernel expects, one `<clock> <secs> <nanos>` line each.
+    ///
+    /// ```
+    /// assert_eq!(iso_ns::TimeOffsets::default().to_proc_string(), "monotonic 0 0\nboottime 0 0\n");
+    /// ```
     pub fn to_proc_string(&self) -> String {
         format!(
             "monotonic {} {}\nboottime {} {}\n",

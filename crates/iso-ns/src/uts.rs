@@ -22,6 +22,11 @@ pub struct UtsName(CString);
 
 impl UtsName {
     /// Checks `value`; `field` names it in errors.
+    ///
+    /// ```
+    /// let name = iso_ns::UtsName::new("hostname", "web-1")?;
+    /// # Ok::<(), iso_ns::Error>(())
+    /// ```
     pub fn new(field: &'static str, value: &str) -> Result<Self> {
         if value.len() > MAX_UTS_NAME_LEN {
             return Err(Error::InvalidValue {
@@ -37,6 +42,12 @@ impl UtsName {
     }
 
     /// The value.
+    ///
+    /// ```
+    /// let name = iso_ns::UtsName::new("hostname", "web-1")?;
+    /// assert_eq!(name.as_c_str().to_bytes(), b"web-1");
+    /// # Ok::<(), iso_ns::Error>(())
+    /// ```
     pub fn as_c_str(&self) -> &CStr {
         &self.0
     }
