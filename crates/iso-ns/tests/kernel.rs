@@ -624,3 +624,50 @@ fn vm_cgroup_namespace_root_on_pure_v2() {
         Ok(())
     });
 }
+
+#[test]
+fn unprivileged_join_enters_user_namespace_first() {
+    if !iso_testutil::root_or_skip() {
+        return;
+    }
+    iso_testutil::in_child(|| {
+        become_nobody()?;
+        let set = NamespaceSet::from([Namespace::User, Namespace::Net, Namespace::Uts]);
+        let spawn = Spawn::new(set)
+            .uid_map(UidMap::single(0, 65534, 1).map_err(|e| e.to_string())?)
+            .gid_map(GidMap::single(0, 65534, 1).map_err(|e| e.to_string())?);
+        let (mut child, release_pipe) = parked_child(&spawn);
+        let pid = child.pid();
+        let handles: Vec<NsFd> = [Namespace::Net, Namespace::Uts, Namespace::User]
+            .into_iter()
+            .map(|k| NsFd::of_process(ProcPid::Pid(pid), k))
+            .collect::<Result<_, _>>()
+            .map_err(|e| e.to_string())?;
+        // Without the user namespace first, nobody may not enter the others.
+        let err = handles[0].enter().unwrap_err();
+        assert_eq!(err.errno(), Some(libc::EPERM), "{err}");
+        let plan: Vec<Namespace> = join_plan(&handles)
+            .map_err(|e| e.to_string())?
+            .iter()
+            .map(|h| h.kind())
+            .collect();
+        assert_eq!(plan, vec![Namespace::User, Namespace::Net, Namespace::Uts]);
+        join(&handles).map_err(|e| e.to_string())?;
+        for name in ["user", "net", "uts"] {
+            assert_eq!(
+                ns_link("self", name),
+                ns_link(&pid.to_string(), name),
+                "{name}"
+            );
+        }
+        // SAFETY: getuid cannot fail.
+        assert_eq!(
+            unsafe { libc::getuid() },
+            0,
+            "root inside the joined user namespace"
+        );
+        release(release_pipe);
+        assert!(child.wait().unwrap().success());
+        Ok(())
+    });
+}
