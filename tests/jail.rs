@@ -632,3 +632,102 @@ fn prepare_refuses_bad_configurations() {
         "{e}"
     );
 }
+
+#[test]
+fn landlock_restricts_even_root_in_the_jail() {
+    if !root_or_skip() {
+        return;
+    }
+    use iso::mac::landlock::{FsAccess, Ruleset};
+    let scratch = TempDir::new("jail-landlock");
+    let allowed = scratch.path().join("allowed");
+    std::fs::create_dir(&allowed).expect("mkdir");
+    let prepared = Jail::new()
+        .keep_caps(Capabilities::current().expect("caps").permitted)
+        .landlock(
+            Ruleset::new()
+                .handle_fs(FsAccess::write_known())
+                .allow_path(&allowed, FsAccess::write_known()),
+        )
+        .prepare()
+        .expect("prepare");
+    let (inside, outside) = (allowed.join("ok"), scratch.path().join("denied"));
+    in_jail(prepared, move || {
+        std::fs::write(&inside, b"x").map_err(|e| format!("allowed write: {e}"))?;
+        let denied = std::fs::write(&outside, b"x");
+        ensure(
+            denied.as_ref().err().and_then(|e| e.raw_os_error()) == Some(libc::EACCES),
+            format!("write outside the rule: {denied:?}"),
+        )
+    });
+    assert!(allowed.join("ok").exists());
+    assert!(!scratch.path().join("denied").exists());
+}
+
+#[test]
+fn a_cgroup_that_refuses_tasks_fails_the_cgroup_step() {
+    if !root_or_skip() {
+        return;
+    }
+    // A new v1 cpuset child has no CPUs and no memory nodes: the kernel refuses tasks.
+    if !Path::new("/sys/fs/cgroup/cpuset/cgroup.procs").exists() {
+        eprintln!("skipped: no v1 cpuset hierarchy");
+        return;
+    }
+    let cg = PathBuf::from(format!(
+        "/sys/fs/cgroup/cpuset/iso-test-jail-{}",
+        std::process::id()
+    ));
+    std::fs::create_dir(&cg).expect("mkdir cgroup");
+    let prepared = Jail::new().cgroup_dir(&cg).prepare();
+    let scratch = TempDir::new("jail-fail-cg");
+    let marker = scratch.path().join("payload-ran");
+    let result = prepared.map(|p| touch(&marker).spawn_jailed(p));
+    let _ = std::fs::remove_dir(&cg);
+    let e = expect_step(result.expect("prepare"), Step::Cgroup);
+    assert_eq!(e.errno(), Some(libc::ENOSPC), "{e}");
+    assert!(e.to_string().contains("cgroup.procs"), "{e}");
+    assert!(!marker.exists());
+    assert!(!cg.exists(), "cgroup left behind");
+}
+
+#[test]
+fn namespaces_chroot_mounts_and_workdir_apply_to_the_child() {
+    if !root_or_skip() || !have_busybox() {
+        return;
+    }
+    use iso::ns::{Namespace, NamespaceSet};
+    let root = JailRoot::new("jail-ns");
+    let prepared = Jail::new()
+        .namespaces(NamespaceSet::from([
+            Namespace::Net,
+            Namespace::Uts,
+            Namespace::Ipc,
+        ]))
+        .chroot(root.path())
+        .bind_ro(BUSYBOX, "/bin/busybox")
+        .mount_proc()
+        .current_dir("/tmp")
+        .user(NOBODY, NOBODY)
+        .prepare()
+        .expect("prepare");
+    let text = stdout(&sh(
+        prepared,
+        "pwd; /bin/busybox cat /proc/self/net/dev; /bin/busybox readlink /proc/self/ns/uts",
+    ));
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("/tmp"), "{text}");
+    let ifaces: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split_once(':').map(|(name, _)| name.trim()))
+        .filter(|n| !n.contains(' ') && !n.starts_with("uts"))
+        .collect();
+    assert_eq!(ifaces, ["lo"], "{text}");
+    let host_uts = std::fs::read_link("/proc/self/ns/uts").expect("readlink");
+    let inside_uts = text.lines().last().unwrap_or("");
+    assert!(inside_uts.starts_with("uts:["), "{text}");
+    assert_ne!(Path::new(inside_uts), host_uts, "{text}");
+    // The mounts lived in the child's namespace only.
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    assert!(!mountinfo.contains(&*root.path().to_string_lossy()));
+}
