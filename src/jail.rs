@@ -573,16 +573,14 @@ impl Jail {
         ] {
             caps = caps.set(set, self.keep_caps);
         }
-        let (user_step, caps_step) = (Step::User, Step::Capabilities);
-        let which = if self.user.is_some() {
-            user_step
+        let step = if self.user.is_some() {
+            Step::User
         } else {
-            caps_step
+            Step::Capabilities
         };
-        let caps = caps.prepare().map_err(|source| Error::Caps {
-            step: which,
-            source,
-        })?;
+        let caps = caps
+            .prepare()
+            .map_err(|source| Error::Caps { step, source })?;
         let user = self.user.map(|(uid, gid)| {
             labels.user = format!("uid {uid} gid {gid} groups {:?}", self.groups);
             UserSwitch::new(uid, gid)

@@ -114,7 +114,7 @@ impl CommandJailExt for Command {
             (Err(_), Some(f)) => Err(labels.error(f)),
             (Err(source), None) => Err(Error::Step {
                 step: Step::Exec,
-                operation: "execve",
+                operation: "fork/execve",
                 target: program,
                 source,
             }),

@@ -147,7 +147,7 @@ pub enum Error {
     ///
     /// [`spawn_jailed`]: crate::jail::CommandJailExt::spawn_jailed
     /// [`PreparedJail::enter`]: crate::jail::PreparedJail::enter
-    #[error("jail step {step} failed: {operation} {target}: {source}")]
+    #[error("jail step {step} failed: {operation}{}: {source}", on_target(target))]
     Step {
         /// The step that failed; the steps after it did not run, nor did the payload.
         step: Step,
@@ -159,6 +159,15 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+}
+
+/// `" on TARGET"`, or nothing when there is no target.
+fn on_target(target: &str) -> String {
+    if target.is_empty() {
+        String::new()
+    } else {
+        format!(" on {target}")
+    }
 }
 
 impl Error {
