@@ -20,7 +20,7 @@
 //! |---|---|---|---|
 //! | 1 | [`Cgroup`](Step::Cgroup) | write `0` to each prepared `cgroup.procs` | first, so every later fork of the worker is counted; needs the privileges and the host's cgroup files, which later steps take away |
 //! | 2 | [`Rlimits`](Step::Rlimits) | `setrlimit` for each limit | raising a hard limit needs `CAP_SYS_RESOURCE`, gone after step 6 |
-//! | 3 | [`Namespaces`](Step::Namespaces) | `unshare` (mount, UTS, IPC, network, cgroup) | needs `CAP_SYS_ADMIN`; the mount namespace must exist before anything is mounted, so that no mount reaches the host |
+//! | 3 | [`Namespaces`](Step::Namespaces) | `unshare` (mount, UTS, IPC, network, cgroup), `sethostname` | needs `CAP_SYS_ADMIN`; the mount namespace must exist before anything is mounted, so that no mount reaches the host |
 //! | 4 | [`Mounts`](Step::Mounts) | make `/` recursively private, bind the root onto itself, bind mounts (optionally read-only), `/proc` | needs the host's paths, so before the root changes |
 //! | 5 | [`Root`](Step::Root) | `pivot_root` (and detach the old root) or `chroot`, then `chdir` | after the mounts it needs, before the privileges it needs are dropped |
 //! | 6 | [`User`](Step::User) | keep-caps, `setgroups`, then `setresgid`, then `setresuid`, then the capability sets | `setgroups` and `setgid` need `CAP_SETGID`, which is lost with the uid, so the uid goes last; and no moment runs as the new user with root's groups. Capabilities are reduced after the uid change (with keep-caps) because the change itself clears them |
@@ -241,6 +241,7 @@ struct Bind {
 #[derive(Debug, Clone)]
 pub struct Jail {
     namespaces: NamespaceSet,
+    hostname: Option<String>,
     root: Option<(PathBuf, RootMethod)>,
     binds: Vec<Bind>,
     mount_proc: bool,
@@ -272,6 +273,7 @@ impl Jail {
     pub fn new() -> Jail {
         Jail {
             namespaces: NamespaceSet::default(),
+            hostname: None,
             root: None,
             binds: Vec::new(),
             mount_proc: false,
@@ -299,6 +301,17 @@ impl Jail {
         for ns in set.iter() {
             self.namespaces.insert(ns);
         }
+        self
+    }
+
+    /// Sets the hostname in a new UTS namespace (adds one), so the jailed process can name
+    /// itself without renaming the host.
+    ///
+    /// ```
+    /// let jail = iso::jail::Jail::new().hostname("pool-a");
+    /// ```
+    pub fn hostname(mut self, name: impl Into<String>) -> Jail {
+        self.hostname = Some(name.into());
         self
     }
 
@@ -553,6 +566,25 @@ impl Jail {
             }
         }
 
+        let hostname = match &self.hostname {
+            None => None,
+            Some(name) => {
+                if name.is_empty() || name.len() > 64 {
+                    return Err(Error::Invalid {
+                        step: Step::Namespaces,
+                        field: "hostname",
+                        reason: format!("{name:?} must be 1 to 64 bytes"),
+                    });
+                }
+                namespaces.insert(Namespace::Uts);
+                Some(CString::new(name.as_bytes()).map_err(|_| Error::Invalid {
+                    step: Step::Namespaces,
+                    field: "hostname",
+                    reason: format!("{name:?} contains a NUL byte"),
+                })?)
+            }
+        };
+
         // 4, 5. mounts and root.
         let fs = self.prepare_fs(&mut labels)?;
         if let Some(fs) = &fs {
@@ -649,6 +681,7 @@ impl Jail {
             cgroup_procs,
             rlimits,
             unshare_flags: namespaces.clone_flags(),
+            hostname,
             fs,
             user,
             caps,

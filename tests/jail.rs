@@ -696,11 +696,8 @@ fn namespaces_chroot_mounts_and_workdir_apply_to_the_child() {
     use iso::ns::{Namespace, NamespaceSet};
     let root = JailRoot::new("jail-ns");
     let prepared = Jail::new()
-        .namespaces(NamespaceSet::from([
-            Namespace::Net,
-            Namespace::Uts,
-            Namespace::Ipc,
-        ]))
+        .namespaces(NamespaceSet::from([Namespace::Net, Namespace::Ipc]))
+        .hostname("iso-jail")
         .chroot(root.path())
         .bind_ro(BUSYBOX, "/bin/busybox")
         .mount_proc()
@@ -710,10 +707,13 @@ fn namespaces_chroot_mounts_and_workdir_apply_to_the_child() {
         .expect("prepare");
     let text = stdout(&sh(
         prepared,
-        "pwd; /bin/busybox cat /proc/self/net/dev; /bin/busybox readlink /proc/self/ns/uts",
+        "pwd; /bin/busybox hostname; /bin/busybox cat /proc/self/net/dev; \
+         /bin/busybox readlink /proc/self/ns/uts",
     ));
     let mut lines = text.lines();
     assert_eq!(lines.next(), Some("/tmp"), "{text}");
+    assert_eq!(lines.next(), Some("iso-jail"), "{text}");
+    assert_ne!(iso::ns::hostname().expect("hostname"), "iso-jail");
     let ifaces: Vec<&str> = text
         .lines()
         .filter_map(|l| l.split_once(':').map(|(name, _)| name.trim()))

@@ -17,7 +17,7 @@ pub enum Step {
     Cgroup,
     /// Setting resource limits (`setrlimit`).
     Rlimits,
-    /// Entering new namespaces (`unshare`).
+    /// Entering new namespaces (`unshare`) and setting the hostname of a new UTS namespace.
     Namespaces,
     /// Making the mount tree private and mounting the bind mounts and `/proc`.
     Mounts,
@@ -225,6 +225,7 @@ pub(crate) enum Op {
     WriteCgroupProcs,
     Setrlimit,
     Unshare,
+    SetHostname,
     MakePrivate,
     BindRoot,
     Bind,
@@ -244,10 +245,11 @@ pub(crate) enum Op {
 }
 
 impl Op {
-    const ALL: [Op; 19] = [
+    const ALL: [Op; 20] = [
         Op::WriteCgroupProcs,
         Op::Setrlimit,
         Op::Unshare,
+        Op::SetHostname,
         Op::MakePrivate,
         Op::BindRoot,
         Op::Bind,
@@ -271,6 +273,7 @@ impl Op {
             Op::WriteCgroupProcs => "write(cgroup.procs)",
             Op::Setrlimit => "setrlimit",
             Op::Unshare => "unshare",
+            Op::SetHostname => "sethostname",
             Op::MakePrivate => "mount(MS_REC|MS_PRIVATE)",
             Op::BindRoot => "mount(MS_BIND) of the root onto itself",
             Op::Bind => "mount(MS_BIND)",

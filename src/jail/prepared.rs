@@ -83,6 +83,7 @@ pub(crate) struct Parts {
     pub cgroup_procs: Vec<OwnedFd>,
     pub rlimits: Vec<(libc::__rlimit_resource_t, libc::rlimit)>,
     pub unshare_flags: i32,
+    pub hostname: Option<CString>,
     pub fs: Option<PreparedFs>,
     pub user: Option<UserSwitch>,
     pub caps: PreparedCaps,
@@ -114,6 +115,7 @@ pub struct PreparedJail {
     cgroup_procs: Vec<OwnedFd>,
     rlimits: Vec<(libc::__rlimit_resource_t, libc::rlimit)>,
     unshare_flags: i32,
+    hostname: Option<CString>,
     fs: Option<PreparedFs>,
     user: Option<UserSwitch>,
     caps: PreparedCaps,
@@ -144,6 +146,7 @@ impl PreparedJail {
             cgroup_procs: p.cgroup_procs,
             rlimits: p.rlimits,
             unshare_flags: p.unshare_flags,
+            hostname: p.hostname,
             fs: p.fs,
             user: p.user,
             caps: p.caps,
@@ -200,6 +203,10 @@ impl PreparedJail {
         if self.unshare_flags != 0 {
             sys::unshare(self.unshare_flags)
                 .map_err(|e| Failure::new(Step::Namespaces, Op::Unshare, e, 0))?;
+        }
+        if let Some(name) = &self.hostname {
+            sys::sethostname(name.as_bytes())
+                .map_err(|e| Failure::new(Step::Namespaces, Op::SetHostname, e, 0))?;
         }
         // 4, 5. mounts, root, working directory.
         if let Some(fs) = &self.fs {

@@ -113,3 +113,8 @@ pub(crate) fn clear_cloexec(fd: RawFd) -> Result<(), i32> {
     // SAFETY: as above.
     check(unsafe { libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) }.into())
 }
+
+pub(crate) fn sethostname(name: &[u8]) -> Result<(), i32> {
+    // SAFETY: the pointer and length describe `name`, which outlives the call.
+    check(unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) }.into())
+}
