@@ -4,9 +4,10 @@
 //! The master runs as root. For each pool (`pool-a`, `pool-b`) it creates a directory (the
 //! pool's root, holding only a `greeting` file), a TCP listener on 127.0.0.1 and a report
 //! pipe, prepares a jail, and forks one worker. The worker enters the jail in this order:
-//! its own network and IPC namespaces, `pivot_root` into the pool directory, the pool's
-//! unprivileged uid/gid (no supplementary groups, no capabilities), `no_new_privs`, every fd
-//! closed except its listener and report pipe, and the default seccomp profile last.
+//! its own network, IPC and UTS namespaces (the hostname is the pool's name), `pivot_root`
+//! into the pool directory, the pool's unprivileged uid/gid (no supplementary groups, no
+//! capabilities), `no_new_privs`, every fd closed except its listener and report pipe, and
+//! the default seccomp profile last.
 //!
 //! The worker then tries to break out, and reports each result on its pipe:
 //! read `/etc/shadow`, open a raw socket, mount a tmpfs, and regain root with `setuid(0)`.
@@ -128,6 +129,7 @@ fn start_worker(base: &Path, pool: &'static Pool) -> Result<Running, String> {
     // Everything that allocates happens here, in the master, before the fork.
     let prepared = Jail::new()
         .namespaces(NamespaceSet::from([Namespace::Net, Namespace::Ipc]))
+        .hostname(pool.name)
         .pivot_root(&root)
         .user(pool.uid, pool.gid)
         .rlimit(Resource::Nofile, 16, 16)
@@ -166,6 +168,21 @@ fn worker(prepared: PreparedJail, listener: &TcpListener, mut report: File) -> !
         // SAFETY: leaving without destructors (the jail closed fds they would close again).
         unsafe { libc::_exit(1) };
     }
+    // Who and where the worker is now.
+    let listing: Vec<String> = std::fs::read_dir("/")
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    // SAFETY: getuid and getgid cannot fail.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let host = iso::ns::hostname().unwrap_or_default();
+    let _ = writeln!(
+        report,
+        "jailed: uid {uid} gid {gid}, hostname {host:?}, / holds {listing:?}"
+    );
     let mut all_denied = true;
     for (what, result) in ATTEMPTS.iter().zip(attempts()) {
         let line = match result {
