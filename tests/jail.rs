@@ -393,12 +393,19 @@ fn worker_keeps_only_the_kept_fds() {
         .expect("prepare");
     let leaked_no = leaked.as_raw_fd();
     in_jail(prepared, move || {
-        let open: Vec<RawFd> = (0..1024)
-            // SAFETY: F_GETFD only queries a descriptor number.
-            .filter(|fd| unsafe { libc::fcntl(*fd, libc::F_GETFD) } >= 0)
-            .collect();
+        // Walk /proc/self/fd; the walk's own descriptor points at that directory.
+        let mut open = Vec::new();
+        for entry in std::fs::read_dir("/proc/self/fd").map_err(|e| e.to_string())? {
+            let entry = entry.map_err(|e| e.to_string())?;
+            let target = std::fs::read_link(entry.path()).unwrap_or_default();
+            if target.to_string_lossy().ends_with("/fd") {
+                continue;
+            }
+            open.push(entry.file_name().to_string_lossy().into_owned());
+        }
+        open.sort();
         ensure(
-            open.iter().all(|fd| *fd < 3 || *fd == 201),
+            open == ["0", "1", "2", "201"],
             format!("open fds after the jail: {open:?} (leaked was {leaked_no})"),
         )
     });
@@ -727,4 +734,61 @@ fn namespaces_chroot_mounts_and_workdir_apply_to_the_child() {
     // The mounts lived in the child's namespace only.
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
     assert!(!mountinfo.contains(&*root.path().to_string_lossy()));
+}
+
+#[test]
+fn namespaces_capabilities_and_landlock_failures_name_their_step() {
+    if !root_or_skip() {
+        return;
+    }
+    use iso::mac::landlock::{FsAccess, Ruleset};
+    use iso::ns::{Namespace, NamespaceSet};
+    let scratch = TempDir::new("jail-fail-more");
+    let marker = scratch.path().join("payload-ran");
+    let marker_in = marker.clone();
+    in_child(move || {
+        // Without CAP_SYS_ADMIN and CAP_NET_RAW from here on.
+        let mut held = Capabilities::current()
+            .map_err(|e| e.to_string())?
+            .permitted;
+        held.remove(Capability::SysAdmin);
+        held.remove(Capability::NetRaw);
+        CapConfig::new()
+            .set(Set::Bounding, held)
+            .set(Set::Permitted, held)
+            .set(Set::Effective, held)
+            .apply()
+            .map_err(|e| e.to_string())?;
+        let cases = [
+            (
+                Jail::new().namespaces(NamespaceSet::from([Namespace::Net])),
+                Step::Namespaces,
+            ),
+            (
+                Jail::new().keep_caps(CapSet::from(Capability::NetRaw)),
+                Step::Capabilities,
+            ),
+            (
+                Jail::new()
+                    .user(NOBODY, NOBODY)
+                    .no_new_privs(false)
+                    .seccomp(SeccompPolicy::Disabled)
+                    .landlock(Ruleset::new().handle_fs(FsAccess::write_known())),
+                Step::Landlock,
+            ),
+        ];
+        for (jail, step) in cases {
+            let prepared = jail.prepare().map_err(|e| e.to_string())?;
+            match touch(&marker_in).spawn_jailed(prepared) {
+                Ok(mut child) => {
+                    let _ = child.wait();
+                    return Err(format!("the payload started although {step} should fail"));
+                }
+                Err(e) if e.step() == step && e.errno() == Some(libc::EPERM) => {}
+                Err(e) => return Err(format!("expected {step}/EPERM, got: {e}")),
+            }
+        }
+        Ok(())
+    });
+    assert!(!marker.exists(), "a payload ran");
 }
