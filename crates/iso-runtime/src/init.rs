@@ -310,13 +310,13 @@ fn setup(
     if let Some(console) = plan.console.take() {
         setup_console(&root, console)?;
     }
+    sync_hooks(report, go)?;
     run_hooks(
         HookKind::CreateContainer,
         &plan.create_container_hooks,
         &plan.state_json,
     )
     .map_err(Failure::from_error)?;
-    sync_hooks(report, go)?;
     root.mask_paths(&plan.masked)?;
     root.readonly_paths(&plan.readonly)?;
     iso_chroot::enter(&root, plan.enter)?;

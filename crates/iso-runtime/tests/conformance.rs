@@ -1,0 +1,533 @@
+//! Conformance suite: the `iso-runtime` binary on real bundles (a busybox-static rootfs),
+//! checked from inside the container (its output) and from the host (state JSON, cgroup
+//! files, what is left behind). Every test deletes its container in a guard.
+
+use std::fs;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use iso_testutil::TempDir;
+use serde_json::{json, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_iso-runtime");
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A bundle, a state root and a cgroup path owned by one test; deletes its containers on drop.
+struct Fixture {
+    dir: TempDir,
+    ids: Vec<String>,
+    cgroup: String,
+}
+
+fn busybox_rootfs(rootfs: &Path) {
+    for d in ["bin", "proc", "sys", "dev", "etc", "tmp", "root"] {
+        fs::create_dir_all(rootfs.join(d)).unwrap();
+    }
+    fs::copy("/bin/busybox", rootfs.join("bin/busybox")).unwrap();
+    for a in [
+        "sh", "cat", "echo", "id", "hostname", "sleep", "ls", "grep", "touch", "ps", "head",
+        "readlink", "stat", "mount", "true", "false", "wc",
+    ] {
+        symlink("busybox", rootfs.join("bin").join(a)).unwrap();
+    }
+    fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
+}
+
+impl Fixture {
+    fn new(tag: &str) -> Option<Fixture> {
+        if !iso_testutil::root_or_skip() {
+            return None;
+        }
+        if !Path::new("/bin/busybox").exists() {
+            eprintln!("skipped: /bin/busybox (busybox-static) is not installed");
+            return None;
+        }
+        let dir = TempDir::new(tag);
+        busybox_rootfs(&dir.path().join("bundle/rootfs"));
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let cgroup = format!("/iso-test-{}-{n}", std::process::id());
+        Some(Fixture {
+            dir,
+            ids: Vec::new(),
+            cgroup,
+        })
+    }
+
+    fn bundle(&self) -> PathBuf {
+        self.dir.path().join("bundle")
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    /// A config like `runc spec` writes, running `script` with `sh -c`.
+    fn config(&self, script: &str) -> Value {
+        let caps = json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
+        json!({
+            "ociVersion": "1.0.2",
+            "process": {
+                "terminal": false,
+                "user": {"uid": 0, "gid": 0},
+                "args": ["/bin/sh", "-c", script],
+                "env": ["PATH=/bin", "TERM=xterm", "ISO_TEST=yes"],
+                "cwd": "/",
+                "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+                "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1000}],
+                "noNewPrivileges": true
+            },
+            "root": {"path": "rootfs", "readonly": true},
+            "hostname": "isotest",
+            "mounts": [
+                {"destination": "/proc", "type": "proc", "source": "proc"},
+                {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+                 "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+                {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+                 "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]},
+                {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+                 "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+                {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+                 "options": ["nosuid", "noexec", "nodev"]},
+                {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+                 "options": ["nosuid", "noexec", "nodev", "ro"]},
+                {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+                 "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]},
+                {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid"]}
+            ],
+            "linux": {
+                "cgroupsPath": self.cgroup,
+                "resources": {"pids": {"limit": 42}},
+                "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"},
+                               {"type": "uts"}, {"type": "mount"}],
+                "maskedPaths": ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/sys/firmware"],
+                "readonlyPaths": ["/proc/sys", "/proc/sysrq-trigger"]
+            }
+        })
+    }
+
+    fn write_config(&self, config: &Value) {
+        fs::write(
+            self.bundle().join("config.json"),
+            serde_json::to_vec_pretty(config).unwrap(),
+        )
+        .unwrap();
+    }
+
+    fn id(&mut self, name: &str) -> String {
+        let id = format!("{name}-{}", std::process::id());
+        self.ids.push(id.clone());
+        id
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.arg("--root").arg(self.root()).args(args);
+        c.current_dir(self.bundle());
+        c.stdin(Stdio::null());
+        c
+    }
+
+    /// Runs the binary with its stdout and stderr in files: a container's init inherits
+    /// them, so pipes would stay open (and `output()` would wait) as long as it lives.
+    fn rt(&self, args: &[&str]) -> Output {
+        run_to_files(self.cmd(args), self.dir.path())
+    }
+
+    fn state(&self, id: &str) -> Value {
+        let out = self.rt(&["state", id]);
+        assert!(out.status.success(), "state: {}", text(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    fn wait_status(&self, id: &str, want: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let st = self.state(id);
+            if st["status"] == want || Instant::now() > deadline {
+                return st;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn cgroup_dir(&self, controller: &str) -> PathBuf {
+        Path::new("/sys/fs/cgroup")
+            .join(controller)
+            .join(self.cgroup.trim_start_matches('/'))
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        for id in &self.ids {
+            let _ = self.rt(&["delete", "--force", id]);
+        }
+        // A failed create must not leave the cgroup: check and clean up anyway.
+        for c in [
+            "pids", "memory", "cpu", "cpuset", "devices", "freezer", "blkio", "systemd",
+        ] {
+            let _ = fs::remove_dir(self.cgroup_dir(c));
+        }
+    }
+}
+
+fn run_to_files(mut cmd: Command, dir: &Path) -> Output {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let (o, e) = (dir.join(format!("out.{n}")), dir.join(format!("err.{n}")));
+    cmd.stdout(fs::File::create(&o).unwrap());
+    cmd.stderr(fs::File::create(&e).unwrap());
+    let status = cmd.status().unwrap();
+    Output {
+        status,
+        stdout: fs::read(&o).unwrap(),
+        stderr: fs::read(&e).unwrap(),
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn run_shows_the_container_view_and_returns_its_exit_code() {
+    let Some(mut fx) = Fixture::new("rt-run") else {
+        return;
+    };
+    let script =
+        "echo pid=$$; hostname; id -u; grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status; \
+                  echo env=$ISO_TEST; cat /sys/fs/cgroup/pids/pids.max; ls /dev; \
+                  touch /rootfs-is-writable 2>/dev/null || echo root-ro; \
+                  touch /tmp/ok && echo tmp-rw; echo timer=$(cat /proc/timer_list | wc -c); \
+                  echo sysrq > /proc/sysrq-trigger 2>/dev/null || echo sysrq-ro; \
+                  echo nofile=$(ulimit -n); exit 7";
+    fx.write_config(&fx.config(script));
+    let id = fx.id("run");
+    let out = fx.rt(&["run", &id]);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(7),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    for want in [
+        "pid=1",
+        "isotest",
+        "\n0\n",
+        "CapEff:\t0000000020000420",
+        "NoNewPrivs:\t1",
+        "env=yes",
+        "\n42\n",
+        "null",
+        "zero",
+        "pts",
+        "shm",
+        "root-ro",
+        "tmp-rw",
+        "timer=0",
+        "sysrq-ro",
+        "nofile=1000",
+    ] {
+        assert!(stdout.contains(want), "missing {want:?} in:\n{stdout}");
+    }
+    // run deletes the container: no state, no cgroup.
+    assert!(!fx.root().join(&id).exists());
+    assert!(!fx.cgroup_dir("pids").exists());
+}
+
+#[test]
+fn lifecycle_states_and_errors() {
+    let Some(mut fx) = Fixture::new("rt-life") else {
+        return;
+    };
+    fx.write_config(&fx.config("sleep 30"));
+    let id = fx.id("life");
+    let pid_file = fx.dir.path().join("pid");
+    let out = fx.rt(&[
+        "create",
+        "--bundle",
+        fx.bundle().to_str().unwrap(),
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        &id,
+    ]);
+    assert!(out.status.success(), "create: {}", text(&out.stderr));
+    let st = fx.state(&id);
+    assert_eq!(st["status"], "created");
+    assert_eq!(st["id"], id.as_str());
+    assert_eq!(st["ociVersion"], "1.0.2");
+    let pid = st["pid"].as_i64().unwrap();
+    assert!(pid > 0);
+    assert_eq!(
+        fs::read_to_string(&pid_file).unwrap().trim(),
+        pid.to_string()
+    );
+    // From the host: the init is in the cgroup, with the limit applied.
+    let procs = fs::read_to_string(fx.cgroup_dir("pids").join("cgroup.procs")).unwrap();
+    assert!(procs.lines().any(|l| l == pid.to_string()), "{procs}");
+    assert_eq!(
+        fs::read_to_string(fx.cgroup_dir("pids").join("pids.max"))
+            .unwrap()
+            .trim(),
+        "42"
+    );
+    // While waiting, the init is not dumpable (its /proc/PID/exe is the runtime).
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    assert!(status.contains("NoNewPrivs:\t0"));
+    // Flags after the id work too.
+    let out = fx.rt(&["start", &id]);
+    assert!(out.status.success(), "start: {}", text(&out.stderr));
+    assert_eq!(fx.state(&id)["status"], "running");
+    let exe = fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+    assert!(exe.ends_with("busybox"), "{exe:?}");
+    // Lifecycle errors.
+    let out = fx.rt(&["start", &id]);
+    assert!(!out.status.success(), "second start must fail");
+    let out = fx.rt(&["delete", &id]);
+    assert!(
+        !out.status.success(),
+        "delete of a running container must fail"
+    );
+    assert!(
+        text(&out.stderr).contains("running"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = fx.rt(&["kill", &id, "KILL"]);
+    assert!(out.status.success(), "kill: {}", text(&out.stderr));
+    assert_eq!(fx.wait_status(&id, "stopped")["status"], "stopped");
+    let out = fx.rt(&["kill", &id, "9"]);
+    assert!(
+        !out.status.success(),
+        "kill of a stopped container must fail"
+    );
+    let out = fx.rt(&["delete", &id]);
+    assert!(out.status.success(), "delete: {}", text(&out.stderr));
+    assert!(!fx.root().join(&id).exists());
+    assert!(!fx.cgroup_dir("pids").exists());
+    let out = fx.rt(&["state", &id]);
+    assert!(!out.status.success());
+}
+
+#[test]
+fn delete_force_kills_and_kill_all_reaches_every_process() {
+    let Some(mut fx) = Fixture::new("rt-force") else {
+        return;
+    };
+    fx.write_config(&fx.config("sleep 30 & sleep 31"));
+    let id = fx.id("force");
+    let out = fx.rt(&["run", "--detach", &id]);
+    assert!(out.status.success(), "run -d: {}", text(&out.stderr));
+    assert_eq!(fx.state(&id)["status"], "running");
+    let out = fx.rt(&["kill", "--all", &id, "KILL"]);
+    assert!(out.status.success(), "kill --all: {}", text(&out.stderr));
+    assert_eq!(fx.wait_status(&id, "stopped")["status"], "stopped");
+    fx.rt(&["delete", &id]);
+
+    let id = fx.id("force2");
+    fx.rt(&["run", "-d", &id]);
+    let out = fx.rt(&["delete", "--force", &id]);
+    assert!(out.status.success(), "delete -f: {}", text(&out.stderr));
+    assert!(!fx.root().join(&id).exists());
+    assert!(!fx.cgroup_dir("pids").exists());
+}
+
+#[test]
+fn failed_create_leaves_no_trace_and_names_the_problem() {
+    let Some(mut fx) = Fixture::new("rt-fail") else {
+        return;
+    };
+    let mut config = fx.config("true");
+    config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"destination": "/x", "type": "no-such-fs", "source": "none"}));
+    fx.write_config(&config);
+    let id = fx.id("fail");
+    let log = fx.dir.path().join("log.json");
+    let out = fx.rt(&[
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "create",
+        &id,
+    ]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("/x") || err.contains("no-such-fs"), "{err}");
+    let line = fs::read_to_string(&log).unwrap();
+    let last: Value = serde_json::from_str(line.lines().last().unwrap()).unwrap();
+    assert_eq!(last["level"], "error");
+    assert!(last["msg"].as_str().unwrap().contains("container init"));
+    assert!(last["time"].is_string());
+    assert!(!fx.root().join(&id).exists(), "state dir left behind");
+    assert!(!fx.cgroup_dir("pids").exists(), "cgroup left behind");
+    let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(fx.dir.path().to_str().unwrap()));
+
+    // A missing program fails at start, with the name.
+    fx.write_config(&fx.config("true"));
+    let mut config = fx.config("");
+    config["process"]["args"] = json!(["nonexistent-program"]);
+    fx.write_config(&config);
+    let id = fx.id("noprog");
+    assert!(fx.rt(&["create", &id]).status.success());
+    let out = fx.rt(&["start", &id]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("nonexistent-program"));
+}
+
+#[test]
+fn systemd_cgroup_is_refused_clearly() {
+    let out = Command::new(BIN)
+        .args(["--systemd-cgroup", "state", "x"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("not supported"));
+    let out = Command::new(BIN).arg("--version").output().unwrap();
+    assert!(text(&out.stdout).contains("iso-runtime"));
+}
+
+#[test]
+fn hooks_run_in_order_with_state_on_stdin() {
+    let Some(mut fx) = Fixture::new("rt-hooks") else {
+        return;
+    };
+    let log_dir = fx.dir.path().join("hooklog");
+    fs::create_dir(&log_dir).unwrap();
+    let log = log_dir.join("log");
+    let hook = |name: &str| {
+        json!({"path": "/bin/sh", "args": ["sh", "-c",
+            format!("grep -q '\"id\"' && echo {name} >> {}", log.display())]})
+    };
+    let mut config = fx.config("echo main >> $LOG");
+    config["process"]["env"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!(format!("LOG={}", log.display())));
+    // The host's log directory at the same path inside, for the in-container hooks.
+    config["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": log_dir, "type": "bind", "source": log_dir, "options": ["rbind", "rw"]
+    }));
+    config["hooks"] = json!({
+        "prestart": [hook("prestart")],
+        "createRuntime": [hook("createRuntime")],
+        "createContainer": [hook("createContainer")],
+        "startContainer": [hook("startContainer")],
+        "poststart": [hook("poststart")],
+        "poststop": [hook("poststop")]
+    });
+    fx.write_config(&config);
+    let id = fx.id("hooks");
+    let out = fx.rt(&["run", &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let got = fs::read_to_string(&log).unwrap();
+    let order: Vec<&str> = got.lines().collect();
+    // poststart runs after the program was executed: it may come before or after "main".
+    let without_main: Vec<&str> = order.iter().copied().filter(|l| *l != "main").collect();
+    assert_eq!(
+        without_main,
+        [
+            "prestart",
+            "createRuntime",
+            "createContainer",
+            "startContainer",
+            "poststart",
+            "poststop"
+        ],
+        "{got}"
+    );
+    assert!(order.contains(&"main"));
+
+    // A failing prestart hook fails create and leaves nothing.
+    config["hooks"] = json!({"prestart": [{"path": "/bin/false"}]});
+    fx.write_config(&config);
+    let id = fx.id("hookfail");
+    let out = fx.rt(&["create", &id]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("prestart"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!fx.root().join(&id).exists());
+}
+
+#[test]
+fn preserve_fds_passes_descriptors_and_closes_the_rest() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let Some(mut fx) = Fixture::new("rt-fds") else {
+        return;
+    };
+    fx.write_config(&fx.config("echo via-fd3 >&3; ls /proc/self/fd | grep -c ."));
+    let id = fx.id("fds");
+    let file = fs::File::create(fx.dir.path().join("fd3")).unwrap();
+    let raw = file.as_raw_fd();
+    let mut cmd = fx.cmd(&["run", "--preserve-fds", "1", &id]);
+    // SAFETY: dup2 in the forked child before exec, async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || {
+            if raw == 3 {
+                libc::fcntl(3, libc::F_SETFD, 0);
+            } else if libc::dup2(raw, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = run_to_files(cmd, fx.dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        fs::read_to_string(fx.dir.path().join("fd3")).unwrap(),
+        "via-fd3\n"
+    );
+    // 0, 1, 2, 3 and the one ls opens for the directory: nothing leaked.
+    assert_eq!(text(&out.stdout).trim(), "5", "{}", text(&out.stdout));
+}
+
+#[test]
+fn terminal_sends_the_pty_master_to_the_console_socket() {
+    use std::io::Read;
+    use std::os::fd::AsFd;
+    use std::os::unix::net::UnixListener;
+    let Some(mut fx) = Fixture::new("rt-tty") else {
+        return;
+    };
+    let mut config = fx.config("tty; echo hello-tty");
+    config["process"]["terminal"] = json!(true);
+    fx.write_config(&config);
+    let sock = fx.dir.path().join("console.sock");
+    let listener = UnixListener::bind(&sock).unwrap();
+    let id = fx.id("tty");
+    let out = fx.rt(&["create", "--console-socket", sock.to_str().unwrap(), &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (conn, _) = listener.accept().unwrap();
+    let mut name = [0u8; 64];
+    let (master, n) = iso_seccomp::notify::recv_fd(conn.as_fd(), &mut name).unwrap();
+    assert!(text(&name[..n]).starts_with("/dev/pts/"));
+    assert!(fx.rt(&["start", &id]).status.success());
+    let mut master = fs::File::from(master);
+    let mut got = Vec::new();
+    let mut buf = [0u8; 256];
+    while let Ok(n) = master.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+        if text(&got).contains("hello-tty") {
+            break;
+        }
+    }
+    let got = text(&got);
+    assert!(
+        got.contains("/dev/console") || got.contains("/dev/pts/"),
+        "{got}"
+    );
+    assert!(got.contains("hello-tty"), "{got}");
+}
