@@ -59,4 +59,7 @@ examples!(
     seccomp_notify,
     landlock_ro,
     apparmor_ping,
+    fpm_jail,
+    ulimit,
+    namespaces_tour,
 );
