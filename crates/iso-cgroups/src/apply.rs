@@ -9,6 +9,28 @@ use crate::resources::{
     blkio_weight_to_io, shares_to_weight, BlockIo, Cpu, Limit, Memory, Resources, ThrottleDevice,
 };
 
+/// Writes two files whose values the kernel keeps consistent with each other at every step
+/// (memory limit <= memory+swap limit; cfs quota against period), so whichever order a change
+/// needs: `first` is tried first, and when the kernel refuses it, `second` goes first.
+fn set_coupled(
+    first: Option<impl Fn() -> Result<()>>,
+    second: Option<impl Fn() -> Result<()>>,
+) -> Result<()> {
+    match (first, second) {
+        (Some(first), Some(second)) => {
+            if first().is_err() {
+                second()?;
+                first()
+            } else {
+                second()
+            }
+        }
+        (Some(only), None) => only(),
+        (None, Some(only)) => only(),
+        (None, None) => Ok(()),
+    }
+}
+
 /// Writes `value` to `dir/file`, naming `field` in the error.
 fn set(dir: &Path, file: &str, field: &str, value: &str) -> Result<()> {
     let path = dir.join(file);
@@ -161,19 +183,10 @@ fn memory_v1(dir: &Path, m: &Memory) -> Result<()> {
     let set_swap = |s: Limit| set(dir, memsw, "memory.swap", &s.v1_string());
     // The kernel keeps memory+swap >= memory at every step, so the order depends on the
     // direction of the change: try limit first, and on refusal raise swap first.
-    match (m.limit, m.swap) {
-        (Some(l), Some(s)) => {
-            if set_limit(l).is_err() {
-                set_swap(s)?;
-                set_limit(l)?;
-            } else {
-                set_swap(s)?;
-            }
-        }
-        (Some(l), None) => set_limit(l)?,
-        (None, Some(s)) => set_swap(s)?,
-        (None, None) => {}
-    }
+    set_coupled(
+        m.limit.map(|l| move || set_limit(l)),
+        m.swap.map(|s| move || set_swap(s)),
+    )?;
     if let Some(r) = m.reservation {
         set(
             dir,
@@ -325,19 +338,10 @@ fn cpu_v1(dir: &Path, c: &Cpu) -> Result<()> {
     }
     let set_period = |p: u64| set(dir, "cpu.cfs_period_us", "cpu.period", &p.to_string());
     let set_quota = |q: Limit| set(dir, "cpu.cfs_quota_us", "cpu.quota", &q.v1_string());
-    match (c.period, c.quota) {
-        (Some(p), Some(q)) => {
-            if set_period(p).is_err() {
-                set_quota(q)?;
-                set_period(p)?;
-            } else {
-                set_quota(q)?;
-            }
-        }
-        (Some(p), None) => set_period(p)?,
-        (None, Some(q)) => set_quota(q)?,
-        (None, None) => {}
-    }
+    set_coupled(
+        c.period.map(|p| move || set_period(p)),
+        c.quota.map(|q| move || set_quota(q)),
+    )?;
     if let Some(b) = c.burst {
         set(dir, "cpu.cfs_burst_us", "cpu.burst", &b.to_string())?;
     }
