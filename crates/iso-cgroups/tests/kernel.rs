@@ -4,6 +4,7 @@
 //! nests under the test runner's own cgroup), removed by a guard even on failure. Tests
 //! named `vm_*` need a pure cgroup v2 host and run in the QEMU guest.
 
+use std::io::Write;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
@@ -261,14 +262,19 @@ fn prove_kill(layout: &Layout) {
     let g = test_cgroup(layout, "kill");
     let mut kids: Vec<Child> = (0..3).map(|_| spawn(&["sleep", "100"])).collect();
     // A process that keeps forking: kill must still leave the cgroup empty.
-    kids.push(spawn(&[
-        "sh",
-        "-c",
-        "while :; do sleep 100 & sleep 0.01; done",
-    ]));
+    // It waits for a line on stdin before forking, so that every child it makes is born
+    // inside the cgroup (one forked before the move would escape the kill).
+    let mut forker = Command::new("sh")
+        .args(["-c", "read go; while :; do sleep 100 & sleep 0.01; done"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let gate = forker.stdin.take().unwrap();
+    kids.push(forker);
     for k in &kids {
         g.0.add_process(pid_of(k)).unwrap();
     }
+    writeln!(&gate, "go").unwrap();
     wait_until("the forker to fork", || {
         g.0.procs_recursive().unwrap().len() > 5
     });
