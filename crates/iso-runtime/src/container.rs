@@ -203,6 +203,15 @@ fn cstring(bundle: &Bundle, field: &'static str, s: &[u8]) -> Result<CString, Er
     CString::new(s).map_err(|_| config_field(bundle, field, "contains a NUL byte"))
 }
 
+fn cpu_list(
+    bundle: &Bundle,
+    field: &'static str,
+    text: Option<String>,
+) -> Result<Option<crate::process::CpuSet>, Error> {
+    text.map(|t| crate::process::parse_cpu_list(&t).map_err(|r| config_field(bundle, field, r)))
+        .transpose()
+}
+
 fn state_json(record: &Record, status: Status) -> Vec<u8> {
     let state = State {
         oci_version: record.oci_version.clone(),
@@ -571,6 +580,10 @@ impl Runtime {
         let (go_read, go_write) = pipe()?;
         let (report_read, report_write) = pipe()?;
 
+        let affinity = match process.exec_cpu_affinity() {
+            Some(a) => (a.initial().clone(), a.cpu_affinity_final().clone()),
+            None => (None, None),
+        };
         let plan = InitPlan {
             rootfs: bundle.rootfs().to_path_buf(),
             lock_fd: dir.lock_raw_fd(),
@@ -624,7 +637,26 @@ impl Runtime {
             seccomp,
             listener_path,
             preserve_fds: opts.preserve_fds,
-            personality: None,
+            personality: linux
+                .personality()
+                .as_ref()
+                .map(crate::process::personality)
+                .transpose()
+                .map_err(|r| config_field(bundle, "linux.personality", r))?,
+            scheduler: process
+                .scheduler()
+                .as_ref()
+                .map(crate::process::sched_attr)
+                .transpose()
+                .map_err(|r| config_field(bundle, "process.scheduler", r))?,
+            ioprio: process
+                .io_priority()
+                .as_ref()
+                .map(crate::process::ioprio)
+                .transpose()
+                .map_err(|r| config_field(bundle, "process.ioPriority", r))?,
+            affinity_initial: cpu_list(bundle, "process.execCPUAffinity.initial", affinity.0)?,
+            affinity_final: cpu_list(bundle, "process.execCPUAffinity.final", affinity.1)?,
             oom_score_adj: process.oom_score_adj(),
         };
         let channels = InitChannels {

@@ -90,6 +90,10 @@ pub(crate) struct InitPlan {
     pub listener_path: Option<PathBuf>,
     pub preserve_fds: i32,
     pub personality: Option<libc::c_ulong>,
+    pub scheduler: Option<crate::process::SchedAttr>,
+    pub ioprio: Option<i32>,
+    pub affinity_initial: Option<crate::process::CpuSet>,
+    pub affinity_final: Option<crate::process::CpuSet>,
     pub oom_score_adj: Option<i32>,
 }
 
@@ -221,6 +225,14 @@ fn setup(
     report: &mut std::fs::File,
     go: &mut std::fs::File,
 ) -> Result<(), Failure> {
+    if let Some(set) = &plan.affinity_initial {
+        crate::process::set_affinity(set).map_err(|e| {
+            Failure::new(
+                "process.execCPUAffinity.initial",
+                e.raw_os_error().unwrap_or(0),
+            )
+        })?;
+    }
     iso_ns::join(&plan.join)?;
     if plan.new_cgroup_ns {
         // After `create` moved us into the container's cgroup, so that it is the new root.
@@ -452,6 +464,22 @@ fn finish(plan: &InitPlan, conn: &UnixStream) -> Result<Never, Failure> {
             return Err(Failure::last_os("personality"));
         }
     }
+    if let Some(attr) = &plan.scheduler {
+        crate::process::set_sched_attr(attr).map_err(|e| {
+            Failure::new(
+                "process.scheduler: sched_setattr",
+                e.raw_os_error().unwrap_or(0),
+            )
+        })?;
+    }
+    if let Some(value) = plan.ioprio {
+        crate::process::set_ioprio(value).map_err(|e| {
+            Failure::new(
+                "process.ioPriority: ioprio_set",
+                e.raw_os_error().unwrap_or(0),
+            )
+        })?;
+    }
     if let Some(mask) = plan.umask {
         // SAFETY: umask cannot fail.
         unsafe { libc::umask(mask as libc::mode_t) };
@@ -482,6 +510,14 @@ fn finish(plan: &InitPlan, conn: &UnixStream) -> Result<Never, Failure> {
         &plan.state_json,
     )
     .map_err(Failure::from_error)?;
+    if let Some(set) = &plan.affinity_final {
+        crate::process::set_affinity(set).map_err(|e| {
+            Failure::new(
+                "process.execCPUAffinity.final",
+                e.raw_os_error().unwrap_or(0),
+            )
+        })?;
+    }
     iso_sys::fd::cloexec_from(3 + plan.preserve_fds)?;
     if plan.no_new_privs {
         if let Some(bpf) = &plan.seccomp {

@@ -30,6 +30,7 @@ mod error;
 mod hooks;
 mod init;
 mod log;
+mod process;
 mod signal;
 mod state;
 mod store;

@@ -531,3 +531,54 @@ fn terminal_sends_the_pty_master_to_the_console_socket() {
     );
     assert!(got.contains("hello-tty"), "{got}");
 }
+
+#[test]
+fn process_fields_seen_from_the_host() {
+    let Some(mut fx) = Fixture::new("rt-proc") else {
+        return;
+    };
+    let mut config = fx.config("sleep 30");
+    config["process"]["user"] =
+        json!({"uid": 1000, "gid": 1001, "additionalGids": [5], "umask": 23});
+    config["process"]["scheduler"] = json!({"policy": "SCHED_BATCH", "nice": 5});
+    config["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_IDLE", "priority": 7});
+    config["process"]["execCPUAffinity"] = json!({"final": "0"});
+    config["process"]["oomScoreAdj"] = json!(100);
+    config["linux"]["personality"] = json!({"domain": "LINUX32"});
+    config["linux"]["sysctl"] = json!({"kernel.domainname": "sysctl.example"});
+    fx.write_config(&config);
+    let id = fx.id("proc");
+    let out = fx.rt(&["run", "-d", &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let pid = fx.state(&id)["pid"].as_i64().unwrap();
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    for want in [
+        "Uid:\t1000\t1000\t1000\t1000",
+        "Gid:\t1001\t1001\t1001\t1001",
+        "Groups:\t5",
+        "Umask:\t0027",
+        "Cpus_allowed_list:\t0\n",
+        "CapEff:\t0000000000000000",
+        "NoNewPrivs:\t1",
+    ] {
+        assert!(status.contains(want), "missing {want:?} in\n{status}");
+    }
+    let personality = fs::read_to_string(format!("/proc/{pid}/personality")).unwrap();
+    assert_eq!(personality.trim(), "00000008");
+    let adj = fs::read_to_string(format!("/proc/{pid}/oom_score_adj")).unwrap();
+    assert_eq!(adj.trim(), "100");
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    assert_eq!(fields[19 - 3], "5", "nice");
+    assert_eq!(fields[41 - 3], "3", "policy SCHED_BATCH");
+    // SAFETY: ioprio_get with integer arguments.
+    let prio = unsafe { libc::syscall(libc::SYS_ioprio_get, 1, pid as i32) };
+    assert_eq!(prio, (3 << 13) | 7);
+    // The sysctl was written in the container's UTS namespace, not the host's.
+    assert_ne!(
+        fs::read_to_string("/proc/sys/kernel/domainname")
+            .unwrap()
+            .trim(),
+        "sysctl.example"
+    );
+}
