@@ -343,6 +343,8 @@ impl Runtime {
             }
         }
         let new_cgroup_ns = new.remove(Namespace::Cgroup);
+        let become_root =
+            new.contains(Namespace::User) || join.iter().any(|fd| fd.kind() == Namespace::User);
         let new_mount_ns =
             new.contains(Namespace::Mount) || join.iter().any(|fd| fd.kind() == Namespace::Mount);
         let join: Vec<NsFd> = iso_ns::join_plan(&join)?
@@ -589,6 +591,7 @@ impl Runtime {
             lock_fd: dir.lock_raw_fd(),
             join,
             new_cgroup_ns,
+            become_root,
             new_mount_ns,
             hostname: spec.hostname().clone(),
             domainname: spec.domainname().clone(),

@@ -60,6 +60,9 @@ pub(crate) struct InitPlan {
     pub lock_fd: RawFd,
     pub join: Vec<NsFd>,
     pub new_cgroup_ns: bool,
+    /// In a new or joined user namespace: become its root before anything else, because the
+    /// credentials the clone kept (host root) have no mapping there.
+    pub become_root: bool,
     pub new_mount_ns: bool,
     pub hostname: Option<String>,
     pub domainname: Option<String>,
@@ -234,6 +237,16 @@ fn setup(
         })?;
     }
     iso_ns::join(&plan.join)?;
+    if plan.become_root {
+        // SAFETY: setresgid/setresuid with integer ids.
+        if unsafe { libc::setresgid(0, 0, 0) } != 0 {
+            return Err(Failure::last_os("setresgid 0 in the user namespace"));
+        }
+        // SAFETY: as above.
+        if unsafe { libc::setresuid(0, 0, 0) } != 0 {
+            return Err(Failure::last_os("setresuid 0 in the user namespace"));
+        }
+    }
     if plan.new_cgroup_ns {
         // After `create` moved us into the container's cgroup, so that it is the new root.
         iso_ns::unshare(iso_ns::Namespace::Cgroup.into())?;

@@ -582,3 +582,32 @@ fn process_fields_seen_from_the_host() {
         "sysctl.example"
     );
 }
+
+#[test]
+fn seccomp_user_and_cgroup_namespaces() {
+    let Some(mut fx) = Fixture::new("rt-ns") else {
+        return;
+    };
+    let script = "grep Seccomp: /proc/self/status; mkdir /tmp/d 2>&1 || echo mkdir-denied; \
+                  echo uid=$(id -u); cat /proc/self/uid_map; cat /proc/self/cgroup";
+    let mut config = fx.config(script);
+    config["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64"],
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
+    });
+    config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .extend([json!({"type": "user"}), json!({"type": "cgroup"})]);
+    config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    fx.write_config(&config);
+    let id = fx.id("ns");
+    let out = fx.rt(&["run", &id]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    for want in ["Seccomp:\t2", "mkdir-denied", "uid=0", "100000", "pids:/\n"] {
+        assert!(stdout.contains(want), "missing {want:?} in\n{stdout}");
+    }
+}
