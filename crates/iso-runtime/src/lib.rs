@@ -2,30 +2,56 @@
 //!
 //! An OCI runtime turns a *bundle* (a directory with `config.json` and a root filesystem) into
 //! a running container, and answers the commands an engine (containerd, Docker, Podman) sends
-//! it over the container's life: `create`, `start`, `state`, `kill`, `delete`, and the rest of
-//! runc's command line. Each command is a separate short-lived process, so the runtime keeps a
-//! record of every container in its root directory ([`Store`]), serialised by a lock.
+//! it over the container's life: `create`, `start`, `state`, `kill`, `delete`. Each command is
+//! a separate short-lived process, so the runtime keeps a record of every container in its
+//! root directory ([`Store`]), serialised by a lock.
 //!
-//! This crate is a thin composition: namespaces come from `iso-ns`, the root filesystem from
-//! `iso-chroot`, capabilities from `iso-caps`, limits from `iso-cgroups`, system-call filters
-//! from `iso-seccomp`, labels and Landlock from `iso-mac`. It is being built up; what exists
-//! today is the part every command shares: loading a bundle with errors that name the
-//! field ([`Bundle`]), container ids and their records ([`Store`]),
-//! signal names ([`Signal`]) and the log that engines read back ([`Logger`]).
+//! ## What the kernel sees
+//!
+//! A "container" is an ordinary process tree: the init is cloned with `clone3(2)` into new
+//! namespaces (pid, mount, net, ipc, uts, user, cgroup), put in a cgroup, given a root
+//! filesystem with `pivot_root(2)`, reduced to a set of capabilities and a user, and finally
+//! filtered by seccomp before it `execve`s the configured program. The order matters, and is
+//! where runtimes went wrong before:
+//!
+//! - the cgroup is joined *before* the cgroup namespace is created, or the container's cgroup
+//!   root would be the runtime's own cgroup;
+//! - in a new user namespace the init first becomes its root (the credentials the clone kept
+//!   are host root, which has no mapping inside), or every file it creates fails with
+//!   `EOVERFLOW`;
+//! - while the init waits for `start` it runs the runtime's code, so it is made
+//!   non-dumpable: `/proc/<pid>/exe` (the host's runtime binary) cannot be opened from the
+//!   container (CVE-2019-5736); after `execve` it is the user's program;
+//! - every descriptor above stdio and the preserved ones is marked close-on-exec and the
+//!   working directory is checked to be inside the root (CVE-2024-21626);
+//! - seccomp is loaded last, so the filter need not allow the runtime's own setup calls
+//!   (unless `noNewPrivileges` is false: then it must be loaded before the user switch drops
+//!   `CAP_SYS_ADMIN`).
+//!
+//! Status is never stored: [`Runtime::state`] derives it from the recorded init pid and its
+//! start time (field 22 of `/proc/PID/stat`, so a reused pid reads as "stopped") and from the
+//! presence of the handshake socket (`created`).
+//!
+//! ## Example
 //!
 //! ```no_run
-//! use iso_runtime::{ContainerId, Store};
+//! use iso_runtime::{CreateOptions, Runtime, Signal, Status};
 //!
-//! let store = Store::new("/run/iso");
-//! for id in store.ids()? {
-//!     println!("{id}");
-//! }
+//! let rt = Runtime::new("/run/iso");
+//! let mut created = rt.create("web", "/srv/bundles/web".as_ref(), &CreateOptions::default())?;
+//! assert_eq!(rt.state("web")?.status, Status::Created);
+//! rt.start("web")?;
+//! rt.kill("web", Signal::TERM, false)?;
+//! let code = created.wait()?;
+//! rt.delete("web", false)?;
+//! println!("exited with {code}");
 //! # Ok::<(), iso_runtime::Error>(())
 //! ```
 #![deny(missing_docs)]
 
 mod bundle;
 mod container;
+pub mod demo;
 mod error;
 mod hooks;
 mod init;

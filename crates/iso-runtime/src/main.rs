@@ -116,6 +116,12 @@ enum Command {
     },
     /// List containers.
     List,
+    /// Run a demo container from the host's static busybox, print what it sees, clean up.
+    Demo {
+        /// A statically linked busybox.
+        #[arg(long, default_value = "/bin/busybox")]
+        busybox: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -219,6 +225,7 @@ fn run(cli: &Cli) -> Result<u8, Error> {
             }
             Ok(u8::try_from(code).unwrap_or(255))
         }
+        Command::Demo { busybox } => demo(busybox),
         Command::List => {
             println!("{:<20} {:<8} {:<10} BUNDLE", "ID", "PID", "STATUS");
             for s in rt.list()? {
@@ -233,4 +240,28 @@ fn run(cli: &Cli) -> Result<u8, Error> {
             Ok(0)
         }
     }
+}
+
+fn demo(busybox: &std::path::Path) -> Result<u8, Error> {
+    let pid = std::process::id();
+    let dir = std::env::temp_dir().join(format!("iso-demo-{pid}"));
+    let id = format!("iso-demo-{pid}");
+    let result = (|| {
+        let bundle = iso_runtime::demo::write_bundle(&dir, busybox, &format!("/iso/demo-{pid}"))?;
+        let rt = Runtime::new(dir.join("state"));
+        println!(
+            "bundle {} (busybox rootfs, default seccomp profile, pids 64, memory 64M)",
+            bundle.display()
+        );
+        let mut created = rt.create(&id, &bundle, &CreateOptions::default())?;
+        let started = rt.start(&id);
+        let code = created.wait();
+        rt.delete(&id, true)?;
+        started?;
+        let code = code?;
+        println!("container exited with {code}; cgroup and state removed");
+        Ok(u8::try_from(code).unwrap_or(255))
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
 }
