@@ -582,6 +582,21 @@ impl Runtime {
         let (go_read, go_write) = pipe()?;
         let (report_read, report_write) = pipe()?;
 
+        let labels = iso_mac::oci::ProcessLabels::from_process(&process)?;
+        if labels.apparmor_profile.is_some() && !iso_mac::is_active(iso_mac::Lsm::AppArmor) {
+            return Err(config_field(
+                bundle,
+                "process.apparmorProfile",
+                "is set but AppArmor is not active on this host",
+            ));
+        }
+        if labels.selinux_label.is_some() && !iso_mac::is_active(iso_mac::Lsm::SeLinux) {
+            return Err(config_field(
+                bundle,
+                "process.selinuxLabel",
+                "is set but SELinux is not active on this host",
+            ));
+        }
         let affinity = match process.exec_cpu_affinity() {
             Some(a) => (a.initial().clone(), a.cpu_affinity_final().clone()),
             None => (None, None),
@@ -646,6 +661,8 @@ impl Runtime {
                 .map(crate::process::personality)
                 .transpose()
                 .map_err(|r| config_field(bundle, "linux.personality", r))?,
+            apparmor_profile: labels.apparmor_profile,
+            selinux_label: labels.selinux_label,
             scheduler: process
                 .scheduler()
                 .as_ref()

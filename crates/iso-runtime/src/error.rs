@@ -95,6 +95,9 @@ pub enum Error {
     /// A root filesystem operation failed (`iso-chroot`).
     #[error(transparent)]
     Rootfs(#[from] iso_chroot::Error),
+    /// An AppArmor or SELinux operation failed (`iso-mac`).
+    #[error(transparent)]
+    Mac(#[from] iso_mac::Error),
     /// A verified procfs operation failed (`iso-sys`).
     #[error(transparent)]
     Sys(#[from] iso_sys::Error),
@@ -130,6 +133,7 @@ impl Error {
             Error::Rootfs(e) => e.errno(),
             Error::Sys(e) => e.errno(),
             Error::Cgroup(e) => e.errno(),
+            Error::Mac(e) => e.errno(),
             Error::Caps(e) => e.errno(),
             Error::Seccomp(e) => e.errno(),
             _ => None,

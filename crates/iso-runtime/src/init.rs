@@ -93,6 +93,8 @@ pub(crate) struct InitPlan {
     pub listener_path: Option<PathBuf>,
     pub preserve_fds: i32,
     pub personality: Option<libc::c_ulong>,
+    pub apparmor_profile: Option<String>,
+    pub selinux_label: Option<iso_mac::selinux::SeLinuxContext>,
     pub scheduler: Option<crate::process::SchedAttr>,
     pub ioprio: Option<i32>,
     pub affinity_initial: Option<crate::process::CpuSet>,
@@ -514,6 +516,17 @@ fn finish(plan: &InitPlan, conn: &UnixStream) -> Result<Never, Failure> {
     if !plan.no_new_privs {
         if let Some(bpf) = &plan.seccomp {
             listener = bpf.load()?;
+        }
+    }
+    if plan.apparmor_profile.is_some() || plan.selinux_label.is_some() {
+        // The container's /proc, verified to be procfs (CVE-2019-16884: a volume over /proc
+        // would otherwise swallow the label write and leave the process unconfined).
+        let proc_root = iso_sys::procfs::ProcRoot::open()?;
+        if let Some(name) = &plan.apparmor_profile {
+            iso_mac::apparmor::set_exec_profile(&proc_root, name)?;
+        }
+        if let Some(label) = &plan.selinux_label {
+            iso_mac::selinux::set_exec_label(&proc_root, Some(label))?;
         }
     }
     plan.user.apply()?;

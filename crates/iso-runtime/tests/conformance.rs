@@ -658,3 +658,68 @@ fn differential_against_runc() {
     let b: Vec<&str> = theirs.lines().collect();
     assert_eq!(a, b, "iso-runtime (left) and runc (right) disagree");
 }
+
+/// The VM tier (pure cgroup v2, AppArmor active): limits seen from the host and from inside,
+/// and the AppArmor profile the container runs under.
+#[test]
+fn vm_cgroup_v2_limits_and_apparmor_profile() {
+    if !iso_testutil::vm_feature_or_skip(iso_testutil::VmFeature::CgroupV2) {
+        return;
+    }
+    if !iso_testutil::vm_feature_or_skip(iso_testutil::VmFeature::AppArmor) {
+        return;
+    }
+    let Some(mut fx) = Fixture::new("rt-vm") else {
+        return;
+    };
+    let profile = "iso-test-runtime";
+    let rules = format!(
+        "profile {profile} flags=(attach_disconnected,mediate_deleted) {{\n  file,\n  capability,\n  \
+         network,\n  mount,\n  umount,\n  pivot_root,\n  signal,\n  ptrace,\n  unix,\n  \
+         deny /proc/sysrq-trigger rwklx,\n}}\n"
+    );
+    let path = fx.dir.path().join("profile");
+    fs::write(&path, rules).unwrap();
+    let st = Command::new("apparmor_parser")
+        .arg("-r")
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(st.success(), "apparmor_parser failed");
+    let mut config = fx.config(
+        "cat /proc/self/attr/current; cat /sys/fs/cgroup/pids.max; cat /sys/fs/cgroup/memory.max; sleep 30",
+    );
+    config["process"]["apparmorProfile"] = json!(profile);
+    config["linux"]["resources"]["memory"] = json!({"limit": 33554432});
+    config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "cgroup"}));
+    fx.write_config(&config);
+    let id = fx.id("vm");
+    let out = fx.rt(&["run", "-d", &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let host_dir = fx.cgroup_dir("");
+    assert_eq!(
+        fs::read_to_string(host_dir.join("pids.max"))
+            .unwrap()
+            .trim(),
+        "42"
+    );
+    assert_eq!(
+        fs::read_to_string(host_dir.join("memory.max"))
+            .unwrap()
+            .trim(),
+        "33554432"
+    );
+    let pid = fx.state(&id)["pid"].as_i64().unwrap();
+    let label = fs::read_to_string(format!("/proc/{pid}/attr/current")).unwrap();
+    assert!(label.starts_with(profile), "{label}");
+    let out = fx.rt(&["delete", "--force", &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!host_dir.exists());
+    let _ = Command::new("apparmor_parser")
+        .arg("-R")
+        .arg(&path)
+        .status();
+}
