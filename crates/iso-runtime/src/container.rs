@@ -90,6 +90,91 @@ impl Created {
     }
 }
 
+impl Created {
+    /// Like [`Created::wait`], but forwards `SIGHUP`, `SIGINT`, `SIGQUIT`, `SIGTERM`,
+    /// `SIGUSR1`, `SIGUSR2` and `SIGWINCH` received by the caller to the init meanwhile (what
+    /// `run` does, so that Ctrl-C or a `kill` of the runtime reaches the container). The
+    /// signals are blocked and read from a `signalfd`, polled together with the init's pidfd.
+    pub fn wait_forwarding_signals(&mut self) -> Result<i32, Error> {
+        const FORWARDED: [i32; 7] = [
+            libc::SIGHUP,
+            libc::SIGINT,
+            libc::SIGQUIT,
+            libc::SIGTERM,
+            libc::SIGUSR1,
+            libc::SIGUSR2,
+            libc::SIGWINCH,
+        ];
+        let Some(pidfd) = self.child.pidfd().map(|fd| fd.as_raw_fd()) else {
+            return self.wait();
+        };
+        // SAFETY: sigset_t is plain data; the libc calls initialise and fill it.
+        let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+        // SAFETY: valid pointers to sigset_t values owned by this frame.
+        let sfd = unsafe {
+            libc::sigemptyset(&mut set);
+            for sig in FORWARDED {
+                libc::sigaddset(&mut set, sig);
+            }
+            libc::sigprocmask(libc::SIG_BLOCK, &set, &mut old);
+            libc::signalfd(-1, &set, libc::SFD_CLOEXEC)
+        };
+        if sfd < 0 {
+            // SAFETY: restores the mask saved above.
+            unsafe { libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+            return self.wait();
+        }
+        // SAFETY: a fresh descriptor we own.
+        let sfd = unsafe { OwnedFd::from_raw_fd(sfd) };
+        loop {
+            let mut fds = [
+                libc::pollfd {
+                    fd: pidfd,
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: sfd.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+            ];
+            // SAFETY: poll on an array of two valid pollfd structs.
+            let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+            if n < 0 {
+                if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                break;
+            }
+            if fds[0].revents != 0 {
+                break;
+            }
+            if fds[1].revents != 0 {
+                // SAFETY: signalfd_siginfo is plain data, read fills it.
+                let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+                let size = std::mem::size_of::<libc::signalfd_siginfo>();
+                // SAFETY: read into a buffer of exactly `size` bytes.
+                let r = unsafe {
+                    libc::read(
+                        sfd.as_raw_fd(),
+                        (&mut info as *mut libc::signalfd_siginfo).cast(),
+                        size,
+                    )
+                };
+                if r == size as isize {
+                    let _ = self.child.kill(info.ssi_signo as i32);
+                }
+            }
+        }
+        // SAFETY: restores the mask saved above.
+        unsafe { libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+        self.wait()
+    }
+}
+
 /// What a failed `create` must undo.
 struct Cleanup {
     cgroup: Option<Cgroup>,
@@ -876,6 +961,36 @@ impl Runtime {
             eprintln!("warning: {e}");
         }
         Ok(())
+    }
+
+    /// `pause`: freezes every process of a running container (its cgroup's freezer).
+    pub fn pause(&self, id: &str) -> Result<(), Error> {
+        let (dir, record) = self.open(id)?;
+        let status = record.status(&dir);
+        if status != Status::Running {
+            return Err(Error::WrongState {
+                id: dir.id().clone(),
+                status: status.to_string(),
+                reason: "only a running container can be paused".into(),
+            });
+        }
+        let cg = Cgroup::open(&Layout::detect()?, CgroupPath::new(&record.cgroup)?)?;
+        Ok(cg.freeze()?)
+    }
+
+    /// `resume`: thaws a paused container.
+    pub fn resume(&self, id: &str) -> Result<(), Error> {
+        let (dir, record) = self.open(id)?;
+        let status = record.status(&dir);
+        if status != Status::Paused {
+            return Err(Error::WrongState {
+                id: dir.id().clone(),
+                status: status.to_string(),
+                reason: "only a paused container can be resumed".into(),
+            });
+        }
+        let cg = Cgroup::open(&Layout::detect()?, CgroupPath::new(&record.cgroup)?)?;
+        Ok(cg.thaw()?)
     }
 
     /// The ids and states of every container (`list`).

@@ -116,6 +116,16 @@ enum Command {
     },
     /// List containers.
     List,
+    /// Freeze a running container.
+    Pause {
+        /// The container id.
+        id: String,
+    },
+    /// Thaw a paused container.
+    Resume {
+        /// The container id.
+        id: String,
+    },
     /// Run a demo container from the host's static busybox, print what it sees, clean up.
     Demo {
         /// A statically linked busybox.
@@ -219,13 +229,15 @@ fn run(cli: &Cli) -> Result<u8, Error> {
             if *detach {
                 return Ok(0);
             }
-            let code = created.wait()?;
+            let code = created.wait_forwarding_signals()?;
             if !keep {
                 rt.delete(&create.id, true)?;
             }
             Ok(u8::try_from(code).unwrap_or(255))
         }
         Command::Demo { busybox } => demo(busybox),
+        Command::Pause { id } => rt.pause(id).map(|()| 0),
+        Command::Resume { id } => rt.resume(id).map(|()| 0),
         Command::List => {
             println!("{:<20} {:<8} {:<10} BUNDLE", "ID", "PID", "STATUS");
             for s in rt.list()? {

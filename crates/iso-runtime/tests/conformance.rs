@@ -142,6 +142,14 @@ impl Fixture {
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
+    fn state_opt(&self, id: &str) -> Option<Value> {
+        let out = self.rt(&["state", id]);
+        out.status
+            .success()
+            .then(|| serde_json::from_slice(&out.stdout).ok())
+            .flatten()
+    }
+
     fn wait_status(&self, id: &str, want: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
@@ -322,6 +330,13 @@ fn delete_force_kills_and_kill_all_reaches_every_process() {
     let out = fx.rt(&["run", "--detach", &id]);
     assert!(out.status.success(), "run -d: {}", text(&out.stderr));
     assert_eq!(fx.state(&id)["status"], "running");
+    let out = fx.rt(&["pause", &id]);
+    assert!(out.status.success(), "pause: {}", text(&out.stderr));
+    assert_eq!(fx.state(&id)["status"], "paused");
+    assert!(!fx.rt(&["pause", &id]).status.success());
+    let out = fx.rt(&["resume", &id]);
+    assert!(out.status.success(), "resume: {}", text(&out.stderr));
+    assert_eq!(fx.state(&id)["status"], "running");
     let out = fx.rt(&["kill", "--all", &id, "KILL"]);
     assert!(out.status.success(), "kill --all: {}", text(&out.stderr));
     assert_eq!(fx.wait_status(&id, "stopped")["status"], "stopped");
@@ -379,6 +394,38 @@ fn failed_create_leaves_no_trace_and_names_the_problem() {
     let out = fx.rt(&["start", &id]);
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("nonexistent-program"));
+}
+
+#[test]
+fn run_forwards_signals_to_the_container() {
+    let Some(mut fx) = Fixture::new("rt-sig") else {
+        return;
+    };
+    // pid 1 only receives signals it handles: the trap makes TERM end it with 143.
+    fx.write_config(
+        &fx.config("trap 'exit 143' TERM; echo ready > /dev/shm/r; while :; do sleep 0.1; done"),
+    );
+    let id = fx.id("sig");
+    let mut cmd = fx.cmd(&["run", &id]);
+    cmd.stdout(Stdio::null()).stderr(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while fx.state_opt(&id).map(|s| s["status"] == "running") != Some(true)
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The trap is set once the container wrote its marker (seen through /proc/PID/root).
+    let pid = fx.state(&id)["pid"].as_i64().unwrap();
+    let marker = format!("/proc/{pid}/root/dev/shm/r");
+    while !Path::new(&marker).exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(Path::new(&marker).exists(), "the container never got ready");
+    // SAFETY: kill of the child process we spawned.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(143));
 }
 
 #[test]
