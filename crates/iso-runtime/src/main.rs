@@ -275,5 +275,11 @@ fn demo(busybox: &std::path::Path) -> Result<u8, Error> {
         Ok(u8::try_from(code).unwrap_or(255))
     })();
     let _ = std::fs::remove_dir_all(&dir);
+    // The /iso parent too, when the demo was its only user (rmdir fails otherwise).
+    if let Ok(layout) = iso_cgroups::Layout::detect() {
+        for h in layout.hierarchies() {
+            let _ = std::fs::remove_dir(h.mount_point.join("iso"));
+        }
+    }
     result
 }
