@@ -770,3 +770,50 @@ fn vm_cgroup_v2_limits_and_apparmor_profile() {
         .arg(&path)
         .status();
 }
+
+#[test]
+fn namespaces_joined_by_path_like_a_pod() {
+    let Some(mut fx) = Fixture::new("rt-join") else {
+        return;
+    };
+    // The "pause" container owns the namespaces.
+    fx.write_config(&fx.config("sleep 30"));
+    let pause = fx.id("pause");
+    assert!(fx.rt(&["run", "-d", &pause]).status.success());
+    let pid = fx.state(&pause)["pid"].as_i64().unwrap();
+    let ns = |kind: &str| fs::read_link(format!("/proc/{pid}/ns/{kind}")).unwrap();
+    let mut config =
+        fx.config(
+        "readlink /proc/self/ns/net; readlink /proc/self/ns/ipc; readlink /proc/self/ns/uts; hostname",
+    );
+    config["linux"]["cgroupsPath"] = json!(format!("{}-b", fx.cgroup));
+    config["linux"]["namespaces"] = json!([
+        {"type": "pid"}, {"type": "mount"},
+        {"type": "network", "path": format!("/proc/{pid}/ns/net")},
+        {"type": "ipc", "path": format!("/proc/{pid}/ns/ipc")},
+        {"type": "uts", "path": format!("/proc/{pid}/ns/uts")}
+    ]);
+    config.as_object_mut().unwrap().remove("hostname");
+    fx.write_config(&config);
+    let id = fx.id("member");
+    let out = fx.rt(&["run", &id]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[0], ns("net").to_str().unwrap());
+    assert_eq!(lines[1], ns("ipc").to_str().unwrap());
+    assert_eq!(lines[2], ns("uts").to_str().unwrap());
+    assert_eq!(lines[3], "isotest");
+    // A hostname without a new UTS namespace is refused (it would change the joined one).
+    config["hostname"] = json!("other");
+    fx.write_config(&config);
+    let id = fx.id("refused");
+    let out = fx.rt(&["create", &id]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("hostname"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!fx.root().join(&id).exists());
+}
