@@ -43,6 +43,8 @@ pub struct CreateOptions {
     pub preserve_fds: i32,
     /// Enter the root with `MS_MOVE` + `chroot` instead of `pivot_root` (`--no-pivot`).
     pub no_pivot: bool,
+    /// A unix socket that receives a pidfd of the init (`--pidfd-socket`).
+    pub pidfd_socket: Option<PathBuf>,
 }
 
 /// A runtime: the commands on the containers of one store (`--root`).
@@ -831,6 +833,15 @@ impl Runtime {
         dir.save(&record)?;
         if let Some(path) = &opts.pid_file {
             write_atomic(path, pid.as_raw().to_string().as_bytes())?;
+        }
+        if let Some(path) = &opts.pidfd_socket {
+            let sock = UnixStream::connect(path).map_err(io_err("connect pidfd socket", path))?;
+            let pidfd = iso_ns::pidfd_open(pid)?;
+            iso_seccomp::notify::send_fd(
+                std::os::fd::AsFd::as_fd(&sock),
+                std::os::fd::AsFd::as_fd(&pidfd),
+                id.as_str().as_bytes(),
+            )?;
         }
         let child = cleanup.child.take().ok_or_else(|| Error::Init {
             step: "lost the init".into(),

@@ -163,9 +163,6 @@ fn main() -> ExitCode {
 }
 
 fn create_options(a: &CreateArgs) -> Result<CreateOptions, Error> {
-    if a.pidfd_socket.is_some() {
-        return Err(Error::Unsupported("--pidfd-socket"));
-    }
     if a.preserve_fds < 0 {
         return Err(Error::InvalidArgument {
             what: "--preserve-fds",
@@ -178,6 +175,7 @@ fn create_options(a: &CreateArgs) -> Result<CreateOptions, Error> {
         console_socket: a.console_socket.clone(),
         preserve_fds: a.preserve_fds,
         no_pivot: a.no_pivot,
+        pidfd_socket: a.pidfd_socket.clone(),
     })
 }
 

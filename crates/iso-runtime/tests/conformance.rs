@@ -552,12 +552,32 @@ fn terminal_sends_the_pty_master_to_the_console_socket() {
     let sock = fx.dir.path().join("console.sock");
     let listener = UnixListener::bind(&sock).unwrap();
     let id = fx.id("tty");
-    let out = fx.rt(&["create", "--console-socket", sock.to_str().unwrap(), &id]);
+    let pidfd_sock = fx.dir.path().join("pidfd.sock");
+    let pidfd_listener = UnixListener::bind(&pidfd_sock).unwrap();
+    let out = fx.rt(&[
+        "create",
+        "--console-socket",
+        sock.to_str().unwrap(),
+        "--pidfd-socket",
+        pidfd_sock.to_str().unwrap(),
+        &id,
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let (conn, _) = listener.accept().unwrap();
     let mut name = [0u8; 64];
     let (master, n) = iso_seccomp::notify::recv_fd(conn.as_fd(), &mut name).unwrap();
     assert!(text(&name[..n]).starts_with("/dev/pts/"));
+    drop(conn);
+    // The pidfd refers to the init: its fdinfo names the pid.
+    let (pconn, _) = pidfd_listener.accept().unwrap();
+    let (pidfd, _) = iso_seccomp::notify::recv_fd(pconn.as_fd(), &mut name).unwrap();
+    let fdinfo = fs::read_to_string(format!(
+        "/proc/self/fdinfo/{}",
+        std::os::fd::AsRawFd::as_raw_fd(&pidfd)
+    ))
+    .unwrap();
+    let pid = fx.state(&id)["pid"].as_i64().unwrap();
+    assert!(fdinfo.contains(&format!("Pid:\t{pid}")), "{fdinfo}");
     assert!(fx.rt(&["start", &id]).status.success());
     let mut master = fs::File::from(master);
     let mut got = Vec::new();
