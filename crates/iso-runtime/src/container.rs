@@ -16,7 +16,7 @@ use iso_sys::Pid;
 use oci_spec::runtime::Spec;
 
 use crate::hooks::{hooks_of, run_hooks, HookKind};
-use crate::init::{self, InitChannels, InitPlan, PlannedMount};
+use crate::init::{self, InitChannels, InitPlan, PlannedMount, ProcessPlan};
 use crate::state::{proc_stat, Record, EXEC_SOCKET};
 use crate::{rfc3339, Bundle, ContainerDir, ContainerId, Error, Signal, State, Status, Store};
 
@@ -288,6 +288,145 @@ pub fn cgroup_path_for(cgroups_path: Option<&str>, id: &str) -> String {
 
 fn cstring(bundle: &Bundle, field: &'static str, s: &[u8]) -> Result<CString, Error> {
     CString::new(s).map_err(|_| config_field(bundle, field, "contains a NUL byte"))
+}
+
+/// Converts `process` (and the process-related parts of `linux`) into what the init applies
+/// after `start` (and `exec` before its program).
+fn process_plan(
+    bundle: &Bundle,
+    linux: &oci_spec::runtime::Linux,
+    process: &oci_spec::runtime::Process,
+    preserve_fds: i32,
+) -> Result<ProcessPlan, Error> {
+    // Process.
+    let user = process.user();
+    let caps = match process.capabilities() {
+            Some(c) => {
+                // The kernel refuses an ambient capability that is not both permitted and
+                // inheritable; like runc, such entries are dropped (with a warning) rather
+                // than failing the container.
+                let mut c = c.clone();
+                let inh = c.inheritable().clone().unwrap_or_default();
+                let perm = c.permitted().clone().unwrap_or_default();
+                if let Some(amb) = c.ambient().clone() {
+                    let (keep, drop): (Vec<_>, Vec<_>) = amb
+                        .into_iter()
+                        .partition(|cap| inh.contains(cap) && perm.contains(cap));
+                    if !drop.is_empty() {
+                        eprintln!(
+                            "warning: process.capabilities.ambient: {drop:?} not both permitted and inheritable, not raised"
+                        );
+                    }
+                    c.set_ambient(Some(keep.into_iter().collect()));
+                }
+                iso_caps::CapConfig::from(&c)
+            }
+            None => iso_caps::CapConfig::new(),
+        }
+        .prepare()?;
+    let no_new_privs = process.no_new_privileges().unwrap_or(false);
+    let user_switch = iso_caps::UserSwitch::new(user.uid(), user.gid())
+        .groups(user.additional_gids().clone().unwrap_or_default())
+        .capabilities(caps)
+        .no_new_privs(no_new_privs);
+    let args = process.args().clone().unwrap_or_default();
+    let argv = args
+        .iter()
+        .map(|a| cstring(bundle, "process.args", a.as_bytes()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let program = argv
+        .first()
+        .cloned()
+        .ok_or_else(|| config_field(bundle, "process.args", "must name a program"))?;
+    let env = process.env().clone().unwrap_or_default();
+    let envp = env
+        .iter()
+        .map(|a| cstring(bundle, "process.env", a.as_bytes()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let path_var = env
+        .iter()
+        .rev()
+        .find_map(|kv| kv.strip_prefix("PATH="))
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    let path_dirs = path_var
+        .split(':')
+        .filter(|d| d.starts_with('/'))
+        .map(PathBuf::from)
+        .collect();
+    if !process.cwd().is_absolute() {
+        return Err(config_field(bundle, "process.cwd", "must be absolute"));
+    }
+    let mut rlimits = Vec::new();
+    for r in process.rlimits().clone().unwrap_or_default() {
+        let name = r.typ().to_string();
+        let res = rlimit_resource(&name)
+            .ok_or_else(|| config_field(bundle, "process.rlimits", format!("{name} is unknown")))?;
+        rlimits.push((res, r.soft(), r.hard()));
+    }
+    let (seccomp, listener_path) = match linux.seccomp() {
+        Some(s) => {
+            let mut bpf = iso_seccomp::Profile::try_from(s)?.compile()?.to_bpf()?;
+            bpf.set_no_new_privs(false);
+            (Some(bpf), s.listener_path().clone())
+        }
+        None => (None, None),
+    };
+    let labels = iso_mac::oci::ProcessLabels::from_process(&process)?;
+    if labels.apparmor_profile.is_some() && !iso_mac::is_active(iso_mac::Lsm::AppArmor) {
+        return Err(config_field(
+            bundle,
+            "process.apparmorProfile",
+            "is set but AppArmor is not active on this host",
+        ));
+    }
+    if labels.selinux_label.is_some() && !iso_mac::is_active(iso_mac::Lsm::SeLinux) {
+        return Err(config_field(
+            bundle,
+            "process.selinuxLabel",
+            "is set but SELinux is not active on this host",
+        ));
+    }
+    let affinity = match process.exec_cpu_affinity() {
+        Some(a) => (a.initial().clone(), a.cpu_affinity_final().clone()),
+        None => (None, None),
+    };
+    Ok(ProcessPlan {
+        rlimits,
+        umask: user.umask(),
+        user: user_switch,
+        no_new_privs,
+        cwd: process.cwd().clone(),
+        program,
+        path_dirs,
+        argv,
+        envp,
+        seccomp,
+        listener_path,
+        preserve_fds,
+        personality: linux
+            .personality()
+            .as_ref()
+            .map(crate::process::personality)
+            .transpose()
+            .map_err(|r| config_field(bundle, "linux.personality", r))?,
+        apparmor_profile: labels.apparmor_profile,
+        selinux_label: labels.selinux_label,
+        scheduler: process
+            .scheduler()
+            .as_ref()
+            .map(crate::process::sched_attr)
+            .transpose()
+            .map_err(|r| config_field(bundle, "process.scheduler", r))?,
+        ioprio: process
+            .io_priority()
+            .as_ref()
+            .map(crate::process::ioprio)
+            .transpose()
+            .map_err(|r| config_field(bundle, "process.ioPriority", r))?,
+        affinity_initial: cpu_list(bundle, "process.execCPUAffinity.initial", affinity.0)?,
+        affinity_final: cpu_list(bundle, "process.execCPUAffinity.final", affinity.1)?,
+        oom_score_adj: process.oom_score_adj(),
+    })
 }
 
 fn cpu_list(
@@ -574,80 +713,7 @@ impl Runtime {
             })
             .collect::<Result<Vec<_>, Error>>()?;
 
-        // Process.
-        let user = process.user();
-        let caps = match process.capabilities() {
-            Some(c) => {
-                // The kernel refuses an ambient capability that is not both permitted and
-                // inheritable; like runc, such entries are dropped (with a warning) rather
-                // than failing the container.
-                let mut c = c.clone();
-                let inh = c.inheritable().clone().unwrap_or_default();
-                let perm = c.permitted().clone().unwrap_or_default();
-                if let Some(amb) = c.ambient().clone() {
-                    let (keep, drop): (Vec<_>, Vec<_>) = amb
-                        .into_iter()
-                        .partition(|cap| inh.contains(cap) && perm.contains(cap));
-                    if !drop.is_empty() {
-                        eprintln!(
-                            "warning: process.capabilities.ambient: {drop:?} not both permitted and inheritable, not raised"
-                        );
-                    }
-                    c.set_ambient(Some(keep.into_iter().collect()));
-                }
-                iso_caps::CapConfig::from(&c)
-            }
-            None => iso_caps::CapConfig::new(),
-        }
-        .prepare()?;
-        let no_new_privs = process.no_new_privileges().unwrap_or(false);
-        let user_switch = iso_caps::UserSwitch::new(user.uid(), user.gid())
-            .groups(user.additional_gids().clone().unwrap_or_default())
-            .capabilities(caps)
-            .no_new_privs(no_new_privs);
-        let args = process.args().clone().unwrap_or_default();
-        let argv = args
-            .iter()
-            .map(|a| cstring(bundle, "process.args", a.as_bytes()))
-            .collect::<Result<Vec<_>, _>>()?;
-        let program = argv
-            .first()
-            .cloned()
-            .ok_or_else(|| config_field(bundle, "process.args", "must name a program"))?;
-        let env = process.env().clone().unwrap_or_default();
-        let envp = env
-            .iter()
-            .map(|a| cstring(bundle, "process.env", a.as_bytes()))
-            .collect::<Result<Vec<_>, _>>()?;
-        let path_var = env
-            .iter()
-            .rev()
-            .find_map(|kv| kv.strip_prefix("PATH="))
-            .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-        let path_dirs = path_var
-            .split(':')
-            .filter(|d| d.starts_with('/'))
-            .map(PathBuf::from)
-            .collect();
-        if !process.cwd().is_absolute() {
-            return Err(config_field(bundle, "process.cwd", "must be absolute"));
-        }
-        let mut rlimits = Vec::new();
-        for r in process.rlimits().clone().unwrap_or_default() {
-            let name = r.typ().to_string();
-            let res = rlimit_resource(&name).ok_or_else(|| {
-                config_field(bundle, "process.rlimits", format!("{name} is unknown"))
-            })?;
-            rlimits.push((res, r.soft(), r.hard()));
-        }
-        let (seccomp, listener_path) = match linux.seccomp() {
-            Some(s) => {
-                let mut bpf = iso_seccomp::Profile::try_from(s)?.compile()?.to_bpf()?;
-                bpf.set_no_new_privs(false);
-                (Some(bpf), s.listener_path().clone())
-            }
-            None => (None, None),
-        };
+        let proc = process_plan(bundle, &linux, &process, opts.preserve_fds)?;
         if process.terminal().unwrap_or(false) && opts.console_socket.is_none() {
             return Err(Error::InvalidArgument {
                 what: "--console-socket",
@@ -669,25 +735,6 @@ impl Runtime {
         let (go_read, go_write) = pipe()?;
         let (report_read, report_write) = pipe()?;
 
-        let labels = iso_mac::oci::ProcessLabels::from_process(&process)?;
-        if labels.apparmor_profile.is_some() && !iso_mac::is_active(iso_mac::Lsm::AppArmor) {
-            return Err(config_field(
-                bundle,
-                "process.apparmorProfile",
-                "is set but AppArmor is not active on this host",
-            ));
-        }
-        if labels.selinux_label.is_some() && !iso_mac::is_active(iso_mac::Lsm::SeLinux) {
-            return Err(config_field(
-                bundle,
-                "process.selinuxLabel",
-                "is set but SELinux is not active on this host",
-            ));
-        }
-        let affinity = match process.exec_cpu_affinity() {
-            Some(a) => (a.initial().clone(), a.cpu_affinity_final().clone()),
-            None => (None, None),
-        };
         let plan = InitPlan {
             rootfs: bundle.rootfs().to_path_buf(),
             lock_fd: dir.lock_raw_fd(),
@@ -726,45 +773,11 @@ impl Runtime {
                 .as_ref()
                 .and_then(|r| r.readonly())
                 .unwrap_or(false),
-            rlimits,
             console,
             create_container_hooks: hooks_of(spec.hooks().as_ref(), HookKind::CreateContainer),
             start_container_hooks: hooks_of(spec.hooks().as_ref(), HookKind::StartContainer),
             state_json: Vec::new(),
-            umask: user.umask(),
-            user: user_switch,
-            no_new_privs,
-            cwd: process.cwd().clone(),
-            program,
-            path_dirs,
-            argv,
-            envp,
-            seccomp,
-            listener_path,
-            preserve_fds: opts.preserve_fds,
-            personality: linux
-                .personality()
-                .as_ref()
-                .map(crate::process::personality)
-                .transpose()
-                .map_err(|r| config_field(bundle, "linux.personality", r))?,
-            apparmor_profile: labels.apparmor_profile,
-            selinux_label: labels.selinux_label,
-            scheduler: process
-                .scheduler()
-                .as_ref()
-                .map(crate::process::sched_attr)
-                .transpose()
-                .map_err(|r| config_field(bundle, "process.scheduler", r))?,
-            ioprio: process
-                .io_priority()
-                .as_ref()
-                .map(crate::process::ioprio)
-                .transpose()
-                .map_err(|r| config_field(bundle, "process.ioPriority", r))?,
-            affinity_initial: cpu_list(bundle, "process.execCPUAffinity.initial", affinity.0)?,
-            affinity_final: cpu_list(bundle, "process.execCPUAffinity.final", affinity.1)?,
-            oom_score_adj: process.oom_score_adj(),
+            proc,
         };
         let channels = InitChannels {
             go: go_read,

@@ -75,12 +75,16 @@ pub(crate) struct InitPlan {
     pub readonly: Vec<PathBuf>,
     pub enter: EnterMethod,
     pub readonly_root: bool,
-    pub rlimits: Vec<(u32, u64, u64)>,
     pub console: Option<UnixStream>,
     pub create_container_hooks: Vec<oci_spec::runtime::Hook>,
     pub start_container_hooks: Vec<oci_spec::runtime::Hook>,
     pub state_json: Vec<u8>,
-    // After start:
+    pub proc: ProcessPlan,
+}
+
+/// What the init applies after `start` (and an `exec`ed process before its program).
+pub(crate) struct ProcessPlan {
+    pub rlimits: Vec<(u32, u64, u64)>,
     pub umask: Option<u32>,
     pub user: iso_caps::UserSwitch,
     pub no_new_privs: bool,
@@ -230,7 +234,7 @@ fn setup(
     report: &mut std::fs::File,
     go: &mut std::fs::File,
 ) -> Result<(), Failure> {
-    if let Some(set) = &plan.affinity_initial {
+    if let Some(set) = &plan.proc.affinity_initial {
         crate::process::set_affinity(set).map_err(|e| {
             Failure::new(
                 "process.execCPUAffinity.initial",
@@ -265,7 +269,7 @@ fn setup(
             return Err(Failure::last_os(format!("setdomainname {name:?}")));
         }
     }
-    for (resource, soft, hard) in &plan.rlimits {
+    for (resource, soft, hard) in &plan.proc.rlimits {
         let lim = libc::rlimit {
             rlim_cur: *soft,
             rlim_max: *hard,
@@ -275,7 +279,7 @@ fn setup(
             return Err(Failure::last_os(format!("setrlimit {resource}")));
         }
     }
-    if let Some(adj) = plan.oom_score_adj {
+    if let Some(adj) = plan.proc.oom_score_adj {
         iso_sys::procfs::ProcRoot::open()?.write(
             iso_sys::ProcPid::SelfPid,
             "oom_score_adj",
@@ -473,13 +477,13 @@ fn setup_console(root: &Root, console: UnixStream) -> Result<(), Failure> {
 /// After `start`: credentials, labels, descriptors, cwd, seccomp, exec.
 fn finish(plan: &InitPlan, conn: &UnixStream) -> Result<Never, Failure> {
     let _ = conn;
-    if let Some(persona) = plan.personality {
+    if let Some(persona) = plan.proc.personality {
         // SAFETY: personality takes an integer.
         if unsafe { libc::personality(persona) } < 0 {
             return Err(Failure::last_os("personality"));
         }
     }
-    if let Some(attr) = &plan.scheduler {
+    if let Some(attr) = &plan.proc.scheduler {
         crate::process::set_sched_attr(attr).map_err(|e| {
             Failure::new(
                 "process.scheduler: sched_setattr",
@@ -487,7 +491,7 @@ fn finish(plan: &InitPlan, conn: &UnixStream) -> Result<Never, Failure> {
             )
         })?;
     }
-    if let Some(value) = plan.ioprio {
+    if let Some(value) = plan.proc.ioprio {
         crate::process::set_ioprio(value).map_err(|e| {
             Failure::new(
                 "process.ioPriority: ioprio_set",
@@ -495,17 +499,17 @@ fn finish(plan: &InitPlan, conn: &UnixStream) -> Result<Never, Failure> {
             )
         })?;
     }
-    if let Some(mask) = plan.umask {
+    if let Some(mask) = plan.proc.umask {
         // SAFETY: umask cannot fail.
         unsafe { libc::umask(mask as libc::mode_t) };
     }
-    let cwd = CString::new(plan.cwd.as_os_str().as_bytes())
+    let cwd = CString::new(plan.proc.cwd.as_os_str().as_bytes())
         .map_err(|_| Failure::new("process.cwd contains NUL", libc::EINVAL))?;
     // SAFETY: chdir with a valid C string.
     if unsafe { libc::chdir(cwd.as_ptr()) } != 0 {
         return Err(Failure::last_os(format!(
             "process.cwd: chdir {}",
-            plan.cwd.display()
+            plan.proc.cwd.display()
         )));
     }
     check_cwd_inside()?;
@@ -513,30 +517,30 @@ fn finish(plan: &InitPlan, conn: &UnixStream) -> Result<Never, Failure> {
     // drop: load it first then (the filter must allow the remaining setup calls, as with
     // every runtime).
     let mut listener = None;
-    if !plan.no_new_privs {
-        if let Some(bpf) = &plan.seccomp {
+    if !plan.proc.no_new_privs {
+        if let Some(bpf) = &plan.proc.seccomp {
             listener = bpf.load()?;
         }
     }
-    if plan.apparmor_profile.is_some() || plan.selinux_label.is_some() {
+    if plan.proc.apparmor_profile.is_some() || plan.proc.selinux_label.is_some() {
         // The container's /proc, verified to be procfs (CVE-2019-16884: a volume over /proc
         // would otherwise swallow the label write and leave the process unconfined).
         let proc_root = iso_sys::procfs::ProcRoot::open()?;
-        if let Some(name) = &plan.apparmor_profile {
+        if let Some(name) = &plan.proc.apparmor_profile {
             iso_mac::apparmor::set_exec_profile(&proc_root, name)?;
         }
-        if let Some(label) = &plan.selinux_label {
+        if let Some(label) = &plan.proc.selinux_label {
             iso_mac::selinux::set_exec_label(&proc_root, Some(label))?;
         }
     }
-    plan.user.apply()?;
+    plan.proc.user.apply()?;
     run_hooks(
         HookKind::StartContainer,
         &plan.start_container_hooks,
         &plan.state_json,
     )
     .map_err(Failure::from_error)?;
-    if let Some(set) = &plan.affinity_final {
+    if let Some(set) = &plan.proc.affinity_final {
         crate::process::set_affinity(set).map_err(|e| {
             Failure::new(
                 "process.execCPUAffinity.final",
@@ -544,20 +548,20 @@ fn finish(plan: &InitPlan, conn: &UnixStream) -> Result<Never, Failure> {
             )
         })?;
     }
-    iso_sys::fd::cloexec_from(3 + plan.preserve_fds)?;
-    if plan.no_new_privs {
-        if let Some(bpf) = &plan.seccomp {
+    iso_sys::fd::cloexec_from(3 + plan.proc.preserve_fds)?;
+    if plan.proc.no_new_privs {
+        if let Some(bpf) = &plan.proc.seccomp {
             listener = bpf.load()?;
         }
     }
-    if let (Some(fd), Some(path)) = (&listener, &plan.listener_path) {
+    if let (Some(fd), Some(path)) = (&listener, &plan.proc.listener_path) {
         iso_seccomp::notify::send_fd_to_path(path, fd.as_fd(), &plan.state_json)?;
     }
     drop(listener);
     let program = resolve_program(plan)?;
-    let mut argv: Vec<*const libc::c_char> = plan.argv.iter().map(|a| a.as_ptr()).collect();
+    let mut argv: Vec<*const libc::c_char> = plan.proc.argv.iter().map(|a| a.as_ptr()).collect();
     argv.push(std::ptr::null());
-    let mut envp: Vec<*const libc::c_char> = plan.envp.iter().map(|a| a.as_ptr()).collect();
+    let mut envp: Vec<*const libc::c_char> = plan.proc.envp.iter().map(|a| a.as_ptr()).collect();
     envp.push(std::ptr::null());
     // SAFETY: signal and sigprocmask only reset this process' dispositions.
     unsafe {
@@ -596,11 +600,11 @@ fn check_cwd_inside() -> Result<(), Failure> {
 
 /// `args[0]` with a `/` is used as is; otherwise it is searched in the process' `PATH`.
 fn resolve_program(plan: &InitPlan) -> Result<CString, Failure> {
-    if plan.program.as_bytes().contains(&b'/') {
-        return Ok(plan.program.clone());
+    if plan.proc.program.as_bytes().contains(&b'/') {
+        return Ok(plan.proc.program.clone());
     }
-    for dir in &plan.path_dirs {
-        let candidate = dir.join(std::ffi::OsStr::from_bytes(plan.program.as_bytes()));
+    for dir in &plan.proc.path_dirs {
+        let candidate = dir.join(std::ffi::OsStr::from_bytes(plan.proc.program.as_bytes()));
         let Ok(c) = CString::new(candidate.as_os_str().as_bytes()) else {
             continue;
         };
@@ -612,7 +616,7 @@ fn resolve_program(plan: &InitPlan) -> Result<CString, Failure> {
     Err(Failure::new(
         format!(
             "process.args: {:?} not found in PATH",
-            String::from_utf8_lossy(plan.program.as_bytes())
+            String::from_utf8_lossy(plan.proc.program.as_bytes())
         ),
         libc::ENOENT,
     ))
