@@ -47,6 +47,31 @@ pub struct CreateOptions {
     pub pidfd_socket: Option<PathBuf>,
 }
 
+/// Options of `exec`.
+///
+/// ```no_run
+/// let process: oci_spec::runtime::Process = serde_json::from_str(
+///     r#"{"cwd":"/","args":["/bin/echo","hi"],"user":{"uid":0,"gid":0}}"#,
+/// ).expect("valid process");
+/// let opts = iso_runtime::ExecOptions { process, detach: false, pid_file: None,
+///     console_socket: None, preserve_fds: 0 };
+/// let code = iso_runtime::Runtime::new("/run/iso").exec("web", &opts)?;
+/// # Ok::<(), iso_runtime::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct ExecOptions {
+    /// The process to run (args, env, cwd, user, capabilities, ...).
+    pub process: oci_spec::runtime::Process,
+    /// Return once the program was executed instead of waiting for it.
+    pub detach: bool,
+    /// Where to write the new process' pid.
+    pub pid_file: Option<PathBuf>,
+    /// The unix socket that receives the pty master when `process.terminal` is true.
+    pub console_socket: Option<PathBuf>,
+    /// How many descriptors after stderr the program inherits.
+    pub preserve_fds: i32,
+}
+
 /// A runtime: the commands on the containers of one store (`--root`).
 ///
 /// ```no_run
@@ -371,7 +396,7 @@ fn process_plan(
         }
         None => (None, None),
     };
-    let labels = iso_mac::oci::ProcessLabels::from_process(&process)?;
+    let labels = iso_mac::oci::ProcessLabels::from_process(process)?;
     if labels.apparmor_profile.is_some() && !iso_mac::is_active(iso_mac::Lsm::AppArmor) {
         return Err(config_field(
             bundle,
@@ -985,6 +1010,124 @@ impl Runtime {
             eprintln!("warning: {e}");
         }
         Ok(())
+    }
+
+    /// `exec`: runs another process in a created or running container: in the init's
+    /// namespaces (joined through its pidfd) and cgroup, with the same steps the init takes
+    /// after `start` (credentials, labels, descriptors, cwd, seccomp). Returns 0 at once with
+    /// `detach`, otherwise the process' exit code.
+    pub fn exec(&self, id: &str, opts: &ExecOptions) -> Result<i32, Error> {
+        if thread_count() > 1 {
+            return Err(Error::InvalidArgument {
+                what: "caller",
+                value: format!("{} threads", thread_count()),
+                reason: "exec must run in a single-threaded process".into(),
+            });
+        }
+        let (dir, record) = self.open(id)?;
+        let status = record.status(&dir);
+        if !matches!(status, Status::Created | Status::Running) {
+            return Err(Error::WrongState {
+                id: dir.id().clone(),
+                status: status.to_string(),
+                reason: "exec needs a created or running container".into(),
+            });
+        }
+        let bundle = Bundle::load(&record.bundle)?;
+        let linux = bundle.spec().linux().clone().unwrap_or_default();
+        let init = Pid::from_raw(record.pid).ok_or_else(|| Error::NotFound(dir.id().clone()))?;
+        let pidfd = iso_ns::pidfd_open(init)?;
+        if !record.init_alive() {
+            return Err(Error::WrongState {
+                id: dir.id().clone(),
+                status: "stopped".into(),
+                reason: "the init exited".into(),
+            });
+        }
+        let mut namespaces = NamespaceSet::default();
+        for ns in linux.namespaces().clone().unwrap_or_default() {
+            if let Some(kind) = Namespace::from_clone_flag(ns.typ() as i32) {
+                namespaces.insert(kind);
+            }
+        }
+        let join_pid = namespaces.remove(Namespace::Pid);
+        let terminal = opts.process.terminal().unwrap_or(false);
+        let console = match (&opts.console_socket, terminal) {
+            (Some(path), true) => {
+                Some(UnixStream::connect(path).map_err(io_err("connect console socket", path))?)
+            }
+            (None, true) => {
+                return Err(Error::InvalidArgument {
+                    what: "--console-socket",
+                    value: String::new(),
+                    reason: "process.terminal is true: a console socket is required".into(),
+                })
+            }
+            _ => None,
+        };
+        let plan = init::ExecPlan {
+            become_root: namespaces.contains(Namespace::User),
+            pidfd: pidfd
+                .try_clone()
+                .map_err(io_err("dup pidfd", format!("/proc/{init}")))?,
+            namespaces,
+            lock_fd: dir.lock_raw_fd(),
+            console,
+            proc: process_plan(&bundle, &linux, &opts.process, opts.preserve_fds)?,
+        };
+        let cg = Cgroup::open(&Layout::detect()?, CgroupPath::new(&record.cgroup)?)?;
+        if join_pid {
+            // pid_for_children of this process: the child is born in the container's PID
+            // namespace.
+            iso_ns::setns_pidfd(&pidfd, Namespace::Pid.into())?;
+        }
+        let (go_read, go_write) = pipe()?;
+        let (report_read, report_write) = pipe()?;
+        // SAFETY: checked above that this process is single-threaded (see Spawn::run).
+        let mut child = unsafe {
+            Spawn::new(NamespaceSet::default())
+                .run(move || init::run_exec(plan, go_read, report_write))
+        }?;
+        let pid = child.pid();
+        let setup = (|| {
+            cg.add_process(pid)?;
+            let mut go = fs::File::from(go_write);
+            go.write_all(&[init::GO])
+                .map_err(io_err("write to exec child", "(sync pipe)"))?;
+            let mut report = fs::File::from(report_read);
+            let mut first = [0u8; 1];
+            let n = report
+                .read(&mut first)
+                .map_err(io_err("read from exec child", "(sync pipe)"))?;
+            if n == 1 && first[0] == init::MSG_ERROR {
+                return Err(init::read_failure(&mut report));
+            }
+            Ok(())
+        })();
+        if let Err(e) = setup {
+            let _ = child.kill(libc::SIGKILL);
+            let _ = child.wait();
+            return Err(e);
+        }
+        if let Some(path) = &opts.pid_file {
+            write_atomic(path, pid.as_raw().to_string().as_bytes())?;
+        }
+        drop(dir);
+        if opts.detach {
+            return Ok(0);
+        }
+        Created { child }.wait_forwarding_signals()
+    }
+
+    /// `ps`: the pids of every process in the container's cgroup.
+    pub fn pids(&self, id: &str) -> Result<Vec<i32>, Error> {
+        let (_dir, record) = self.open(id)?;
+        let cg = Cgroup::open(&Layout::detect()?, CgroupPath::new(&record.cgroup)?)?;
+        Ok(cg
+            .procs_recursive()?
+            .into_iter()
+            .map(|p| p.as_raw())
+            .collect())
     }
 
     /// `pause`: freezes every process of a running container (its cgroup's freezer).

@@ -218,7 +218,7 @@ pub(crate) fn run(mut plan: InitPlan, channels: InitChannels) -> i32 {
             continue;
         }
         drop(exec_listener);
-        let f = match finish(&plan, &conn) {
+        let f = match finish(&plan.proc, &plan.start_container_hooks, &plan.state_json) {
             Ok(never) => match never {},
             Err(f) => f,
         };
@@ -475,15 +475,18 @@ fn setup_console(root: &Root, console: UnixStream) -> Result<(), Failure> {
 }
 
 /// After `start`: credentials, labels, descriptors, cwd, seccomp, exec.
-fn finish(plan: &InitPlan, conn: &UnixStream) -> Result<Never, Failure> {
-    let _ = conn;
-    if let Some(persona) = plan.proc.personality {
+fn finish(
+    p: &ProcessPlan,
+    hooks: &[oci_spec::runtime::Hook],
+    state_json: &[u8],
+) -> Result<Never, Failure> {
+    if let Some(persona) = p.personality {
         // SAFETY: personality takes an integer.
         if unsafe { libc::personality(persona) } < 0 {
             return Err(Failure::last_os("personality"));
         }
     }
-    if let Some(attr) = &plan.proc.scheduler {
+    if let Some(attr) = &p.scheduler {
         crate::process::set_sched_attr(attr).map_err(|e| {
             Failure::new(
                 "process.scheduler: sched_setattr",
@@ -491,7 +494,7 @@ fn finish(plan: &InitPlan, conn: &UnixStream) -> Result<Never, Failure> {
             )
         })?;
     }
-    if let Some(value) = plan.proc.ioprio {
+    if let Some(value) = p.ioprio {
         crate::process::set_ioprio(value).map_err(|e| {
             Failure::new(
                 "process.ioPriority: ioprio_set",
@@ -499,17 +502,17 @@ fn finish(plan: &InitPlan, conn: &UnixStream) -> Result<Never, Failure> {
             )
         })?;
     }
-    if let Some(mask) = plan.proc.umask {
+    if let Some(mask) = p.umask {
         // SAFETY: umask cannot fail.
         unsafe { libc::umask(mask as libc::mode_t) };
     }
-    let cwd = CString::new(plan.proc.cwd.as_os_str().as_bytes())
+    let cwd = CString::new(p.cwd.as_os_str().as_bytes())
         .map_err(|_| Failure::new("process.cwd contains NUL", libc::EINVAL))?;
     // SAFETY: chdir with a valid C string.
     if unsafe { libc::chdir(cwd.as_ptr()) } != 0 {
         return Err(Failure::last_os(format!(
             "process.cwd: chdir {}",
-            plan.proc.cwd.display()
+            p.cwd.display()
         )));
     }
     check_cwd_inside()?;
@@ -517,30 +520,25 @@ fn finish(plan: &InitPlan, conn: &UnixStream) -> Result<Never, Failure> {
     // drop: load it first then (the filter must allow the remaining setup calls, as with
     // every runtime).
     let mut listener = None;
-    if !plan.proc.no_new_privs {
-        if let Some(bpf) = &plan.proc.seccomp {
+    if !p.no_new_privs {
+        if let Some(bpf) = &p.seccomp {
             listener = bpf.load()?;
         }
     }
-    if plan.proc.apparmor_profile.is_some() || plan.proc.selinux_label.is_some() {
+    if p.apparmor_profile.is_some() || p.selinux_label.is_some() {
         // The container's /proc, verified to be procfs (CVE-2019-16884: a volume over /proc
         // would otherwise swallow the label write and leave the process unconfined).
         let proc_root = iso_sys::procfs::ProcRoot::open()?;
-        if let Some(name) = &plan.proc.apparmor_profile {
+        if let Some(name) = &p.apparmor_profile {
             iso_mac::apparmor::set_exec_profile(&proc_root, name)?;
         }
-        if let Some(label) = &plan.proc.selinux_label {
+        if let Some(label) = &p.selinux_label {
             iso_mac::selinux::set_exec_label(&proc_root, Some(label))?;
         }
     }
-    plan.proc.user.apply()?;
-    run_hooks(
-        HookKind::StartContainer,
-        &plan.start_container_hooks,
-        &plan.state_json,
-    )
-    .map_err(Failure::from_error)?;
-    if let Some(set) = &plan.proc.affinity_final {
+    p.user.apply()?;
+    run_hooks(HookKind::StartContainer, hooks, state_json).map_err(Failure::from_error)?;
+    if let Some(set) = &p.affinity_final {
         crate::process::set_affinity(set).map_err(|e| {
             Failure::new(
                 "process.execCPUAffinity.final",
@@ -548,20 +546,20 @@ fn finish(plan: &InitPlan, conn: &UnixStream) -> Result<Never, Failure> {
             )
         })?;
     }
-    iso_sys::fd::cloexec_from(3 + plan.proc.preserve_fds)?;
-    if plan.proc.no_new_privs {
-        if let Some(bpf) = &plan.proc.seccomp {
+    iso_sys::fd::cloexec_from(3 + p.preserve_fds)?;
+    if p.no_new_privs {
+        if let Some(bpf) = &p.seccomp {
             listener = bpf.load()?;
         }
     }
-    if let (Some(fd), Some(path)) = (&listener, &plan.proc.listener_path) {
-        iso_seccomp::notify::send_fd_to_path(path, fd.as_fd(), &plan.state_json)?;
+    if let (Some(fd), Some(path)) = (&listener, &p.listener_path) {
+        iso_seccomp::notify::send_fd_to_path(path, fd.as_fd(), state_json)?;
     }
     drop(listener);
-    let program = resolve_program(plan)?;
-    let mut argv: Vec<*const libc::c_char> = plan.proc.argv.iter().map(|a| a.as_ptr()).collect();
+    let program = resolve_program(p)?;
+    let mut argv: Vec<*const libc::c_char> = p.argv.iter().map(|a| a.as_ptr()).collect();
     argv.push(std::ptr::null());
-    let mut envp: Vec<*const libc::c_char> = plan.proc.envp.iter().map(|a| a.as_ptr()).collect();
+    let mut envp: Vec<*const libc::c_char> = p.envp.iter().map(|a| a.as_ptr()).collect();
     envp.push(std::ptr::null());
     // SAFETY: signal and sigprocmask only reset this process' dispositions.
     unsafe {
@@ -599,12 +597,12 @@ fn check_cwd_inside() -> Result<(), Failure> {
 }
 
 /// `args[0]` with a `/` is used as is; otherwise it is searched in the process' `PATH`.
-fn resolve_program(plan: &InitPlan) -> Result<CString, Failure> {
-    if plan.proc.program.as_bytes().contains(&b'/') {
-        return Ok(plan.proc.program.clone());
+fn resolve_program(plan: &ProcessPlan) -> Result<CString, Failure> {
+    if plan.program.as_bytes().contains(&b'/') {
+        return Ok(plan.program.clone());
     }
-    for dir in &plan.proc.path_dirs {
-        let candidate = dir.join(std::ffi::OsStr::from_bytes(plan.proc.program.as_bytes()));
+    for dir in &plan.path_dirs {
+        let candidate = dir.join(std::ffi::OsStr::from_bytes(plan.program.as_bytes()));
         let Ok(c) = CString::new(candidate.as_os_str().as_bytes()) else {
             continue;
         };
@@ -616,8 +614,124 @@ fn resolve_program(plan: &InitPlan) -> Result<CString, Failure> {
     Err(Failure::new(
         format!(
             "process.args: {:?} not found in PATH",
-            String::from_utf8_lossy(plan.proc.program.as_bytes())
+            String::from_utf8_lossy(plan.program.as_bytes())
         ),
         libc::ENOENT,
     ))
+}
+
+/// What an `exec`ed process does before its program: join the init's namespaces, then the
+/// same steps as the init after `start`.
+pub(crate) struct ExecPlan {
+    pub pidfd: OwnedFd,
+    pub namespaces: iso_ns::NamespaceSet,
+    pub become_root: bool,
+    pub lock_fd: RawFd,
+    pub console: Option<UnixStream>,
+    pub proc: ProcessPlan,
+}
+
+/// The body of an `exec` child. Reports failures on `report`; success is the end of file
+/// that the `execve` causes (the pipe is close-on-exec).
+pub(crate) fn run_exec(plan: ExecPlan, go: OwnedFd, report: OwnedFd) -> i32 {
+    // SAFETY: closing an inherited descriptor number this child never uses.
+    unsafe { libc::close(plan.lock_fd) };
+    let mut report = std::fs::File::from(report);
+    let mut go = std::fs::File::from(go);
+    let mut byte = [0u8; 1];
+    if go.read_exact(&mut byte).is_err() || byte[0] != GO {
+        return 1;
+    }
+    let f = match exec_setup(&plan) {
+        Ok(()) => match finish(&plan.proc, &[], b"") {
+            Ok(never) => match never {},
+            Err(f) => f,
+        },
+        Err(f) => f,
+    };
+    send_failure(&mut report, &f);
+    127
+}
+
+fn exec_setup(plan: &ExecPlan) -> Result<(), Failure> {
+    if !plan.namespaces.is_empty() {
+        iso_ns::setns_pidfd(plan.pidfd.as_fd(), plan.namespaces)?;
+    }
+    if plan.become_root {
+        // SAFETY: setresgid/setresuid with integer ids.
+        if unsafe { libc::setresgid(0, 0, 0) } != 0 || unsafe { libc::setresuid(0, 0, 0) } != 0 {
+            return Err(Failure::last_os("become root in the user namespace"));
+        }
+    }
+    for (resource, soft, hard) in &plan.proc.rlimits {
+        let lim = libc::rlimit {
+            rlim_cur: *soft,
+            rlim_max: *hard,
+        };
+        // SAFETY: setrlimit reads a valid rlimit struct.
+        if unsafe { libc::setrlimit(*resource as _, &lim) } != 0 {
+            return Err(Failure::last_os(format!("setrlimit {resource}")));
+        }
+    }
+    if let Some(console) = &plan.console {
+        // In the container's mount namespace now: its /dev/ptmx.
+        let ptmx = CString::new("/dev/ptmx").map_err(|_| Failure::new("ptmx", libc::EINVAL))?;
+        // SAFETY: open with a valid C string; the result is checked.
+        let master = unsafe {
+            libc::open(
+                ptmx.as_ptr(),
+                libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+            )
+        };
+        if master < 0 {
+            return Err(Failure::last_os("open /dev/ptmx"));
+        }
+        // SAFETY: a fresh descriptor we own.
+        let master = unsafe { OwnedFd::from_raw_fd(master) };
+        let slave = open_pty_peer(&master)?;
+        iso_seccomp::notify::send_fd(console.as_fd(), master.as_fd(), b"/dev/pts")?;
+        make_ctty(&slave)?;
+    }
+    Ok(())
+}
+
+/// Unlocks the pty and opens its slave through the master (`TIOCGPTPEER`).
+fn open_pty_peer(master: &OwnedFd) -> Result<OwnedFd, Failure> {
+    let unlock: libc::c_int = 0;
+    // SAFETY: TIOCSPTLCK reads an int from a valid pointer.
+    if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) } != 0 {
+        return Err(Failure::last_os("unlockpt"));
+    }
+    // SAFETY: TIOCGPTPEER returns a new descriptor or -1.
+    let slave = unsafe {
+        libc::ioctl(
+            master.as_raw_fd(),
+            libc::TIOCGPTPEER,
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        )
+    };
+    if slave < 0 {
+        return Err(Failure::last_os("open the pty slave"));
+    }
+    // SAFETY: a fresh descriptor we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(slave) })
+}
+
+/// Makes `slave` the controlling terminal and stdio of a new session.
+fn make_ctty(slave: &OwnedFd) -> Result<(), Failure> {
+    // SAFETY: setsid, ioctl and dup2 on descriptors we own, no memory involved.
+    unsafe {
+        if libc::setsid() < 0 {
+            return Err(Failure::last_os("setsid"));
+        }
+        if libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) != 0 {
+            return Err(Failure::last_os("TIOCSCTTY"));
+        }
+        for fd in 0..3 {
+            if libc::dup2(slave.as_raw_fd(), fd) < 0 {
+                return Err(Failure::last_os("dup2 console"));
+            }
+        }
+    }
+    Ok(())
 }

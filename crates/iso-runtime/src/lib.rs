@@ -62,7 +62,9 @@ mod state;
 mod store;
 
 pub use bundle::Bundle;
-pub use container::{cgroup_path_for, CreateOptions, Created, Runtime, DEFAULT_CGROUP_PARENT};
+pub use container::{
+    cgroup_path_for, CreateOptions, Created, ExecOptions, Runtime, DEFAULT_CGROUP_PARENT,
+};
 pub use error::Error;
 pub use log::{rfc3339, Level, LogFormat, Logger};
 pub use signal::Signal;

@@ -71,6 +71,45 @@ struct CreateArgs {
     no_new_keyring: bool,
 }
 
+#[derive(Args, Debug, Clone)]
+struct ExecArgs {
+    /// The container id.
+    id: String,
+    /// The program and its arguments (unless --process is given).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
+    /// A JSON file with the OCI process to run.
+    #[arg(long, short = 'p')]
+    process: Option<PathBuf>,
+    /// Return once the program was executed.
+    #[arg(long, short = 'd')]
+    detach: bool,
+    /// File to write the process' pid to.
+    #[arg(long = "pid-file")]
+    pid_file: Option<PathBuf>,
+    /// Unix socket that receives the pty master.
+    #[arg(long = "console-socket")]
+    console_socket: Option<PathBuf>,
+    /// Allocate a pseudo-terminal.
+    #[arg(long, short = 't')]
+    tty: bool,
+    /// Working directory in the container.
+    #[arg(long)]
+    cwd: Option<PathBuf>,
+    /// Extra environment variables (KEY=VALUE).
+    #[arg(long, short = 'e')]
+    env: Vec<String>,
+    /// UID[:GID] to run as.
+    #[arg(long, short = 'u')]
+    user: Option<String>,
+    /// Number of descriptors after stderr to pass on.
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    preserve_fds: i32,
+    /// Set no_new_privs.
+    #[arg(long = "no-new-privs")]
+    no_new_privs: bool,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Create a container that waits for `start`.
@@ -113,6 +152,19 @@ enum Command {
         /// Keep the container's state after it exits.
         #[arg(long)]
         keep: bool,
+    },
+    /// Run a process in a created or running container.
+    Exec(ExecArgs),
+    /// List the processes of a container.
+    Ps {
+        /// The container id.
+        id: String,
+        /// table or json (a list of pids).
+        #[arg(long, short = 'f', default_value = "table")]
+        format: String,
+        /// Arguments for ps(1) in table format (ignored).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_args: Vec<String>,
     },
     /// List containers.
     List,
@@ -179,6 +231,75 @@ fn create_options(a: &CreateArgs) -> Result<CreateOptions, Error> {
     })
 }
 
+fn exec_options(root: &std::path::Path, a: &ExecArgs) -> Result<iso_runtime::ExecOptions, Error> {
+    let invalid = |what: &'static str, value: &str, reason: &str| Error::InvalidArgument {
+        what,
+        value: value.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let process: oci_spec::runtime::Process = match &a.process {
+        Some(path) => {
+            let data = std::fs::read(path).map_err(|e| Error::Io {
+                op: "read",
+                path: path.clone(),
+                source: e,
+            })?;
+            serde_json::from_slice(&data).map_err(|e| Error::Config {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?
+        }
+        None => {
+            if a.command.is_empty() {
+                return Err(invalid("command", "", "exec needs a program or --process"));
+            }
+            // The container's own process settings, with this command line.
+            let state = Runtime::new(root).state(&a.id)?;
+            let bundle = iso_runtime::Bundle::load(&state.bundle)?;
+            let mut p = bundle.spec().process().clone().unwrap_or_default();
+            p.set_args(Some(a.command.clone()));
+            p.set_terminal(Some(a.tty));
+            if let Some(cwd) = &a.cwd {
+                p.set_cwd(cwd.clone());
+            }
+            if !a.env.is_empty() {
+                let mut env = p.env().clone().unwrap_or_default();
+                env.extend(a.env.iter().cloned());
+                p.set_env(Some(env));
+            }
+            if let Some(user) = &a.user {
+                let (uid, gid) = match user.split_once(':') {
+                    Some((u, g)) => (u, Some(g)),
+                    None => (user.as_str(), None),
+                };
+                let mut u = p.user().clone();
+                u.set_uid(
+                    uid.parse()
+                        .map_err(|_| invalid("--user", user, "not a number"))?,
+                );
+                if let Some(g) = gid {
+                    u.set_gid(
+                        g.parse()
+                            .map_err(|_| invalid("--user", user, "not a number"))?,
+                    );
+                }
+                p.set_user(u);
+            }
+            if a.no_new_privs {
+                p.set_no_new_privileges(Some(true));
+            }
+            p
+        }
+    };
+    Ok(iso_runtime::ExecOptions {
+        process,
+        detach: a.detach,
+        pid_file: a.pid_file.clone(),
+        console_socket: a.console_socket.clone(),
+        preserve_fds: a.preserve_fds,
+    })
+}
+
 fn run(cli: &Cli) -> Result<u8, Error> {
     if cli.log_format != "text" && cli.log_format != "json" {
         cli.log_format.parse::<LogFormat>()?;
@@ -234,6 +355,23 @@ fn run(cli: &Cli) -> Result<u8, Error> {
             Ok(u8::try_from(code).unwrap_or(255))
         }
         Command::Demo { busybox } => demo(busybox),
+        Command::Ps { id, format, .. } => {
+            let pids = rt.pids(id)?;
+            if format == "json" {
+                println!("{}", serde_json::Value::from(pids));
+            } else {
+                println!("PID");
+                for p in pids {
+                    println!("{p}");
+                }
+            }
+            Ok(0)
+        }
+        Command::Exec(a) => {
+            let opts = exec_options(&cli.root, a)?;
+            let code = rt.exec(&a.id, &opts)?;
+            Ok(u8::try_from(code).unwrap_or(255))
+        }
         Command::Pause { id } => rt.pause(id).map(|()| 0),
         Command::Resume { id } => rt.resume(id).map(|()| 0),
         Command::List => {

@@ -837,3 +837,85 @@ fn namespaces_joined_by_path_like_a_pod() {
     );
     assert!(!fx.root().join(&id).exists());
 }
+
+#[test]
+fn exec_joins_the_running_container() {
+    let Some(mut fx) = Fixture::new("rt-exec") else {
+        return;
+    };
+    fx.write_config(&fx.config("sleep 30"));
+    let id = fx.id("exec");
+    assert!(fx.rt(&["run", "-d", &id]).status.success());
+    let init = fx.state(&id)["pid"].as_i64().unwrap();
+    let out = fx.rt(&[
+        "exec",
+        "-e",
+        "EXTRA=1",
+        &id,
+        "sh",
+        "-c",
+        "echo pid=$$; hostname; echo extra=$EXTRA; grep -E '^(CapEff|NoNewPrivs):' /proc/self/status; \
+         readlink /proc/self/ns/net; readlink /proc/1/exe; exit 5",
+    ]);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    let net = fs::read_link(format!("/proc/{init}/ns/net")).unwrap();
+    for want in [
+        "isotest",
+        "extra=1",
+        "CapEff:\t0000000020000420",
+        "NoNewPrivs:\t1",
+        net.to_str().unwrap(),
+        "/bin/busybox",
+    ] {
+        assert!(stdout.contains(want), "missing {want:?} in\n{stdout}");
+    }
+    assert!(!stdout.contains("pid=1\n"), "{stdout}");
+    // From --process, detached, with a pid file; the process is in the container's cgroup.
+    let proc_file = fx.dir.path().join("process.json");
+    fs::write(
+        &proc_file,
+        json!({"cwd": "/tmp", "args": ["sleep", "30"], "env": ["PATH=/bin"],
+               "user": {"uid": 1000, "gid": 1000}})
+        .to_string(),
+    )
+    .unwrap();
+    let pid_file = fx.dir.path().join("exec.pid");
+    let out = fx.rt(&[
+        "exec",
+        "--process",
+        proc_file.to_str().unwrap(),
+        "--detach",
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        &id,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let pid = fs::read_to_string(&pid_file).unwrap();
+    let ps: Value =
+        serde_json::from_slice(&fx.rt(&["ps", "--format", "json", &id]).stdout).unwrap();
+    assert!(
+        ps.as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p.to_string() == pid.trim()),
+        "{ps}"
+    );
+    let procs = fs::read_to_string(fx.cgroup_dir("pids").join("cgroup.procs")).unwrap();
+    assert!(procs.lines().any(|l| l == pid.trim()), "{procs}");
+    let status = fs::read_to_string(format!("/proc/{}/status", pid.trim())).unwrap();
+    assert!(status.contains("Uid:\t1000"), "{status}");
+    // A missing program is reported by exec.
+    let out = fx.rt(&["exec", &id, "no-such-program"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("no-such-program"));
+    // Exec in a stopped container fails.
+    assert!(fx.rt(&["kill", &id, "KILL"]).status.success());
+    fx.wait_status(&id, "stopped");
+    assert!(!fx.rt(&["exec", &id, "true"]).status.success());
+}
