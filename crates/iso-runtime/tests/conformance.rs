@@ -903,7 +903,7 @@ fn exec_joins_the_running_container() {
         ps.as_array()
             .unwrap()
             .iter()
-            .any(|p| p.to_string() == pid.trim()),
+            .any(|p| p.as_i64() == pid.trim().parse::<i64>().ok()),
         "{ps}"
     );
     let procs = fs::read_to_string(fx.cgroup_dir("pids").join("cgroup.procs")).unwrap();
