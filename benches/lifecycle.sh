@@ -1,7 +1,7 @@
 #!/bin/bash
 # Container lifecycle benchmark: iso-runtime against runc and crun (issue 11).
 #
-#   sudo benches/lifecycle.sh [--quick] [--runs N] [--warmup N] [--containers N] [--no-build]
+#   sudo benches/lifecycle.sh [--quick] [--runs N] [--warmup N] [--block N] [--containers N] [--no-build]
 #
 # Needs root. Installs hyperfine, runc, crun, busybox-static, jq and time with apt-get when
 # missing, builds iso-runtime in release mode, builds one busybox bundle and measures the
@@ -13,13 +13,14 @@
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-RUNS=50 WARMUP=3 NCONT=100 BUILD=1 MODE=full
+RUNS=50 WARMUP=3 NCONT=100 BUILD=1 MODE=full BLOCK=5
 while [ $# -gt 0 ]; do
   case $1 in
-    --quick) MODE=quick RUNS=10 WARMUP=1 NCONT=20 ;;
+    --quick) MODE=quick RUNS=10 WARMUP=1 NCONT=20 BLOCK=2 ;;
     --runs) RUNS=$2; shift ;;
     --warmup) WARMUP=$2; shift ;;
     --containers) NCONT=$2; shift ;;
+    --block) BLOCK=$2; shift ;;
     --no-build) BUILD=0 ;;
     -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
@@ -131,13 +132,32 @@ smoke() {
   fail "$s" "$n" "$(grep -v '^\s*$' "$W/smoke.err" | head -2 | tr '\n' ' ' | cut -c1-200)"
   return 1
 }
-# hf SCENARIO ARGS... : hyperfine with our defaults; the per-command -n/cmd pairs follow.
+# hf SCENARIO ARGS... : measure the commands (-n NAME CMD pairs, optional --prepare) with
+# hyperfine, interleaved: hyperfine runs each command's runs back to back, so the runs are
+# split into rounds of $BLOCK runs per command and the rounds alternate between commands
+# (a burst of load on the machine then hits every runtime, not just one). The rounds' times
+# are merged into one hyperfine-shaped result.
 hf() {
   local s=$1; shift
   if [ $# -eq 0 ]; then log "$s: no runtime left to measure"; return 0; fi
-  log "measuring $s"
-  hyperfine -N --style basic --runs "$RUNS" --warmup "$WARMUP" \
-    --export-json "$W/res/$s.json" "$@" >&2 || fail "$s" all "hyperfine failed"
+  local rounds=$(( (RUNS + BLOCK - 1) / BLOCK )) r per done=0 w
+  log "measuring $s ($RUNS runs per command in $rounds interleaved rounds)"
+  for r in $(seq 1 "$rounds"); do
+    per=$(( RUNS - done < BLOCK ? RUNS - done : BLOCK )); done=$(( done + per ))
+    w=0; [ "$r" = 1 ] && w=$WARMUP
+    if ! hyperfine -N --style none --runs "$per" --warmup "$w" \
+         --export-json "$W/res/$s.round$r.json" "$@" >/dev/null 2>"$W/hf.err"; then
+      fail "$s" all "hyperfine failed in round $r: $(grep -m1 -i error "$W/hf.err" | cut -c1-200)"
+      return 0
+    fi
+  done
+  jq -s '{results: ([.[].results[]] | group_by(.command) | map(
+      (map(.times[]) ) as $t | ($t | sort) as $o | ($t | length) as $n | ($t | add / $n) as $m |
+      {command: .[0].command, times: $t, mean: $m, min: $o[0], max: $o[-1],
+       median: (if $n % 2 == 1 then $o[($n - 1) / 2] else ($o[$n / 2 - 1] + $o[$n / 2]) / 2 end),
+       stddev: (if $n > 1 then (($t | map((. - $m) * (. - $m)) | add) / ($n - 1) | sqrt) else null end)}))}' \
+    "$W/res/$s".round*.json > "$W/res/$s.json"
+  jq -r '.results[] | "   \(.command): median \(.median * 1000 | . * 100 | round / 100) ms"' "$W/res/$s.json" >&2
 }
 avail() { [ -n "${RT[$1]:-}" ] || { [ "$1" = iso-runtime ] && fail "$2" "$1" "$ISO_BUILD_ERR"; return 1; }; }
 rtc() { local n=$1; shift; "${RT[$n]}" --root "${ROOT[$n]}" "$@"; }

@@ -122,7 +122,11 @@ fn cycle(rt: &str, root: &str, id: &str, bundle: &str) -> ExitCode {
         die("prctl(PR_SET_CHILD_SUBREAPER)");
     }
     let pid_file = format!("{root}/{id}.pid");
-    if !runtime(rt, root, &["create", "--bundle", bundle, "--pid-file", &pid_file, id]) {
+    if !runtime(
+        rt,
+        root,
+        &["create", "--bundle", bundle, "--pid-file", &pid_file, id],
+    ) {
         eprintln!("isobench: {rt} create {id} failed");
         return ExitCode::from(1);
     }
@@ -181,9 +185,20 @@ fn floor(rootfs: &str) -> ExitCode {
         // SAFETY: only async-signal-safe syscalls on prepared C strings, then exec or _exit.
         unsafe {
             let null = std::ptr::null::<c_char>();
-            if mount(null, slash.as_ptr(), null, MS_REC | MS_PRIVATE, std::ptr::null()) != 0
-                || mount(root.as_ptr(), root.as_ptr(), null, MS_BIND | MS_REC, std::ptr::null())
-                    != 0
+            if mount(
+                null,
+                slash.as_ptr(),
+                null,
+                MS_REC | MS_PRIVATE,
+                std::ptr::null(),
+            ) != 0
+                || mount(
+                    root.as_ptr(),
+                    root.as_ptr(),
+                    null,
+                    MS_BIND | MS_REC,
+                    std::ptr::null(),
+                ) != 0
                 || chdir(root.as_ptr()) != 0
                 || syscall(SYS_PIVOT_ROOT, dot.as_ptr(), dot.as_ptr()) != 0
                 || umount2(dot.as_ptr(), MNT_DETACH) != 0
@@ -203,7 +218,9 @@ fn floor(rootfs: &str) -> ExitCode {
     if status == 0 {
         ExitCode::SUCCESS
     } else {
-        eprintln!("isobench: floor child failed (wait status {status:#x}; 126 = setup, 127 = exec)");
+        eprintln!(
+            "isobench: floor child failed (wait status {status:#x}; 126 = setup, 127 = exec)"
+        );
         ExitCode::from(1)
     }
 }
@@ -228,10 +245,24 @@ fn crun_hybrid(args: &[String]) -> ! {
             if unshare(CLONE_NEWNS) != 0 {
                 die("unshare(CLONE_NEWNS)");
             }
-            if mount(null, slash.as_ptr(), null, MS_REC | MS_PRIVATE, std::ptr::null()) != 0 {
+            if mount(
+                null,
+                slash.as_ptr(),
+                null,
+                MS_REC | MS_PRIVATE,
+                std::ptr::null(),
+            ) != 0
+            {
                 die("mount(/, MS_REC|MS_PRIVATE)");
             }
-            if mount(empty.as_ptr(), target.as_ptr(), null, MS_BIND, std::ptr::null()) != 0 {
+            if mount(
+                empty.as_ptr(),
+                target.as_ptr(),
+                null,
+                MS_BIND,
+                std::ptr::null(),
+            ) != 0
+            {
                 die("bind mount over cgroup.controllers");
             }
         }
