@@ -4,8 +4,10 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-/// The largest errno a filter can return: the kernel treats larger values as success.
-pub const MAX_ERRNO: u32 = 4095;
+/// The largest errno a filter can return. The kernel reads return values above 4095 as
+/// success, and libseccomp refuses 4095 itself (its check is `errno < 4095`), so 4094 is the
+/// largest value that both accept.
+pub const MAX_ERRNO: u32 = 4094;
 
 /// What the kernel does when a filter matches a system call.
 ///
