@@ -1,7 +1,7 @@
 #!/bin/bash
 # Container lifecycle benchmark: iso-runtime against runc and crun (issue 11).
 #
-#   sudo benches/lifecycle.sh [--quick] [--runs N] [--warmup N] [--block N] [--containers N] [--no-build]
+#   sudo benches/lifecycle.sh [--quick] [--runs N] [--warmup N] [--block N] [--containers N] [--no-build] [--profile]
 #
 # Needs root. Installs hyperfine, runc, crun, busybox-static, jq and time with apt-get when
 # missing, builds iso-runtime in release mode, builds one busybox bundle and measures the
@@ -13,7 +13,7 @@
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-RUNS=50 WARMUP=3 NCONT=100 BUILD=1 MODE=full BLOCK=5
+RUNS=50 WARMUP=3 NCONT=100 BUILD=1 MODE=full BLOCK=5 PROFILE=0
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) MODE=quick RUNS=10 WARMUP=1 NCONT=20 BLOCK=2 ;;
@@ -22,6 +22,7 @@ while [ $# -gt 0 ]; do
     --containers) NCONT=$2; shift ;;
     --block) BLOCK=$2; shift ;;
     --no-build) BUILD=0 ;;
+    --profile) PROFILE=1 ;;
     -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -38,6 +39,7 @@ for pair in hyperfine:hyperfine runc:runc crun:crun busybox-static:/bin/busybox 
   pkg=${pair%%:*} cmd=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done
+[ "$PROFILE" = 0 ] || command -v strace >/dev/null 2>&1 || need+=(strace)
 if [ ${#need[@]} -gt 0 ]; then
   log "installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -262,6 +264,14 @@ for n in "${NAMES[@]}"; do
 done
 hf "list-$NCONT" "${margs[@]}"
 hf "state-$NCONT" "${qargs[@]}"
+# --profile: syscall summaries (strace -f -c) of iso-runtime's run and list-N, untimed
+if [ "$PROFILE" = 1 ] && [ -n "${SETUP_MS[iso-runtime]:-}" ]; then
+  STAMP_P=$(date -u +%Y%m%dT%H%M%SZ)
+  log "profiling iso-runtime (strace -f -c) into $OUT/profile-$STAMP_P-*.txt"
+  strace -f -c -o "$OUT/profile-$STAMP_P-list-$NCONT.txt" "$ISO_BIN" --root "${ROOT[iso-runtime]}" list >/dev/null 2>&1 || true
+  strace -f -c -o "$OUT/profile-$STAMP_P-run.txt" "$ISO_BIN" --root "${ROOT[iso-runtime]}" run --bundle "$W/b/true" "$TAG-prof" </dev/null >/dev/null 2>&1 || true
+  strace -f -c -o "$OUT/profile-$STAMP_P-state.txt" "$ISO_BIN" --root "${ROOT[iso-runtime]}" state "$mid" >/dev/null 2>&1 || true
+fi
 # how many the runtime itself lists (a list that silently drops containers is a bug)
 declare -A LISTED
 for n in "${NAMES[@]}"; do
