@@ -454,6 +454,31 @@ fn process_plan(
     })
 }
 
+/// Allow rules for the default devices: null, zero, full, random, urandom, tty, console,
+/// ptmx and the pty slaves.
+fn default_device_rules() -> Vec<iso_cgroups::DeviceRule> {
+    use iso_cgroups::{DeviceAccess, DeviceKind, DeviceRule};
+    let rwm = DeviceAccess::READ | DeviceAccess::WRITE | DeviceAccess::MKNOD;
+    let rule = |major: u32, minor: Option<u32>| DeviceRule {
+        allow: true,
+        kind: DeviceKind::Char,
+        major: Some(major),
+        minor,
+        access: rwm,
+    };
+    vec![
+        rule(1, Some(3)),
+        rule(1, Some(5)),
+        rule(1, Some(7)),
+        rule(1, Some(8)),
+        rule(1, Some(9)),
+        rule(5, Some(0)),
+        rule(5, Some(1)),
+        rule(5, Some(2)),
+        rule(136, None),
+    ]
+}
+
 fn cpu_list(
     bundle: &Bundle,
     field: &'static str,
@@ -569,7 +594,14 @@ impl Runtime {
         let cg = Cgroup::create(&layout, CgroupPath::new(&record.cgroup)?)?;
         cleanup.cgroup = Some(cg.clone());
         if let Some(res) = linux.resources() {
-            cg.apply(&iso_cgroups::Resources::try_from(res)?)?;
+            let mut resources = iso_cgroups::Resources::try_from(res)?;
+            if !resources.devices.is_empty() {
+                // The devices every container gets (created by the init): allowed after the
+                // configuration's own rules, as runc does, so that a "deny all" config still
+                // has /dev/null, a tty and its pty.
+                resources.devices.extend(default_device_rules());
+            }
+            cg.apply(&resources)?;
         }
 
         // Namespaces: new ones are cloned, those with a path are joined.

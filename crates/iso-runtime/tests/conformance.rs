@@ -548,6 +548,8 @@ fn terminal_sends_the_pty_master_to_the_console_socket() {
     };
     let mut config = fx.config("tty; echo hello-tty");
     config["process"]["terminal"] = json!(true);
+    // Deny every device, as `runc spec` does: the runtime still allows the defaults.
+    config["linux"]["resources"]["devices"] = json!([{"allow": false, "access": "rwm"}]);
     fx.write_config(&config);
     let sock = fx.dir.path().join("console.sock");
     let listener = UnixListener::bind(&sock).unwrap();
