@@ -166,6 +166,8 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         ps_args: Vec<String>,
     },
+    /// Print what this runtime supports (the OCI features JSON).
+    Features,
     /// List containers.
     List,
     /// Freeze a running container.
@@ -355,6 +357,10 @@ fn run(cli: &Cli) -> Result<u8, Error> {
             Ok(u8::try_from(code).unwrap_or(255))
         }
         Command::Demo { busybox } => demo(busybox),
+        Command::Features => {
+            println!("{}", features());
+            Ok(0)
+        }
         Command::Ps { id, format, .. } => {
             let pids = rt.pids(id)?;
             if format == "json" {
@@ -418,4 +424,29 @@ fn demo(busybox: &std::path::Path) -> Result<u8, Error> {
         }
     }
     result
+}
+
+/// The OCI "features" document (runtime-spec features.md).
+fn features() -> serde_json::Value {
+    serde_json::json!({
+        "ociVersionMin": "1.0.0",
+        "ociVersionMax": "1.2.0",
+        "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
+        "mountOptions": ["async", "atime", "bind", "defaults", "dev", "diratime", "exec", "mand",
+            "noatime", "nodev", "nodiratime", "noexec", "nomand", "norelatime", "nostrictatime",
+            "nosuid", "nosymfollow", "private", "rbind", "relatime", "ro", "rprivate", "rshared",
+            "rslave", "runbindable", "rw", "shared", "slave", "strictatime", "suid", "sync",
+            "unbindable", "rro", "rrw", "rnosuid", "rnodev", "rnoexec"],
+        "linux": {
+            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"],
+            "capabilities": iso_caps::Capability::ALL.iter().map(|c| c.name()).collect::<Vec<_>>(),
+            "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false},
+            "seccomp": {"enabled": true, "actions": ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO",
+                "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG",
+                "SCMP_ACT_NOTIFY", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"]},
+            "apparmor": {"enabled": true},
+            "selinux": {"enabled": true}
+        },
+        "annotations": {"org.opencontainers.runtime-spec.features.runtime": "iso-runtime"}
+    })
 }

@@ -438,6 +438,10 @@ fn systemd_cgroup_is_refused_clearly() {
     assert!(text(&out.stderr).contains("not supported"));
     let out = Command::new(BIN).arg("--version").output().unwrap();
     assert!(text(&out.stdout).contains("iso-runtime"));
+    let out = Command::new(BIN).arg("features").output().unwrap();
+    let features: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(features["linux"]["cgroup"]["systemd"], false);
+    assert!(features["hooks"].as_array().unwrap().len() == 6);
 }
 
 #[test]
