@@ -925,3 +925,37 @@ fn exec_joins_the_running_container() {
     fx.wait_status(&id, "stopped");
     assert!(!fx.rt(&["exec", &id, "true"]).status.success());
 }
+
+/// CVE-2019-5736: while the init waits for `start` it is the runtime's binary; a process in
+/// the container must not be able to open it through /proc/1/exe.
+#[test]
+fn waiting_init_is_not_reachable_from_the_container_and_no_pivot_works() {
+    let Some(mut fx) = Fixture::new("rt-exe") else {
+        return;
+    };
+    fx.write_config(&fx.config("true"));
+    let id = fx.id("exe");
+    assert!(fx.rt(&["create", &id]).status.success());
+    let out = fx.rt(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "cat /proc/1/exe > /dev/null 2>&1 && echo exe-readable || echo exe-denied; \
+         echo x >> /proc/1/exe 2>/dev/null && echo exe-writable || echo exe-write-denied",
+    ]);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("exe-denied"),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(stdout.contains("exe-write-denied"), "{stdout}");
+    assert!(fx.rt(&["delete", "--force", &id]).status.success());
+
+    fx.write_config(&fx.config("ls /bin/busybox; hostname"));
+    let id = fx.id("nopivot");
+    let out = fx.rt(&["run", "--no-pivot", &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "/bin/busybox\nisotest\n");
+}
