@@ -692,44 +692,94 @@ const VIEW_SCRIPT: &str = "echo pid=$$; hostname; id; grep -E '^(Cap|NoNewPrivs|
     echo 1 > /proc/sys/kernel/domainname 2>/dev/null || echo procsys-ro; \
     ls /sys/fs/cgroup; cat /sys/fs/cgroup/pids/pids.max; umask";
 
+/// Runs `VIEW_SCRIPT` under another runtime (`argv` before the global flags) in its own
+/// cgroup, removing that cgroup afterwards.
+fn view_under(fx: &Fixture, name: &str, argv: &[&str]) -> Output {
+    let mut config = fx.config(VIEW_SCRIPT);
+    let cgroup = format!("{}-{name}", fx.cgroup);
+    config["linux"]["cgroupsPath"] = json!(cgroup);
+    fx.write_config(&config);
+    let mut cmd = Command::new(argv[0]);
+    cmd.args(&argv[1..])
+        .arg("--root")
+        .arg(fx.dir.path().join(format!("{name}-state")))
+        .args(["run", &format!("{name}-{}", std::process::id())])
+        .current_dir(fx.bundle())
+        .stdin(Stdio::null());
+    let out = run_to_files(cmd, fx.dir.path());
+    for c in [
+        "pids", "memory", "cpu", "cpuacct", "cpuset", "devices", "freezer", "blkio", "systemd",
+        "unified", "hugetlb",
+    ] {
+        let _ = fs::remove_dir(format!("/sys/fs/cgroup/{c}{cgroup}"));
+    }
+    out
+}
+
+/// The same bundle under iso-runtime, runc and crun (Debian packages): the container must
+/// see the same things.
 #[test]
-fn differential_against_runc() {
-    let runc = Path::new("/usr/sbin/runc");
+fn differential_against_runc_and_crun() {
     let Some(mut fx) = Fixture::new("rt-diff") else {
         return;
     };
-    if !runc.exists() {
-        eprintln!("skipped: no runc");
-        return;
-    }
     fx.write_config(&fx.config(VIEW_SCRIPT));
     let id = fx.id("diff");
     let ours = fx.rt(&["run", &id]);
     assert!(ours.status.success(), "{}", text(&ours.stderr));
-    // runc gets its own cgroup (same limits) and state root.
-    let mut config = fx.config(VIEW_SCRIPT);
-    config["linux"]["cgroupsPath"] = json!(format!("{}-runc", fx.cgroup));
-    fx.write_config(&config);
-    let mut cmd = Command::new(runc);
-    cmd.arg("--root")
-        .arg(fx.dir.path().join("runc-state"))
-        .args(["run", &format!("{id}-runc")])
-        .current_dir(fx.bundle())
-        .stdin(Stdio::null());
-    let theirs = run_to_files(cmd, fx.dir.path());
-    let _ = fs::remove_dir_all(format!("/sys/fs/cgroup/pids/{}-runc", fx.cgroup));
-    for c in [
-        "memory", "cpu", "cpuset", "devices", "freezer", "blkio", "systemd",
-    ] {
-        let _ = fs::remove_dir(format!("/sys/fs/cgroup/{c}/{}-runc", fx.cgroup));
-    }
-    assert!(theirs.status.success(), "runc: {}", text(&theirs.stderr));
-    let (ours, theirs) = (text(&ours.stdout), text(&theirs.stdout));
+    let ours = text(&ours.stdout);
     // Known, deliberate difference: on a hybrid host we also bind the container's directory
-    // of the cgroup2 mount (`unified`), which runc 1.1 leaves out.
-    let a: Vec<&str> = ours.lines().filter(|l| *l != "unified").collect();
-    let b: Vec<&str> = theirs.lines().collect();
-    assert_eq!(a, b, "iso-runtime (left) and runc (right) disagree");
+    // of the cgroup2 mount (`unified`), which runc 1.1 and crun 1.8 leave out.
+    let ours: Vec<&str> = ours.lines().filter(|l| *l != "unified").collect();
+    let mut compared = 0;
+    if Path::new("/usr/sbin/runc").exists() {
+        let out = view_under(&fx, "runc", &["/usr/sbin/runc"]);
+        assert!(out.status.success(), "runc: {}", text(&out.stderr));
+        let theirs = text(&out.stdout);
+        assert_eq!(
+            ours,
+            theirs.lines().collect::<Vec<_>>(),
+            "iso-runtime (left) vs runc (right)"
+        );
+        compared += 1;
+    }
+    if Path::new("/usr/bin/crun").exists() {
+        // crun 1.8 refuses hybrid hosts whose cgroup2 mount owns a controller: run it in a
+        // private mount namespace where that file reads empty (the host is untouched).
+        let empty = fx.dir.path().join("empty");
+        fs::write(&empty, "").unwrap();
+        let wrapper = format!(
+            "mount --bind -o ro {} /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null; exec /usr/bin/crun \"$@\"",
+            empty.display()
+        );
+        let out = view_under(
+            &fx,
+            "crun",
+            &[
+                "/usr/bin/unshare",
+                "-m",
+                "--propagation",
+                "private",
+                "/bin/sh",
+                "-c",
+                &wrapper,
+                "crun",
+            ],
+        );
+        assert!(out.status.success(), "crun: {}", text(&out.stderr));
+        let theirs = text(&out.stdout);
+        // crun's own additions: a /dev/core symlink to /proc/kcore, and net_cls/net_prio
+        // directories in the cgroup tmpfs although this host mounts no such hierarchy.
+        let theirs: Vec<&str> = theirs
+            .lines()
+            .filter(|l| !matches!(*l, "core" | "net_cls" | "net_prio"))
+            .collect();
+        assert_eq!(ours, theirs, "iso-runtime (left) vs crun (right)");
+        compared += 1;
+    }
+    if compared == 0 {
+        eprintln!("skipped: neither runc nor crun is installed");
+    }
 }
 
 /// The VM tier (pure cgroup v2, AppArmor active): limits seen from the host and from inside,
