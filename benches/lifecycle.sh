@@ -13,10 +13,10 @@
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-RUNS=50 WARMUP=3 NCONT=100 BUILD=1 MODE=full BLOCK=5 PROFILE=0
+RUNS=50 WARMUP=3 NCONT=100 BUILD=1 MODE=full BLOCK=1 PROFILE=0
 while [ $# -gt 0 ]; do
   case $1 in
-    --quick) MODE=quick RUNS=10 WARMUP=1 NCONT=20 BLOCK=2 ;;
+    --quick) MODE=quick RUNS=10 WARMUP=1 NCONT=20 ;;
     --runs) RUNS=$2; shift ;;
     --warmup) WARMUP=$2; shift ;;
     --containers) NCONT=$2; shift ;;
