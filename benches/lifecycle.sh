@@ -80,6 +80,7 @@ cleanup() {
   [ -z "$left" ] || printf 'lifecycle.sh: WARNING, left behind:\n%s\n' "$left" >&2
 }
 trap cleanup EXIT
+trap 'echo "lifecycle.sh: unexpected failure at line $LINENO (set -e)" >&2' ERR
 trap 'exit 130' INT TERM
 
 # ---- binaries --------------------------------------------------------------------------
@@ -204,7 +205,7 @@ for n in "${NAMES[@]}"; do
   fi
 done
 hf create "${args[@]}"
-for n in "${NAMES[@]}"; do [ -n "${RT[$n]:-}" ] && rtc "$n" delete --force "$TAG-create" >/dev/null 2>&1; done; true
+for n in "${NAMES[@]}"; do [ -z "${RT[$n]:-}" ] || rtc "$n" delete --force "$TAG-create" >/dev/null 2>&1 || true; done
 
 # ---- scenarios: state and list with one running container ------------------------------
 sargs=() largs=()
@@ -239,7 +240,7 @@ for n in "${NAMES[@]}"; do
 done
 RSS_RUN[floor]=$(rss floor "$IB" floor "$R")
 
-for n in "${NAMES[@]}"; do [ -n "${RT[$n]:-}" ] && rtc "$n" delete --force "$TAG-one" >/dev/null 2>&1; done; true
+for n in "${NAMES[@]}"; do [ -z "${RT[$n]:-}" ] || rtc "$n" delete --force "$TAG-one" >/dev/null 2>&1 || true; done
 
 # ---- scenario: NCONT containers alive: list and state ----------------------------------
 log "starting $NCONT sleeping containers per runtime"
