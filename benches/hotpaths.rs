@@ -10,7 +10,7 @@
 //! A small self-contained harness (no criterion, to keep the workspace's dependency tree
 //! as it is): each case is warmed up, then timed in 15 samples of enough iterations to last
 //! about 20 ms; it prints the median time per iteration and the min–max over samples.
-//! No assertions on time.
+//! No assertions on time. Without `--bench` (`cargo test --benches`) each case runs once.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -18,6 +18,12 @@ use std::time::{Duration, Instant};
 /// Times `f` and prints one line: median (min–max) per iteration.
 fn bench(filter: &[String], name: &str, mut f: impl FnMut()) {
     if !filter.is_empty() && !filter.iter().any(|x| name.contains(x.as_str())) {
+        return;
+    }
+    // Without `--bench` (as under `cargo test --benches`), run each case once as a check.
+    if !std::env::args().any(|a| a == "--bench") {
+        f();
+        println!("{name:<44} ok (run once; time it with `cargo bench`)");
         return;
     }
     // Calibrate: how many iterations take about 20 ms.
