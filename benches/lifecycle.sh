@@ -45,6 +45,7 @@ if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get install -y "${need[@]}" >/dev/null || { apt-get update >/dev/null && apt-get install -y "${need[@]}" >/dev/null; }
 fi
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 RUNC=$(readlink -f "$(command -v runc)")
 CRUN=$(readlink -f "$(command -v crun)")
 
@@ -312,7 +313,7 @@ jq -n --slurpfile sc "$W/scen.json" \
   --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg mode "$MODE" \
   --argjson runs "$RUNS" --argjson warmup "$WARMUP" --argjson ncont "$NCONT" \
   --arg kernel "$(uname -r)" --arg cpu "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')" \
-  --argjson nproc "$(nproc)" --arg cgroups "$(if [ -f /sys/fs/cgroup/cgroup.controllers ]; then echo v2; elif [ -d /sys/fs/cgroup/unified ]; then echo hybrid; else echo v1; fi)" \
+  --argjson nproc "$(nproc)" --arg load "$LOAD_START -> $(cut -d' ' -f1-3 /proc/loadavg)" --arg cgroups "$(if [ -f /sys/fs/cgroup/cgroup.controllers ]; then echo v2; elif [ -d /sys/fs/cgroup/unified ]; then echo hybrid; else echo v1; fi)" \
   --arg iso_v "$( [ -n "${RT[iso-runtime]:-}" ] && "$ISO_BIN" --version 2>/dev/null | head -1 || echo unavailable)" \
   --arg runc_v "$("$RUNC" --version | head -1)" --arg crun_v "$("$CRUN" --version | head -1)" \
   --arg iso_git "$(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
@@ -326,7 +327,7 @@ jq -n --slurpfile sc "$W/scen.json" \
   --argjson u_iso "$(num "${SETUP_MS[iso-runtime]:-}")" --argjson u_runc "$(num "${SETUP_MS[runc]:-}")" \
   --argjson u_crun "$(num "${SETUP_MS[crun]:-}")" \
   '{date: $date, mode: $mode, runs: $runs, warmup: $warmup, containers: $ncont,
-    machine: {kernel: $kernel, cpu: $cpu, nproc: $nproc, cgroups: $cgroups},
+    machine: {kernel: $kernel, cpu: $cpu, nproc: $nproc, cgroups: $cgroups, loadavg: $load},
     versions: {"iso-runtime": $iso_v, iso_git: $iso_git, runc: $runc_v, crun: $crun_v},
     binary_bytes: {"iso-runtime": $s_iso, runc: $s_runc, crun: $s_crun},
     peak_rss_kib: {run: {"iso-runtime": $r_iso, crun: $r_crun, runc: $r_runc, floor: $r_floor},

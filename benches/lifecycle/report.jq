@@ -8,7 +8,7 @@ def f: if . == null then "–" else (. * 100 | round / 100 | tostring) end;
   def kib: if . == null then "–" else (. / 1024 * 10 | round / 10 | tostring) + " MB" end;
   def mb: if . == null then "–" else (. / 1048576 * 10 | round / 10 | tostring) + " MB" end;
   .containers as $ncont | .scenarios as $s |
-  "Machine: \(.machine.cpu), \(.machine.nproc) CPUs, Linux \(.machine.kernel), cgroups \(.machine.cgroups); \(.date); mode \(.mode): \(.runs) runs + \(.warmup) warm-up per command, \(.containers) containers.",
+  "Machine: \(.machine.cpu), \(.machine.nproc) CPUs, Linux \(.machine.kernel), cgroups \(.machine.cgroups), load average \(.machine.loadavg // "?") (start -> end); \(.date); mode \(.mode): \(.runs) runs + \(.warmup) warm-up per command, \(.containers) containers.",
   "Versions: iso-runtime \(.versions["iso-runtime"]) (git \(.versions.iso_git)), \(.versions.crun), \(.versions.runc).",
   "",
   "Median ms (min–max) | iso-runtime | crun | runc | floor | iso/crun | iso/runc",
