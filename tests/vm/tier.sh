@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The VM test tier: runs every test named vm_* inside the guest of run.sh (pure cgroup v2,
 # AppArmor active), reusing the test binaries already built on the host, so the guest only
-# runs tests. Usage: tests/vm/tier.sh [extra nextest args]
+# runs tests. They run one at a time: AppArmor policy and the root cgroup are global to the
+# guest kernel, and tests that load profiles or enable controllers must not overlap.
+# Usage: tests/vm/tier.sh [extra nextest args]
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
@@ -16,4 +18,4 @@ ISO_VM_PASS_ENV="ISO_REQUIRE_ROOT RUST_BACKTRACE" ISO_REQUIRE_ROOT=1 \
   "$top/tests/vm/run.sh" "$top" \
   "$nextest" nextest run --binaries-metadata "$meta/binaries.json" \
   --cargo-metadata "$meta/cargo.json" --workspace-remap "$top" \
-  --no-tests=warn --no-fail-fast -E 'test(/(^|::)vm_/)' "$@"
+  --no-tests=warn --no-fail-fast --test-threads 1 -E 'test(/(^|::)vm_/)' "$@"
