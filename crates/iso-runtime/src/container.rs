@@ -54,7 +54,7 @@ pub struct CreateOptions {
 ///     r#"{"cwd":"/","args":["/bin/echo","hi"],"user":{"uid":0,"gid":0}}"#,
 /// ).expect("valid process");
 /// let opts = iso_runtime::ExecOptions { process, detach: false, pid_file: None,
-///     console_socket: None, preserve_fds: 0 };
+///     console_socket: None, preserve_fds: 0, sub_cgroup: None, pidfd_socket: None };
 /// let code = iso_runtime::Runtime::new("/run/iso").exec("web", &opts)?;
 /// # Ok::<(), iso_runtime::Error>(())
 /// ```
@@ -70,6 +70,10 @@ pub struct ExecOptions {
     pub console_socket: Option<PathBuf>,
     /// How many descriptors after stderr the program inherits.
     pub preserve_fds: i32,
+    /// A cgroup below the container's to run the process in (`--cgroup`); it must exist.
+    pub sub_cgroup: Option<String>,
+    /// A unix socket that receives a pidfd of the new process (`--pidfd-socket`).
+    pub pidfd_socket: Option<PathBuf>,
 }
 
 /// A runtime: the commands on the containers of one store (`--root`).
@@ -586,6 +590,7 @@ impl Runtime {
             ),
             hooks: spec.hooks().clone(),
             created_done: false,
+            resources: linux.resources().clone(),
         };
         dir.save(&record)?;
 
@@ -920,7 +925,7 @@ impl Runtime {
         Ok(Created { child })
     }
 
-    fn open(&self, id: &str) -> Result<(ContainerDir, Record), Error> {
+    pub(crate) fn open(&self, id: &str) -> Result<(ContainerDir, Record), Error> {
         let id = ContainerId::new(id)?;
         let dir = self.store.open(&id)?;
         let record: Record = dir.load()?;
@@ -1107,7 +1112,11 @@ impl Runtime {
             console,
             proc: process_plan(&bundle, &linux, &opts.process, opts.preserve_fds)?,
         };
-        let cg = Cgroup::open(&Layout::detect()?, CgroupPath::new(&record.cgroup)?)?;
+        let cg_path = match opts.sub_cgroup.as_deref() {
+            Some(sub) => sub_cgroup_path(&record.cgroup, sub)?,
+            None => record.cgroup.clone(),
+        };
+        let cg = Cgroup::open(&Layout::detect()?, CgroupPath::new(&cg_path)?)?;
         if join_pid {
             // pid_for_children of this process: the child is born in the container's PID
             // namespace.
@@ -1143,6 +1152,15 @@ impl Runtime {
         }
         if let Some(path) = &opts.pid_file {
             write_atomic(path, pid.as_raw().to_string().as_bytes())?;
+        }
+        if let Some(path) = &opts.pidfd_socket {
+            let sock = UnixStream::connect(path).map_err(io_err("connect pidfd socket", path))?;
+            let pidfd = iso_ns::pidfd_open(pid)?;
+            iso_seccomp::notify::send_fd(
+                std::os::fd::AsFd::as_fd(&sock),
+                std::os::fd::AsFd::as_fd(&pidfd),
+                dir.id().as_str().as_bytes(),
+            )?;
         }
         drop(dir);
         if opts.detach {
@@ -1247,7 +1265,29 @@ fn wait_gone(record: &Record, limit: Duration) {
     }
 }
 
-fn write_atomic(path: &Path, data: &[u8]) -> Result<(), Error> {
+/// The cgroup `sub` below the container's `base`: `sub` is relative, may be prefixed with
+/// `controller:` (runc's `--cgroup ctrl:path`; the controller part is ignored as every
+/// controller's hierarchy holds the same path here), and may not climb out with `..`.
+fn sub_cgroup_path(base: &str, sub: &str) -> Result<String, Error> {
+    let rel = sub
+        .split_once(':')
+        .map_or(sub, |(_, p)| p)
+        .trim_matches('/');
+    if rel.is_empty()
+        || rel
+            .split('/')
+            .any(|c| c == ".." || c == "." || c.is_empty())
+    {
+        return Err(Error::InvalidArgument {
+            what: "--cgroup",
+            value: sub.to_owned(),
+            reason: "must be a relative path below the container's cgroup".into(),
+        });
+    }
+    Ok(format!("{}/{rel}", base.trim_end_matches('/')))
+}
+
+pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> Result<(), Error> {
     let tmp = path.with_extension("iso-tmp");
     fs::write(&tmp, data).map_err(io_err("write", &tmp))?;
     fs::rename(&tmp, path).map_err(io_err("rename", path))

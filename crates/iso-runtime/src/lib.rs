@@ -53,11 +53,14 @@ mod bundle;
 mod container;
 pub mod demo;
 mod error;
+pub mod features;
 mod hooks;
 mod init;
 mod log;
+mod manage;
 mod process;
 mod signal;
+pub mod spec;
 mod state;
 mod store;
 
@@ -67,6 +70,7 @@ pub use container::{
 };
 pub use error::Error;
 pub use log::{rfc3339, Level, LogFormat, Logger};
+pub use manage::stats_event;
 pub use signal::Signal;
 pub use state::{State, Status};
 pub use store::{ContainerDir, ContainerId, Store};

@@ -4,7 +4,13 @@
 //! iso-runtime [--root DIR] [--log FILE] [--log-format text|json] [--debug] COMMAND ...
 //!   create <id> [--bundle DIR] [--pid-file F] [--console-socket S] [--preserve-fds N] [--no-pivot]
 //!   start <id> | state <id> | kill <id> [SIGNAL] [--all] | delete <id> [--force]
-//!   run <id> [create flags] [--detach] [--keep] | list
+//!   run <id> [create flags] [--detach] [--keep]
+//!   exec <id> [--process F | -- cmd...] [-t --console-socket S] [--detach] [--pid-file F]
+//!        [--env K=V]... [--cwd D] [--user U[:G]] [--additional-gids G]... [--cap C]...
+//!        [--no-new-privs] [--apparmor P] [--process-label L] [--preserve-fds N] [--cgroup C]
+//!   ps <id> [--format table|json] [-- ps-args] | list [--format table|json] [-q]
+//!   pause <id> | resume <id> | update <id> [--resources F|-] [--memory N] [--pids-limit N] ...
+//!   events <id> [--stats] [--interval D] | spec [--bundle B] [--rootless] | features
 //! ```
 //! Single-threaded on purpose: `create` clones the container's init from this process.
 
@@ -108,6 +114,69 @@ struct ExecArgs {
     /// Set no_new_privs.
     #[arg(long = "no-new-privs")]
     no_new_privs: bool,
+    /// Additional capability (bounding, effective, permitted; never inheritable).
+    #[arg(long = "cap", short = 'c')]
+    cap: Vec<String>,
+    /// Additional supplementary group id.
+    #[arg(long = "additional-gids", short = 'g')]
+    additional_gids: Vec<u32>,
+    /// AppArmor profile of the process.
+    #[arg(long)]
+    apparmor: Option<String>,
+    /// SELinux label of the process.
+    #[arg(long = "process-label")]
+    process_label: Option<String>,
+    /// Sub-cgroup of the container's cgroup to run in (`path` or `controller:path`).
+    #[arg(long)]
+    cgroup: Option<String>,
+    /// Unix socket that receives a pidfd of the process.
+    #[arg(long = "pidfd-socket")]
+    pidfd_socket: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+struct UpdateArgs {
+    /// The container id.
+    id: String,
+    /// A JSON file with the OCI linux.resources to apply (`-` for stdin).
+    #[arg(long, short = 'r')]
+    resources: Option<PathBuf>,
+    /// Memory limit in bytes (suffixes k, m, g allowed; -1 is unlimited).
+    #[arg(long, short = 'm', allow_hyphen_values = true)]
+    memory: Option<String>,
+    /// Memory soft limit in bytes.
+    #[arg(long = "memory-reservation", allow_hyphen_values = true)]
+    memory_reservation: Option<String>,
+    /// Memory plus swap limit in bytes (-1 is unlimited).
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    memory_swap: Option<String>,
+    /// CFS quota in microseconds (-1 is unlimited).
+    #[arg(long = "cpu-quota", allow_hyphen_values = true)]
+    cpu_quota: Option<i64>,
+    /// CFS period in microseconds.
+    #[arg(long = "cpu-period")]
+    cpu_period: Option<u64>,
+    /// CPU shares (relative weight).
+    #[arg(long = "cpu-shares")]
+    cpu_shares: Option<u64>,
+    /// Realtime period in microseconds.
+    #[arg(long = "cpu-rt-period")]
+    cpu_rt_period: Option<u64>,
+    /// Realtime runtime in microseconds.
+    #[arg(long = "cpu-rt-runtime", allow_hyphen_values = true)]
+    cpu_rt_runtime: Option<i64>,
+    /// CPUs to run on (`0-3,6`).
+    #[arg(long = "cpuset-cpus")]
+    cpuset_cpus: Option<String>,
+    /// Memory nodes (`0`).
+    #[arg(long = "cpuset-mems")]
+    cpuset_mems: Option<String>,
+    /// Block I/O weight (10..1000).
+    #[arg(long = "blkio-weight")]
+    blkio_weight: Option<u16>,
+    /// Maximum number of tasks (-1 is unlimited).
+    #[arg(long = "pids-limit", allow_hyphen_values = true)]
+    pids_limit: Option<i64>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -162,14 +231,41 @@ enum Command {
         /// table or json (a list of pids).
         #[arg(long, short = 'f', default_value = "table")]
         format: String,
-        /// Arguments for ps(1) in table format (ignored).
+        /// Arguments for ps(1) in table format (its output is filtered to the container).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         ps_args: Vec<String>,
     },
     /// Print what this runtime supports (the OCI features JSON).
     Features,
     /// List containers.
-    List,
+    List {
+        /// table or json.
+        #[arg(long, short = 'f', default_value = "table")]
+        format: String,
+        /// Print only the ids.
+        #[arg(long, short = 'q')]
+        quiet: bool,
+    },
+    /// Change the resource limits of a container.
+    Update(UpdateArgs),
+    /// Print cgroup statistics and OOM notices of a container as JSON lines.
+    Events {
+        /// The container id.
+        id: String,
+        /// Print the statistics once and exit.
+        #[arg(long)]
+        stats: bool,
+        /// Interval between statistics (e.g. 5s, 500ms).
+        #[arg(long, default_value = "5s")]
+        interval: String,
+    },
+    /// Write a default config.json into a bundle.
+    Spec {
+        /// The bundle directory.
+        #[arg(long, short = 'b', default_value = ".")]
+        bundle: PathBuf,
+        // `--rootless` (the global flag) makes a configuration for an unprivileged user.
+    },
     /// Freeze a running container.
     Pause {
         /// The container id.
@@ -293,13 +389,212 @@ fn exec_options(root: &std::path::Path, a: &ExecArgs) -> Result<iso_runtime::Exe
             p
         }
     };
+    let mut process = process;
+    exec_security(&mut process, a)?;
+    if a.preserve_fds < 0 {
+        return Err(invalid(
+            "--preserve-fds",
+            &a.preserve_fds.to_string(),
+            "must not be negative",
+        ));
+    }
     Ok(iso_runtime::ExecOptions {
         process,
         detach: a.detach,
         pid_file: a.pid_file.clone(),
         console_socket: a.console_socket.clone(),
         preserve_fds: a.preserve_fds,
+        sub_cgroup: a.cgroup.clone(),
+        pidfd_socket: a.pidfd_socket.clone(),
     })
+}
+
+/// The security flags of `exec`, applied on top of the process (also a `--process` one).
+/// `--cap` adds to the bounding, effective and permitted sets only: an inheritable
+/// capability would survive into programs run by the process (CVE-2022-29162).
+fn exec_security(p: &mut oci_spec::runtime::Process, a: &ExecArgs) -> Result<(), Error> {
+    if !a.cap.is_empty() {
+        let mut caps = p.capabilities().clone().unwrap_or_default();
+        let add = |set: Option<oci_spec::runtime::Capabilities>| -> Result<_, Error> {
+            let mut set = set.unwrap_or_default();
+            for name in &a.cap {
+                let full = if name.to_ascii_uppercase().starts_with("CAP_") {
+                    name.to_ascii_uppercase()
+                } else {
+                    format!("CAP_{}", name.to_ascii_uppercase())
+                };
+                let cap: oci_spec::runtime::Capability =
+                    serde_json::from_value(serde_json::Value::String(full)).map_err(|_| {
+                        Error::InvalidArgument {
+                            what: "--cap",
+                            value: name.clone(),
+                            reason: "unknown capability".into(),
+                        }
+                    })?;
+                set.insert(cap);
+            }
+            Ok(Some(set))
+        };
+        caps.set_bounding(add(caps.bounding().clone())?);
+        caps.set_effective(add(caps.effective().clone())?);
+        caps.set_permitted(add(caps.permitted().clone())?);
+        p.set_capabilities(Some(caps));
+    }
+    if !a.additional_gids.is_empty() {
+        let mut u = p.user().clone();
+        let mut gids = u.additional_gids().clone().unwrap_or_default();
+        gids.extend(a.additional_gids.iter().copied());
+        u.set_additional_gids(Some(gids));
+        p.set_user(u);
+    }
+    if a.no_new_privs {
+        p.set_no_new_privileges(Some(true));
+    }
+    if let Some(profile) = &a.apparmor {
+        p.set_apparmor_profile(Some(profile.clone()));
+    }
+    if let Some(label) = &a.process_label {
+        p.set_selinux_label(Some(label.clone()));
+    }
+    if a.tty {
+        p.set_terminal(Some(true));
+    }
+    Ok(())
+}
+
+/// A byte count: digits with an optional k/m/g/t suffix (powers of 1024, as runc and docker
+/// read them); `-1` is unlimited.
+fn parse_bytes(what: &'static str, s: &str) -> Result<i64, Error> {
+    let bad = || Error::InvalidArgument {
+        what,
+        value: s.to_owned(),
+        reason: "expected a byte count such as 512m or -1".into(),
+    };
+    if s == "-1" {
+        return Ok(-1);
+    }
+    let lower = s.trim().to_ascii_lowercase();
+    let lower = lower.strip_suffix('b').unwrap_or(&lower);
+    let (digits, shift) = match lower.chars().last() {
+        Some('k') => (&lower[..lower.len() - 1], 10),
+        Some('m') => (&lower[..lower.len() - 1], 20),
+        Some('g') => (&lower[..lower.len() - 1], 30),
+        Some('t') => (&lower[..lower.len() - 1], 40),
+        _ => (lower, 0),
+    };
+    let n: i64 = digits.parse().map_err(|_| bad())?;
+    if n < 0 {
+        return Err(bad());
+    }
+    n.checked_mul(1i64 << shift).ok_or_else(bad)
+}
+
+/// The resources of `update`: the `--resources` document (a file or `-` for stdin) with the
+/// individual flags on top.
+fn update_resources(a: &UpdateArgs) -> Result<oci_spec::runtime::LinuxResources, Error> {
+    use serde_json::{json, Value};
+    let mut doc: Value = match &a.resources {
+        Some(path) => {
+            let data = if path.as_os_str() == "-" {
+                let mut v = Vec::new();
+                std::io::Read::read_to_end(&mut std::io::stdin(), &mut v).map_err(|e| {
+                    Error::Io {
+                        op: "read",
+                        path: path.clone(),
+                        source: e,
+                    }
+                })?;
+                v
+            } else {
+                std::fs::read(path).map_err(|e| Error::Io {
+                    op: "read",
+                    path: path.clone(),
+                    source: e,
+                })?
+            };
+            serde_json::from_slice(&data).map_err(|e| Error::Config {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?
+        }
+        None => json!({}),
+    };
+    let mut set = |section: &str, key: &str, v: Value| {
+        if !doc[section].is_object() {
+            doc[section] = json!({});
+        }
+        doc[section][key] = v;
+    };
+    if let Some(m) = &a.memory {
+        set("memory", "limit", json!(parse_bytes("--memory", m)?));
+    }
+    if let Some(m) = &a.memory_reservation {
+        set(
+            "memory",
+            "reservation",
+            json!(parse_bytes("--memory-reservation", m)?),
+        );
+    }
+    if let Some(m) = &a.memory_swap {
+        set("memory", "swap", json!(parse_bytes("--memory-swap", m)?));
+    }
+    if let Some(v) = a.cpu_quota {
+        set("cpu", "quota", json!(v));
+    }
+    if let Some(v) = a.cpu_period {
+        set("cpu", "period", json!(v));
+    }
+    if let Some(v) = a.cpu_shares {
+        set("cpu", "shares", json!(v));
+    }
+    if let Some(v) = a.cpu_rt_period {
+        set("cpu", "realtimePeriod", json!(v));
+    }
+    if let Some(v) = a.cpu_rt_runtime {
+        set("cpu", "realtimeRuntime", json!(v));
+    }
+    if let Some(v) = &a.cpuset_cpus {
+        set("cpu", "cpus", json!(v));
+    }
+    if let Some(v) = &a.cpuset_mems {
+        set("cpu", "mems", json!(v));
+    }
+    if let Some(v) = a.blkio_weight {
+        set("blockIO", "weight", json!(v));
+    }
+    if let Some(v) = a.pids_limit {
+        set("pids", "limit", json!(v));
+    }
+    serde_json::from_value(doc).map_err(|e| Error::InvalidArgument {
+        what: "--resources",
+        value: String::new(),
+        reason: e.to_string(),
+    })
+}
+
+/// A duration such as `5s`, `500ms`, `1m` or a plain number of seconds.
+fn parse_interval(s: &str) -> Result<std::time::Duration, Error> {
+    use std::time::Duration;
+    let bad = || Error::InvalidArgument {
+        what: "--interval",
+        value: s.to_owned(),
+        reason: "expected a positive duration such as 5s or 500ms".into(),
+    };
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .map_or((s, "s"), |i| s.split_at(i));
+    let n: f64 = num.parse().map_err(|_| bad())?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(bad()),
+    };
+    if !(secs > 0.0 && secs < 1e9) {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs_f64(secs))
 }
 
 fn run(cli: &Cli) -> Result<u8, Error> {
@@ -358,20 +653,34 @@ fn run(cli: &Cli) -> Result<u8, Error> {
         }
         Command::Demo { busybox } => demo(busybox),
         Command::Features => {
-            println!("{}", features());
+            let doc = iso_runtime::features::features();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&doc).unwrap_or_else(|_| doc.to_string())
+            );
             Ok(0)
         }
-        Command::Ps { id, format, .. } => {
-            let pids = rt.pids(id)?;
-            if format == "json" {
-                println!("{}", serde_json::Value::from(pids));
-            } else {
-                println!("PID");
-                for p in pids {
-                    println!("{p}");
-                }
-            }
-            Ok(0)
+        Command::Ps {
+            id,
+            format,
+            ps_args,
+        } => ps(&rt, id, format, ps_args),
+        Command::Update(a) => {
+            let res = update_resources(a)?;
+            rt.update(&a.id, &res).map(|()| 0)
+        }
+        Command::Events {
+            id,
+            stats,
+            interval,
+        } => {
+            let interval = parse_interval(interval)?;
+            rt.events(id, interval, *stats, &mut std::io::stdout().lock())
+                .map(|()| 0)
+        }
+        Command::Spec { bundle } => {
+            let rootless = cli.rootless.as_deref().is_some_and(|r| r == "true");
+            iso_runtime::spec::write_default(bundle, rootless).map(|()| 0)
         }
         Command::Exec(a) => {
             let opts = exec_options(&cli.root, a)?;
@@ -380,19 +689,7 @@ fn run(cli: &Cli) -> Result<u8, Error> {
         }
         Command::Pause { id } => rt.pause(id).map(|()| 0),
         Command::Resume { id } => rt.resume(id).map(|()| 0),
-        Command::List => {
-            println!("{:<20} {:<8} {:<10} BUNDLE", "ID", "PID", "STATUS");
-            for s in rt.list()? {
-                println!(
-                    "{:<20} {:<8} {:<10} {}",
-                    s.id,
-                    s.pid,
-                    s.status,
-                    s.bundle.display()
-                );
-            }
-            Ok(0)
-        }
+        Command::List { format, quiet } => list(&rt, format, *quiet),
     }
 }
 
@@ -426,27 +723,98 @@ fn demo(busybox: &std::path::Path) -> Result<u8, Error> {
     result
 }
 
-/// The OCI "features" document (runtime-spec features.md).
-fn features() -> serde_json::Value {
-    serde_json::json!({
-        "ociVersionMin": "1.0.0",
-        "ociVersionMax": "1.2.0",
-        "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
-        "mountOptions": ["async", "atime", "bind", "defaults", "dev", "diratime", "exec", "mand",
-            "noatime", "nodev", "nodiratime", "noexec", "nomand", "norelatime", "nostrictatime",
-            "nosuid", "nosymfollow", "private", "rbind", "relatime", "ro", "rprivate", "rshared",
-            "rslave", "runbindable", "rw", "shared", "slave", "strictatime", "suid", "sync",
-            "unbindable", "rro", "rrw", "rnosuid", "rnodev", "rnoexec"],
-        "linux": {
-            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"],
-            "capabilities": iso_caps::Capability::ALL.iter().map(|c| c.name()).collect::<Vec<_>>(),
-            "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false},
-            "seccomp": {"enabled": true, "actions": ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO",
-                "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG",
-                "SCMP_ACT_NOTIFY", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"]},
-            "apparmor": {"enabled": true},
-            "selinux": {"enabled": true}
-        },
-        "annotations": {"org.opencontainers.runtime-spec.features.runtime": "iso-runtime"}
-    })
+fn check_format(format: &str) -> Result<(), Error> {
+    if format == "table" || format == "json" {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument {
+            what: "--format",
+            value: format.to_owned(),
+            reason: "expected table or json".into(),
+        })
+    }
+}
+
+/// `ps`: the pids as a JSON list, or a table: `PID` alone, or with ps(1) arguments the
+/// lines of `ps ARGS` whose PID column names a process of the container.
+fn ps(rt: &Runtime, id: &str, format: &str, args: &[String]) -> Result<u8, Error> {
+    check_format(format)?;
+    let pids = rt.pids(id)?;
+    if format == "json" {
+        println!("{}", serde_json::Value::from(pids));
+        return Ok(0);
+    }
+    if args.is_empty() {
+        println!("PID");
+        for p in pids {
+            println!("{p}");
+        }
+        return Ok(0);
+    }
+    let out = std::process::Command::new("ps")
+        .args(args)
+        .output()
+        .map_err(|e| Error::Io {
+            op: "run",
+            path: "ps".into(),
+            source: e,
+        })?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or("");
+    let col = header
+        .split_whitespace()
+        .position(|h| h == "PID")
+        .ok_or_else(|| Error::InvalidArgument {
+            what: "ps arguments",
+            value: args.join(" "),
+            reason: "ps output has no PID column".into(),
+        })?;
+    println!("{header}");
+    for line in lines {
+        let pid = line
+            .split_whitespace()
+            .nth(col)
+            .and_then(|p| p.parse::<i32>().ok());
+        if pid.is_some_and(|p| pids.contains(&p)) {
+            println!("{line}");
+        }
+    }
+    Ok(0)
+}
+
+/// `list`: a table like runc's, a JSON array of states, or (`-q`) the ids.
+fn list(rt: &Runtime, format: &str, quiet: bool) -> Result<u8, Error> {
+    check_format(format)?;
+    let states = rt.list()?;
+    if quiet {
+        for s in &states {
+            println!("{}", s.id);
+        }
+        return Ok(0);
+    }
+    if format == "json" {
+        let text = serde_json::to_string(&states).map_err(|e| Error::Record {
+            path: rt.store().root().to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        println!("{text}");
+        return Ok(0);
+    }
+    println!(
+        "{:<20} {:<8} {:<10} {:<40} {:<30} OWNER",
+        "ID", "PID", "STATUS", "BUNDLE", "CREATED"
+    );
+    for s in states {
+        let owner = if s.owner.is_empty() { "root" } else { &s.owner };
+        println!(
+            "{:<20} {:<8} {:<10} {:<40} {:<30} {owner}",
+            s.id,
+            s.pid,
+            s.status,
+            s.bundle.display(),
+            s.created
+        );
+    }
+    Ok(0)
 }

@@ -106,6 +106,9 @@ pub(crate) struct Record {
     pub hooks: Option<oci_spec::runtime::Hooks>,
     /// Whether `create` finished (the init waits or ran).
     pub created_done: bool,
+    /// The resources in force: the configuration's, with every `update` merged in.
+    #[serde(default)]
+    pub resources: Option<oci_spec::runtime::LinuxResources>,
 }
 
 impl Record {

@@ -1009,3 +1009,479 @@ fn waiting_init_is_not_reachable_from_the_container_and_no_pivot_works() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "/bin/busybox\nisotest\n");
 }
+
+// ---- The rest of runc's command set: exec flags, ps, list, pause/resume, update, events,
+// spec, features.
+
+/// Runs `sleep 30` detached and returns its id and init pid.
+fn running(fx: &mut Fixture, name: &str, script: &str) -> (String, i64) {
+    fx.write_config(&fx.config(script));
+    let id = fx.id(name);
+    let out = fx.rt(&["run", "-d", &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let pid = fx.state(&id)["pid"].as_i64().unwrap();
+    (id, pid)
+}
+
+/// Every hierarchy directory of the fixture's cgroup that exists.
+fn cgroup_dirs(fx: &Fixture) -> Vec<PathBuf> {
+    fs::read_dir("/sys/fs/cgroup")
+        .unwrap()
+        .filter_map(|e| {
+            let d = e.unwrap().path().join(fx.cgroup.trim_start_matches('/'));
+            d.is_dir().then_some(d)
+        })
+        .collect()
+}
+
+#[test]
+fn exec_sees_the_init_namespaces_and_cgroup_and_applies_its_flags() {
+    let Some(mut fx) = Fixture::new("rt-exec2") else {
+        return;
+    };
+    let (id, init) = running(&mut fx, "exec2", "sleep 30");
+    let out = fx.rt(&[
+        "exec",
+        "--cap",
+        "CAP_SYS_ADMIN",
+        "--additional-gids",
+        "5",
+        "-g",
+        "7",
+        "--cwd",
+        "/tmp",
+        "--user",
+        "0:3",
+        "--env",
+        "A=b",
+        &id,
+        "sh",
+        "-c",
+        "for n in pid uts mnt; do readlink /proc/self/ns/$n; done; hostname; pwd; \
+         echo A=$A; id; grep -E '^(CapInh|CapPrm|CapEff|CapBnd):' /proc/self/status; \
+         cat /proc/self/cgroup",
+    ]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    for ns in ["pid", "uts", "mnt"] {
+        let want = fs::read_link(format!("/proc/{init}/ns/{ns}")).unwrap();
+        assert!(stdout.contains(want.to_str().unwrap()), "{ns}: {stdout}");
+    }
+    // CAP_SYS_ADMIN is bit 21: added to the effective and permitted sets, never inheritable.
+    for want in [
+        "isotest\n",
+        "/tmp\n",
+        "A=b\n",
+        "gid=3",
+        "5",
+        "7",
+        "CapInh:\t0000000000000000",
+        "CapEff:\t0000000020200420",
+        "CapPrm:\t0000000020200420",
+    ] {
+        assert!(stdout.contains(want), "missing {want:?} in\n{stdout}");
+    }
+    assert!(
+        stdout.contains(&format!("pids:{}", fx.cgroup)),
+        "cgroup: {stdout}"
+    );
+    // --cgroup: into an existing sub-cgroup of the container.
+    let dirs = cgroup_dirs(&fx);
+    for d in &dirs {
+        fs::create_dir(d.join("sub")).unwrap();
+        // A v1 cpuset group starts empty: give it its parent's CPUs and nodes.
+        for f in ["cpuset.cpus", "cpuset.mems"] {
+            if let Ok(v) = fs::read_to_string(d.join(f)) {
+                fs::write(d.join("sub").join(f), v).unwrap();
+            }
+        }
+    }
+    let out = fx.rt(&["exec", "--cgroup", "sub", &id, "cat", "/proc/self/cgroup"]);
+    let stdout = text(&out.stdout);
+    for d in dirs.iter().rev() {
+        let _ = fs::remove_dir(d.join("sub"));
+    }
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        stdout.contains(&format!("pids:{}/sub", fx.cgroup)),
+        "{stdout}"
+    );
+    // A sub-cgroup may not climb out.
+    let out = fx.rt(&["exec", "--cgroup", "../x", &id, "true"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("--cgroup"),
+        "{}",
+        text(&out.stderr)
+    );
+    // An unknown capability is named.
+    let out = fx.rt(&["exec", "--cap", "CAP_NOPE", &id, "true"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("CAP_NOPE"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn exec_tty_sends_a_pty_to_the_console_socket() {
+    use std::io::Read;
+    use std::os::fd::AsFd;
+    use std::os::unix::net::UnixListener;
+    let Some(mut fx) = Fixture::new("rt-exectty") else {
+        return;
+    };
+    let (id, _) = running(&mut fx, "exectty", "sleep 30");
+    let sock = fx.dir.path().join("exec-console.sock");
+    let listener = UnixListener::bind(&sock).unwrap();
+    let mut cmd = fx.cmd(&[
+        "exec",
+        "-t",
+        "--console-socket",
+        sock.to_str().unwrap(),
+        &id,
+        "sh",
+        "-c",
+        "tty; echo hello-exec-tty; exit 3",
+    ]);
+    cmd.stdout(Stdio::null()).stderr(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let (conn, _) = listener.accept().unwrap();
+    let mut name = [0u8; 64];
+    let (master, _) = iso_seccomp::notify::recv_fd(conn.as_fd(), &mut name).unwrap();
+    let mut master = fs::File::from(master);
+    let mut got = Vec::new();
+    let mut buf = [0u8; 256];
+    while let Ok(n) = master.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+        if text(&got).contains("hello-exec-tty") {
+            break;
+        }
+    }
+    let status = child.wait().unwrap();
+    let got = text(&got);
+    assert!(got.contains("/dev/pts/"), "{got}");
+    assert!(got.contains("hello-exec-tty"), "{got}");
+    assert_eq!(status.code(), Some(3));
+    // -t without a console socket is refused.
+    let out = fx.rt(&["exec", "-t", &id, "true"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("console"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn ps_and_list_show_init_and_exec_processes() {
+    let Some(mut fx) = Fixture::new("rt-ps") else {
+        return;
+    };
+    let (id, init) = running(&mut fx, "ps", "sleep 30");
+    let pid_file = fx.dir.path().join("exec.pid");
+    let out = fx.rt(&[
+        "exec",
+        "-d",
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        &id,
+        "sleep",
+        "30",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let exec_pid: i64 = fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let json: Value =
+        serde_json::from_slice(&fx.rt(&["ps", "--format", "json", &id]).stdout).unwrap();
+    let pids: Vec<i64> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_i64().unwrap())
+        .collect();
+    assert!(pids.contains(&init) && pids.contains(&exec_pid), "{json}");
+    let table = text(&fx.rt(&["ps", &id]).stdout);
+    assert!(table.starts_with("PID\n"), "{table}");
+    assert!(table.contains(&format!("\n{exec_pid}\n")), "{table}");
+    // With ps(1) arguments: only the container's lines, under ps' own header.
+    let out = fx.rt(&["ps", &id, "--", "-ef"]);
+    let table = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(
+        lines[0].contains("PID") && lines[0].contains("CMD"),
+        "{table}"
+    );
+    assert_eq!(lines.len(), 3, "{table}");
+    assert!(lines[1..].iter().all(|l| l.contains("sleep")), "{table}");
+    assert!(!fx.rt(&["ps", "--format", "xml", &id]).status.success());
+    // list: table, json, -q.
+    let table = text(&fx.rt(&["list"]).stdout);
+    assert!(table.starts_with("ID "), "{table}");
+    assert!(table.contains(&id) && table.contains("running"), "{table}");
+    let quiet = text(&fx.rt(&["list", "-q"]).stdout);
+    assert_eq!(quiet, format!("{id}\n"));
+    let json: Value = serde_json::from_slice(&fx.rt(&["list", "--format", "json"]).stdout).unwrap();
+    assert_eq!(json[0]["id"], id.as_str());
+    assert_eq!(json[0]["status"], "running");
+    assert_eq!(json[0]["pid"], init);
+}
+
+fn cpu_usage(fx: &Fixture) -> u64 {
+    fs::read_to_string(fx.cgroup_dir("cpuacct").join("cpuacct.usage"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn pause_stops_a_busy_loop_and_resume_restarts_it() {
+    let Some(mut fx) = Fixture::new("rt-pause") else {
+        return;
+    };
+    let (id, init) = running(&mut fx, "pause", "while :; do :; done");
+    assert!(fx.cgroup_dir("cpuacct").is_dir());
+    let out = fx.rt(&["pause", &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(fx.state(&id)["status"], "paused");
+    let state = fs::read_to_string(fx.cgroup_dir("freezer").join("freezer.state")).unwrap();
+    assert_eq!(state.trim(), "FROZEN");
+    // A frozen group uses no CPU at all.
+    let before = cpu_usage(&fx);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(cpu_usage(&fx), before, "the loop ran while paused");
+    // Pausing twice and exec into a paused container are refused.
+    assert!(!fx.rt(&["pause", &id]).status.success());
+    assert!(!fx.rt(&["exec", &id, "true"]).status.success());
+    let out = fx.rt(&["resume", &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(fx.state(&id)["status"], "running");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while cpu_usage(&fx) == before && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(cpu_usage(&fx) > before, "the loop did not run again");
+    assert!(!fx.rt(&["resume", &id]).status.success());
+    assert!(Path::new(&format!("/proc/{init}")).exists());
+}
+
+fn record(fx: &Fixture, id: &str) -> Value {
+    serde_json::from_slice(&fs::read(fx.root().join(id).join("state.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn update_applies_limits_records_them_and_the_pids_limit_bites() {
+    let Some(mut fx) = Fixture::new("rt-update") else {
+        return;
+    };
+    let (id, _) = running(&mut fx, "update", "sleep 30");
+    let pids_max = || {
+        fs::read_to_string(fx.cgroup_dir("pids").join("pids.max"))
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    assert_eq!(pids_max(), "42");
+    let out = fx.rt(&[
+        "update",
+        "--pids-limit",
+        "4",
+        "--memory",
+        "64m",
+        "--cpu-shares",
+        "512",
+        "--cpu-quota",
+        "50000",
+        "--cpu-period",
+        "100000",
+        &id,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(pids_max(), "4");
+    let mem = fs::read_to_string(fx.cgroup_dir("memory").join("memory.limit_in_bytes")).unwrap();
+    assert_eq!(mem.trim(), (64u64 << 20).to_string());
+    let quota = fs::read_to_string(fx.cgroup_dir("cpu").join("cpu.cfs_quota_us")).unwrap();
+    assert_eq!(quota.trim(), "50000");
+    let shares = fs::read_to_string(fx.cgroup_dir("cpu").join("cpu.shares")).unwrap();
+    assert_eq!(shares.trim(), "512");
+    let rec = record(&fx, &id);
+    assert_eq!(rec["resources"]["pids"]["limit"], 4, "{rec}");
+    assert_eq!(rec["resources"]["memory"]["limit"], 64 << 20, "{rec}");
+    // The limit bites: init + sh + 2 sleeps = 4 tasks; the next fork fails.
+    let out = fx.rt(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "sleep 5 & sleep 5 & sleep 5 & echo forked-all",
+    ]);
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(!all.contains("forked-all"), "{all}");
+    // --resources from stdin; earlier fields stay recorded.
+    let mut cmd = fx.cmd(&["update", "--resources", "-", &id]);
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    std::io::Write::write_all(
+        child.stdin.as_mut().unwrap(),
+        br#"{"pids": {"limit": 100}}"#,
+    )
+    .unwrap();
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(pids_max(), "100");
+    let rec = record(&fx, &id);
+    assert_eq!(rec["resources"]["pids"]["limit"], 100);
+    assert_eq!(rec["resources"]["memory"]["limit"], 64 << 20);
+    let out = fx.rt(&["update", "--pids-limit", "-1", &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(pids_max(), "max");
+    assert!(!fx.rt(&["update", "--memory", "lots", &id]).status.success());
+}
+
+#[test]
+fn events_stats_prints_runc_json() {
+    let Some(mut fx) = Fixture::new("rt-events") else {
+        return;
+    };
+    let (id, _) = running(&mut fx, "events", "sleep 30");
+    let out = fx.rt(&["events", "--stats", &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let ev: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(ev["type"], "stats");
+    assert_eq!(ev["id"], id.as_str());
+    let d = &ev["data"];
+    assert!(d["pids"]["current"].as_u64().unwrap() >= 1, "{ev}");
+    assert_eq!(d["pids"]["limit"], 42);
+    assert!(d["cpu"]["usage"]["total"].as_u64().unwrap() > 0, "{ev}");
+    assert!(d["cpu"]["usage"]["percpu"].is_array(), "{ev}");
+    assert!(d["cpu"]["throttling"]["periods"].is_u64(), "{ev}");
+    assert!(d["memory"]["usage"]["usage"].as_u64().unwrap() > 0, "{ev}");
+    assert!(d["memory"]["usage"]["limit"].is_u64(), "{ev}");
+    assert!(d["memory"]["raw"].is_object(), "{ev}");
+    assert!(d["blkio"]["ioServiceBytesRecursive"].is_array(), "{ev}");
+    assert!(d["hugetlb"].is_object(), "{ev}");
+    // Streaming: a stats line per interval until the container stops.
+    let mut cmd = fx.cmd(&["events", "--interval", "100ms", &id]);
+    let log = fx.dir.path().join("events.out");
+    cmd.stdout(fs::File::create(&log).unwrap())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while fs::read_to_string(&log).unwrap().lines().count() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(fx.rt(&["kill", &id, "KILL"]).status.success());
+    let status = child.wait().unwrap();
+    assert!(status.success());
+    let lines = fs::read_to_string(&log).unwrap();
+    assert!(lines.lines().count() >= 2, "{lines}");
+    for l in lines.lines() {
+        let v: Value = serde_json::from_str(l).unwrap();
+        assert_eq!(v["type"], "stats");
+    }
+    // A stopped container has no events.
+    fx.wait_status(&id, "stopped");
+    assert!(!fx.rt(&["events", "--stats", &id]).status.success());
+    assert!(!fx
+        .rt(&["events", "--interval", "soon", &id])
+        .status
+        .success());
+}
+
+#[test]
+fn spec_output_runs_under_iso_runtime_and_runc() {
+    let Some(mut fx) = Fixture::new("rt-spec") else {
+        return;
+    };
+    let cfg = fx.bundle().join("config.json");
+    let _ = fs::remove_file(&cfg);
+    let out = fx.rt(&["spec", "--bundle", fx.bundle().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // Not over an existing one.
+    assert!(!fx.rt(&["spec"]).status.success());
+    let mut spec: Value = serde_json::from_slice(&fs::read(&cfg).unwrap()).unwrap();
+    assert_eq!(spec["process"]["args"], json!(["sh"]));
+    assert_eq!(spec["process"]["terminal"], true);
+    // As a user of `spec` would: no terminal, a command, our test cgroup.
+    spec["process"]["terminal"] = json!(false);
+    spec["process"]["args"] = json!(["sh", "-c", "hostname; echo spec-ok"]);
+    spec["linux"]["cgroupsPath"] = json!(fx.cgroup);
+    fx.write_config(&spec);
+    let id = fx.id("spec");
+    let out = fx.rt(&["run", &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "iso\nspec-ok\n");
+    if Path::new("/usr/sbin/runc").exists() {
+        let runc_root = fx.dir.path().join("runc-root");
+        let mut cmd = Command::new("/usr/sbin/runc");
+        cmd.arg("--root")
+            .arg(&runc_root)
+            .args(["run", &format!("runc-{id}")])
+            .current_dir(fx.bundle())
+            .stdin(Stdio::null());
+        let out = run_to_files(cmd, fx.dir.path());
+        let _ = Command::new("/usr/sbin/runc")
+            .arg("--root")
+            .arg(&runc_root)
+            .args(["delete", "-f", &format!("runc-{id}")])
+            .output();
+        assert!(out.status.success(), "runc: {}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), "iso\nspec-ok\n");
+    }
+    // --rootless: a user namespace mapping one id, no network namespace.
+    let other = fx.dir.path().join("rootless");
+    fs::create_dir(&other).unwrap();
+    let out = fx.rt(&["spec", "--rootless", "-b", other.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let spec: Value =
+        serde_json::from_slice(&fs::read(other.join("config.json")).unwrap()).unwrap();
+    let ns = spec["linux"]["namespaces"].to_string();
+    assert!(ns.contains("user") && !ns.contains("network"), "{ns}");
+    assert_eq!(spec["linux"]["uidMappings"][0]["size"], 1);
+}
+
+#[test]
+fn features_reports_what_is_compiled_in() {
+    let out = Command::new(BIN).arg("features").output().unwrap();
+    assert!(out.status.success());
+    let f: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(f["ociVersionMin"], "1.0.0");
+    let ns = f["linux"]["namespaces"].as_array().unwrap();
+    for want in ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"] {
+        assert!(ns.iter().any(|n| n == want), "{want}");
+    }
+    let caps = f["linux"]["capabilities"].as_array().unwrap();
+    assert!(caps.iter().any(|c| c == "CAP_SYS_ADMIN"));
+    let seccomp = &f["linux"]["seccomp"];
+    assert_eq!(seccomp["enabled"], true);
+    assert!(seccomp["actions"].as_array().unwrap().len() >= 8);
+    assert!(seccomp["archs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a == "SCMP_ARCH_X86_64"));
+    assert!(seccomp["operators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a == "SCMP_CMP_MASKED_EQ"));
+    assert!(f["linux"]["cgroup"]["v1"].as_bool().unwrap());
+    assert!(f["linux"]["apparmor"]["enabled"].is_boolean());
+    assert!(f["mountOptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|o| o == "rbind"));
+}
