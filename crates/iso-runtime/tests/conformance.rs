@@ -1485,3 +1485,133 @@ fn features_reports_what_is_compiled_in() {
         .iter()
         .any(|o| o == "rbind"));
 }
+
+#[test]
+fn events_reports_an_oom_kill() {
+    let Some(mut fx) = Fixture::new("rt-oom") else {
+        return;
+    };
+    // Waits for a file the test creates, then grows a buffer without bound (tail keeps the
+    // last line, and /dev/zero has no newline) until the 16M limit kills it.
+    let mut config =
+        fx.config("while [ ! -e /tmp/go ]; do sleep 0.05; done; tail /dev/zero; sleep 30");
+    config["linux"]["resources"]["memory"] = json!({"limit": 16 << 20});
+    config["root"]["readonly"] = json!(false);
+    fx.write_config(&config);
+    let id = fx.id("oom");
+    let out = fx.rt(&["run", "-d", &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let log = fx.dir.path().join("oom-events.out");
+    let mut cmd = fx.cmd(&["events", "--interval", "60s", &id]);
+    cmd.stdout(fs::File::create(&log).unwrap())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    // The first stats line shows events started (and read the OOM counters) before the kill.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while fs::read_to_string(&log).unwrap().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(fx.rt(&["exec", &id, "touch", "/tmp/go"]).status.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !fs::read_to_string(&log).unwrap().contains("\"oom\"") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(fx.rt(&["kill", &id, "KILL"]).status.success());
+    assert!(child.wait().unwrap().success());
+    let lines = fs::read_to_string(&log).unwrap();
+    let oom = lines
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|v| v["type"] == "oom");
+    assert_eq!(oom, Some(json!({"type": "oom", "id": id})), "{lines}");
+}
+
+/// The cgroup v2 side of pause/resume (cgroup.freeze), update and events, and exec
+/// --apparmor, in the VM.
+#[test]
+fn vm_pause_update_events_and_exec_apparmor_on_cgroup_v2() {
+    if !iso_testutil::vm_feature_or_skip(iso_testutil::VmFeature::CgroupV2) {
+        return;
+    }
+    if !iso_testutil::vm_feature_or_skip(iso_testutil::VmFeature::AppArmor) {
+        return;
+    }
+    let Some(mut fx) = Fixture::new("rt-vm2") else {
+        return;
+    };
+    let profile = "iso-test-runtime-exec";
+    let path = fx.dir.path().join("exec-profile");
+    fs::write(
+        &path,
+        format!(
+            "profile {profile} flags=(attach_disconnected,mediate_deleted) {{\n  file,\n  \
+             capability,\n  signal,\n  unix,\n}}\n"
+        ),
+    )
+    .unwrap();
+    let st = Command::new("apparmor_parser")
+        .arg("-r")
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(st.success(), "apparmor_parser failed");
+    let (id, _) = running(&mut fx, "vm2", "while :; do :; done");
+    let dir = fx.cgroup_dir("");
+    let usage = || -> u64 {
+        fs::read_to_string(dir.join("cpu.stat"))
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("usage_usec ").map(|v| v.parse().unwrap()))
+            .unwrap()
+    };
+    assert!(fx.rt(&["pause", &id]).status.success());
+    assert_eq!(fx.state(&id)["status"], "paused");
+    assert_eq!(
+        fs::read_to_string(dir.join("cgroup.freeze"))
+            .unwrap()
+            .trim(),
+        "1"
+    );
+    let before = usage();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(usage(), before);
+    assert!(fx.rt(&["resume", &id]).status.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while usage() == before && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(usage() > before);
+    let out = fx.rt(&["update", "--pids-limit", "7", "--memory", "48m", &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        fs::read_to_string(dir.join("pids.max")).unwrap().trim(),
+        "7"
+    );
+    assert_eq!(
+        fs::read_to_string(dir.join("memory.max")).unwrap().trim(),
+        (48u64 << 20).to_string()
+    );
+    let out = fx.rt(&["events", "--stats", &id]);
+    let ev: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(ev["data"]["pids"]["limit"], 7, "{ev}");
+    assert_eq!(ev["data"]["memory"]["usage"]["limit"], 48u64 << 20, "{ev}");
+    let out = fx.rt(&[
+        "exec",
+        "--apparmor",
+        profile,
+        &id,
+        "cat",
+        "/proc/self/attr/current",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with(profile),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(fx.rt(&["delete", "--force", &id]).status.success());
+    let _ = Command::new("apparmor_parser")
+        .arg("-R")
+        .arg(&path)
+        .status();
+}
