@@ -45,6 +45,9 @@ pub struct CreateOptions {
     pub no_pivot: bool,
     /// A unix socket that receives a pidfd of the init (`--pidfd-socket`).
     pub pidfd_socket: Option<PathBuf>,
+    /// The site policy applied to the config before anything is created (`--policy`); the
+    /// changes it makes are recorded in the container's annotations.
+    pub policy: Option<crate::policy::Policy>,
 }
 
 /// Options of `exec`.
@@ -535,7 +538,10 @@ impl Runtime {
             });
         }
         let bundle = Bundle::load(bundle)?;
-        let spec = bundle.spec().clone();
+        let spec = match &opts.policy {
+            Some(policy) => policy.apply_annotated(bundle.spec())?.0,
+            None => bundle.spec().clone(),
+        };
         let dir = self.store.create(&id)?;
         let mut cleanup = Cleanup {
             cgroup: None,

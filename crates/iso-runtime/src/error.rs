@@ -111,6 +111,17 @@ pub enum Error {
         /// Its exit status, the timeout, or the spawn error.
         reason: String,
     },
+    /// A runtime policy ceiling with `action = "reject"` refused the config (see
+    /// [`crate::policy`]).
+    #[error("policy rule {rule} rejects {field}: {reason}")]
+    Policy {
+        /// The rule (`ceilings.pids`).
+        rule: String,
+        /// The config field, as a JSON path (`linux.resources.pids.limit`, `mounts[2]`).
+        field: String,
+        /// Why.
+        reason: String,
+    },
     /// The feature is deliberately not supported.
     #[error("{0} is not supported")]
     Unsupported(&'static str),

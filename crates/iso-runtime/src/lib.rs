@@ -58,6 +58,7 @@ mod hooks;
 mod init;
 mod log;
 mod manage;
+pub mod policy;
 mod process;
 mod signal;
 pub mod spec;

@@ -46,6 +46,10 @@ struct Cli {
     /// Accepted for compatibility (true, false or auto).
     #[arg(long, global = true, num_args = 0..=1, default_missing_value = "true")]
     rootless: Option<String>,
+    /// Site policy file (defaults and ceilings; see policy.example.toml). Default: $ISO_POLICY,
+    /// else /etc/iso/policy.toml if it exists.
+    #[arg(long, global = true)]
+    policy: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -237,6 +241,15 @@ enum Command {
     },
     /// Print what this runtime supports (the OCI features JSON).
     Features,
+    /// `policy check [--bundle B]`: print the policy's changes to the bundle's config (a diff)
+    /// and the effective config; exit 1 where create would reject it.
+    Policy {
+        /// The action: `check`.
+        action: String,
+        /// The bundle to check.
+        #[arg(long, short = 'b', default_value = ".")]
+        bundle: PathBuf,
+    },
     /// List containers.
     List {
         /// table or json.
@@ -326,6 +339,7 @@ fn create_options(a: &CreateArgs) -> Result<CreateOptions, Error> {
         preserve_fds: a.preserve_fds,
         no_pivot: a.no_pivot,
         pidfd_socket: a.pidfd_socket.clone(),
+        policy: None,
     })
 }
 
@@ -609,7 +623,8 @@ fn run(cli: &Cli) -> Result<u8, Error> {
     let rt = Runtime::new(&cli.root);
     match &cli.command {
         Command::Create(a) => {
-            let opts = create_options(a)?;
+            let mut opts = create_options(a)?;
+            opts.policy = policy_for(cli, &a.bundle)?;
             rt.create(&a.id, &a.bundle, &opts)?;
             Ok(0)
         }
@@ -636,7 +651,8 @@ fn run(cli: &Cli) -> Result<u8, Error> {
             detach,
             keep,
         } => {
-            let opts = create_options(create)?;
+            let mut opts = create_options(create)?;
+            opts.policy = policy_for(cli, &create.bundle)?;
             let mut created = rt.create(&create.id, &create.bundle, &opts)?;
             if let Err(e) = rt.start(&create.id) {
                 let _ = rt.delete(&create.id, true);
@@ -652,6 +668,7 @@ fn run(cli: &Cli) -> Result<u8, Error> {
             Ok(u8::try_from(code).unwrap_or(255))
         }
         Command::Demo { busybox } => demo(busybox),
+        Command::Policy { action, bundle } => policy_check(cli, action, bundle),
         Command::Features => {
             let doc = iso_runtime::features::features();
             println!(
@@ -816,5 +833,67 @@ fn list(rt: &Runtime, format: &str, quiet: bool) -> Result<u8, Error> {
             s.created
         );
     }
+    Ok(0)
+}
+
+/// The policy in force for `create`/`run`, with its effect on the bundle logged (clamps as
+/// warnings, defaults as info) to `--log`, or clamps to stderr without it. A rejection is
+/// returned as the command's error before anything is created.
+fn policy_for(
+    cli: &Cli,
+    bundle: &std::path::Path,
+) -> Result<Option<iso_runtime::policy::Policy>, Error> {
+    let Some(policy) = iso_runtime::policy::Policy::locate(cli.policy.as_deref())? else {
+        return Ok(None);
+    };
+    let loaded = iso_runtime::Bundle::load(bundle)?;
+    let (_, changes) = policy.apply(loaded.spec())?;
+    let format: LogFormat = cli.log_format.parse().unwrap_or_default();
+    let mut file = cli
+        .log
+        .as_ref()
+        .and_then(|p| Logger::to_file(p, format, cli.debug).ok());
+    let mut stderr = Logger::to_stderr(LogFormat::Text, cli.debug);
+    for c in &changes {
+        let level = if c.is_clamp() {
+            Level::Warn
+        } else {
+            Level::Info
+        };
+        let msg = format!("policy: {c}");
+        match &mut file {
+            Some(log) => log.log(level, &msg),
+            None if c.is_clamp() => stderr.log(level, &msg),
+            None => {}
+        }
+    }
+    Ok(Some(policy))
+}
+
+/// `policy check`: prints each change as a diff line, then the effective config; a rejection
+/// is the command's error (exit 1).
+fn policy_check(cli: &Cli, action: &str, bundle: &std::path::Path) -> Result<u8, Error> {
+    if action != "check" {
+        return Err(Error::InvalidArgument {
+            what: "policy action",
+            value: action.to_owned(),
+            reason: "must be check".into(),
+        });
+    }
+    let loaded = iso_runtime::Bundle::load(bundle)?;
+    let Some(policy) = iso_runtime::policy::Policy::locate(cli.policy.as_deref())? else {
+        println!("no policy in force");
+        return Ok(0);
+    };
+    let (spec, changes) = policy.apply(loaded.spec())?;
+    for c in &changes {
+        println!("-{}: {}", c.field, c.before);
+        println!("+{}: {}   # {}", c.field, c.after, c.rule);
+    }
+    let text = serde_json::to_string_pretty(&spec).map_err(|e| Error::Record {
+        path: bundle.join("config.json"),
+        reason: e.to_string(),
+    })?;
+    println!("{text}");
     Ok(0)
 }
