@@ -1,0 +1,51 @@
+//! No runtime fd leaks into the user process, and a `cwd` of `/proc/self/fd/N` (runc
+//! CVE-2024-21626) cannot reach the host.
+
+use std::fs;
+
+use crate::fixture::{text, Fixture};
+
+#[test]
+fn user_process_has_only_stdio_fds() {
+    let Some(mut fx) = Fixture::new("sec-fds") else {
+        return;
+    };
+    // The shell's own fds: 0-2, plus the directory fd of the glob (not a symlink target).
+    let script = "for f in /proc/self/fd/*; do echo \"$f -> $(readlink $f)\"; done";
+    fx.write_config(&fx.config(script));
+    let out = fx.run("fds");
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(stdout.contains("/proc/self/fd/1 -> "), "{stdout}");
+    let extra: Vec<&str> = stdout
+        .lines()
+        .filter(|l| {
+            let n = l.trim_start_matches("/proc/self/fd/");
+            !(n.starts_with("0 ") || n.starts_with("1 ") || n.starts_with("2 "))
+        })
+        .filter(|l| !l.ends_with("-> ")) // the glob's dir fd, closed by then
+        .collect();
+    assert!(
+        extra.is_empty(),
+        "extra fds in the container: {extra:?}\n{stdout}"
+    );
+}
+
+#[test]
+fn cwd_proc_self_fd_cannot_reach_the_host() {
+    let Some(mut fx) = Fixture::new("sec-cwdfd") else {
+        return;
+    };
+    fs::write(fx.dir.path().join("HOST-MARKER"), "x").unwrap();
+    for n in 3..=9 {
+        let mut config = fx.config("ls -a . .. ../.. ../../.. ../../../.. 2>&1; true");
+        config["process"]["cwd"] = serde_json::json!(format!("/proc/self/fd/{n}"));
+        fx.write_config(&config);
+        let out = fx.run(&format!("cwdfd{n}"));
+        let stdout = text(&out.stdout);
+        assert!(
+            !stdout.contains("HOST-MARKER") && !stdout.contains("config.json"),
+            "cwd /proc/self/fd/{n} reached the host:\n{stdout}"
+        );
+    }
+}
