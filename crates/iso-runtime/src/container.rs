@@ -1298,3 +1298,28 @@ pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> Result<(), Error> {
     fs::write(&tmp, data).map_err(io_err("write", &tmp))?;
     fs::rename(&tmp, path).map_err(io_err("rename", path))
 }
+
+#[cfg(test)]
+mod sub_cgroup_tests {
+    use super::sub_cgroup_path;
+    use proptest::prelude::*;
+
+    #[test]
+    fn sub_cgroups_stay_below_the_container() {
+        assert_eq!(sub_cgroup_path("/iso/c", "a/b").unwrap(), "/iso/c/a/b");
+        assert_eq!(sub_cgroup_path("/iso/c/", "pids:a").unwrap(), "/iso/c/a");
+        for bad in ["", "/", "..", "a/../..", "pids:../x", "a//b", "./a"] {
+            assert!(sub_cgroup_path("/iso/c", bad).is_err(), "{bad}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn sub_cgroup_never_climbs(s in "[a-z./:]{0,16}") {
+            if let Ok(p) = sub_cgroup_path("/iso/c", &s) {
+                prop_assert!(p.starts_with("/iso/c/"));
+                prop_assert!(!p.split('/').any(|c| c == ".." || c == "."));
+            }
+        }
+    }
+}

@@ -897,3 +897,111 @@ fn policy_check(cli: &Cli, action: &str, bundle: &std::path::Path) -> Result<u8,
     println!("{text}");
     Ok(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn byte_counts_and_intervals() {
+        assert_eq!(parse_bytes("--memory", "64m").unwrap(), 64 << 20);
+        assert_eq!(parse_bytes("--memory", "1G").unwrap(), 1 << 30);
+        assert_eq!(parse_bytes("--memory", "512kb").unwrap(), 512 << 10);
+        assert_eq!(parse_bytes("--memory", "-1").unwrap(), -1);
+        assert!(parse_bytes("--memory", "-5").is_err());
+        assert!(parse_bytes("--memory", "lots").is_err());
+        assert!(parse_bytes("--memory", "99999999999t").is_err());
+        assert_eq!(
+            parse_interval("500ms").unwrap(),
+            std::time::Duration::from_millis(500)
+        );
+        assert_eq!(
+            parse_interval("2").unwrap(),
+            std::time::Duration::from_secs(2)
+        );
+        assert!(parse_interval("0s").is_err());
+        assert!(parse_interval("5x").is_err());
+    }
+
+    #[test]
+    fn exec_caps_never_reach_the_inheritable_set() {
+        let cli = Cli::parse_from([
+            "iso-runtime",
+            "exec",
+            "--cap",
+            "sys_admin",
+            "--cap",
+            "CAP_NET_RAW",
+            "-g",
+            "5",
+            "--apparmor",
+            "p",
+            "c",
+            "true",
+        ]);
+        let Command::Exec(a) = cli.command else {
+            panic!("not exec");
+        };
+        let mut p = oci_spec::runtime::Process::default();
+        exec_security(&mut p, &a).unwrap();
+        let caps = p.capabilities().clone().unwrap();
+        for set in [caps.bounding(), caps.effective(), caps.permitted()] {
+            assert!(set
+                .as_ref()
+                .unwrap()
+                .contains(&oci_spec::runtime::Capability::SysAdmin));
+        }
+        let inh = caps.inheritable().clone().unwrap_or_default();
+        assert!(!inh.contains(&oci_spec::runtime::Capability::SysAdmin));
+        assert!(!inh.contains(&oci_spec::runtime::Capability::NetRaw));
+        assert_eq!(p.user().additional_gids().clone().unwrap(), vec![5]);
+        assert_eq!(p.apparmor_profile().as_deref(), Some("p"));
+    }
+
+    #[test]
+    fn update_flags_override_the_resources_document() {
+        let cli = Cli::parse_from([
+            "iso-runtime",
+            "update",
+            "--pids-limit",
+            "-1",
+            "--memory",
+            "1k",
+            "--cpu-quota",
+            "-1",
+            "--cpuset-cpus",
+            "0",
+            "c",
+        ]);
+        let Command::Update(a) = cli.command else {
+            panic!("not update");
+        };
+        let r = update_resources(&a).unwrap();
+        assert_eq!(r.pids().as_ref().map(|p| p.limit()), Some(-1));
+        assert_eq!(r.memory().as_ref().and_then(|m| m.limit()), Some(1024));
+        assert_eq!(r.cpu().as_ref().and_then(|c| c.quota()), Some(-1));
+        assert_eq!(
+            r.cpu().as_ref().and_then(|c| c.cpus().clone()).as_deref(),
+            Some("0")
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn byte_counts_round_trip(n in 0i64..(1 << 40), unit in 0usize..4) {
+            let (suffix, shift) = [("", 0), ("k", 10), ("m", 20), ("g", 30)][unit];
+            let parsed = parse_bytes("--memory", &format!("{n}{suffix}"));
+            match n.checked_mul(1 << shift) {
+                Some(v) => prop_assert_eq!(parsed.unwrap(), v),
+                None => prop_assert!(parsed.is_err()),
+            }
+        }
+
+        #[test]
+        fn parsers_never_panic(s in "\\PC{0,24}") {
+            let _ = parse_bytes("--memory", &s);
+            let _ = parse_interval(&s);
+        }
+    }
+}
