@@ -1615,3 +1615,63 @@ fn vm_pause_update_events_and_exec_apparmor_on_cgroup_v2() {
         .arg(&path)
         .status();
 }
+
+#[test]
+fn exec_preserve_fds_and_pidfd_socket() {
+    use std::os::fd::{AsFd, AsRawFd};
+    use std::os::unix::net::UnixListener;
+    use std::os::unix::process::CommandExt;
+    let Some(mut fx) = Fixture::new("rt-execfds") else {
+        return;
+    };
+    let (id, _) = running(&mut fx, "execfds", "sleep 30");
+    let file = fs::File::create(fx.dir.path().join("exec-fd3")).unwrap();
+    let raw = file.as_raw_fd();
+    let sock = fx.dir.path().join("exec-pidfd.sock");
+    let listener = UnixListener::bind(&sock).unwrap();
+    let mut cmd = fx.cmd(&[
+        "exec",
+        "--preserve-fds",
+        "1",
+        "--pidfd-socket",
+        sock.to_str().unwrap(),
+        "--pid-file",
+        fx.dir.path().join("execfds.pid").to_str().unwrap(),
+        &id,
+        "sh",
+        "-c",
+        "echo exec-via-fd3 >&3; ls /proc/self/fd | grep -c .; sleep 1",
+    ]);
+    // SAFETY: dup2 in the forked child before exec, async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || {
+            if raw == 3 {
+                libc::fcntl(3, libc::F_SETFD, 0);
+            } else if libc::dup2(raw, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out_path = fx.dir.path().join("exec-fds.out");
+    cmd.stdout(fs::File::create(&out_path).unwrap())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let (conn, _) = listener.accept().unwrap();
+    let mut name = [0u8; 64];
+    let (pidfd, _) = iso_seccomp::notify::recv_fd(conn.as_fd(), &mut name).unwrap();
+    let fdinfo = fs::read_to_string(format!("/proc/self/fdinfo/{}", pidfd.as_raw_fd())).unwrap();
+    assert!(child.wait().unwrap().success());
+    // The pidfd refers to the exec'd process.
+    let pid = fs::read_to_string(fx.dir.path().join("execfds.pid")).unwrap();
+    assert!(
+        fdinfo.contains(&format!("Pid:\t{}\n", pid.trim())),
+        "{fdinfo}"
+    );
+    assert_eq!(
+        fs::read_to_string(fx.dir.path().join("exec-fd3")).unwrap(),
+        "exec-via-fd3\n"
+    );
+    // 0, 1, 2, 3 and the directory ls reads: nothing of the runtime's leaked.
+    assert_eq!(fs::read_to_string(&out_path).unwrap().trim(), "5");
+}
