@@ -28,6 +28,9 @@
 //!   (unless `noNewPrivileges` is false: then it must be loaded before the user switch drops
 //!   `CAP_SYS_ADMIN`).
 //!
+//! A site [`policy`] (TOML: defaults for unset values, ceilings that clamp or reject) is
+//! applied to the config after it is parsed and before anything is created.
+//!
 //! Status is never stored: [`Runtime::state`] derives it from the recorded init pid and its
 //! start time (field 22 of `/proc/PID/stat`, so a reused pid reads as "stopped") and from the
 //! presence of the handshake socket (`created`).
