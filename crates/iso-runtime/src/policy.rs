@@ -620,7 +620,9 @@ impl Policy {
                 let Some((_, ty)) = RLIMITS.iter().find(|(n, _)| n == name) else {
                     continue;
                 };
-                let list = array_at(v, &["process", "rlimits"]);
+                let Some(list) = array_at(v, &["process", "rlimits"]) else {
+                    continue;
+                };
                 if list
                     .iter()
                     .any(|e| e.get("type").and_then(Value::as_str) == Some(ty))
@@ -641,7 +643,9 @@ impl Policy {
             ("readonlyPaths", "readonly_paths", &d.readonly_paths),
         ] {
             for p in extra {
-                let list = array_at(v, &["linux", key]);
+                let Some(list) = array_at(v, &["linux", key]) else {
+                    continue;
+                };
                 if list.iter().any(|e| e.as_str() == Some(p)) {
                     continue;
                 }
@@ -770,7 +774,9 @@ impl Policy {
                     .iter()
                     .find(|(t, _)| t == ty)
                     .map_or("", |(_, f)| f);
-                let list = array_at(v, &["linux", "namespaces"]);
+                let Some(list) = array_at(v, &["linux", "namespaces"]) else {
+                    continue;
+                };
                 let idx = list
                     .iter()
                     .position(|e| e.get("type").and_then(Value::as_str) == Some(ty));
@@ -969,19 +975,12 @@ fn set(v: &mut Value, path: &[&str], val: Value) {
     *cur = val;
 }
 
-/// The array at `path`, created empty if missing.
-fn array_at<'a>(v: &'a mut Value, path: &[&str]) -> &'a mut Vec<Value> {
+/// The array at `path`, created empty if missing (always `Some`).
+fn array_at<'a>(v: &'a mut Value, path: &[&str]) -> Option<&'a mut Vec<Value>> {
     if !get(v, path).is_some_and(Value::is_array) {
         set(v, path, json!([]));
     }
-    let mut cur = v;
-    for k in path {
-        cur = &mut cur[*k];
-    }
-    match cur {
-        Value::Array(a) => a,
-        _ => unreachable!("set above made it an array"),
-    }
+    get_mut(v, path).and_then(Value::as_array_mut)
 }
 
 fn cap_name(c: &str) -> String {
