@@ -683,7 +683,15 @@ fn run(cli: &Cli) -> Result<u8, Error> {
             ps_args,
         } => ps(&rt, id, format, ps_args),
         Command::Update(a) => {
-            let res = update_resources(a)?;
+            let mut res = update_resources(a)?;
+            if let Some(p) = iso_runtime::policy::Policy::locate(cli.policy.as_deref())? {
+                let (clamped, changes) = p.apply_update(&res)?;
+                let mut stderr = Logger::to_stderr(LogFormat::Text, cli.debug);
+                for c in &changes {
+                    stderr.log(Level::Warn, &format!("policy: {c}"));
+                }
+                res = clamped;
+            }
             rt.update(&a.id, &res).map(|()| 0)
         }
         Command::Events {

@@ -477,7 +477,7 @@ impl Policy {
         let mut v = serde_json::to_value(spec).map_err(|e| reject("policy", "config", e))?;
         let mut changes = Vec::new();
         self.apply_defaults(&mut v, &mut changes);
-        self.apply_ceilings(&mut v, &mut changes)?;
+        self.apply_ceilings(&mut v, &mut changes, false)?;
         let spec: Spec = serde_json::from_value(v).map_err(|e| reject("policy", "config", e))?;
         Ok((spec, changes))
     }
@@ -660,7 +660,40 @@ impl Policy {
         }
     }
 
-    fn apply_ceilings(&self, v: &mut Value, changes: &mut Vec<Change>) -> Result<(), Error> {
+    /// Applies the pids, memory and cpu ceilings to the resources of an `update` (values it
+    /// leaves unset are not changed by the update, so they are not checked). The fields are
+    /// named as in `config.json` (`linux.resources.pids.limit`).
+    ///
+    /// ```
+    /// use iso_runtime::policy::Policy;
+    /// let p = Policy::from_toml("[ceilings.pids]\nmax = 100\naction = \"clamp\"\n")?;
+    /// let res: oci_spec::runtime::LinuxResources =
+    ///     serde_json::from_str(r#"{"pids":{"limit":-1}}"#).unwrap();
+    /// let (res, changes) = p.apply_update(&res)?;
+    /// assert_eq!(res.pids().as_ref().map(|p| p.limit()), Some(100));
+    /// assert_eq!(changes.len(), 1);
+    /// # Ok::<(), iso_runtime::Error>(())
+    /// ```
+    pub fn apply_update(
+        &self,
+        res: &oci_spec::runtime::LinuxResources,
+    ) -> Result<(oci_spec::runtime::LinuxResources, Vec<Change>), Error> {
+        let res = serde_json::to_value(res).map_err(|e| reject("policy", "resources", e))?;
+        let mut v = json!({ "linux": { "resources": res } });
+        let mut changes = Vec::new();
+        self.apply_ceilings(&mut v, &mut changes, true)?;
+        let res = v["linux"]["resources"].take();
+        let res = serde_json::from_value(res).map_err(|e| reject("policy", "resources", e))?;
+        Ok((res, changes))
+    }
+
+    /// With `update`, only the numeric ceilings, and only on values that are set.
+    fn apply_ceilings(
+        &self,
+        v: &mut Value,
+        changes: &mut Vec<Change>,
+        update: bool,
+    ) -> Result<(), Error> {
         let c = &self.ceilings;
         for (name, limit) in [("pids", c.pids), ("memory", c.memory)] {
             let Some(limit) = limit else { continue };
@@ -668,7 +701,7 @@ impl Policy {
             let cur = get(v, &path).and_then(Value::as_i64);
             let over = match cur {
                 Some(n) => n < 0 || n > limit.max,
-                None => true,
+                None => !update,
             };
             if !over {
                 continue;
@@ -709,7 +742,7 @@ impl Policy {
             let cur = get(v, &qpath).and_then(Value::as_i64);
             let over = match cur {
                 Some(q) => q <= 0 || q > max,
-                None => true,
+                None => !update,
             };
             if over {
                 let before = cur.map_or("unset (unlimited)".to_owned(), |n| n.to_string());
@@ -732,6 +765,9 @@ impl Policy {
                     after: max.to_string(),
                 });
             }
+        }
+        if update {
+            return Ok(());
         }
         if let Some(rule) = &c.capabilities {
             let allowed: Vec<String> = rule.items.iter().map(|c| cap_name(c)).collect();

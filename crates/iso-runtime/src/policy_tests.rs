@@ -410,6 +410,31 @@ fn sysctl_ceiling() {
 }
 
 #[test]
+fn update_is_held_to_the_numeric_ceilings() {
+    let res = |v: Value| -> oci_spec::runtime::LinuxResources {
+        serde_json::from_value(v).expect("resources parse")
+    };
+    let p = policy("[ceilings.pids]\nmax = 100\n[ceilings.memory]\nmax = 1000\naction = \"clamp\"");
+    let msg = p
+        .apply_update(&res(json!({"pids": {"limit": 500}})))
+        .expect_err("rejects");
+    assert!(
+        msg.to_string().contains("linux.resources.pids.limit"),
+        "{msg}"
+    );
+    let (r, c) = p
+        .apply_update(&res(json!({"memory": {"limit": 5000}})))
+        .expect("clamps");
+    assert_eq!(r.memory().as_ref().and_then(|m| m.limit()), Some(1000));
+    assert_eq!(c.len(), 1);
+    // What the update leaves unset is not checked.
+    let (_, c) = p
+        .apply_update(&res(json!({"cpu": {"shares": 10}})))
+        .expect("passes");
+    assert!(c.is_empty());
+}
+
+#[test]
 fn annotations_record_changes_and_file() {
     let mut p = policy("[defaults]\npids = 7");
     p.source = Some("/etc/iso/policy.toml".into());

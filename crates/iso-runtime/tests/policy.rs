@@ -211,6 +211,16 @@ fn default_pids_limit_is_applied_and_a_fork_loop_stops_there() {
     let out = fx.rt(&["delete", "--force", &id]);
     assert!(out.status.success(), "delete: {}", text(&out.stderr));
 
+    // `policy check` shows the change as a diff and the effective config.
+    let out = fx.rt(&["--policy", p, "policy", "check", "--bundle", "."]);
+    assert!(out.status.success(), "check: {}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(
+        shown.contains("-linux.resources.pids.limit: unset")
+            && shown.contains("+linux.resources.pids.limit: 500"),
+        "{shown}"
+    );
+
     // A config with its own limit keeps it.
     let id = fx.id("own");
     fx.write_config(&fx.config("sleep 1000", Some(42)));
@@ -340,4 +350,14 @@ fn clamp_ceiling_lowers_logs_and_drops_capabilities() {
         .as_str()
         .unwrap_or("");
     assert!(changes.contains("ceilings.capabilities"), "{changes}");
+
+    // `update` is held to the same ceiling.
+    let pol = policy.to_str().unwrap();
+    let out = fx.rt(&["--policy", pol, "update", "--pids-limit", "5000", &id]);
+    assert!(out.status.success(), "update: {}", text(&out.stderr));
+    assert_eq!(fx.pids_file("pids.max"), "1000");
+    assert!(text(&out.stderr).contains("ceilings.pids"));
+    let out = fx.rt(&["--policy", pol, "update", "--pids-limit", "300", &id]);
+    assert!(out.status.success(), "update: {}", text(&out.stderr));
+    assert_eq!(fx.pids_file("pids.max"), "300");
 }
