@@ -35,6 +35,23 @@
 //! start time (field 22 of `/proc/PID/stat`, so a reused pid reads as "stopped") and from the
 //! presence of the handshake socket (`created`).
 //!
+//! ## After start: exec, pause, update, events
+//!
+//! - [`Runtime::exec`] runs another process in the init's namespaces: it opens a pidfd of the
+//!   init and the new process `setns(2)`s into all of them in one call (with a pidfd the
+//!   kernel enters the user namespace first, so the others are joined with its
+//!   credentials). Joining a PID namespace moves only the caller's future *children*
+//!   (`pid_for_children`), so the runtime joins it itself before it forks the process. The
+//!   runtime puts the process in the cgroup before letting it run the container's program.
+//!   Capabilities added for an exec go to the bounding, effective and permitted sets only: an
+//!   inheritable capability would survive the program's own `execve`s (CVE-2022-29162).
+//! - `pause`/`resume` use the freezer: v1 `freezer.state` (`FROZEN`/`THAWED`) or v2
+//!   `cgroup.freeze`; frozen tasks get no CPU time and cannot be signalled into running.
+//! - [`Runtime::update`] writes new limits into the live cgroup (the kernel refuses some,
+//!   e.g. a memory limit below the usage it cannot reclaim) and records them;
+//!   [`Runtime::events`] polls the controllers' counters: statistics, and an `oom` event when
+//!   the OOM-kill counter grows.
+//!
 //! ## Example
 //!
 //! ```no_run
