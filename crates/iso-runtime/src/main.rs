@@ -708,7 +708,15 @@ fn run(cli: &Cli) -> Result<u8, Error> {
             iso_runtime::spec::write_default(bundle, rootless).map(|()| 0)
         }
         Command::Exec(a) => {
-            let opts = exec_options(&cli.root, a)?;
+            let mut opts = exec_options(&cli.root, a)?;
+            if let Some(p) = iso_runtime::policy::Policy::locate(cli.policy.as_deref())? {
+                let (process, changes) = p.apply_exec(&opts.process)?;
+                let mut stderr = Logger::to_stderr(LogFormat::Text, cli.debug);
+                for c in &changes {
+                    stderr.log(Level::Warn, &format!("policy: {c}"));
+                }
+                opts.process = process;
+            }
             let code = rt.exec(&a.id, &opts)?;
             Ok(u8::try_from(code).unwrap_or(255))
         }

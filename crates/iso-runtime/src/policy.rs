@@ -687,6 +687,38 @@ impl Policy {
         Ok((res, changes))
     }
 
+    /// Applies the capability ceiling to the process of an `exec` (`--cap` must not add a
+    /// capability the policy does not allow).
+    ///
+    /// ```
+    /// use iso_runtime::policy::Policy;
+    /// let p = Policy::from_toml("[ceilings.capabilities]\nallowed = [\"CAP_KILL\"]\n")?;
+    /// let proc: oci_spec::runtime::Process = serde_json::from_str(
+    ///     r#"{"cwd":"/","args":["sh"],"user":{"uid":0,"gid":0},
+    ///         "capabilities":{"bounding":["CAP_SYS_ADMIN"]}}"#).unwrap();
+    /// assert!(p.apply_exec(&proc).is_err());
+    /// # Ok::<(), iso_runtime::Error>(())
+    /// ```
+    pub fn apply_exec(
+        &self,
+        process: &oci_spec::runtime::Process,
+    ) -> Result<(oci_spec::runtime::Process, Vec<Change>), Error> {
+        let only_caps = Policy {
+            ceilings: Ceilings {
+                capabilities: self.ceilings.capabilities.clone(),
+                ..Ceilings::default()
+            },
+            ..Policy::default()
+        };
+        let p = serde_json::to_value(process).map_err(|e| reject("policy", "process", e))?;
+        let mut v = json!({ "process": p });
+        let mut changes = Vec::new();
+        only_caps.apply_ceilings(&mut v, &mut changes, false)?;
+        let p = v["process"].take();
+        let p = serde_json::from_value(p).map_err(|e| reject("policy", "process", e))?;
+        Ok((p, changes))
+    }
+
     /// With `update`, only the numeric ceilings, and only on values that are set.
     fn apply_ceilings(
         &self,

@@ -351,8 +351,34 @@ fn clamp_ceiling_lowers_logs_and_drops_capabilities() {
         .unwrap_or("");
     assert!(changes.contains("ceilings.capabilities"), "{changes}");
 
-    // `update` is held to the same ceiling.
+    // `exec --cap` cannot add a capability outside the allowed set.
     let pol = policy.to_str().unwrap();
+    let out = fx.rt(&[
+        "--policy",
+        pol,
+        "exec",
+        "--cap",
+        "CAP_SYS_ADMIN",
+        &id,
+        "grep",
+        "CapBnd",
+        "/proc/self/status",
+    ]);
+    assert!(out.status.success(), "exec: {}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    let bnd = shown
+        .trim()
+        .strip_prefix("CapBnd:")
+        .map(|h| u64::from_str_radix(h.trim(), 16).unwrap())
+        .unwrap_or_else(|| panic!("{shown}"));
+    assert_eq!(bnd & (1 << 21), 0, "exec'd CAP_SYS_ADMIN dropped: {bnd:x}");
+    assert!(
+        text(&out.stderr).contains("ceilings.capabilities"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // `update` is held to the same ceiling.
     let out = fx.rt(&["--policy", pol, "update", "--pids-limit", "5000", &id]);
     assert!(out.status.success(), "update: {}", text(&out.stderr));
     assert_eq!(fx.pids_file("pids.max"), "1000");
