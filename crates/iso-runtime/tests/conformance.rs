@@ -1283,7 +1283,12 @@ fn update_applies_limits_records_them_and_the_pids_limit_bites() {
     let Some(mut fx) = Fixture::new("rt-update") else {
         return;
     };
-    let (id, _) = running(&mut fx, "update", "sleep 30");
+    let mut config = fx.config("sleep 30");
+    config["linux"]["resources"]["memory"] = json!({"limit": 32 << 20, "swap": 32 << 20});
+    fx.write_config(&config);
+    let id = fx.id("update");
+    let out = fx.rt(&["run", "-d", &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
     let pids_max = || {
         fs::read_to_string(fx.cgroup_dir("pids").join("pids.max"))
             .unwrap()
@@ -1297,6 +1302,8 @@ fn update_applies_limits_records_them_and_the_pids_limit_bites() {
         "4",
         "--memory",
         "64m",
+        "--memory-swap",
+        "128m",
         "--cpu-shares",
         "512",
         "--cpu-quota",
@@ -1309,6 +1316,10 @@ fn update_applies_limits_records_them_and_the_pids_limit_bites() {
     assert_eq!(pids_max(), "4");
     let mem = fs::read_to_string(fx.cgroup_dir("memory").join("memory.limit_in_bytes")).unwrap();
     assert_eq!(mem.trim(), (64u64 << 20).to_string());
+    // Raising memory above the old memory+swap limit needs the swap limit raised first.
+    let memsw =
+        fs::read_to_string(fx.cgroup_dir("memory").join("memory.memsw.limit_in_bytes")).unwrap();
+    assert_eq!(memsw.trim(), (128u64 << 20).to_string());
     let quota = fs::read_to_string(fx.cgroup_dir("cpu").join("cpu.cfs_quota_us")).unwrap();
     assert_eq!(quota.trim(), "50000");
     let shares = fs::read_to_string(fx.cgroup_dir("cpu").join("cpu.shares")).unwrap();
