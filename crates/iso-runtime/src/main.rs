@@ -1,7 +1,7 @@
 //! `iso-runtime`: an OCI runtime with runc's command line.
 //!
 //! ```text
-//! iso-runtime [--root DIR] [--log FILE] [--log-format text|json] [--debug] COMMAND ...
+//! iso-runtime [--root DIR] [--log FILE] [--log-format text|json] [--debug] [--policy FILE] COMMAND ...
 //!   create <id> [--bundle DIR] [--pid-file F] [--console-socket S] [--preserve-fds N] [--no-pivot]
 //!   start <id> | state <id> | kill <id> [SIGNAL] [--all] | delete <id> [--force]
 //!   run <id> [create flags] [--detach] [--keep]
@@ -11,6 +11,7 @@
 //!   ps <id> [--format table|json] [-- ps-args] | list [--format table|json] [-q]
 //!   pause <id> | resume <id> | update <id> [--resources F|-] [--memory N] [--pids-limit N] ...
 //!   events <id> [--stats] [--interval D] | spec [--bundle B] [--rootless] | features
+//!   policy check [--bundle B]
 //! ```
 //! Single-threaded on purpose: `create` clones the container's init from this process.
 
