@@ -19,11 +19,13 @@ fn runtime_binary_not_writable_through_proc_exe() {
     let script = "for p in /proc/[0-9]*; do \
                     echo pwned 2>/dev/null >> $p/exe && echo WROTE $p; \
                     echo pwned 2>/dev/null 1<> $p/exe && echo WROTE-RW $p; \
-                  done; echo done";
+                  done; ls -l /proc/[0-9]*/exe; echo done";
     let out = fx.rt(&["exec", &id, "--", "/bin/sh", "-c", script]);
     let stdout = text(&out.stdout);
     eprintln!("exec: {:?} {stdout} {}", out.status, text(&out.stderr));
     assert!(!stdout.contains("WROTE"), "{stdout}");
+    // The waiting init (pid 1) was visible to the exec, so it was tried.
+    assert!(stdout.contains("/proc/1/exe"), "{stdout}");
     assert!(
         fs::read(BIN).unwrap() == before,
         "the runtime binary changed"
