@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 use iso_cgroups::{Cgroup, CgroupPath, Layout};
 use iso_chroot::{Device, DeviceKind, EnterMethod, Mount, MountKind, Propagation};
 use iso_ns::{IdMapEntry, Namespace, NamespaceSet, NsFd, Spawn};
-use iso_sys::Pid;
+use iso_sys::{Pid, ProcPid};
 use oci_spec::runtime::Spec;
 
 use crate::hooks::{hooks_of, run_hooks, HookKind};
@@ -235,6 +235,32 @@ impl Drop for Cleanup {
 fn io_err(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
     let path = path.into();
     move |e| Error::io(op, path, e)
+}
+
+/// The namespace that makes a sysctl the container's own, or `None` for a sysctl that is
+/// global to the machine (`vm.*`, most of `kernel.*`), which a container must never write.
+/// Keys use either separator (`net.ipv4.ip_forward` or `net/ipv4/ip_forward`).
+fn sysctl_namespace(key: &str) -> Option<Namespace> {
+    const IPC: [&str; 8] = [
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    ];
+    let key = key.replace('/', ".");
+    if IPC.contains(&key.as_str()) || key.starts_with("fs.mqueue.") {
+        Some(Namespace::Ipc)
+    } else if key.starts_with("net.") {
+        Some(Namespace::Net)
+    } else if key == "kernel.hostname" || key == "kernel.domainname" {
+        Some(Namespace::Uts)
+    } else {
+        None
+    }
 }
 
 fn config_field(bundle: &Bundle, field: &'static str, reason: impl Into<String>) -> Error {
@@ -764,6 +790,17 @@ impl Runtime {
                 )
             })?),
         };
+        // A namespace is the container's own when it is new, or joined by a path that is not
+        // one of the runtime's (the host's) namespaces.
+        let isolated = |kind: Namespace| -> Result<bool, Error> {
+            if new.contains(kind) {
+                return Ok(true);
+            }
+            match join.iter().find(|fd| fd.kind() == kind) {
+                Some(fd) => Ok(fd.id()? != NsFd::of_process(ProcPid::SelfPid, kind)?.id()?),
+                None => Ok(false),
+            }
+        };
         let sysctls = linux
             .sysctl()
             .clone()
@@ -775,6 +812,20 @@ impl Runtime {
                         bundle,
                         "linux.sysctl",
                         format!("{k:?} is invalid"),
+                    ));
+                }
+                let needs = sysctl_namespace(&k).ok_or_else(|| {
+                    config_field(
+                        bundle,
+                        "linux.sysctl",
+                        format!("{k:?} is not namespaced: writing it would change the host"),
+                    )
+                })?;
+                if !isolated(needs)? {
+                    return Err(config_field(
+                        bundle,
+                        "linux.sysctl",
+                        format!("{k:?} needs the container to have its own {needs:?} namespace"),
                     ));
                 }
                 Ok((PathBuf::from("sys").join(k.replace('.', "/")), v))
@@ -1320,6 +1371,24 @@ mod sub_cgroup_tests {
                 prop_assert!(p.starts_with("/iso/c/"));
                 prop_assert!(!p.split('/').any(|c| c == ".." || c == "."));
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod sysctl_tests {
+    use super::sysctl_namespace;
+    use iso_ns::Namespace;
+
+    #[test]
+    fn only_namespaced_sysctls_have_a_namespace() {
+        assert_eq!(sysctl_namespace("net.ipv4.ip_forward"), Some(Namespace::Net));
+        assert_eq!(sysctl_namespace("net/ipv4/ip_forward"), Some(Namespace::Net));
+        assert_eq!(sysctl_namespace("kernel.shmmax"), Some(Namespace::Ipc));
+        assert_eq!(sysctl_namespace("fs.mqueue.msg_max"), Some(Namespace::Ipc));
+        assert_eq!(sysctl_namespace("kernel.domainname"), Some(Namespace::Uts));
+        for global in ["vm.swappiness", "kernel.pid_max", "fs.file-max", "kernel.shmmaxx"] {
+            assert_eq!(sysctl_namespace(global), None, "{global}");
         }
     }
 }

@@ -8,7 +8,6 @@ use std::fs;
 use crate::fixture::{text, Fixture};
 
 #[test]
-#[ignore = "runtime bug: linux.sysctl vm.swappiness is accepted and written to the host"]
 fn non_namespaced_sysctl_is_refused() {
     let Some(mut fx) = Fixture::new("sec-sysctl") else {
         return;
