@@ -4,6 +4,7 @@
 #   1. formatting, clippy (warnings are errors), rustdoc (warnings are errors)
 #   2. every test on this host's kernel, examples included (cargo nextest), and the doctests
 #   3. the VM tier: tests named vm_* in a guest with pure cgroup v2 and AppArmor
+#   4. a short run of every fuzz target (ISO_FUZZ_SECONDS, default 10)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -21,3 +22,5 @@ step "doctests"
 cargo test --workspace --all-features --doc --quiet
 step "VM tier: pure cgroup v2 + AppArmor (tests/vm)"
 tests/vm/tier.sh
+step "fuzzing: each cargo-fuzz target briefly (fuzz/run.sh)"
+fuzz/run.sh "${ISO_FUZZ_SECONDS:-10}"
