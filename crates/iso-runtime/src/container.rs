@@ -1382,12 +1382,23 @@ mod sysctl_tests {
 
     #[test]
     fn only_namespaced_sysctls_have_a_namespace() {
-        assert_eq!(sysctl_namespace("net.ipv4.ip_forward"), Some(Namespace::Net));
-        assert_eq!(sysctl_namespace("net/ipv4/ip_forward"), Some(Namespace::Net));
+        assert_eq!(
+            sysctl_namespace("net.ipv4.ip_forward"),
+            Some(Namespace::Net)
+        );
+        assert_eq!(
+            sysctl_namespace("net/ipv4/ip_forward"),
+            Some(Namespace::Net)
+        );
         assert_eq!(sysctl_namespace("kernel.shmmax"), Some(Namespace::Ipc));
         assert_eq!(sysctl_namespace("fs.mqueue.msg_max"), Some(Namespace::Ipc));
         assert_eq!(sysctl_namespace("kernel.domainname"), Some(Namespace::Uts));
-        for global in ["vm.swappiness", "kernel.pid_max", "fs.file-max", "kernel.shmmaxx"] {
+        for global in [
+            "vm.swappiness",
+            "kernel.pid_max",
+            "fs.file-max",
+            "kernel.shmmaxx",
+        ] {
             assert_eq!(sysctl_namespace(global), None, "{global}");
         }
     }
