@@ -3,7 +3,8 @@
 # tests skip otherwise, and fail instead of skipping when ISO_REQUIRE_ROOT=1 (CI sets it).
 #   1. formatting, clippy (warnings are errors), rustdoc (warnings are errors)
 #   2. every test on this host's kernel, examples included (cargo nextest), and the doctests
-#   3. the VM tier: tests named vm_* in a guest with pure cgroup v2 and AppArmor
+#   3. the VM tier: tests named vm_* and the runtime conformance suite, in a guest with pure
+#      cgroup v2 and AppArmor
 #   4. a short run of every fuzz target (ISO_FUZZ_SECONDS, default 10)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +21,7 @@ cargo build --workspace --all-features --examples --quiet
 cargo nextest run --workspace --all-features --no-fail-fast
 step "doctests"
 cargo test --workspace --all-features --doc --quiet
-step "VM tier: pure cgroup v2 + AppArmor (tests/vm)"
+step "VM tier: vm_* tests and the conformance suite, pure cgroup v2 + AppArmor (tests/vm)"
 tests/vm/tier.sh
 step "fuzzing: each cargo-fuzz target briefly (fuzz/run.sh)"
 fuzz/run.sh "${ISO_FUZZ_SECONDS:-10}"

@@ -4,6 +4,7 @@
 
 mod fixture;
 
+mod apparmor_redirect;
 mod caps;
 mod dev_symlinks;
 mod exe;
@@ -13,6 +14,7 @@ mod mount_symlinks;
 mod proc_sys_symlinks;
 mod race;
 mod sysctl;
+mod sysctl_redirect;
 
 use std::fs;
 use std::path::Path;
