@@ -17,6 +17,10 @@ use std::time::{Duration, Instant};
 use iso_testutil::TempDir;
 use serde_json::{json, Value};
 
+#[path = "security/apparmor_profile.rs"]
+mod apparmor_profile;
+use apparmor_profile::TestProfile;
+
 const BIN: &str = env!("CARGO_BIN_EXE_iso-runtime");
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 /// How long a test waits for something the container does at its own pace: generous,
@@ -873,42 +877,6 @@ fn differential_against_runc_and_crun() {
     }
 }
 
-/// An AppArmor profile loaded by a test (allowing what a container process does) and
-/// removed when dropped.
-struct TestProfile {
-    name: &'static str,
-}
-
-impl TestProfile {
-    fn load(name: &'static str) -> TestProfile {
-        let rules = format!(
-            "profile {name} flags=(attach_disconnected,mediate_deleted) {{\n  file,\n  \
-             capability,\n  network,\n  signal,\n  ptrace,\n  unix,\n  \
-             deny /proc/sysrq-trigger rwklx,\n}}\n"
-        );
-        let mut parser = Command::new("apparmor_parser")
-            .args(["--replace", "--skip-cache"])
-            .stdin(Stdio::piped())
-            .spawn()
-            .unwrap();
-        std::io::Write::write_all(parser.stdin.as_mut().unwrap(), rules.as_bytes()).unwrap();
-        drop(parser.stdin.take());
-        assert!(parser.wait().unwrap().success(), "apparmor_parser {name}");
-        TestProfile { name }
-    }
-
-    /// What /proc/PID/attr/current reads for a task confined by this profile.
-    fn label(&self) -> String {
-        format!("{} (enforce)", self.name)
-    }
-}
-
-impl Drop for TestProfile {
-    fn drop(&mut self) {
-        let _ = iso_mac::apparmor::remove(self.name);
-    }
-}
-
 /// The VM tier (pure cgroup v2, AppArmor active): each resource limit seen from the host (the
 /// container's cgroup files) and from inside (its /sys/fs/cgroup), and the AppArmor profile
 /// of the init and of exec'd processes, from the host (/proc/PID/attr/current) and inside
@@ -950,11 +918,14 @@ fn vm_cgroup_v2_limits_and_apparmor_profile() {
         .push(json!({"type": "cgroup"}));
     fx.write_config(&config);
     let id = fx.id("vm");
+    // The init inherits run's stdout and stderr: files, which it may keep open.
     let log = fx.dir.path().join("vm.out");
+    let err = fx.dir.path().join("vm.err");
     let mut cmd = fx.cmd(&["run", "-d", &id]);
-    cmd.stdout(fs::File::create(&log).unwrap());
-    let out = cmd.stderr(Stdio::piped()).output().unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    cmd.stdout(fs::File::create(&log).unwrap())
+        .stderr(fs::File::create(&err).unwrap());
+    let status = cmd.status().unwrap();
+    assert!(status.success(), "{}", fs::read_to_string(&err).unwrap());
     let deadline = Instant::now() + WAIT;
     while !fs::read_to_string(&log).unwrap().contains("END") && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
@@ -1259,8 +1230,14 @@ fn exec_sees_the_init_namespaces_and_cgroup_and_applies_its_flags() {
     let dirs = cgroup_dirs(&fx);
     for d in &dirs {
         fs::create_dir(d.join("sub")).unwrap();
-        // A v1 cpuset group starts empty: give it its parent's CPUs and nodes.
-        for f in ["cpuset.cpus", "cpuset.mems"] {
+        // A v1 cpuset group starts empty: give it its parent's CPUs and nodes. (On v2 the
+        // sub-cgroup has no cpuset files: its parent, holding processes, enables nothing.)
+        let inherited: &[&str] = if cgroup_v2() {
+            &[]
+        } else {
+            &["cpuset.cpus", "cpuset.mems"]
+        };
+        for f in inherited {
             if let Ok(v) = fs::read_to_string(d.join(f)) {
                 fs::write(d.join("sub").join(f), v).unwrap();
             }

@@ -9,49 +9,14 @@
 //! (and where a vulnerable runtime would only overwrite the throwaway guest's core_pattern).
 
 use std::fs;
-use std::process::{Command, Stdio};
 
 use serde_json::json;
 
+use crate::apparmor_profile::TestProfile;
 use crate::fixture::{text, Fixture};
 
 /// The kernel-global file a redirected procfs write would land in.
 pub const CORE_PATTERN: &str = "/proc/sys/kernel/core_pattern";
-
-/// An AppArmor profile loaded for one test (allowing what the container does), removed when
-/// dropped.
-pub struct TestProfile {
-    pub name: &'static str,
-}
-
-impl TestProfile {
-    pub fn load(name: &'static str) -> TestProfile {
-        let rules = format!(
-            "profile {name} flags=(attach_disconnected,mediate_deleted) {{\n  file,\n  \
-             capability,\n  network,\n  signal,\n  ptrace,\n  unix,\n}}\n"
-        );
-        let mut parser = Command::new("apparmor_parser")
-            .args(["--replace", "--skip-cache"])
-            .stdin(Stdio::piped())
-            .spawn()
-            .unwrap();
-        std::io::Write::write_all(parser.stdin.as_mut().unwrap(), rules.as_bytes()).unwrap();
-        drop(parser.stdin.take());
-        assert!(parser.wait().unwrap().success(), "apparmor_parser {name}");
-        TestProfile { name }
-    }
-
-    /// What /proc/PID/attr/current reads for a task confined by this profile.
-    pub fn label(&self) -> String {
-        format!("{} (enforce)", self.name)
-    }
-}
-
-impl Drop for TestProfile {
-    fn drop(&mut self) {
-        let _ = iso_mac::apparmor::remove(self.name);
-    }
-}
 
 /// The host's value of a global file, put back on drop if a failing runtime changed it (the
 /// test still fails on the change).
@@ -198,9 +163,23 @@ fn vm_apparmor_legacy_label_file_bound_over_with_a_plain_file() {
     label_not_redirected("sec-aa-legacy", "/proc/1/attr/exec", Source::Decoy);
 }
 
+/// Through the /proc/self symlink: refused by create today (a symlink in a procfs
+/// destination).
+#[test]
+fn vm_apparmor_attr_directory_bound_over_through_proc_self() {
+    label_not_redirected("sec-aa-selfdir", "/proc/self/attr", Source::Decoy);
+}
+
+/// A plain procfs directory (the init is pid 1 of its PID namespace): create accepts the
+/// bind, so this is the label write itself meeting the decoy at start.
 #[test]
 fn vm_apparmor_attr_directory_bound_over() {
-    label_not_redirected("sec-aa-dir", "/proc/self/attr", Source::Decoy);
+    label_not_redirected("sec-aa-dir", "/proc/1/attr", Source::Decoy);
+}
+
+#[test]
+fn vm_apparmor_attr_apparmor_directory_bound_over() {
+    label_not_redirected("sec-aa-subdir", "/proc/1/attr/apparmor", Source::Decoy);
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! advisories of other runtimes (see ../shared/NOTES.md). Each builds a hostile bundle or
 //! rootfs, runs the real `iso-runtime` binary as root, and asserts the host is untouched.
 
+mod apparmor_profile;
 mod fixture;
 
 mod apparmor_redirect;
