@@ -1,8 +1,8 @@
 //! The [`Cgroup`] handle: create, join, list, freeze, kill, delete.
 
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
 use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use iso_sys::Pid;

@@ -325,8 +325,8 @@ fn prove_born_in_v2(layout: &Layout) {
     args.0[0] = 0x2_0000_0000; // CLONE_INTO_CGROUP
     args.0[4] = libc::SIGCHLD as u64; // exit_signal
     args.0[10] = std::os::fd::AsRawFd::as_raw_fd(&dir) as u64; // cgroup
-    // SAFETY: clone3 without CLONE_VM behaves like fork; the child only pauses (a system
-    // call) until it is killed.
+                                                               // SAFETY: clone3 without CLONE_VM behaves like fork; the child only pauses (a system
+                                                               // call) until it is killed.
     let ret = unsafe {
         libc::syscall(
             libc::SYS_clone3,
@@ -345,7 +345,9 @@ fn prove_born_in_v2(layout: &Layout) {
     let pid = Pid::from_raw(ret as i32).unwrap();
     let membership = || std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
     assert!(
-        membership().lines().any(|l| l == format!("0::{}", g.0.path().as_str())),
+        membership()
+            .lines()
+            .any(|l| l == format!("0::{}", g.0.path().as_str())),
         "born outside its v2 cgroup: {}",
         membership()
     );

@@ -534,8 +534,7 @@ impl Spawn {
         if self.cgroup.is_some() && (self.time_offsets.is_some() || self.force_clone) {
             return Err(Error::InvalidValue {
                 field: "into_cgroup",
-                reason: "needs clone3, which the time-namespace and legacy paths do not use"
-                    .into(),
+                reason: "needs clone3, which the time-namespace and legacy paths do not use".into(),
             });
         }
         Ok(())
@@ -921,8 +920,7 @@ fn clone_child(
             return Ok(Cloned::Parent { pid, pidfd });
         }
         let err = io::Error::last_os_error();
-        if cgroup.is_some()
-            || !matches!(err.raw_os_error(), Some(libc::ENOSYS) | Some(libc::E2BIG))
+        if cgroup.is_some() || !matches!(err.raw_os_error(), Some(libc::ENOSYS) | Some(libc::E2BIG))
         {
             return Err(Error::syscall("clone3", namespaces, err));
         }
