@@ -18,6 +18,7 @@ use oci_spec::runtime::Spec;
 use crate::hooks::{hooks_of, run_hooks, HookKind};
 use crate::init::{self, InitChannels, InitPlan, PlannedMount, ProcessPlan};
 use crate::state::{proc_stat, Record, EXEC_SOCKET};
+use crate::store::write_atomic;
 use crate::{rfc3339, Bundle, ContainerDir, ContainerId, Error, Signal, State, Status, Store};
 
 /// The parent under which containers with a relative or empty `cgroupsPath` are placed.
@@ -681,6 +682,10 @@ impl Runtime {
             ));
         }
         let mut spawn = Spawn::new(new);
+        if let Some(dir) = cg.open_v2_dir()? {
+            // Born in its v2 cgroup: no migration (see add_process_v1 below).
+            spawn = spawn.into_cgroup(dir);
+        }
         let map = |m: &oci_spec::runtime::LinuxIdMapping| {
             IdMapEntry::new(m.container_id(), m.host_id(), m.size())
         };
@@ -912,8 +917,6 @@ impl Runtime {
         let child = unsafe { spawn.run(move || init::run(plan, channels)) }?;
         let pid = child.pid();
         cleanup.child = Some(child);
-        // The parent's copies of the child's ends must go, or EOF never comes.
-        cg.add_process(pid)?;
         record.pid = pid.as_raw();
         record.start_time = proc_stat(pid)?.start_time;
         let mut state = state_json(&record, Status::Creating);
@@ -924,6 +927,16 @@ impl Runtime {
         hello.extend_from_slice(&state);
         go.write_all(&hello)
             .map_err(io_err("write to init", "(sync pipe)"))?;
+        // The v1 hierarchies (the child was born in its v2 cgroup): each move waits for an
+        // RCU grace period, so it happens while the init sets up its root, which needs the
+        // cgroup only from its cgroup namespace on.
+        match cg.add_process_v1(pid) {
+            // A failed write means the init is gone: its report, read below, says why.
+            Ok(()) => drop(go.write_all(&[init::IN_CGROUP])),
+            // The init already exited (a failed mount, say): as above.
+            Err(e) if e.errno() == Some(libc::ESRCH) => {}
+            Err(e) => return Err(e.into()),
+        }
         loop {
             let mut byte = [0u8; 1];
             let n = report
@@ -964,7 +977,12 @@ impl Runtime {
         record.created_done = true;
         dir.save(&record)?;
         if let Some(path) = &opts.pid_file {
-            write_atomic(path, pid.as_raw().to_string().as_bytes())?;
+            write_atomic(
+                path,
+                pid.as_raw().to_string().as_bytes(),
+                0o644,
+                "write pid file",
+            )?;
         }
         if let Some(path) = &opts.pidfd_socket {
             let sock = UnixStream::connect(path).map_err(io_err("connect pidfd socket", path))?;
@@ -1181,14 +1199,15 @@ impl Runtime {
         }
         let (go_read, go_write) = pipe()?;
         let (report_read, report_write) = pipe()?;
+        let mut spawn = Spawn::new(NamespaceSet::default());
+        if let Some(dir) = cg.open_v2_dir()? {
+            spawn = spawn.into_cgroup(dir);
+        }
         // SAFETY: checked above that this process is single-threaded (see Spawn::run).
-        let mut child = unsafe {
-            Spawn::new(NamespaceSet::default())
-                .run(move || init::run_exec(plan, go_read, report_write))
-        }?;
+        let mut child = unsafe { spawn.run(move || init::run_exec(plan, go_read, report_write)) }?;
         let pid = child.pid();
         let setup = (|| {
-            cg.add_process(pid)?;
+            cg.add_process_v1(pid)?;
             let mut go = fs::File::from(go_write);
             go.write_all(&[init::GO])
                 .map_err(io_err("write to exec child", "(sync pipe)"))?;
@@ -1208,7 +1227,12 @@ impl Runtime {
             return Err(e);
         }
         if let Some(path) = &opts.pid_file {
-            write_atomic(path, pid.as_raw().to_string().as_bytes())?;
+            write_atomic(
+                path,
+                pid.as_raw().to_string().as_bytes(),
+                0o644,
+                "write pid file",
+            )?;
         }
         if let Some(path) = &opts.pidfd_socket {
             let sock = UnixStream::connect(path).map_err(io_err("connect pidfd socket", path))?;
@@ -1342,12 +1366,6 @@ fn sub_cgroup_path(base: &str, sub: &str) -> Result<String, Error> {
         });
     }
     Ok(format!("{}/{rel}", base.trim_end_matches('/')))
-}
-
-pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> Result<(), Error> {
-    let tmp = path.with_extension("iso-tmp");
-    fs::write(&tmp, data).map_err(io_err("write", &tmp))?;
-    fs::rename(&tmp, path).map_err(io_err("rename", path))
 }
 
 #[cfg(test)]
