@@ -373,8 +373,7 @@ impl Cgroup {
                 })
             }
             Version::V2 => {
-                let file = dir.join("cgroup.events");
-                let frozen = read(&file)?.lines().any(|l| l.trim() == "frozen 1");
+                let frozen = events_say(&dir, "frozen 1")?;
                 let wanted = read(&dir.join("cgroup.freeze"))?.trim() == "1";
                 Ok(match (wanted, frozen) {
                     (_, true) => FreezerState::Frozen,
@@ -465,8 +464,12 @@ impl Cgroup {
             });
         }
         if let Some(u) = self.layout.unified() {
-            let file = self.path.dir_in(&u.mount_point).join("cgroup.kill");
-            if file.exists() {
+            let dir = self.path.dir_in(&u.mount_point);
+            let file = dir.join("cgroup.kill");
+            // cgroup.kill takes the kernel's global threadgroup lock for writing, which waits
+            // for an RCU grace period: only when something is there to kill (`populated`
+            // counts the whole sub-tree).
+            if file.exists() && events_say(&dir, "populated 1")? {
                 write_raw(&file, "1").map_err(|e| Error::io("write", &file, e))?;
             }
         }
@@ -519,6 +522,13 @@ impl Cgroup {
         }
         Ok(())
     }
+}
+
+/// Whether the v2 `cgroup.events` of `dir` has the line `key value`.
+fn events_say(dir: &Path, line: &str) -> Result<bool> {
+    Ok(read(&dir.join("cgroup.events"))?
+        .lines()
+        .any(|l| l.trim() == line))
 }
 
 fn parse_pids(text: &str) -> impl Iterator<Item = Pid> + '_ {
