@@ -353,6 +353,7 @@ fn cstring(bundle: &Bundle, field: &'static str, s: &[u8]) -> Result<CString, Er
 /// Converts `process` (and the process-related parts of `linux`) into what the init applies
 /// after `start` (and `exec` before its program).
 fn process_plan(
+    root: &Path,
     bundle: &Bundle,
     linux: &oci_spec::runtime::Linux,
     process: &oci_spec::runtime::Process,
@@ -425,7 +426,7 @@ fn process_plan(
     }
     let (seccomp, listener_path) = match linux.seccomp() {
         Some(s) => {
-            let mut bpf = iso_seccomp::Profile::try_from(s)?.compile()?.to_bpf()?;
+            let mut bpf = crate::seccomp_cache::compiled(root, s)?;
             bpf.set_no_new_privs(false);
             (Some(bpf), s.listener_path().clone())
         }
@@ -839,7 +840,13 @@ impl Runtime {
             })
             .collect::<Result<Vec<_>, Error>>()?;
 
-        let proc = process_plan(bundle, &linux, &process, opts.preserve_fds)?;
+        let proc = process_plan(
+            self.store.root(),
+            bundle,
+            &linux,
+            &process,
+            opts.preserve_fds,
+        )?;
         if process.terminal().unwrap_or(false) && opts.console_socket.is_none() {
             return Err(Error::InvalidArgument {
                 what: "--console-socket",
@@ -1184,7 +1191,13 @@ impl Runtime {
             namespaces,
             lock_fd: dir.lock_raw_fd(),
             console,
-            proc: process_plan(&bundle, &linux, &opts.process, opts.preserve_fds)?,
+            proc: process_plan(
+                self.store.root(),
+                &bundle,
+                &linux,
+                &opts.process,
+                opts.preserve_fds,
+            )?,
         };
         let cg_path = match opts.sub_cgroup.as_deref() {
             Some(sub) => sub_cgroup_path(&record.cgroup, sub)?,
