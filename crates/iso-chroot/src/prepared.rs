@@ -252,10 +252,13 @@ impl PreparedRoot {
         .map_err(|e| at(ApplyStage::OpenRoot)(("openat2(RESOLVE_NO_SYMLINKS)", e)))?;
         if self.needs_mount_namespace() {
             make_tree_private_raw().map_err(at(ApplyStage::PrepareTree))?;
-            let is_mount = is_mount_root(root.as_fd()).map_err(|e| ("statx", e));
-            if self.method != EnterMethod::Chroot
-                && !is_mount.map_err(at(ApplyStage::PrepareTree))?
-            {
+        }
+        if self.method != EnterMethod::Chroot {
+            // statx(STATX_ATTR_MOUNT_ROOT) allocates nothing (the fallback for kernels
+            // before 5.8 would, and the new mount API needs 5.12 anyway).
+            let is_mount = is_mount_root(root.as_fd())
+                .map_err(|e| at(ApplyStage::PrepareTree)(("statx", e)))?;
+            if !is_mount {
                 root = bind_onto_itself(root.as_fd()).map_err(at(ApplyStage::PrepareTree))?;
             }
         }
