@@ -352,6 +352,58 @@ fn prove_prepared_join(layout: &Layout) {
     }
 }
 
+/// A child cloned into the v2 directory (`clone3` with `CLONE_INTO_CGROUP`), then added to
+/// the v1 hierarchies, is in the cgroup in every hierarchy without ever being moved in v2.
+fn prove_born_in_v2(layout: &Layout) {
+    let g = test_cgroup(layout, "born");
+    let Some(dir) = g.0.open_v2_dir().unwrap() else {
+        eprintln!("skipped: no v2 hierarchy");
+        return;
+    };
+    #[repr(C)]
+    #[derive(Default)]
+    struct CloneArgs([u64; 11]);
+    let mut args = CloneArgs::default();
+    args.0[0] = 0x2_0000_0000; // CLONE_INTO_CGROUP
+    args.0[4] = libc::SIGCHLD as u64; // exit_signal
+    args.0[10] = std::os::fd::AsRawFd::as_raw_fd(&dir) as u64; // cgroup
+                                                               // SAFETY: clone3 without CLONE_VM behaves like fork; the child only pauses (a system
+                                                               // call) until it is killed.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    if ret == 0 {
+        // SAFETY: async-signal-safe calls only, in the child.
+        unsafe {
+            libc::pause();
+            libc::_exit(0);
+        }
+    }
+    assert!(ret > 0, "clone3: {}", std::io::Error::last_os_error());
+    let pid = Pid::from_raw(ret as i32).unwrap();
+    let membership = || std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    assert!(
+        membership()
+            .lines()
+            .any(|l| l == format!("0::{}", g.0.path().as_str())),
+        "born outside its v2 cgroup: {}",
+        membership()
+    );
+    g.0.add_process_v1(pid).unwrap();
+    let hits = membership()
+        .lines()
+        .filter(|l| l.ends_with(g.0.path().as_str()))
+        .count();
+    assert_eq!(hits, layout.hierarchies().count(), "{}", membership());
+    g.0.kill().unwrap();
+    // SAFETY: reaping our own child.
+    unsafe { libc::waitpid(pid.as_raw(), std::ptr::null_mut(), 0) };
+}
+
 fn prove_devices_ebpf(layout: &Layout) {
     let tmp = iso_testutil::TempDir::new("cgdev");
     let node = tmp.path().join("null");
@@ -549,6 +601,12 @@ fn join_every_hierarchy() {
 fn prepared_join_from_a_child() {
     let Some(layout) = host() else { return };
     prove_prepared_join(&layout);
+}
+
+#[test]
+fn born_in_v2_then_joined_in_v1() {
+    let Some(layout) = host() else { return };
+    prove_born_in_v2(&layout);
 }
 
 #[test]
@@ -1037,6 +1095,7 @@ fn vm_cpuset() {
 fn vm_freeze_and_kill() {
     let Some(l) = v2() else { return };
     prove_join(&l);
+    prove_born_in_v2(&l);
     prove_freeze(&l);
     prove_kill(&l);
 }
