@@ -310,6 +310,48 @@ fn prove_join(layout: &Layout) {
     let _ = child.wait();
 }
 
+/// A forked child moves itself in with files opened before the fork; a cgroup that refuses
+/// tasks names the file.
+fn prove_prepared_join(layout: &Layout) {
+    let g = test_cgroup(layout, "prepjoin");
+    let join = g.0.prepare_join().unwrap();
+    assert_eq!(join.files().count(), layout.hierarchies().count());
+    let expected = g.0.path().as_str().to_string();
+    iso_testutil::in_child(move || {
+        join.join_self().map_err(|e| e.to_string())?;
+        let membership = std::fs::read_to_string("/proc/self/cgroup").map_err(|e| e.to_string())?;
+        let hits = membership
+            .lines()
+            .filter(|l| l.ends_with(&expected))
+            .count();
+        if hits != join.files().count() {
+            return Err(format!("not in {expected} everywhere: {membership}"));
+        }
+        Ok(())
+    });
+    assert!(g.0.procs().unwrap().is_empty(), "the child was reaped");
+    // A v1 cpuset child made with a bare mkdir has no CPUs: it refuses tasks with ENOSPC.
+    if let Some(h) = layout.owner(Controller::Cpuset) {
+        if h.version == Version::V1 {
+            let dir = g.0.path().dir_in(&h.mount_point).join("no-cpus");
+            std::fs::create_dir(&dir).unwrap();
+            let join = PreparedJoin::open([&dir]).unwrap();
+            let refused = std::panic::catch_unwind(|| {
+                iso_testutil::in_child(|| match join.join_self() {
+                    Err(Error::Join { index: 0, source })
+                        if source.raw_os_error() == Some(libc::ENOSPC) =>
+                    {
+                        Ok(())
+                    }
+                    other => Err(format!("expected Join #0 ENOSPC, got {other:?}")),
+                })
+            });
+            std::fs::remove_dir(&dir).unwrap();
+            assert!(refused.is_ok(), "see the child's message above");
+        }
+    }
+}
+
 /// A child cloned into the v2 directory (`clone3` with `CLONE_INTO_CGROUP`), then added to
 /// the v1 hierarchies, is in the cgroup in every hierarchy without ever being moved in v2.
 fn prove_born_in_v2(layout: &Layout) {
@@ -553,6 +595,12 @@ fn layout_owners_exist() {
 fn join_every_hierarchy() {
     let Some(layout) = host() else { return };
     prove_join(&layout);
+}
+
+#[test]
+fn prepared_join_from_a_child() {
+    let Some(layout) = host() else { return };
+    prove_prepared_join(&layout);
 }
 
 #[test]

@@ -170,6 +170,16 @@ fn uts_namespace_hostname_is_not_visible_to_host() {
     });
     assert_eq!(iso_ns::hostname().unwrap(), host_name);
 
+    // The prepared name, set as a forked child would between fork and exec.
+    let prepared = iso_ns::UtsName::new("hostname", "iso-test-prepared").unwrap();
+    iso_testutil::in_child(|| {
+        unshare(Namespace::Uts.into()).map_err(|e| e.to_string())?;
+        prepared.set_as_hostname().map_err(|e| e.to_string())?;
+        assert_eq!(iso_ns::hostname().unwrap(), "iso-test-prepared");
+        Ok(())
+    });
+    assert_eq!(iso_ns::hostname().unwrap(), host_name);
+
     // Setting a hostname without a new UTS namespace would rename the host: refused.
     let err = Spawn::new(Namespace::Pid.into()).hostname("x").unwrap();
     assert!(err.exec(&Exec::new("/bin/true")).is_err());
