@@ -1063,7 +1063,11 @@ impl Runtime {
     pub fn delete(&self, id: &str, force: bool) -> Result<(), Error> {
         let (dir, record) = match self.open(id) {
             Ok(x) => x,
-            Err(Error::NotFound(_)) if force => return Ok(()),
+            Err(Error::NotFound(_)) if force => {
+                // A directory a killed command left without a record goes too.
+                self.store.remove_stale(&ContainerId::new(id)?)?;
+                return Ok(());
+            }
             Err(e) => return Err(e),
         };
         let status = record.status(&dir);
