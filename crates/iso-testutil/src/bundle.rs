@@ -331,16 +331,26 @@ impl Fixture {
         for l in mountinfo.lines().filter(|l| l.contains(&dir)) {
             found.push(format!("mount {l}"));
         }
+        for (pid, cmdline, ours) in self.processes() {
+            if ours || cmdline.contains(id) {
+                found.push(format!("process {pid}: {cmdline}"));
+            }
+        }
+        found
+    }
+
+    /// Every process on the host with its command line, and whether it is tied to this
+    /// fixture: its cwd or root is under the fixture's directory, or it sits in the
+    /// fixture's cgroup.
+    fn processes(&self) -> Vec<(i32, String, bool)> {
+        let dir = self.path().to_string_lossy().into_owned();
         let in_cgroup = format!(":{}", self.cgroup);
         let Ok(procs) = fs::read_dir("/proc") else {
-            return found;
+            return Vec::new();
         };
+        let mut found = Vec::new();
         for e in procs.flatten() {
-            let name = e.file_name();
-            let Some(pid) = name
-                .to_str()
-                .filter(|s| s.bytes().all(|b| b.is_ascii_digit()))
-            else {
+            let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
                 continue;
             };
             let p = e.path();
@@ -357,11 +367,25 @@ impl Fixture {
                     .map(|i| &l[i + in_cgroup.len()..])
                     .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
             });
-            if cmdline.contains(id) || at("cwd") || at("root") || member {
-                found.push(format!("process {pid}: {cmdline}"));
-            }
+            found.push((pid, cmdline, at("cwd") || at("root") || member));
         }
         found
+    }
+
+    /// Sends `SIGKILL` to every process tied to this fixture (see [`Fixture::leftovers`]):
+    /// what a failing runtime left running. Returns how many were signalled.
+    pub fn kill_processes(&self) -> usize {
+        let me = std::process::id() as i32;
+        let mut n = 0;
+        for (pid, _, ours) in self.processes() {
+            if ours && pid != me {
+                // SAFETY: kill sends a signal; the process runs in this fixture's directory
+                // or cgroup, so the test started it.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                n += 1;
+            }
+        }
+        n
     }
 
     /// [`Fixture::leftovers`], polled for up to `limit` while processes are still exiting:
@@ -389,6 +413,10 @@ impl Drop for Fixture {
     fn drop(&mut self) {
         for id in &self.ids {
             let _ = self.rt(&["delete", "--force", id]);
+        }
+        if self.kill_processes() > 0 {
+            // Let them die before their cgroups are removed.
+            std::thread::sleep(Duration::from_millis(100));
         }
         self.remove_cgroups();
     }
