@@ -5,7 +5,7 @@
 //! needs is written here. Two commands on the same container are serialised by an exclusive
 //! `flock(2)` on the container's directory, taken when it is opened and released when the
 //! [`ContainerDir`] drops (or the process dies). Records are replaced atomically (write a
-//! temporary file, `fsync`, `rename`), so a reader never sees half a record.
+//! temporary file, `rename`), so a reader never sees half a record.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -269,23 +269,12 @@ impl ContainerDir {
 
     /// Replaces the record atomically.
     pub fn save<T: Serialize>(&self, record: &T) -> Result<(), Error> {
-        let tmp = self.path.join(".state.json.tmp");
         let target = self.path.join(RECORD);
         let data = serde_json::to_vec(record).map_err(|e| Error::Record {
             path: target.clone(),
             reason: e.to_string(),
         })?;
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(|e| Error::io("write container record", &tmp, e))?;
-        file.write_all(&data)
-            .and_then(|()| file.sync_all())
-            .map_err(|e| Error::io("write container record", &tmp, e))?;
-        fs::rename(&tmp, &target).map_err(|e| Error::io("replace container record", &target, e))
+        write_atomic(&target, &data, 0o600, "write container record")
     }
 
     /// Reads the record.
@@ -311,6 +300,31 @@ impl ContainerDir {
             })
             .map_err(|e| Error::io("remove container directory", &self.path, e))
     }
+}
+
+/// Replaces `path` with `data` atomically: a temporary file next to it, then `rename(2)`, so
+/// that a reader sees the old content or the new, never half of one. `what` names the
+/// operation in errors.
+///
+/// There is no `fsync`: the runtime's state lives in `/run` (a tmpfs, empty after a reboot),
+/// and after a crash of the machine the processes a record describes are gone anyway, so a
+/// disk flush per command (milliseconds where the root is on disk) would buy nothing.
+pub(crate) fn write_atomic(
+    path: &Path,
+    data: &[u8],
+    mode: u32,
+    what: &'static str,
+) -> Result<(), Error> {
+    let tmp = path.with_extension("iso-tmp");
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(&tmp)
+        .and_then(|mut file| file.write_all(data))
+        .map_err(|e| Error::io(what, &tmp, e))?;
+    fs::rename(&tmp, path).map_err(|e| Error::io(what, path, e))
 }
 
 #[cfg(test)]

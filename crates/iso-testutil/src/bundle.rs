@@ -311,13 +311,18 @@ impl Fixture {
             .to_owned()
     }
 
-    /// What the fixture left on the host: entries of the state root, the fixture's cgroup in
+    /// What the fixture left on the host: entries of the state root (but the runtime's
+    /// `@`-named caches), the fixture's cgroup in
     /// any hierarchy, mounts under its directory, and processes whose command line names
     /// `id` or whose cwd or root is under its directory, or that sit in its cgroup.
     pub fn leftovers(&self, id: &str) -> Vec<String> {
         let mut found = Vec::new();
         if let Ok(rd) = fs::read_dir(self.root()) {
-            for e in rd.flatten() {
+            // `@...` entries are the runtime's caches (an id cannot contain `@`).
+            for e in rd
+                .flatten()
+                .filter(|e| !e.file_name().to_string_lossy().starts_with('@'))
+            {
                 found.push(format!("state entry {}", e.path().display()));
             }
         }
