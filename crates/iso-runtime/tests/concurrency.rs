@@ -2,7 +2,8 @@
 //!
 //! - 200 lifecycles (create, start, state, delete --force) run by [`WORKERS`] threads at once
 //!   over [`IDS`] container ids, so that several lifecycles want the same id at the same time
-//!   (a lifecycle whose create is refused tries the next id), while a watcher keeps running
+//!   (a lifecycle whose create is refused tries the next id, and after a round of refusals
+//!   waits a moment and starts over), while a watcher keeps running
 //!   `list` and `state` and reading the records on disk;
 //! - concurrent commands on one id: `kill` during `start`, `delete --force` during `exec`,
 //!   `state` during `delete --force`, each for several rounds.
@@ -197,16 +198,23 @@ fn parallel_lifecycles_with_overlapping_ids() {
                         *n - 1
                     };
                     // Starting at its own id, the first free one: a taken id is refused.
-                    let Some(id) = (0..IDS).map(|j| &ids[(k + j) % IDS]).find(|id| {
+                    // When all are taken, try again a little later (a bounded number of
+                    // times: ids that never come free are a failure of their own).
+                    let free = (0..IDS * 50).map(|j| &ids[(k + j) % IDS]).find(|id| {
                         let i = ids.iter().position(|x| x == *id).unwrap();
                         let bundle = bundles[i].to_str().unwrap();
                         let out = fx.rt(&["create", "--bundle", bundle, id]);
-                        if !problems.check("create", id, &out) {
-                            *refused.lock().unwrap() += 1;
-                            return false;
+                        if problems.check("create", id, &out) {
+                            return true;
                         }
-                        true
-                    }) else {
+                        *refused.lock().unwrap() += 1;
+                        if i == (k + IDS - 1) % IDS {
+                            std::thread::sleep(Duration::from_millis(10));
+                        }
+                        false
+                    });
+                    let Some(id) = free else {
+                        problems.add(format!("lifecycle {k} found no free id"));
                         continue;
                     };
                     *created.lock().unwrap() += 1;
@@ -277,6 +285,14 @@ fn one_id_rounds(tag: &str, body: impl Fn(&Fixture, &str, &Problems)) {
     problems.assert_none();
 }
 
+/// A command's outcome for the test log.
+fn outcome(out: &Output) -> String {
+    match out.status.code() {
+        Some(0) => "ok".into(),
+        _ => format!("{:?}: {}", out.status, text(&out.stderr).trim()),
+    }
+}
+
 fn must(fx: &Fixture, args: &[&str]) {
     let out = fx.rt(args);
     assert!(
@@ -292,6 +308,7 @@ fn kill_during_start() {
     one_id_rounds("harden-killstart", |fx, id, problems| {
         must(fx, &["create", id]);
         let (start, kill) = race(fx, &["start", id], &["kill", id, "KILL"]);
+        eprintln!("start {}, kill {}", outcome(&start), outcome(&kill));
         problems.check("start", id, &start);
         problems.check("kill", id, &kill);
         check_state(fx, id, problems);
@@ -308,6 +325,7 @@ fn delete_during_exec() {
             &["exec", id, "--", "sleep", "2"],
             &["delete", "--force", id],
         );
+        eprintln!("exec {}, delete {}", outcome(&exec), outcome(&delete));
         // The exec'd process killed by the delete is its exit status (128 + SIGKILL), not
         // a runtime failure.
         let killed = exec.status.code() == Some(128 + 9) && exec.stderr.is_empty();
@@ -325,15 +343,27 @@ fn state_during_delete() {
         must(fx, &["create", id]);
         must(fx, &["start", id]);
         let deleting = AtomicBool::new(true);
+        let states = std::sync::atomic::AtomicUsize::new(0);
         std::thread::scope(|s| {
             s.spawn(|| {
                 let out = fx.rt(&["delete", "--force", id]);
+                eprintln!(
+                    "delete {} during {} states",
+                    outcome(&out),
+                    states.load(Ordering::Relaxed)
+                );
                 problems.check("delete --force", id, &out);
                 deleting.store(false, Ordering::Relaxed);
             });
-            while deleting.load(Ordering::Relaxed) {
-                check_state(fx, id, problems);
-            }
+            // Two readers, so that reads land at more moments of the delete.
+            let reader = || {
+                while deleting.load(Ordering::Relaxed) {
+                    check_state(fx, id, problems);
+                    states.fetch_add(1, Ordering::Relaxed);
+                }
+            };
+            s.spawn(reader);
+            reader();
         });
         check_state(fx, id, problems);
     });
