@@ -12,7 +12,8 @@
 //!   next round's setup), and deleting it leaves nothing.
 //!
 //! What is swept, once each (an undisturbed run of the command first says which calls it
-//! makes):
+//! makes; the N-th call of a later run is usually the same one, but a poll may run a
+//! different number of rounds):
 //! - `create` of a fresh container: every system call, the dynamic loader's included;
 //! - `start` of a created container, `exec` of `true` in a running container, and
 //!   `delete --force` of a running container: every system call after the start-up they
@@ -25,7 +26,8 @@
 //! Each sweep runs in a forked child that is a child subreaper and reaps the container
 //! processes a killed runtime orphans (see [`reap_container_orphans`]).
 //!
-//! `ISO_FAULTS_FULL=1` kills at every system call of every stage (several minutes).
+//! `ISO_FAULTS_FULL=1` drops the [`WINDOW`] rule: every system call of `create`, and every
+//! one after the shared start-up of the others (several minutes).
 
 use std::fs;
 use std::process::{Command, Stdio};
