@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::fs;
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
@@ -286,6 +286,17 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), Error> {
     }
     // SAFETY: two fresh descriptors we own.
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// In a cloned child: closes its copies of the runtime's ends of the sync pipes, so that it
+/// reads end of file, and gives up, when the runtime dies before the handshake (killed
+/// before it could put the child in the cgroup or record its pid, nothing else would end it).
+fn close_parent_ends(fds: [RawFd; 2]) {
+    for fd in fds {
+        // SAFETY: the child's inherited copy of a descriptor only the parent uses; the child
+        // never touches the OwnedFd naming it (it leaves through _exit).
+        unsafe { libc::close(fd) };
+    }
 }
 
 /// A path usable as a unix socket address for `dir/name` (sun_path holds 108 bytes): the
@@ -921,9 +932,15 @@ impl Runtime {
             // Affects only the children of this (short-lived) process.
             fd.enter()?;
         }
+        let parent_ends = [go_write.as_raw_fd(), report_read.as_raw_fd()];
         // SAFETY: create checked above that this process is single-threaded, so the child is
         // a complete copy and may run ordinary code (see Spawn::run).
-        let child = unsafe { spawn.run(move || init::run(plan, channels)) }?;
+        let child = unsafe {
+            spawn.run(move || {
+                close_parent_ends(parent_ends);
+                init::run(plan, channels)
+            })
+        }?;
         let pid = child.pid();
         cleanup.child = Some(child);
         record.pid = pid.as_raw();
@@ -1090,7 +1107,11 @@ impl Runtime {
     pub fn delete(&self, id: &str, force: bool) -> Result<(), Error> {
         let (dir, record) = match self.open(id) {
             Ok(x) => x,
-            Err(Error::NotFound(_)) if force => return Ok(()),
+            Err(Error::NotFound(_)) if force => {
+                // A directory a killed command left without a record goes too.
+                self.store.remove_stale(&ContainerId::new(id)?)?;
+                return Ok(());
+            }
             Err(e) => return Err(e),
         };
         let status = record.status(&dir, &self.host);
@@ -1215,8 +1236,14 @@ impl Runtime {
         if let Some(dir) = cg.open_v2_dir()? {
             spawn = spawn.into_cgroup(dir);
         }
+        let parent_ends = [go_write.as_raw_fd(), report_read.as_raw_fd()];
         // SAFETY: checked above that this process is single-threaded (see Spawn::run).
-        let mut child = unsafe { spawn.run(move || init::run_exec(plan, go_read, report_write)) }?;
+        let mut child = unsafe {
+            spawn.run(move || {
+                close_parent_ends(parent_ends);
+                init::run_exec(plan, go_read, report_write)
+            })
+        }?;
         let pid = child.pid();
         let setup = (|| {
             cg.add_process_v1(pid)?;
