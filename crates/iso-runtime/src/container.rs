@@ -1037,7 +1037,7 @@ impl Runtime {
     /// the `poststart` hooks. Fails unless the container is `created`.
     pub fn start(&self, id: &str) -> Result<(), Error> {
         let (dir, record) = self.open(id)?;
-        let status = record.status(&dir, &self.host);
+        let status = record.status(dir.path(), &self.host);
         if status != Status::Created {
             return Err(Error::WrongState {
                 id: dir.id().clone(),
@@ -1074,7 +1074,7 @@ impl Runtime {
     /// `state`: the OCI state, with the status derived now.
     pub fn state(&self, id: &str) -> Result<State, Error> {
         let (dir, record) = self.open(id)?;
-        Ok(record.state(&dir, &self.host))
+        Ok(record.state(dir.path(), &self.host))
     }
 
     /// `kill`: sends `signal` to the init (through a pidfd, after checking the pid still is
@@ -1082,7 +1082,7 @@ impl Runtime {
     /// stopped container.
     pub fn kill(&self, id: &str, signal: Signal, all: bool) -> Result<(), Error> {
         let (dir, record) = self.open(id)?;
-        let status = record.status(&dir, &self.host);
+        let status = record.status(dir.path(), &self.host);
         if matches!(status, Status::Stopped | Status::Creating) {
             return Err(Error::WrongState {
                 id: dir.id().clone(),
@@ -1114,7 +1114,7 @@ impl Runtime {
             }
             Err(e) => return Err(e),
         };
-        let status = record.status(&dir, &self.host);
+        let status = record.status(dir.path(), &self.host);
         match status {
             Status::Stopped | Status::Created | Status::Creating => {}
             _ if force => {}
@@ -1164,7 +1164,7 @@ impl Runtime {
             });
         }
         let (dir, record) = self.open(id)?;
-        let status = record.status(&dir, &self.host);
+        let status = record.status(dir.path(), &self.host);
         if !matches!(status, Status::Created | Status::Running) {
             return Err(Error::WrongState {
                 id: dir.id().clone(),
@@ -1303,7 +1303,7 @@ impl Runtime {
     /// `pause`: freezes every process of a running container (its cgroup's freezer).
     pub fn pause(&self, id: &str) -> Result<(), Error> {
         let (dir, record) = self.open(id)?;
-        let status = record.status(&dir, &self.host);
+        let status = record.status(dir.path(), &self.host);
         if status != Status::Running {
             return Err(Error::WrongState {
                 id: dir.id().clone(),
@@ -1318,7 +1318,7 @@ impl Runtime {
     /// `resume`: thaws a paused container.
     pub fn resume(&self, id: &str) -> Result<(), Error> {
         let (dir, record) = self.open(id)?;
-        let status = record.status(&dir, &self.host);
+        let status = record.status(dir.path(), &self.host);
         if status != Status::Paused {
             return Err(Error::WrongState {
                 id: dir.id().clone(),
@@ -1330,12 +1330,15 @@ impl Runtime {
         Ok(cg.thaw()?)
     }
 
-    /// The ids and states of every container (`list`).
+    /// The ids and states of every container (`list`), read without waiting for the locks of
+    /// commands in progress.
     pub fn list(&self) -> Result<Vec<State>, Error> {
         let mut out = Vec::new();
         for id in self.store.ids()? {
-            if let Ok(state) = self.state(id.as_str()) {
-                out.push(state);
+            // Without the lock: a container being created or deleted shows as it is now
+            // instead of making `list` wait.
+            if let Ok(record) = self.store.peek::<Record>(&id) {
+                out.push(record.state(&self.store.path_of(&id), &self.host));
             }
         }
         Ok(out)

@@ -107,7 +107,7 @@ pub fn stats_event(id: &str, s: &Stats) -> Value {
 impl Runtime {
     fn live_cgroup(&self, id: &str) -> Result<(Cgroup, crate::state::Record), Error> {
         let (dir, record) = self.open(id)?;
-        let status = record.status(&dir, &self.host);
+        let status = record.status(dir.path(), &self.host);
         if status == Status::Stopped || status == Status::Creating {
             return Err(Error::WrongState {
                 id: dir.id().clone(),
@@ -130,7 +130,7 @@ impl Runtime {
     /// ```
     pub fn update(&self, id: &str, resources: &LinuxResources) -> Result<(), Error> {
         let (dir, mut record) = self.open(id)?;
-        let status = record.status(&dir, &self.host);
+        let status = record.status(dir.path(), &self.host);
         if status == Status::Stopped || status == Status::Creating {
             return Err(Error::WrongState {
                 id: dir.id().clone(),
@@ -211,7 +211,7 @@ impl Runtime {
                 Ok(x) => x,
                 Err(_) => return Ok(()),
             };
-            if record.status(&dir, &self.host) == Status::Stopped {
+            if record.status(dir.path(), &self.host) == Status::Stopped {
                 return Ok(());
             }
             drop(dir);
