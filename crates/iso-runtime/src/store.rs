@@ -351,6 +351,23 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
+    fn peek_reads_a_record_whose_lock_is_held() {
+        let tmp = TempDir::new("store-peek");
+        let store = Store::new(tmp.path().join("root"));
+        let id = ContainerId::new("busy").unwrap();
+        let dir = store.create(&id).unwrap();
+        dir.save(&serde_json::json!({"pid": 7})).unwrap();
+        // `dir` still holds the lock, as a create in progress does.
+        let seen: serde_json::Value = store.peek(&id).unwrap();
+        assert_eq!(seen["pid"], 7);
+        let gone = ContainerId::new("gone").unwrap();
+        assert!(matches!(
+            store.peek::<serde_json::Value>(&gone),
+            Err(Error::NotFound(_))
+        ));
+    }
+
+    #[test]
     fn create_save_load_list_remove() {
         let tmp = TempDir::new("store");
         let store = Store::new(tmp.path().join("root"));
