@@ -1002,23 +1002,12 @@ impl Runtime {
         }
         record.created_done = true;
         dir.save(&record)?;
-        if let Some(path) = &opts.pid_file {
-            write_atomic(
-                path,
-                pid.as_raw().to_string().as_bytes(),
-                0o644,
-                "write pid file",
-            )?;
-        }
-        if let Some(path) = &opts.pidfd_socket {
-            let sock = UnixStream::connect(path).map_err(io_err("connect pidfd socket", path))?;
-            let pidfd = iso_ns::pidfd_open(pid)?;
-            iso_seccomp::notify::send_fd(
-                std::os::fd::AsFd::as_fd(&sock),
-                std::os::fd::AsFd::as_fd(&pidfd),
-                id.as_str().as_bytes(),
-            )?;
-        }
+        publish_pid(
+            pid,
+            id,
+            opts.pid_file.as_deref(),
+            opts.pidfd_socket.as_deref(),
+        )?;
         let child = cleanup.child.take().ok_or_else(|| Error::Init {
             step: "lost the init".into(),
             source: std::io::Error::from_raw_os_error(libc::ECHILD),
@@ -1265,23 +1254,12 @@ impl Runtime {
             let _ = child.wait();
             return Err(e);
         }
-        if let Some(path) = &opts.pid_file {
-            write_atomic(
-                path,
-                pid.as_raw().to_string().as_bytes(),
-                0o644,
-                "write pid file",
-            )?;
-        }
-        if let Some(path) = &opts.pidfd_socket {
-            let sock = UnixStream::connect(path).map_err(io_err("connect pidfd socket", path))?;
-            let pidfd = iso_ns::pidfd_open(pid)?;
-            iso_seccomp::notify::send_fd(
-                std::os::fd::AsFd::as_fd(&sock),
-                std::os::fd::AsFd::as_fd(&pidfd),
-                dir.id().as_str().as_bytes(),
-            )?;
-        }
+        publish_pid(
+            pid,
+            dir.id(),
+            opts.pid_file.as_deref(),
+            opts.pidfd_socket.as_deref(),
+        )?;
         drop(dir);
         if opts.detach {
             return Ok(0);
@@ -1347,6 +1325,30 @@ impl Runtime {
 
 /// Signals the recorded init through a pidfd opened before its start time is checked, so the
 /// signal cannot reach a process that reused the pid.
+/// Tells the caller the pid of a new process the way it asked: `--pid-file` (written
+/// atomically) and `--pidfd-socket` (a pidfd sent with the container id as the message).
+fn publish_pid(
+    pid: Pid,
+    id: &ContainerId,
+    pid_file: Option<&Path>,
+    pidfd_socket: Option<&Path>,
+) -> Result<(), Error> {
+    if let Some(path) = pid_file {
+        let text = pid.as_raw().to_string();
+        write_atomic(path, text.as_bytes(), 0o644, "write pid file")?;
+    }
+    if let Some(path) = pidfd_socket {
+        let sock = UnixStream::connect(path).map_err(io_err("connect pidfd socket", path))?;
+        let pidfd = iso_ns::pidfd_open(pid)?;
+        iso_seccomp::notify::send_fd(
+            std::os::fd::AsFd::as_fd(&sock),
+            std::os::fd::AsFd::as_fd(&pidfd),
+            id.as_str().as_bytes(),
+        )?;
+    }
+    Ok(())
+}
+
 fn signal_init(record: &Record, host: &Host, signal: i32) -> Result<(), Error> {
     let gone = || {
         Error::io(
