@@ -1015,6 +1015,26 @@ impl Runtime {
         Ok(Created { child })
     }
 
+    /// Opens `id` and checks that its status is one of `allowed`; otherwise the error says
+    /// the status and `reason`.
+    pub(crate) fn open_in(
+        &self,
+        id: &str,
+        allowed: &[Status],
+        reason: &str,
+    ) -> Result<(ContainerDir, Record), Error> {
+        let (dir, record) = self.open(id)?;
+        let status = record.status(dir.path(), &self.host);
+        if !allowed.contains(&status) {
+            return Err(Error::WrongState {
+                id: dir.id().clone(),
+                status: status.to_string(),
+                reason: reason.into(),
+            });
+        }
+        Ok((dir, record))
+    }
+
     pub(crate) fn open(&self, id: &str) -> Result<(ContainerDir, Record), Error> {
         let id = ContainerId::new(id)?;
         let dir = self.store.open(&id)?;
@@ -1025,15 +1045,11 @@ impl Runtime {
     /// `start`: lets the init of a created container execute the user's program, then runs
     /// the `poststart` hooks. Fails unless the container is `created`.
     pub fn start(&self, id: &str) -> Result<(), Error> {
-        let (dir, record) = self.open(id)?;
-        let status = record.status(dir.path(), &self.host);
-        if status != Status::Created {
-            return Err(Error::WrongState {
-                id: dir.id().clone(),
-                status: status.to_string(),
-                reason: "only a created container can be started".into(),
-            });
-        }
+        let (dir, record) = self.open_in(
+            id,
+            &[Status::Created],
+            "only a created container can be started",
+        )?;
         let (path, _dir_fd) = socket_path(dir.path(), EXEC_SOCKET)?;
         let mut conn =
             UnixStream::connect(&path).map_err(io_err("connect", dir.path().join(EXEC_SOCKET)))?;
@@ -1280,30 +1296,22 @@ impl Runtime {
 
     /// `pause`: freezes every process of a running container (its cgroup's freezer).
     pub fn pause(&self, id: &str) -> Result<(), Error> {
-        let (dir, record) = self.open(id)?;
-        let status = record.status(dir.path(), &self.host);
-        if status != Status::Running {
-            return Err(Error::WrongState {
-                id: dir.id().clone(),
-                status: status.to_string(),
-                reason: "only a running container can be paused".into(),
-            });
-        }
+        let (_dir, record) = self.open_in(
+            id,
+            &[Status::Running],
+            "only a running container can be paused",
+        )?;
         let cg = self.host.cgroup(&record.cgroup)?;
         Ok(cg.freeze()?)
     }
 
     /// `resume`: thaws a paused container.
     pub fn resume(&self, id: &str) -> Result<(), Error> {
-        let (dir, record) = self.open(id)?;
-        let status = record.status(dir.path(), &self.host);
-        if status != Status::Paused {
-            return Err(Error::WrongState {
-                id: dir.id().clone(),
-                status: status.to_string(),
-                reason: "only a paused container can be resumed".into(),
-            });
-        }
+        let (_dir, record) = self.open_in(
+            id,
+            &[Status::Paused],
+            "only a paused container can be resumed",
+        )?;
         let cg = self.host.cgroup(&record.cgroup)?;
         Ok(cg.thaw()?)
     }
