@@ -10,10 +10,11 @@
 
 use std::fs;
 
+use iso_testutil::bundle::{text, Fixture};
 use serde_json::json;
 
 use crate::apparmor_profile::TestProfile;
-use crate::fixture::{text, Fixture};
+use crate::BIN;
 
 /// The kernel-global file a redirected procfs write would land in.
 pub const CORE_PATTERN: &str = "/proc/sys/kernel/core_pattern";
@@ -66,13 +67,13 @@ fn label_not_redirected(tag: &str, destination: &str, source: Source) {
     if !iso_testutil::vm_feature_or_skip(iso_testutil::VmFeature::AppArmor) {
         return;
     }
-    let Some(mut fx) = Fixture::new(tag) else {
+    let Some(mut fx) = Fixture::new(BIN, tag) else {
         return;
     };
     let profile = TestProfile::load("iso-test-sec-aa-redirect");
     let core_pattern = HostFile::save(CORE_PATTERN);
     let is_dir = !destination.ends_with("exec");
-    let decoy = fx.dir.path().join("decoy");
+    let decoy = fx.path().join("decoy");
     if is_dir {
         fs::create_dir_all(decoy.join("apparmor")).unwrap();
         for f in ["exec", "current", "apparmor/exec", "apparmor/current"] {
@@ -99,9 +100,11 @@ fn label_not_redirected(tag: &str, destination: &str, source: Source) {
             Some(pid) if started.status.success() => {
                 let label = fs::read_to_string(format!("/proc/{pid}/attr/current")).unwrap();
                 assert_eq!(label.trim_end(), profile.label(), "{destination}");
+                eprintln!("{destination}: started under {label}");
             }
             // A failed start must not have let the program run anyway.
             Some(pid) => {
+                eprintln!("{destination}: refused by start: {}", text(&started.stderr));
                 let exe = fs::read_link(format!("/proc/{pid}/exe")).ok();
                 let label = fs::read_to_string(format!("/proc/{pid}/attr/current"));
                 assert!(
@@ -111,7 +114,10 @@ fn label_not_redirected(tag: &str, destination: &str, source: Source) {
                     text(&started.stderr)
                 );
             }
-            None => {}
+            None => eprintln!(
+                "{destination}: no init after start: {}",
+                text(&started.stderr)
+            ),
         }
         assert!(fx.rt(&["delete", "--force", &id]).status.success());
     } else {
@@ -132,9 +138,7 @@ fn label_not_redirected(tag: &str, destination: &str, source: Source) {
 
 /// The container's init pid while it has one (`state` reports 0 once stopped).
 pub fn init_pid(fx: &Fixture, id: &str) -> Option<i64> {
-    let out = fx.rt(&["state", id]);
-    let state: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-    state["pid"].as_i64().filter(|p| *p > 0)
+    fx.state_opt(id)?["pid"].as_i64().filter(|p| *p > 0)
 }
 
 /// The regular files under `path` (itself if a file).

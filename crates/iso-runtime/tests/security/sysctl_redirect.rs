@@ -13,10 +13,11 @@
 use std::fs;
 use std::process::Command;
 
+use iso_testutil::bundle::{text, Fixture};
 use serde_json::json;
 
 use crate::apparmor_redirect::{init_pid, HostFile, CORE_PATTERN};
-use crate::fixture::{text, Fixture};
+use crate::BIN;
 
 const VALUE: &str = "iso-redirect.example";
 
@@ -33,12 +34,12 @@ fn sysctl_not_redirected(tag: &str, destination: &str, source: Source) {
     if !iso_testutil::vm_feature_or_skip(iso_testutil::VmFeature::CgroupV2) {
         return;
     }
-    let Some(mut fx) = Fixture::new(tag) else {
+    let Some(mut fx) = Fixture::new(BIN, tag) else {
         return;
     };
     let core_pattern = HostFile::save(CORE_PATTERN);
     let domainname = HostFile::save("/proc/sys/kernel/domainname");
-    let decoy = fx.dir.path().join("decoy");
+    let decoy = fx.path().join("decoy");
     let decoy_file = match destination {
         "/proc/sys" => decoy.join("kernel/domainname"),
         "/proc/sys/kernel" => decoy.join("domainname"),
