@@ -5,16 +5,15 @@
 //! The suite runs twice in CI: on the development host (cgroup v1 controllers plus a cgroup2
 //! mount, no AppArmor) and, whole, in the VM tier (`tests/vm/tier.sh`: pure cgroup v2 with
 //! every controller, AppArmor active). Each test reads the cgroup files of the host it runs
-//! on ([`cgroup_v2`], [`Fixture::cgroup_dir`], [`Fixture::cgroup_value`]).
+//! on ([`cgroup_v2`], [`cgroup_dir`], [`cgroup_value`]). The bundle, state root, cgroup path and
+//! cleanup come from `iso_testutil::bundle::Fixture`.
 
 use std::fs;
-use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use iso_testutil::TempDir;
+use iso_testutil::bundle::{run_to_files, text, Fixture};
 use serde_json::{json, Value};
 
 #[path = "security/apparmor_profile.rs"]
@@ -22,7 +21,6 @@ mod apparmor_profile;
 use apparmor_profile::TestProfile;
 
 const BIN: &str = env!("CARGO_BIN_EXE_iso-runtime");
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
 /// How long a test waits for something the container does at its own pace: generous,
 /// because the VM tier emulates its CPUs in software on a shared machine. Only an upper
 /// bound; nothing asserts how fast anything happens.
@@ -53,209 +51,75 @@ fn pids_hierarchy() -> &'static str {
     }
 }
 
-/// A bundle, a state root and a cgroup path owned by one test; deletes its containers on drop.
-struct Fixture {
-    dir: TempDir,
-    ids: Vec<String>,
-    cgroup: String,
+/// A config like `runc spec` writes, running `script` with `sh -c`: the shared fixture's
+/// config (its namespaces, cgroup and pids limit) with a read-only root, an rlimit, more
+/// environment, the usual /dev, /sys and cgroup mounts, and more masked and read-only paths.
+fn base_config(fx: &Fixture, script: &str) -> Value {
+    let mut config = fx.config(script);
+    config["process"]["env"] = json!(["PATH=/bin", "TERM=xterm", "ISO_TEST=yes"]);
+    config["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1000}]);
+    config["root"]["readonly"] = json!(true);
+    config["mounts"] = json!([
+        {"destination": "/proc", "type": "proc", "source": "proc"},
+        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+         "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+        {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+         "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]},
+        {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+         "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+        {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+         "options": ["nosuid", "noexec", "nodev"]},
+        {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+         "options": ["nosuid", "noexec", "nodev", "ro"]},
+        {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+         "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]},
+        {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid"]}
+    ]);
+    config["linux"]["maskedPaths"] = json!([
+        "/proc/kcore",
+        "/proc/keys",
+        "/proc/timer_list",
+        "/sys/firmware"
+    ]);
+    config["linux"]["readonlyPaths"] = json!(["/proc/sys", "/proc/sysrq-trigger"]);
+    config
 }
 
-fn busybox_rootfs(rootfs: &Path) {
-    for d in ["bin", "proc", "sys", "dev", "etc", "tmp", "root"] {
-        fs::create_dir_all(rootfs.join(d)).unwrap();
-    }
-    fs::copy("/bin/busybox", rootfs.join("bin/busybox")).unwrap();
-    for a in [
-        "sh", "cat", "echo", "id", "hostname", "sleep", "ls", "grep", "touch", "ps", "head",
-        "readlink", "stat", "mount", "true", "false", "wc",
-    ] {
-        symlink("busybox", rootfs.join("bin").join(a)).unwrap();
-    }
-    fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
-}
-
-impl Fixture {
-    fn new(tag: &str) -> Option<Fixture> {
-        if !iso_testutil::root_or_skip() {
-            return None;
-        }
-        if !Path::new("/bin/busybox").exists() {
-            eprintln!("skipped: /bin/busybox (busybox-static) is not installed");
-            return None;
-        }
-        let dir = TempDir::new(tag);
-        busybox_rootfs(&dir.path().join("bundle/rootfs"));
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let cgroup = format!("/iso-test-{}-{n}", std::process::id());
-        Some(Fixture {
-            dir,
-            ids: Vec::new(),
-            cgroup,
-        })
-    }
-
-    fn bundle(&self) -> PathBuf {
-        self.dir.path().join("bundle")
-    }
-
-    fn root(&self) -> PathBuf {
-        self.dir.path().join("state")
-    }
-
-    /// A config like `runc spec` writes, running `script` with `sh -c`.
-    fn config(&self, script: &str) -> Value {
-        let caps = json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
-        json!({
-            "ociVersion": "1.0.2",
-            "process": {
-                "terminal": false,
-                "user": {"uid": 0, "gid": 0},
-                "args": ["/bin/sh", "-c", script],
-                "env": ["PATH=/bin", "TERM=xterm", "ISO_TEST=yes"],
-                "cwd": "/",
-                "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
-                "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1000}],
-                "noNewPrivileges": true
-            },
-            "root": {"path": "rootfs", "readonly": true},
-            "hostname": "isotest",
-            "mounts": [
-                {"destination": "/proc", "type": "proc", "source": "proc"},
-                {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-                 "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-                {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
-                 "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]},
-                {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-                 "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
-                {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
-                 "options": ["nosuid", "noexec", "nodev"]},
-                {"destination": "/sys", "type": "sysfs", "source": "sysfs",
-                 "options": ["nosuid", "noexec", "nodev", "ro"]},
-                {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
-                 "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]},
-                {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid"]}
-            ],
-            "linux": {
-                "cgroupsPath": self.cgroup,
-                "resources": {"pids": {"limit": 42}},
-                "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"},
-                               {"type": "uts"}, {"type": "mount"}],
-                "maskedPaths": ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/sys/firmware"],
-                "readonlyPaths": ["/proc/sys", "/proc/sysrq-trigger"]
-            }
-        })
-    }
-
-    fn write_config(&self, config: &Value) {
-        fs::write(
-            self.bundle().join("config.json"),
-            serde_json::to_vec_pretty(config).unwrap(),
-        )
-        .unwrap();
-    }
-
-    fn id(&mut self, name: &str) -> String {
-        let id = format!("{name}-{}", std::process::id());
-        self.ids.push(id.clone());
-        id
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(BIN);
-        c.arg("--root").arg(self.root()).args(args);
-        c.current_dir(self.bundle());
-        c.stdin(Stdio::null());
-        c
-    }
-
-    /// Runs the binary with its stdout and stderr in files: a container's init inherits
-    /// them, so pipes would stay open (and `output()` would wait) as long as it lives.
-    fn rt(&self, args: &[&str]) -> Output {
-        run_to_files(self.cmd(args), self.dir.path())
-    }
-
-    fn state(&self, id: &str) -> Value {
-        let out = self.rt(&["state", id]);
-        assert!(out.status.success(), "state: {}", text(&out.stderr));
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-
-    fn state_opt(&self, id: &str) -> Option<Value> {
-        let out = self.rt(&["state", id]);
-        out.status
-            .success()
-            .then(|| serde_json::from_slice(&out.stdout).ok())
-            .flatten()
-    }
-
-    fn wait_status(&self, id: &str, want: &str) -> Value {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let st = self.state(id);
-            if st["status"] == want || Instant::now() > deadline {
-                return st;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// The fixture's cgroup directory for `controller` (a v1 hierarchy name); on a cgroup v2
-    /// host the one unified directory, whatever the controller.
-    fn cgroup_dir(&self, controller: &str) -> PathBuf {
-        let top = Path::new("/sys/fs/cgroup");
-        let top = if cgroup_v2() {
-            top.to_path_buf()
-        } else {
-            top.join(controller)
-        };
-        top.join(self.cgroup.trim_start_matches('/'))
-    }
-
-    /// Reads the interface file `file` of the fixture's cgroup (in `controller`'s hierarchy
-    /// on v1), trimmed. The caller picks the file name of the host's cgroup version.
-    fn cgroup_value(&self, controller: &str, file: &str) -> String {
-        let path = self.cgroup_dir(controller).join(file);
-        fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-            .trim()
-            .to_owned()
+/// The fixture's cgroup directory for `controller` (a v1 hierarchy name); on a cgroup v2
+/// host the one unified directory, whatever the controller.
+fn cgroup_dir(fx: &Fixture, controller: &str) -> PathBuf {
+    if cgroup_v2() {
+        Path::new("/sys/fs/cgroup").join(fx.cgroup().trim_start_matches('/'))
+    } else {
+        fx.cgroup_dir(controller)
     }
 }
 
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        for id in &self.ids {
-            let _ = self.rt(&["delete", "--force", id]);
-        }
-        // A failed create must not leave the cgroup: check and clean up anyway.
-        for c in [
-            "pids", "memory", "cpu", "cpuacct", "cpuset", "devices", "freezer", "blkio", "systemd",
-        ] {
-            let _ = fs::remove_dir(self.cgroup_dir(c));
-        }
-    }
+/// Reads the interface file `file` of the fixture's cgroup (in `controller`'s hierarchy on
+/// v1), trimmed. The caller picks the file name of the host's cgroup version.
+fn cgroup_value(fx: &Fixture, controller: &str, file: &str) -> String {
+    let path = cgroup_dir(fx, controller).join(file);
+    fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .trim()
+        .to_owned()
 }
 
-fn run_to_files(mut cmd: Command, dir: &Path) -> Output {
-    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    let (o, e) = (dir.join(format!("out.{n}")), dir.join(format!("err.{n}")));
-    cmd.stdout(fs::File::create(&o).unwrap());
-    cmd.stderr(fs::File::create(&e).unwrap());
-    let status = cmd.status().unwrap();
-    Output {
-        status,
-        stdout: fs::read(&o).unwrap(),
-        stderr: fs::read(&e).unwrap(),
+/// Polls `state` until the container's status is `want` (at most [`WAIT`]).
+fn wait_status(fx: &Fixture, id: &str, want: &str) -> Value {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let st = fx.state(id);
+        if st["status"] == want || Instant::now() > deadline {
+            return st;
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 #[test]
 fn run_shows_the_container_view_and_returns_its_exit_code() {
-    let Some(mut fx) = Fixture::new("rt-run") else {
+    let Some(mut fx) = Fixture::new(BIN, "rt-run") else {
         return;
     };
     let script = format!(
@@ -267,7 +131,7 @@ fn run_shows_the_container_view_and_returns_its_exit_code() {
          echo nofile=$(ulimit -n); exit 7",
         pids_max_inside()
     );
-    fx.write_config(&fx.config(&script));
+    fx.write_config(&base_config(&fx, &script));
     let id = fx.id("run");
     let out = fx.rt(&["run", &id]);
     let stdout = text(&out.stdout);
@@ -299,17 +163,17 @@ fn run_shows_the_container_view_and_returns_its_exit_code() {
     }
     // run deletes the container: no state, no cgroup.
     assert!(!fx.root().join(&id).exists());
-    assert!(!fx.cgroup_dir("pids").exists());
+    assert!(!cgroup_dir(&fx, "pids").exists());
 }
 
 #[test]
 fn lifecycle_states_and_errors() {
-    let Some(mut fx) = Fixture::new("rt-life") else {
+    let Some(mut fx) = Fixture::new(BIN, "rt-life") else {
         return;
     };
-    fx.write_config(&fx.config("sleep 600"));
+    fx.write_config(&base_config(&fx, "sleep 600"));
     let id = fx.id("life");
-    let pid_file = fx.dir.path().join("pid");
+    let pid_file = fx.path().join("pid");
     let out = fx.rt(&[
         "create",
         "--bundle",
@@ -330,10 +194,10 @@ fn lifecycle_states_and_errors() {
         pid.to_string()
     );
     // From the host: the init is in the cgroup, with the limit applied.
-    let procs = fs::read_to_string(fx.cgroup_dir("pids").join("cgroup.procs")).unwrap();
+    let procs = fs::read_to_string(cgroup_dir(&fx, "pids").join("cgroup.procs")).unwrap();
     assert!(procs.lines().any(|l| l == pid.to_string()), "{procs}");
     assert_eq!(
-        fs::read_to_string(fx.cgroup_dir("pids").join("pids.max"))
+        fs::read_to_string(cgroup_dir(&fx, "pids").join("pids.max"))
             .unwrap()
             .trim(),
         "42"
@@ -362,7 +226,7 @@ fn lifecycle_states_and_errors() {
     );
     let out = fx.rt(&["kill", &id, "KILL"]);
     assert!(out.status.success(), "kill: {}", text(&out.stderr));
-    assert_eq!(fx.wait_status(&id, "stopped")["status"], "stopped");
+    assert_eq!(wait_status(&fx, &id, "stopped")["status"], "stopped");
     let out = fx.rt(&["kill", &id, "9"]);
     assert!(
         !out.status.success(),
@@ -371,17 +235,17 @@ fn lifecycle_states_and_errors() {
     let out = fx.rt(&["delete", &id]);
     assert!(out.status.success(), "delete: {}", text(&out.stderr));
     assert!(!fx.root().join(&id).exists());
-    assert!(!fx.cgroup_dir("pids").exists());
+    assert!(!cgroup_dir(&fx, "pids").exists());
     let out = fx.rt(&["state", &id]);
     assert!(!out.status.success());
 }
 
 #[test]
 fn delete_force_kills_and_kill_all_reaches_every_process() {
-    let Some(mut fx) = Fixture::new("rt-force") else {
+    let Some(mut fx) = Fixture::new(BIN, "rt-force") else {
         return;
     };
-    fx.write_config(&fx.config("sleep 600 & sleep 601"));
+    fx.write_config(&base_config(&fx, "sleep 600 & sleep 601"));
     let id = fx.id("force");
     let out = fx.rt(&["run", "--detach", &id]);
     assert!(out.status.success(), "run -d: {}", text(&out.stderr));
@@ -395,7 +259,7 @@ fn delete_force_kills_and_kill_all_reaches_every_process() {
     assert_eq!(fx.state(&id)["status"], "running");
     let out = fx.rt(&["kill", "--all", &id, "KILL"]);
     assert!(out.status.success(), "kill --all: {}", text(&out.stderr));
-    assert_eq!(fx.wait_status(&id, "stopped")["status"], "stopped");
+    assert_eq!(wait_status(&fx, &id, "stopped")["status"], "stopped");
     fx.rt(&["delete", &id]);
 
     let id = fx.id("force2");
@@ -403,22 +267,22 @@ fn delete_force_kills_and_kill_all_reaches_every_process() {
     let out = fx.rt(&["delete", "--force", &id]);
     assert!(out.status.success(), "delete -f: {}", text(&out.stderr));
     assert!(!fx.root().join(&id).exists());
-    assert!(!fx.cgroup_dir("pids").exists());
+    assert!(!cgroup_dir(&fx, "pids").exists());
 }
 
 #[test]
 fn failed_create_leaves_no_trace_and_names_the_problem() {
-    let Some(mut fx) = Fixture::new("rt-fail") else {
+    let Some(mut fx) = Fixture::new(BIN, "rt-fail") else {
         return;
     };
-    let mut config = fx.config("true");
+    let mut config = base_config(&fx, "true");
     config["mounts"]
         .as_array_mut()
         .unwrap()
         .push(json!({"destination": "/x", "type": "no-such-fs", "source": "none"}));
     fx.write_config(&config);
     let id = fx.id("fail");
-    let log = fx.dir.path().join("log.json");
+    let log = fx.path().join("log.json");
     let out = fx.rt(&[
         "--log",
         log.to_str().unwrap(),
@@ -436,13 +300,13 @@ fn failed_create_leaves_no_trace_and_names_the_problem() {
     assert!(last["msg"].as_str().unwrap().contains("container init"));
     assert!(last["time"].is_string());
     assert!(!fx.root().join(&id).exists(), "state dir left behind");
-    assert!(!fx.cgroup_dir("pids").exists(), "cgroup left behind");
+    assert!(!cgroup_dir(&fx, "pids").exists(), "cgroup left behind");
     let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
-    assert!(!mounts.contains(fx.dir.path().to_str().unwrap()));
+    assert!(!mounts.contains(fx.path().to_str().unwrap()));
 
     // A missing program fails at start, with the name.
-    fx.write_config(&fx.config("true"));
-    let mut config = fx.config("");
+    fx.write_config(&base_config(&fx, "true"));
+    let mut config = base_config(&fx, "");
     config["process"]["args"] = json!(["nonexistent-program"]);
     fx.write_config(&config);
     let id = fx.id("noprog");
@@ -454,13 +318,14 @@ fn failed_create_leaves_no_trace_and_names_the_problem() {
 
 #[test]
 fn run_forwards_signals_to_the_container() {
-    let Some(mut fx) = Fixture::new("rt-sig") else {
+    let Some(mut fx) = Fixture::new(BIN, "rt-sig") else {
         return;
     };
     // pid 1 only receives signals it handles: the trap makes TERM end it with 143.
-    fx.write_config(
-        &fx.config("trap 'exit 143' TERM; echo ready > /dev/shm/r; while :; do sleep 0.1; done"),
-    );
+    fx.write_config(&base_config(
+        &fx,
+        "trap 'exit 143' TERM; echo ready > /dev/shm/r; while :; do sleep 0.1; done",
+    ));
     let id = fx.id("sig");
     let mut cmd = fx.cmd(&["run", &id]);
     cmd.stdout(Stdio::null()).stderr(Stdio::null());
@@ -502,17 +367,17 @@ fn systemd_cgroup_is_refused_clearly() {
 
 #[test]
 fn hooks_run_in_order_with_state_on_stdin() {
-    let Some(mut fx) = Fixture::new("rt-hooks") else {
+    let Some(mut fx) = Fixture::new(BIN, "rt-hooks") else {
         return;
     };
-    let log_dir = fx.dir.path().join("hooklog");
+    let log_dir = fx.path().join("hooklog");
     fs::create_dir(&log_dir).unwrap();
     let log = log_dir.join("log");
     let hook = |name: &str| {
         json!({"path": "/bin/sh", "args": ["sh", "-c",
             format!("grep -q '\"id\"' && echo {name} >> {}", log.display())]})
     };
-    let mut config = fx.config("echo main >> $LOG");
+    let mut config = base_config(&fx, "echo main >> $LOG");
     config["process"]["env"]
         .as_array_mut()
         .unwrap()
@@ -569,12 +434,15 @@ fn hooks_run_in_order_with_state_on_stdin() {
 fn preserve_fds_passes_descriptors_and_closes_the_rest() {
     use std::os::fd::AsRawFd;
     use std::os::unix::process::CommandExt;
-    let Some(mut fx) = Fixture::new("rt-fds") else {
+    let Some(mut fx) = Fixture::new(BIN, "rt-fds") else {
         return;
     };
-    fx.write_config(&fx.config("echo via-fd3 >&3; ls /proc/self/fd | grep -c ."));
+    fx.write_config(&base_config(
+        &fx,
+        "echo via-fd3 >&3; ls /proc/self/fd | grep -c .",
+    ));
     let id = fx.id("fds");
-    let file = fs::File::create(fx.dir.path().join("fd3")).unwrap();
+    let file = fs::File::create(fx.path().join("fd3")).unwrap();
     let raw = file.as_raw_fd();
     let mut cmd = fx.cmd(&["run", "--preserve-fds", "1", &id]);
     // SAFETY: dup2 in the forked child before exec, async-signal-safe.
@@ -588,10 +456,10 @@ fn preserve_fds_passes_descriptors_and_closes_the_rest() {
             Ok(())
         });
     }
-    let out = run_to_files(cmd, fx.dir.path());
+    let out = run_to_files(cmd, fx.path());
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(
-        fs::read_to_string(fx.dir.path().join("fd3")).unwrap(),
+        fs::read_to_string(fx.path().join("fd3")).unwrap(),
         "via-fd3\n"
     );
     // 0, 1, 2, 3 and the one ls opens for the directory: nothing leaked.
@@ -603,18 +471,18 @@ fn terminal_sends_the_pty_master_to_the_console_socket() {
     use std::io::Read;
     use std::os::fd::AsFd;
     use std::os::unix::net::UnixListener;
-    let Some(mut fx) = Fixture::new("rt-tty") else {
+    let Some(mut fx) = Fixture::new(BIN, "rt-tty") else {
         return;
     };
-    let mut config = fx.config("tty; echo hello-tty");
+    let mut config = base_config(&fx, "tty; echo hello-tty");
     config["process"]["terminal"] = json!(true);
     // Deny every device, as `runc spec` does: the runtime still allows the defaults.
     config["linux"]["resources"]["devices"] = json!([{"allow": false, "access": "rwm"}]);
     fx.write_config(&config);
-    let sock = fx.dir.path().join("console.sock");
+    let sock = fx.path().join("console.sock");
     let listener = UnixListener::bind(&sock).unwrap();
     let id = fx.id("tty");
-    let pidfd_sock = fx.dir.path().join("pidfd.sock");
+    let pidfd_sock = fx.path().join("pidfd.sock");
     let pidfd_listener = UnixListener::bind(&pidfd_sock).unwrap();
     let out = fx.rt(&[
         "create",
@@ -663,10 +531,10 @@ fn terminal_sends_the_pty_master_to_the_console_socket() {
 
 #[test]
 fn process_fields_seen_from_the_host() {
-    let Some(mut fx) = Fixture::new("rt-proc") else {
+    let Some(mut fx) = Fixture::new(BIN, "rt-proc") else {
         return;
     };
-    let mut config = fx.config("sleep 600");
+    let mut config = base_config(&fx, "sleep 600");
     config["process"]["user"] =
         json!({"uid": 1000, "gid": 1001, "additionalGids": [5], "umask": 23});
     config["process"]["scheduler"] = json!({"policy": "SCHED_BATCH", "nice": 5});
@@ -714,12 +582,12 @@ fn process_fields_seen_from_the_host() {
 
 #[test]
 fn seccomp_user_and_cgroup_namespaces() {
-    let Some(mut fx) = Fixture::new("rt-ns") else {
+    let Some(mut fx) = Fixture::new(BIN, "rt-ns") else {
         return;
     };
     let script = "grep Seccomp: /proc/self/status; mkdir /tmp/d 2>&1 || echo mkdir-denied; \
                   echo uid=$(id -u); cat /proc/self/uid_map; cat /proc/self/cgroup";
-    let mut config = fx.config(script);
+    let mut config = base_config(&fx, script);
     config["linux"]["seccomp"] = json!({
         "defaultAction": "SCMP_ACT_ALLOW",
         "architectures": ["SCMP_ARCH_X86_64"],
@@ -762,7 +630,7 @@ fn view_config(fx: &Fixture) -> Value {
          ls /sys/fs/cgroup; cat {}; umask",
         pids_max_inside()
     );
-    let mut config = fx.config(&script);
+    let mut config = base_config(fx, &script);
     if cgroup_v2() {
         config["linux"]["namespaces"]
             .as_array_mut()
@@ -791,23 +659,19 @@ fn compared_view(out: &str) -> Vec<&str> {
 /// cgroup, removing that cgroup afterwards.
 fn view_under(fx: &Fixture, name: &str, argv: &[&str]) -> Output {
     let mut config = view_config(fx);
-    let cgroup = format!("{}-{name}", fx.cgroup);
+    let cgroup = format!("{}-{name}", fx.cgroup());
     config["linux"]["cgroupsPath"] = json!(cgroup);
     fx.write_config(&config);
     let mut cmd = Command::new(argv[0]);
     cmd.args(&argv[1..])
         .arg("--root")
-        .arg(fx.dir.path().join(format!("{name}-state")))
+        .arg(fx.path().join(format!("{name}-state")))
         .args(["run", &format!("{name}-{}", std::process::id())])
         .current_dir(fx.bundle())
         .stdin(Stdio::null());
-    let out = run_to_files(cmd, fx.dir.path());
-    // On v2 ("") the one unified directory, on v1 one per hierarchy.
-    for c in [
-        "", "pids", "memory", "cpu", "cpuacct", "cpuset", "devices", "freezer", "blkio", "systemd",
-        "unified", "hugetlb",
-    ] {
-        let _ = fs::remove_dir(format!("/sys/fs/cgroup/{c}{cgroup}"));
+    let out = run_to_files(cmd, fx.path());
+    for h in iso_testutil::bundle::cgroup_hierarchies() {
+        let _ = fs::remove_dir(h.join(cgroup.trim_start_matches('/')));
     }
     out
 }
@@ -816,7 +680,7 @@ fn view_under(fx: &Fixture, name: &str, argv: &[&str]) -> Output {
 /// see the same things.
 #[test]
 fn differential_against_runc_and_crun() {
-    let Some(mut fx) = Fixture::new("rt-diff") else {
+    let Some(mut fx) = Fixture::new(BIN, "rt-diff") else {
         return;
     };
     fx.write_config(&view_config(&fx));
@@ -843,7 +707,7 @@ fn differential_against_runc_and_crun() {
         // crun 1.8 refuses hybrid hosts whose cgroup2 mount owns a controller: run it in a
         // private mount namespace where that file reads empty (the host is untouched). On a
         // pure v2 host there is no such file and the bind fails harmlessly.
-        let empty = fx.dir.path().join("empty");
+        let empty = fx.path().join("empty");
         fs::write(&empty, "").unwrap();
         let wrapper = format!(
             "mount --bind -o ro {} /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null; exec /usr/bin/crun \"$@\"",
@@ -889,7 +753,7 @@ fn vm_cgroup_v2_limits_and_apparmor_profile() {
     if !iso_testutil::vm_feature_or_skip(iso_testutil::VmFeature::AppArmor) {
         return;
     }
-    let Some(mut fx) = Fixture::new("rt-vm") else {
+    let Some(mut fx) = Fixture::new(BIN, "rt-vm") else {
         return;
     };
     let profile = TestProfile::load("iso-test-rt-vm");
@@ -904,7 +768,7 @@ fn vm_cgroup_v2_limits_and_apparmor_profile() {
         ("cpu.weight", "39"),
     ];
     let files: Vec<&str> = want.iter().map(|(f, _)| *f).collect();
-    let mut config = fx.config(&format!(
+    let mut config = base_config(&fx, &format!(
         "echo label=$(cat /proc/self/attr/current); for f in {}; do echo $f=$(cat /sys/fs/cgroup/$f); done; \
          echo END; sleep 600",
         files.join(" ")
@@ -919,8 +783,8 @@ fn vm_cgroup_v2_limits_and_apparmor_profile() {
     fx.write_config(&config);
     let id = fx.id("vm");
     // The init inherits run's stdout and stderr: files, which it may keep open.
-    let log = fx.dir.path().join("vm.out");
-    let err = fx.dir.path().join("vm.err");
+    let log = fx.path().join("vm.out");
+    let err = fx.path().join("vm.err");
     let mut cmd = fx.cmd(&["run", "-d", &id]);
     cmd.stdout(fs::File::create(&log).unwrap())
         .stderr(fs::File::create(&err).unwrap());
@@ -944,7 +808,7 @@ fn vm_cgroup_v2_limits_and_apparmor_profile() {
     }
     // From the host: the same.
     for (file, value) in want {
-        assert_eq!(fx.cgroup_value("", file), value, "{file}");
+        assert_eq!(cgroup_value(&fx, "", file), value, "{file}");
     }
     let pid = fx.state(&id)["pid"].as_i64().unwrap();
     let label = fs::read_to_string(format!("/proc/{pid}/attr/current")).unwrap();
@@ -964,7 +828,7 @@ fn vm_cgroup_v2_limits_and_apparmor_profile() {
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout).trim_end(), exec_profile.label());
-    let pid_file = fx.dir.path().join("vm-exec.pid");
+    let pid_file = fx.path().join("vm-exec.pid");
     let out = fx.rt(&[
         "exec",
         "-d",
@@ -982,25 +846,25 @@ fn vm_cgroup_v2_limits_and_apparmor_profile() {
     assert_eq!(label.trim_end(), exec_profile.label());
     let out = fx.rt(&["delete", "--force", &id]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(!fx.cgroup_dir("").exists());
+    assert!(!cgroup_dir(&fx, "").exists());
 }
 
 #[test]
 fn namespaces_joined_by_path_like_a_pod() {
-    let Some(mut fx) = Fixture::new("rt-join") else {
+    let Some(mut fx) = Fixture::new(BIN, "rt-join") else {
         return;
     };
     // The "pause" container owns the namespaces.
-    fx.write_config(&fx.config("sleep 600"));
+    fx.write_config(&base_config(&fx, "sleep 600"));
     let pause = fx.id("pause");
     assert!(fx.rt(&["run", "-d", &pause]).status.success());
     let pid = fx.state(&pause)["pid"].as_i64().unwrap();
     let ns = |kind: &str| fs::read_link(format!("/proc/{pid}/ns/{kind}")).unwrap();
     let mut config =
-        fx.config(
+        base_config(&fx,
         "readlink /proc/self/ns/net; readlink /proc/self/ns/ipc; readlink /proc/self/ns/uts; hostname",
     );
-    config["linux"]["cgroupsPath"] = json!(format!("{}-b", fx.cgroup));
+    config["linux"]["cgroupsPath"] = json!(format!("{}-b", fx.cgroup()));
     config["linux"]["namespaces"] = json!([
         {"type": "pid"}, {"type": "mount"},
         {"type": "network", "path": format!("/proc/{pid}/ns/net")},
@@ -1034,10 +898,10 @@ fn namespaces_joined_by_path_like_a_pod() {
 
 #[test]
 fn exec_joins_the_running_container() {
-    let Some(mut fx) = Fixture::new("rt-exec") else {
+    let Some(mut fx) = Fixture::new(BIN, "rt-exec") else {
         return;
     };
-    fx.write_config(&fx.config("sleep 600"));
+    fx.write_config(&base_config(&fx, "sleep 600"));
     let id = fx.id("exec");
     assert!(fx.rt(&["run", "-d", &id]).status.success());
     let init = fx.state(&id)["pid"].as_i64().unwrap();
@@ -1071,7 +935,7 @@ fn exec_joins_the_running_container() {
     }
     assert!(!stdout.contains("pid=1\n"), "{stdout}");
     // From --process, detached, with a pid file; the process is in the container's cgroup.
-    let proc_file = fx.dir.path().join("process.json");
+    let proc_file = fx.path().join("process.json");
     fs::write(
         &proc_file,
         json!({"cwd": "/tmp", "args": ["sleep", "600"], "env": ["PATH=/bin"],
@@ -1079,7 +943,7 @@ fn exec_joins_the_running_container() {
         .to_string(),
     )
     .unwrap();
-    let pid_file = fx.dir.path().join("exec.pid");
+    let pid_file = fx.path().join("exec.pid");
     let out = fx.rt(&[
         "exec",
         "--process",
@@ -1100,7 +964,7 @@ fn exec_joins_the_running_container() {
             .any(|p| p.as_i64() == pid.trim().parse::<i64>().ok()),
         "{ps}"
     );
-    let procs = fs::read_to_string(fx.cgroup_dir("pids").join("cgroup.procs")).unwrap();
+    let procs = fs::read_to_string(cgroup_dir(&fx, "pids").join("cgroup.procs")).unwrap();
     assert!(procs.lines().any(|l| l == pid.trim()), "{procs}");
     let status = fs::read_to_string(format!("/proc/{}/status", pid.trim())).unwrap();
     assert!(status.contains("Uid:\t1000"), "{status}");
@@ -1110,7 +974,7 @@ fn exec_joins_the_running_container() {
     assert!(text(&out.stderr).contains("no-such-program"));
     // Exec in a stopped container fails.
     assert!(fx.rt(&["kill", &id, "KILL"]).status.success());
-    fx.wait_status(&id, "stopped");
+    wait_status(&fx, &id, "stopped");
     assert!(!fx.rt(&["exec", &id, "true"]).status.success());
 }
 
@@ -1118,10 +982,10 @@ fn exec_joins_the_running_container() {
 /// the container must not be able to open it through /proc/1/exe.
 #[test]
 fn waiting_init_is_not_reachable_from_the_container_and_no_pivot_works() {
-    let Some(mut fx) = Fixture::new("rt-exe") else {
+    let Some(mut fx) = Fixture::new(BIN, "rt-exe") else {
         return;
     };
-    fx.write_config(&fx.config("true"));
+    fx.write_config(&base_config(&fx, "true"));
     let id = fx.id("exe");
     assert!(fx.rt(&["create", &id]).status.success());
     let out = fx.rt(&[
@@ -1141,7 +1005,7 @@ fn waiting_init_is_not_reachable_from_the_container_and_no_pivot_works() {
     assert!(stdout.contains("exe-write-denied"), "{stdout}");
     assert!(fx.rt(&["delete", "--force", &id]).status.success());
 
-    fx.write_config(&fx.config("ls /bin/busybox; hostname"));
+    fx.write_config(&base_config(&fx, "ls /bin/busybox; hostname"));
     let id = fx.id("nopivot");
     let out = fx.rt(&["run", "--no-pivot", &id]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -1153,7 +1017,7 @@ fn waiting_init_is_not_reachable_from_the_container_and_no_pivot_works() {
 
 /// Runs `script` detached and returns its id and init pid.
 fn running(fx: &mut Fixture, name: &str, script: &str) -> (String, i64) {
-    fx.write_config(&fx.config(script));
+    fx.write_config(&base_config(fx, script));
     let id = fx.id(name);
     let out = fx.rt(&["run", "-d", &id]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -1163,21 +1027,15 @@ fn running(fx: &mut Fixture, name: &str, script: &str) -> (String, i64) {
 
 /// Every hierarchy directory of the fixture's cgroup that exists (one on cgroup v2).
 fn cgroup_dirs(fx: &Fixture) -> Vec<PathBuf> {
-    if cgroup_v2() {
-        return vec![fx.cgroup_dir("")];
-    }
-    fs::read_dir("/sys/fs/cgroup")
-        .unwrap()
-        .filter_map(|e| {
-            let d = e.unwrap().path().join(fx.cgroup.trim_start_matches('/'));
-            d.is_dir().then_some(d)
-        })
+    fx.cgroup_dirs()
+        .into_iter()
+        .filter(|d| d.is_dir())
         .collect()
 }
 
 #[test]
 fn exec_sees_the_init_namespaces_and_cgroup_and_applies_its_flags() {
-    let Some(mut fx) = Fixture::new("rt-exec2") else {
+    let Some(mut fx) = Fixture::new(BIN, "rt-exec2") else {
         return;
     };
     let (id, init) = running(&mut fx, "exec2", "sleep 600");
@@ -1223,7 +1081,7 @@ fn exec_sees_the_init_namespaces_and_cgroup_and_applies_its_flags() {
         assert!(stdout.contains(want), "missing {want:?} in\n{stdout}");
     }
     assert!(
-        stdout.contains(&format!("{}{}", pids_hierarchy(), fx.cgroup)),
+        stdout.contains(&format!("{}{}", pids_hierarchy(), fx.cgroup())),
         "cgroup: {stdout}"
     );
     // --cgroup: into an existing sub-cgroup of the container.
@@ -1250,7 +1108,7 @@ fn exec_sees_the_init_namespaces_and_cgroup_and_applies_its_flags() {
     }
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
-        stdout.contains(&format!("{}{}/sub", pids_hierarchy(), fx.cgroup)),
+        stdout.contains(&format!("{}{}/sub", pids_hierarchy(), fx.cgroup())),
         "{stdout}"
     );
     // A sub-cgroup may not climb out.
@@ -1276,11 +1134,11 @@ fn exec_tty_sends_a_pty_to_the_console_socket() {
     use std::io::Read;
     use std::os::fd::AsFd;
     use std::os::unix::net::UnixListener;
-    let Some(mut fx) = Fixture::new("rt-exectty") else {
+    let Some(mut fx) = Fixture::new(BIN, "rt-exectty") else {
         return;
     };
     let (id, _) = running(&mut fx, "exectty", "sleep 600");
-    let sock = fx.dir.path().join("exec-console.sock");
+    let sock = fx.path().join("exec-console.sock");
     let listener = UnixListener::bind(&sock).unwrap();
     let mut cmd = fx.cmd(&[
         "exec",
@@ -1326,11 +1184,11 @@ fn exec_tty_sends_a_pty_to_the_console_socket() {
 
 #[test]
 fn ps_and_list_show_init_and_exec_processes() {
-    let Some(mut fx) = Fixture::new("rt-ps") else {
+    let Some(mut fx) = Fixture::new(BIN, "rt-ps") else {
         return;
     };
     let (id, init) = running(&mut fx, "ps", "sleep 600");
-    let pid_file = fx.dir.path().join("exec.pid");
+    let pid_file = fx.path().join("exec.pid");
     let out = fx.rt(&[
         "exec",
         "-d",
@@ -1386,28 +1244,31 @@ fn ps_and_list_show_init_and_exec_processes() {
 /// `usage_usec`.
 fn cpu_usage(fx: &Fixture) -> u64 {
     if cgroup_v2() {
-        let stat = fx.cgroup_value("cpu", "cpu.stat");
+        let stat = cgroup_value(fx, "cpu", "cpu.stat");
         stat.lines()
             .find_map(|l| l.strip_prefix("usage_usec "))
             .unwrap_or_else(|| panic!("no usage_usec in cpu.stat:\n{stat}"))
             .parse()
             .unwrap()
     } else {
-        fx.cgroup_value("cpuacct", "cpuacct.usage").parse().unwrap()
+        cgroup_value(fx, "cpuacct", "cpuacct.usage")
+            .parse()
+            .unwrap()
     }
 }
 
 #[test]
 fn pause_stops_a_busy_loop_and_resume_restarts_it() {
-    let Some(mut fx) = Fixture::new("rt-pause") else {
+    let Some(mut fx) = Fixture::new(BIN, "rt-pause") else {
         return;
     };
     let (id, init) = running(&mut fx, "pause", "while :; do :; done");
-    assert!(fx.cgroup_dir("cpuacct").is_dir());
+    assert!(cgroup_dir(&fx, "cpuacct").is_dir());
     let out = fx.rt(&["pause", &id]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(fx.state(&id)["status"], "paused");
-    let frozen = fx.cgroup_value(
+    let frozen = cgroup_value(
+        &fx,
         "freezer",
         if cgroup_v2() {
             "cgroup.freeze"
@@ -1441,16 +1302,16 @@ fn record(fx: &Fixture, id: &str) -> Value {
 
 #[test]
 fn update_applies_limits_records_them_and_the_pids_limit_bites() {
-    let Some(mut fx) = Fixture::new("rt-update") else {
+    let Some(mut fx) = Fixture::new(BIN, "rt-update") else {
         return;
     };
-    let mut config = fx.config("sleep 600");
+    let mut config = base_config(&fx, "sleep 600");
     config["linux"]["resources"]["memory"] = json!({"limit": 32 << 20, "swap": 32 << 20});
     fx.write_config(&config);
     let id = fx.id("update");
     let out = fx.rt(&["run", "-d", &id]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let pids_max = || fx.cgroup_value("pids", "pids.max");
+    let pids_max = || cgroup_value(&fx, "pids", "pids.max");
     let (mem_file, swap_file) = if cgroup_v2() {
         ("memory.max", "memory.swap.max")
     } else {
@@ -1458,7 +1319,7 @@ fn update_applies_limits_records_them_and_the_pids_limit_bites() {
     };
     assert_eq!(pids_max(), "42");
     // memory+swap equal to memory: no swap (v2 counts swap alone).
-    let swap = fx.cgroup_value("memory", swap_file);
+    let swap = cgroup_value(&fx, "memory", swap_file);
     assert_eq!(swap, if cgroup_v2() { 0 } else { 32u64 << 20 }.to_string());
     let out = fx.rt(&[
         "update",
@@ -1478,21 +1339,21 @@ fn update_applies_limits_records_them_and_the_pids_limit_bites() {
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(pids_max(), "4");
-    let mem = fx.cgroup_value("memory", mem_file);
+    let mem = cgroup_value(&fx, "memory", mem_file);
     assert_eq!(mem, (64u64 << 20).to_string());
     // Raising memory above the old memory+swap limit needs the swap limit raised first (v1);
     // v2 holds the swap alone: 128m - 64m.
-    let swap = fx.cgroup_value("memory", swap_file);
+    let swap = cgroup_value(&fx, "memory", swap_file);
     let want_swap: u64 = if cgroup_v2() { 64 << 20 } else { 128 << 20 };
     assert_eq!(swap, want_swap.to_string());
     if cgroup_v2() {
-        assert_eq!(fx.cgroup_value("cpu", "cpu.max"), "50000 100000");
+        assert_eq!(cgroup_value(&fx, "cpu", "cpu.max"), "50000 100000");
         // shares 512 as a weight: 1 + (512 - 2) * 9999 / 262142 (the OCI conversion).
-        assert_eq!(fx.cgroup_value("cpu", "cpu.weight"), "20");
+        assert_eq!(cgroup_value(&fx, "cpu", "cpu.weight"), "20");
     } else {
-        assert_eq!(fx.cgroup_value("cpu", "cpu.cfs_quota_us"), "50000");
-        assert_eq!(fx.cgroup_value("cpu", "cpu.cfs_period_us"), "100000");
-        assert_eq!(fx.cgroup_value("cpu", "cpu.shares"), "512");
+        assert_eq!(cgroup_value(&fx, "cpu", "cpu.cfs_quota_us"), "50000");
+        assert_eq!(cgroup_value(&fx, "cpu", "cpu.cfs_period_us"), "100000");
+        assert_eq!(cgroup_value(&fx, "cpu", "cpu.shares"), "512");
     }
     // events --stats reports the new limits.
     let out = fx.rt(&["events", "--stats", &id]);
@@ -1538,7 +1399,7 @@ fn update_applies_limits_records_them_and_the_pids_limit_bites() {
 
 #[test]
 fn events_stats_prints_runc_json() {
-    let Some(mut fx) = Fixture::new("rt-events") else {
+    let Some(mut fx) = Fixture::new(BIN, "rt-events") else {
         return;
     };
     let (id, _) = running(&mut fx, "events", "sleep 600");
@@ -1560,7 +1421,7 @@ fn events_stats_prints_runc_json() {
     assert!(d["hugetlb"].is_object(), "{ev}");
     // Streaming: a stats line per interval until the container stops.
     let mut cmd = fx.cmd(&["events", "--interval", "100ms", &id]);
-    let log = fx.dir.path().join("events.out");
+    let log = fx.path().join("events.out");
     cmd.stdout(fs::File::create(&log).unwrap())
         .stderr(Stdio::null());
     let mut child = cmd.spawn().unwrap();
@@ -1578,7 +1439,7 @@ fn events_stats_prints_runc_json() {
         assert_eq!(v["type"], "stats");
     }
     // A stopped container has no events.
-    fx.wait_status(&id, "stopped");
+    wait_status(&fx, &id, "stopped");
     assert!(!fx.rt(&["events", "--stats", &id]).status.success());
     assert!(!fx
         .rt(&["events", "--interval", "soon", &id])
@@ -1588,7 +1449,7 @@ fn events_stats_prints_runc_json() {
 
 #[test]
 fn spec_output_runs_under_iso_runtime_and_runc() {
-    let Some(mut fx) = Fixture::new("rt-spec") else {
+    let Some(mut fx) = Fixture::new(BIN, "rt-spec") else {
         return;
     };
     let cfg = fx.bundle().join("config.json");
@@ -1603,21 +1464,21 @@ fn spec_output_runs_under_iso_runtime_and_runc() {
     // As a user of `spec` would: no terminal, a command, our test cgroup.
     spec["process"]["terminal"] = json!(false);
     spec["process"]["args"] = json!(["sh", "-c", "hostname; echo spec-ok"]);
-    spec["linux"]["cgroupsPath"] = json!(fx.cgroup);
+    spec["linux"]["cgroupsPath"] = json!(fx.cgroup());
     fx.write_config(&spec);
     let id = fx.id("spec");
     let out = fx.rt(&["run", &id]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "iso\nspec-ok\n");
     if Path::new("/usr/sbin/runc").exists() {
-        let runc_root = fx.dir.path().join("runc-root");
+        let runc_root = fx.path().join("runc-root");
         let mut cmd = Command::new("/usr/sbin/runc");
         cmd.arg("--root")
             .arg(&runc_root)
             .args(["run", &format!("runc-{id}")])
             .current_dir(fx.bundle())
             .stdin(Stdio::null());
-        let out = run_to_files(cmd, fx.dir.path());
+        let out = run_to_files(cmd, fx.path());
         let _ = Command::new("/usr/sbin/runc")
             .arg("--root")
             .arg(&runc_root)
@@ -1627,7 +1488,7 @@ fn spec_output_runs_under_iso_runtime_and_runc() {
         assert_eq!(text(&out.stdout), "iso\nspec-ok\n");
     }
     // --rootless: a user namespace mapping one id, no network namespace.
-    let other = fx.dir.path().join("rootless");
+    let other = fx.path().join("rootless");
     fs::create_dir(&other).unwrap();
     let out = fx.rt(&["spec", "--rootless", "-b", other.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -1674,20 +1535,22 @@ fn features_reports_what_is_compiled_in() {
 
 #[test]
 fn events_reports_an_oom_kill() {
-    let Some(mut fx) = Fixture::new("rt-oom") else {
+    let Some(mut fx) = Fixture::new(BIN, "rt-oom") else {
         return;
     };
     // Waits for a file the test creates, then grows a buffer without bound (tail keeps the
     // last line, and /dev/zero has no newline) until the 16M limit kills it.
-    let mut config =
-        fx.config("while [ ! -e /tmp/go ]; do sleep 0.05; done; tail /dev/zero; sleep 30");
+    let mut config = base_config(
+        &fx,
+        "while [ ! -e /tmp/go ]; do sleep 0.05; done; tail /dev/zero; sleep 30",
+    );
     config["linux"]["resources"]["memory"] = json!({"limit": 16 << 20});
     config["root"]["readonly"] = json!(false);
     fx.write_config(&config);
     let id = fx.id("oom");
     let out = fx.rt(&["run", "-d", &id]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let log = fx.dir.path().join("oom-events.out");
+    let log = fx.path().join("oom-events.out");
     let mut cmd = fx.cmd(&["events", "--interval", "60s", &id]);
     cmd.stdout(fs::File::create(&log).unwrap())
         .stderr(Stdio::null());
@@ -1717,13 +1580,13 @@ fn exec_preserve_fds_and_pidfd_socket() {
     use std::os::fd::{AsFd, AsRawFd};
     use std::os::unix::net::UnixListener;
     use std::os::unix::process::CommandExt;
-    let Some(mut fx) = Fixture::new("rt-execfds") else {
+    let Some(mut fx) = Fixture::new(BIN, "rt-execfds") else {
         return;
     };
     let (id, _) = running(&mut fx, "execfds", "sleep 600");
-    let file = fs::File::create(fx.dir.path().join("exec-fd3")).unwrap();
+    let file = fs::File::create(fx.path().join("exec-fd3")).unwrap();
     let raw = file.as_raw_fd();
-    let sock = fx.dir.path().join("exec-pidfd.sock");
+    let sock = fx.path().join("exec-pidfd.sock");
     let listener = UnixListener::bind(&sock).unwrap();
     let mut cmd = fx.cmd(&[
         "exec",
@@ -1732,7 +1595,7 @@ fn exec_preserve_fds_and_pidfd_socket() {
         "--pidfd-socket",
         sock.to_str().unwrap(),
         "--pid-file",
-        fx.dir.path().join("execfds.pid").to_str().unwrap(),
+        fx.path().join("execfds.pid").to_str().unwrap(),
         &id,
         "sh",
         "-c",
@@ -1749,7 +1612,7 @@ fn exec_preserve_fds_and_pidfd_socket() {
             Ok(())
         });
     }
-    let out_path = fx.dir.path().join("exec-fds.out");
+    let out_path = fx.path().join("exec-fds.out");
     cmd.stdout(fs::File::create(&out_path).unwrap())
         .stderr(Stdio::null());
     let mut child = cmd.spawn().unwrap();
@@ -1759,13 +1622,13 @@ fn exec_preserve_fds_and_pidfd_socket() {
     let fdinfo = fs::read_to_string(format!("/proc/self/fdinfo/{}", pidfd.as_raw_fd())).unwrap();
     assert!(child.wait().unwrap().success());
     // The pidfd refers to the exec'd process.
-    let pid = fs::read_to_string(fx.dir.path().join("execfds.pid")).unwrap();
+    let pid = fs::read_to_string(fx.path().join("execfds.pid")).unwrap();
     assert!(
         fdinfo.contains(&format!("Pid:\t{}\n", pid.trim())),
         "{fdinfo}"
     );
     assert_eq!(
-        fs::read_to_string(fx.dir.path().join("exec-fd3")).unwrap(),
+        fs::read_to_string(fx.path().join("exec-fd3")).unwrap(),
         "exec-via-fd3\n"
     );
     // 0, 1, 2, 3 and the directory ls reads: nothing of the runtime's leaked.
