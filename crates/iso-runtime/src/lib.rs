@@ -81,6 +81,7 @@ mod log;
 mod manage;
 pub mod policy;
 mod process;
+mod seccomp_cache;
 mod signal;
 pub mod spec;
 mod state;

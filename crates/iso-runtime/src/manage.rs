@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use iso_cgroups::{Cgroup, CgroupPath, Layout, Stats};
+use iso_cgroups::{Cgroup, Stats};
 use oci_spec::runtime::LinuxResources;
 use serde_json::{json, Map, Value};
 
@@ -104,18 +104,13 @@ pub fn stats_event(id: &str, s: &Stats) -> Value {
     })
 }
 
+/// The statuses in which a container has a live init and cgroup.
+const LIVE: &[Status] = &[Status::Created, Status::Running, Status::Paused];
+
 impl Runtime {
     fn live_cgroup(&self, id: &str) -> Result<(Cgroup, crate::state::Record), Error> {
-        let (dir, record) = self.open(id)?;
-        let status = record.status(&dir);
-        if status == Status::Stopped || status == Status::Creating {
-            return Err(Error::WrongState {
-                id: dir.id().clone(),
-                status: status.to_string(),
-                reason: "the container is not running".into(),
-            });
-        }
-        let cg = Cgroup::open(&Layout::detect()?, CgroupPath::new(&record.cgroup)?)?;
+        let (_dir, record) = self.open_in(id, LIVE, "the container is not running")?;
+        let cg = self.host.cgroup(&record.cgroup)?;
         Ok((cg, record))
     }
 
@@ -129,16 +124,12 @@ impl Runtime {
     /// # Ok::<(), iso_runtime::Error>(())
     /// ```
     pub fn update(&self, id: &str, resources: &LinuxResources) -> Result<(), Error> {
-        let (dir, mut record) = self.open(id)?;
-        let status = record.status(&dir);
-        if status == Status::Stopped || status == Status::Creating {
-            return Err(Error::WrongState {
-                id: dir.id().clone(),
-                status: status.to_string(),
-                reason: "only a created, running or paused container can be updated".into(),
-            });
-        }
-        let cg = Cgroup::open(&Layout::detect()?, CgroupPath::new(&record.cgroup)?)?;
+        let (dir, mut record) = self.open_in(
+            id,
+            LIVE,
+            "only a created, running or paused container can be updated",
+        )?;
+        let cg = self.host.cgroup(&record.cgroup)?;
         let converted = iso_cgroups::Resources::try_from(resources)?;
         converted.validate()?;
         cg.apply(&converted)?;
@@ -211,7 +202,7 @@ impl Runtime {
                 Ok(x) => x,
                 Err(_) => return Ok(()),
             };
-            if record.status(&dir) == Status::Stopped {
+            if record.status(dir.path(), &self.host) == Status::Stopped {
                 return Ok(());
             }
             drop(dir);
