@@ -9,12 +9,15 @@
 //!   hierarchy, no mount, no state entry (`Fixture::leftovers`, polled briefly while
 //!   orphaned processes notice and exit);
 //! - a later `create` of the same id succeeds (for `start`, `exec` and `delete` it is the
-//!   next round's setup), and deleting it leaves nothing.
+//!   next round's setup; the `create` stages try it after every [`RECREATE_EVERY`]-th kill
+//!   and after the last), and deleting it leaves nothing.
 //!
 //! What is swept, once each (an undisturbed run of the command first says which calls it
 //! makes; the N-th call of a later run is usually the same one, but a poll may run a
 //! different number of rounds):
 //! - `create` of a fresh container: every system call, the dynamic loader's included;
+//! - `create` of a container with new user and cgroup namespaces (uid/gid maps written by
+//!   the runtime while the init waits) and a seccomp filter: the distinct calls, as below;
 //! - `start` of a created container, `exec` of `true` in a running container, and
 //!   `delete --force` of a running container: every system call after the start-up they
 //!   share with `create` (loader, runtime start-up, argument parsing: the same calls in the
@@ -36,6 +39,7 @@ use std::time::Duration;
 
 use iso_testutil::bundle::{text, Fixture};
 use iso_testutil::ptrace::{run_traced, Ending, Trace};
+use serde_json::{json, Value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_iso-runtime");
 
@@ -49,6 +53,11 @@ fn traced(fx: &Fixture, args: &[&str], kill_at: Option<u64>) -> (Trace, String) 
     let stderr = fs::read_to_string(&err).unwrap_or_default();
     (t, stderr)
 }
+
+/// A `create` stage checks that the id can be created again after every this many kills
+/// (and after the last); in between, `delete --force` leaving no state entry, cgroup or
+/// process is what a new create needs.
+const RECREATE_EVERY: usize = 4;
 
 /// How many system call numbers, ending at a kill point, tell kill points apart.
 const WINDOW: usize = 8;
@@ -68,32 +77,70 @@ fn kill_points(calls: &[u64], from: usize, every: bool) -> Vec<u64> {
 /// A stage of the lifecycle: how to bring a fresh container to it, and the command killed.
 struct Stage {
     name: &'static str,
+    /// Changes to the fixture's config (`sleep 1000` in the fixture's namespaces).
+    configure: fn(&mut Value),
     /// Runtime commands run (untraced, must succeed) before the traced one.
     setup: &'static [&'static [&'static str]],
     /// The traced command; `ID` stands for the container id.
     command: &'static [&'static str],
+    /// Kill at every system call, not only at the distinct ones (see [`kill_points`]).
+    every: bool,
+}
+
+/// The fixture's config as it is.
+fn plain(_: &mut Value) {}
+
+/// New user and cgroup namespaces with uid/gid mappings (the runtime writes the maps while
+/// the init waits) and a seccomp filter (compiled, cached in the state root, loaded).
+fn userns_seccomp(config: &mut Value) {
+    config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .extend([json!({"type": "user"}), json!({"type": "cgroup"})]);
+    config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    config["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64"],
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
+    });
 }
 
 const STAGES: &[Stage] = &[
     Stage {
         name: "create",
+        configure: plain,
         setup: &[],
         command: &["create", "ID"],
+        every: true,
     },
     Stage {
         name: "start",
+        configure: plain,
         setup: &[&["create", "ID"]],
         command: &["start", "ID"],
+        every: false,
     },
     Stage {
         name: "exec",
+        configure: plain,
         setup: &[&["create", "ID"], &["start", "ID"]],
         command: &["exec", "ID", "true"],
+        every: false,
     },
     Stage {
         name: "delete",
+        configure: plain,
         setup: &[&["create", "ID"], &["start", "ID"]],
         command: &["delete", "--force", "ID"],
+        every: false,
+    },
+    Stage {
+        name: "create-userns",
+        configure: userns_seccomp,
+        setup: &[],
+        command: &["create", "ID"],
+        every: false,
     },
 ];
 
@@ -137,7 +184,9 @@ fn sweep(stage: &Stage) -> Result<(), String> {
     let Some(mut fx) = Fixture::new(BIN, &format!("harden-fault-{}", stage.name)) else {
         return Ok(());
     };
-    fx.write_config(&fx.config("sleep 1000"));
+    let mut config = fx.config("sleep 1000");
+    (stage.configure)(&mut config);
+    fx.write_config(&config);
     let id = fx.id(&format!("harden-fault-{}", stage.name));
     let command = with_id(stage.command, &id);
     let name = stage.name;
@@ -174,9 +223,9 @@ fn sweep(stage: &Stage) -> Result<(), String> {
             .count()
     });
     cleaned_up(&fx, &id).map_err(|e| format!("{name}: after an undisturbed run: {e}"))?;
-    let points = kill_points(&full.calls, common, stage.setup.is_empty());
+    let points = kill_points(&full.calls, common, stage.every);
     let mut last = String::new();
-    for &n in &points {
+    for (i, &n) in points.iter().enumerate() {
         // The setup's create is also the later create after the previous round's kill.
         setup(&fx, false).map_err(|e| format!("{name}: after {last}: {e}"))?;
         let (t, err) = traced(&fx, &command, Some(n));
@@ -187,7 +236,7 @@ fn sweep(stage: &Stage) -> Result<(), String> {
             other => return Err(format!("{name}: run {n} ended {other:?}: {err}")),
         };
         cleaned_up(&fx, &id).map_err(|e| format!("{name}: after {last}: {e}"))?;
-        if stage.setup.is_empty() {
+        if stage.setup.is_empty() && i % RECREATE_EVERY == 0 {
             recreated(&fx, &id).map_err(|e| format!("{name}: after {last}: {e}"))?;
         }
     }
@@ -298,4 +347,9 @@ fn killed_exec_is_cleaned_up() {
 #[test]
 fn killed_delete_is_cleaned_up() {
     run_stage(&STAGES[3]);
+}
+
+#[test]
+fn killed_create_with_userns_and_seccomp_is_cleaned_up() {
+    run_stage(&STAGES[4]);
 }
