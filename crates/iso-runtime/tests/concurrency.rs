@@ -163,12 +163,12 @@ fn assert_clean(fx: &Fixture, ids: &[String]) {
 
 #[test]
 fn parallel_lifecycles_with_overlapping_ids() {
-    let Some(fx) = Fixture::new(BIN, "harden-conc") else {
+    let Some(mut fx) = Fixture::new(BIN, "harden-conc") else {
         return;
     };
-    let ids: Vec<String> = (0..IDS)
-        .map(|i| format!("harden-c{i}-{}", std::process::id()))
-        .collect();
+    // Registered with the fixture, which deletes them even when the test fails.
+    let ids: Vec<String> = (0..IDS).map(|i| fx.id(&format!("harden-c{i}"))).collect();
+    let fx = fx;
     let bundles: Vec<PathBuf> = ids
         .iter()
         .map(|id| bundle_for(&fx, id, "sleep 1000"))
