@@ -17,20 +17,21 @@
 //! different number of rounds):
 //! - `create` of a fresh container: every system call, the dynamic loader's included;
 //! - `create` of a container with new user and cgroup namespaces (uid/gid maps written by
-//!   the runtime while the init waits) and a seccomp filter: the distinct calls, as below;
+//!   the runtime while the init waits) and a seccomp filter: the calls outside loops, as
+//!   below;
 //! - `start` of a created container, `exec` of `true` in a running container, and
 //!   `delete --force` of a running container: every system call after the start-up they
 //!   share with `create` (loader, runtime start-up, argument parsing: the same calls in the
-//!   same order, swept by the create test), except that a call is skipped when it ends the
-//!   same run of [`WINDOW`] system call numbers as a call killed at before: the second and
-//!   later rounds of a polling loop (`delete` waiting for the init to go, `exec` waiting
-//!   for its process), which would multiply the run time without reaching a new state.
+//!   same order, swept by the create test), except the calls that repeat a loop (the last
+//!   `p` call numbers equal the `p` before them, `p` up to [`MAX_PERIOD`]): the second and
+//!   later rounds of `delete` waiting for the init to go, of a directory being emptied,
+//!   which would multiply the run time without reaching a new kind of state.
 //!
 //! Each sweep runs in a forked child that is a child subreaper and reaps the container
 //! processes a killed runtime orphans (see [`reap_container_orphans`]).
 //!
-//! `ISO_FAULTS_FULL=1` drops the [`WINDOW`] rule: every system call of `create`, and every
-//! one after the shared start-up of the others (several minutes).
+//! `ISO_FAULTS_FULL=1` drops the loop rule: every system call of `create`, and every one
+//! after the shared start-up of the others (several minutes).
 
 use std::fs;
 use std::process::{Command, Stdio};
@@ -59,17 +60,24 @@ fn traced(fx: &Fixture, args: &[&str], kill_at: Option<u64>) -> (Trace, String) 
 /// process is what a new create needs.
 const RECREATE_EVERY: usize = 4;
 
-/// How many system call numbers, ending at a kill point, tell kill points apart.
-const WINDOW: usize = 8;
+/// The longest loop body, in system calls, that [`kill_points`] recognises.
+const MAX_PERIOD: usize = 16;
+
+/// Whether the call at `i` repeats a loop: the last `p` calls (ending at `i`) are the same
+/// numbers as the `p` before them, for some `p` up to [`MAX_PERIOD`].
+fn repeats_loop(calls: &[u64], i: usize) -> bool {
+    (1..=MAX_PERIOD)
+        .filter(|&p| i + 1 >= 2 * p)
+        .any(|p| calls[i + 1 - p..=i] == calls[i + 1 - 2 * p..=i - p])
+}
 
 /// The kill points (1-based) among `calls` from index `from` on: all of them with
-/// `ISO_FAULTS_FULL=1` or when `every` is set, otherwise those whose last [`WINDOW`] call
-/// numbers were not seen at an earlier point.
+/// `ISO_FAULTS_FULL=1` or when `every` is set, otherwise those that do not repeat a loop
+/// (see [`repeats_loop`]): the first round of a loop and the calls after it stay.
 fn kill_points(calls: &[u64], from: usize, every: bool) -> Vec<u64> {
     let every = every || std::env::var("ISO_FAULTS_FULL").as_deref() == Ok("1");
-    let mut seen = std::collections::HashSet::new();
     (from..calls.len())
-        .filter(|&i| every || seen.insert(&calls[i.saturating_sub(WINDOW - 1)..=i]))
+        .filter(|&i| every || !repeats_loop(calls, i))
         .map(|i| i as u64 + 1)
         .collect()
 }
