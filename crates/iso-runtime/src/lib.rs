@@ -70,6 +70,7 @@
 #![deny(missing_docs)]
 
 mod bundle;
+pub mod cli;
 mod container;
 pub mod demo;
 mod error;
