@@ -19,9 +19,11 @@
 //! - `create` of a container with new user and cgroup namespaces (uid/gid maps written by
 //!   the runtime while the init waits) and a seccomp filter: the calls outside loops, as
 //!   below;
-//! - `start` of a created container, `exec` of `true` in a running container, and
-//!   `delete --force` of a running container: every system call after the start-up they
-//!   share with `create` (loader, runtime start-up, argument parsing: the same calls in the
+//! - `start` of a created container, `exec` of `true` in a running container,
+//!   `delete --force` of a running container, and `run` of a container whose program exits
+//!   at once (create, start, wait, delete in one process): every system call after the
+//!   start-up they share with `create` (loader, runtime start-up, argument parsing, and for
+//!   `run` the whole create part: the same calls in the
 //!   same order, swept by the create test), except the calls that repeat a loop (the last
 //!   `p` call numbers equal the `p` before them, `p` up to [`MAX_PERIOD`]): the second and
 //!   later rounds of `delete` waiting for the init to go, of a directory being emptied,
@@ -98,6 +100,11 @@ struct Stage {
 /// The fixture's config as it is.
 fn plain(_: &mut Value) {}
 
+/// A container whose program exits at once (for `run`, which waits for it and deletes it).
+fn exits_at_once(config: &mut Value) {
+    config["process"]["args"] = json!(["/bin/true"]);
+}
+
 /// New user and cgroup namespaces with uid/gid mappings (the runtime writes the maps while
 /// the init waits) and a seccomp filter (compiled, cached in the state root, loaded).
 fn userns_seccomp(config: &mut Value) {
@@ -141,6 +148,13 @@ const STAGES: &[Stage] = &[
         configure: plain,
         setup: &[&["create", "ID"], &["start", "ID"]],
         command: &["delete", "--force", "ID"],
+        every: false,
+    },
+    Stage {
+        name: "run",
+        configure: exits_at_once,
+        setup: &[],
+        command: &["run", "ID"],
         every: false,
     },
     Stage {
@@ -215,7 +229,19 @@ fn sweep(stage: &Stage) -> Result<(), String> {
         }
         Ok(create)
     };
-    let create = setup(&fx, true).map_err(|e| format!("{name}: setup: {e}"))?;
+    let mut create = setup(&fx, true).map_err(|e| format!("{name}: setup: {e}"))?;
+    if create.is_none() && command[0] != "create" {
+        // No create in the setup: trace one on its own for the shared start-up.
+        let (t, err) = traced(&fx, &["create", &id], None);
+        if t.ending != Ending::Exited(0) {
+            return Err(format!(
+                "{name}: reference create ended {:?}: {err}",
+                t.ending
+            ));
+        }
+        cleaned_up(&fx, &id).map_err(|e| format!("{name}: after the reference create: {e}"))?;
+        create = Some(t);
+    }
     let (full, err) = traced(&fx, &command, None);
     if full.ending != Ending::Exited(0) {
         return Err(format!(
@@ -358,6 +384,11 @@ fn killed_delete_is_cleaned_up() {
 }
 
 #[test]
-fn killed_create_with_userns_and_seccomp_is_cleaned_up() {
+fn killed_run_is_cleaned_up() {
     run_stage(&STAGES[4]);
+}
+
+#[test]
+fn killed_create_with_userns_and_seccomp_is_cleaned_up() {
+    run_stage(&STAGES[5]);
 }
