@@ -188,7 +188,7 @@ fn must(fx: &Fixture, args: &[&str]) -> Result<(), String> {
 /// After a crash: `delete --force` succeeds and leaves nothing.
 fn cleaned_up(fx: &Fixture, id: &str) -> Result<(), String> {
     must(fx, &["delete", "--force", id])?;
-    let left = fx.leftovers_after(id, Duration::from_secs(5));
+    let left = fx.leftovers_after(id, Duration::from_secs(10));
     if !left.is_empty() {
         return Err(format!("left after delete --force: {left:?}"));
     }
