@@ -78,7 +78,8 @@ expect_eq "ctr run -t" "$out" on-a-tty
 
 # 4. iso-runtime's own error reaches ctr (containerd reads the runtime's --log JSON)
 expect_fail "ctr run of a missing program" "${CTR[@]}" run --rm "${RT[@]}" --cgroup "$CG/t4" "$IMG" t4 /no/such/program
-# iso-runtime checks the program when the init execs it, at start
+# iso-runtime checks the program at create (a failed start would leave a container behind)
+expect_contains "ctr's error" "$OUT" "OCI runtime create failed"
 expect_contains "ctr's error" "$OUT" "container init: process.args: exec /no/such/program: No such file or directory"
 "${CTR[@]}" container delete t4 > /dev/null 2>&1 || true
 expect_eq "containers left in containerd" "$("${CTR[@]}" container ls -q)" ""

@@ -104,7 +104,8 @@ $DOCKER rm -f "$id" > /dev/null
 
 # 5. iso-runtime's own error reaches docker's output (docker reads the runtime's --log JSON)
 expect_fail "docker run of a missing program" "${RUN[@]}" --rm --runtime iso $IMG /no/such/program
-# iso-runtime checks the program when the init execs it, at start
+# iso-runtime checks the program at create (a failed start would leave a container behind)
+expect_contains "docker's error" "$OUT" "OCI runtime create failed"
 expect_contains "docker's error" "$OUT" "container init: process.args: exec /no/such/program: No such file or directory"
 
 # 6. default-runtime switch by SIGHUP, to iso-runtime with a site policy (issue #9)

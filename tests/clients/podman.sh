@@ -97,7 +97,6 @@ expect_eq "podman run -t" "$out" on-a-tty
 
 # 5. iso-runtime's own error reaches podman's output (runtime_supports_json)
 expect_fail "podman run of a missing program" "${RUN[@]}" --rm "$IMG" /no/such/program
-# iso-runtime checks the program when the init execs it, at start
 expect_contains "podman's error" "$OUT" "container init: process.args: exec /no/such/program: No such file or directory"
 expect_eq "containers left in podman" "$(podman ps -aq)" ""
 

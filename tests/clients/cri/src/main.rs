@@ -380,7 +380,8 @@ async fn run(args: &Args, cri: &mut RuntimeServiceClient<Channel>, made: &mut Ma
         .map(|s| s.message().to_owned())
         .unwrap_or_default();
     check(
-        err.contains("OCI runtime") && err.contains("process.args: exec /no/such/program"),
+        err.contains("OCI runtime create failed")
+            && err.contains("process.args: exec /no/such/program"),
         format_args!("StartContainer of a missing program fails with iso-runtime's error: {err}"),
     )?;
     cri.remove_container(RemoveContainerRequest {
@@ -490,8 +491,13 @@ async fn exec(
         .into_inner())
 }
 
-/// Removes what a failed run left, best effort (the suite's leak check reports the rest).
+/// Removes what a failed run left, best effort and within 30 s (the suite's cleanup and leak
+/// check deal with the rest).
 async fn clean(cri: &mut RuntimeServiceClient<Channel>, made: Made) {
+    let _ = tokio::time::timeout(Duration::from_secs(30), clean_now(cri, made)).await;
+}
+
+async fn clean_now(cri: &mut RuntimeServiceClient<Channel>, made: Made) {
     if let Some(id) = made.container {
         let _ = cri
             .remove_container(RemoveContainerRequest { container_id: id })
