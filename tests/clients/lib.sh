@@ -6,6 +6,9 @@
 # stops it by pid, and ends with `leak_check`, which fails when a daemon, shim, container
 # process, mount, network namespace or cgroup of the scenario is left.
 set -euo pipefail
+# A scenario stopped by a signal still runs its EXIT trap (stops its daemon, removes containers).
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 SUITE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$SUITE/../.." && pwd)
