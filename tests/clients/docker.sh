@@ -107,6 +107,9 @@ expect_fail "docker run of a missing program" "${RUN[@]}" --rm --runtime iso $IM
 # iso-runtime checks the program at create (a failed start would leave a container behind)
 expect_contains "docker's error" "$OUT" "OCI runtime create failed"
 expect_contains "docker's error" "$OUT" "container init: process.args: exec /no/such/program: No such file or directory"
+# the runc shim falls back to the runtime's stderr ("... did not terminate successfully: ...")
+# only when the --log JSON has no error: this message came from the JSON log
+expect_lacks "docker's error" "$OUT" "did not terminate successfully"
 
 # 6. default-runtime switch by SIGHUP, to iso-runtime with a site policy (issue #9)
 expect_eq "default runtime before" "$($DOCKER info -f '{{.DefaultRuntime}}')" runc
@@ -128,6 +131,7 @@ $DOCKER rm -f "$id" > /dev/null
 expect_fail "docker run -v /etc:/host-etc under the policy" "${RUN[@]}" --rm -v /etc:/host-etc:ro $IMG true
 expect_contains "docker's error" "$OUT" "policy rule ceilings.mounts rejects mounts["
 expect_contains "docker's error" "$OUT" "(forbidden host path /etc)"
+expect_lacks "docker's error" "$OUT" "did not terminate successfully"
 expect_eq "containers left in docker" "$($DOCKER ps -aq)" ""
 
 trap - EXIT

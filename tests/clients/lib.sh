@@ -47,6 +47,10 @@ expect_eq() { [ "$2" = "$3" ] || fail "$1: got '$2', expected '$3'"; ok "$1 = $3
 expect_contains() {
     case "$2" in *"$3"*) ok "$1 contains '$3'" ;; *) fail "$1 does not contain '$3'; it is: $2" ;; esac
 }
+# expect_lacks WHAT HAYSTACK NEEDLE
+expect_lacks() {
+    case "$2" in *"$3"*) fail "$1 contains '$3'; it is: $2" ;; *) ok "$1 does not contain '$3'" ;; esac
+}
 # expect_fail WHAT CMD... : the command must exit non-zero; its output goes to $OUT
 expect_fail() {
     local what=$1; shift

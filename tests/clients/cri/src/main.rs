@@ -381,7 +381,9 @@ async fn run(args: &Args, cri: &mut RuntimeServiceClient<Channel>, made: &mut Ma
         .unwrap_or_default();
     check(
         err.contains("OCI runtime create failed")
-            && err.contains("process.args: exec /no/such/program"),
+            && err.contains("process.args: exec /no/such/program")
+            // the shim falls back to stderr only when the --log JSON has no error
+            && !err.contains("did not terminate successfully"),
         format_args!("StartContainer of a missing program fails with iso-runtime's error: {err}"),
     )?;
     cri.remove_container(RemoveContainerRequest {
