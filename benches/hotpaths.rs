@@ -1,149 +1,112 @@
-//! Micro-benchmarks of the library hot paths a container start goes through (issue 11):
-//! compiling the default seccomp profile, creating / applying / deleting a cgroup,
-//! resolving a path inside a root, and parsing a bundle's config.json.
+//! criterion micro-benchmarks of the library hot paths a container start goes through
+//! (issue 11): compiling the default seccomp profile, creating / applying / deleting a
+//! cgroup, resolving a path inside a root, and parsing a bundle's config.json.
 //!
 //! ```text
-//! cargo bench --bench hotpaths            # all (the cgroup one needs root)
-//! cargo bench --bench hotpaths -- seccomp # only names containing "seccomp"
+//! cargo bench --bench hotpaths            # all (the cgroup group needs root)
+//! cargo bench --bench hotpaths -- seccomp # only benchmarks whose id contains "seccomp"
+//! cargo test --bench hotpaths             # each benchmark once, as a check (no timing)
 //! ```
 //!
-//! A small self-contained harness (no criterion, to keep the workspace's dependency tree
-//! as it is): each case is warmed up, then timed in 15 samples of enough iterations to last
-//! about 20 ms; it prints the median time per iteration and the min–max over samples.
-//! No assertions on time. Without `--bench` (`cargo test --benches`) each case runs once.
+//! criterion warms each benchmark up, samples it, and prints the time per iteration with a
+//! confidence interval (and the change since the last run, kept in `target/criterion/`).
+//! Nothing here asserts on time. Without root the cgroup group says so and is skipped.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::path::{Path, PathBuf};
 
-/// Times `f` and prints one line: median (min–max) per iteration.
-fn bench(filter: &[String], name: &str, mut f: impl FnMut()) {
-    if !filter.is_empty() && !filter.iter().any(|x| name.contains(x.as_str())) {
-        return;
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+
+/// A scratch directory under the temp dir, removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(what: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("iso-bench-{what}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create the bench's scratch directory");
+        Scratch(dir)
     }
-    // Without `--bench` (as under `cargo test --benches`), run each case once as a check.
-    if !std::env::args().any(|a| a == "--bench") {
-        f();
-        println!("{name:<44} ok (run once; time it with `cargo bench`)");
-        return;
+
+    fn path(&self) -> &Path {
+        &self.0
     }
-    // Calibrate: how many iterations take about 20 ms.
-    let start = Instant::now();
-    let mut calib = 0u64;
-    while start.elapsed() < Duration::from_millis(20) {
-        f();
-        calib += 1;
-    }
-    let iters = calib.max(1);
-    let mut per_iter: Vec<f64> = (0..15)
-        .map(|_| {
-            let t = Instant::now();
-            for _ in 0..iters {
-                f();
-            }
-            t.elapsed().as_nanos() as f64 / iters as f64
-        })
-        .collect();
-    per_iter.sort_by(f64::total_cmp);
-    let show = |ns: f64| {
-        if ns >= 1e6 {
-            format!("{:.2} ms", ns / 1e6)
-        } else if ns >= 1e3 {
-            format!("{:.2} µs", ns / 1e3)
-        } else {
-            format!("{ns:.0} ns")
-        }
-    };
-    println!(
-        "{name:<44} {:>10}  ({} – {}, {iters} iterations x 15)",
-        show(per_iter[7]),
-        show(per_iter[0]),
-        show(per_iter[14])
-    );
 }
 
-fn main() {
-    // `cargo bench` passes `--bench`; anything else not starting with `-` filters by name.
-    let filter: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-
-    seccomp(&filter);
-    resolve(&filter);
-    config(&filter);
-    cgroups(&filter);
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
-fn seccomp(filter: &[String]) {
+fn seccomp(c: &mut Criterion) {
     let caps = [
         "CAP_CHOWN",
         "CAP_NET_BIND_SERVICE",
         "CAP_KILL",
         "CAP_SETUID",
     ];
-    bench(filter, "seccomp: default_profile()", || {
-        black_box(iso::seccomp::default_profile(black_box(&caps)));
+    let mut g = c.benchmark_group("seccomp");
+    g.bench_function("default_profile", |b| {
+        b.iter(|| iso::seccomp::default_profile(black_box(&caps)))
     });
     let profile = iso::seccomp::default_profile(&caps);
-    bench(filter, "seccomp: compile default profile", || {
-        black_box(profile.compile().expect("compile"));
+    g.bench_function("compile default profile", |b| {
+        b.iter(|| black_box(&profile).compile().expect("compile"))
     });
     let compiled = profile.compile().expect("compile");
-    bench(filter, "seccomp: default filter to BPF", || {
-        black_box(compiled.to_bpf().expect("to_bpf"));
+    g.bench_function("default filter to BPF", |b| {
+        b.iter(|| black_box(&compiled).to_bpf().expect("to_bpf"))
     });
+    g.finish();
 }
 
-fn resolve(filter: &[String]) {
+fn resolve(c: &mut Criterion) {
     use iso::chroot::{Resolver, Root};
     // A root with a symlink chain, so resolution has work to do.
-    let dir = std::env::temp_dir().join(format!("iso-bench-resolve-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let scratch = Scratch::new("resolve");
+    let dir = scratch.path();
     std::fs::create_dir_all(dir.join("usr/lib/x86_64/deep/er")).expect("mkdir");
     std::fs::write(dir.join("usr/lib/x86_64/deep/er/file"), b"x").expect("write");
     std::os::unix::fs::symlink("/usr/lib", dir.join("lib")).expect("symlink");
     std::os::unix::fs::symlink("../../lib/x86_64", dir.join("usr/lib/arch")).expect("symlink");
     let path = "/lib/arch/deep/../deep/er/file";
+    let mut g = c.benchmark_group("resolve in root");
     for (name, resolver) in [
-        ("resolve in root: openat2", Resolver::Openat2),
-        ("resolve in root: userspace walk", Resolver::Userspace),
+        ("openat2", Resolver::Openat2),
+        ("userspace walk", Resolver::Userspace),
     ] {
-        let root = Root::open(&dir).expect("open root").with_resolver(resolver);
-        if root.open_file(path, libc::O_RDONLY).is_err() {
-            println!("{name:<44} unavailable on this kernel");
+        let root = Root::open(dir).expect("open root").with_resolver(resolver);
+        if let Err(e) = root.open_file(path, libc::O_RDONLY) {
+            println!("resolve in root/{name}: unavailable on this kernel ({e})");
             continue;
         }
-        bench(filter, name, || {
-            black_box(
+        g.bench_function(name, |b| {
+            b.iter(|| {
                 root.open_file(black_box(path), libc::O_RDONLY)
-                    .expect("resolve"),
-            );
+                    .expect("resolve")
+            })
         });
     }
-    let _ = std::fs::remove_dir_all(&dir);
+    g.finish();
 }
 
-fn config(filter: &[String]) {
-    // The config.json `runc spec` writes, with a seccomp-free default process.
-    let dir = std::env::temp_dir().join(format!("iso-bench-config-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+fn config(c: &mut Criterion) {
+    // The config.json `runc spec` writes, without a seccomp section.
+    let scratch = Scratch::new("config");
+    let dir = scratch.path();
     std::fs::create_dir_all(dir.join("rootfs")).expect("mkdir");
     std::fs::write(dir.join("config.json"), CONFIG).expect("write config");
-    bench(filter, "config.json: Bundle::load", || {
-        black_box(iso_runtime::Bundle::load(black_box(&dir)).expect("load"));
+    c.bench_function("config.json/Bundle::load", |b| {
+        b.iter(|| iso_runtime::Bundle::load(black_box(dir)).expect("load"))
     });
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
-fn cgroups(filter: &[String]) {
+fn cgroups(c: &mut Criterion) {
     use iso::cgroups::{Cgroup, CgroupPath, Layout, Limit, Pids, Resources};
-    let name = "cgroup: create + apply pids + delete";
-    if !filter.is_empty() && !filter.iter().any(|x| name.contains(x.as_str())) {
-        return;
-    }
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
-        println!("{name:<44} skipped (needs root)");
+        println!("cgroup: skipped (creating cgroups needs root)");
         return;
     }
     let layout = Layout::detect().expect("cgroup layout");
@@ -155,27 +118,50 @@ fn cgroups(filter: &[String]) {
         ..Resources::default()
     };
     let mut n = 0u64;
-    bench(filter, name, || {
+    let mut next_path = || {
         n += 1;
-        let path = CgroupPath::new(&format!("{parent}/{n}")).expect("path");
-        let cg = Cgroup::create(&layout, path).expect("create");
-        cg.apply(&resources).expect("apply");
-        cg.delete().expect("delete");
+        CgroupPath::new(&format!("{parent}/{n}")).expect("cgroup path")
+    };
+    let mut g = c.benchmark_group("cgroup");
+    g.bench_function("create + delete", |b| {
+        b.iter_batched(
+            &mut next_path,
+            |path| {
+                let cg = Cgroup::create(&layout, path).expect("create");
+                cg.delete().expect("delete");
+            },
+            BatchSize::SmallInput,
+        )
     });
+    let cg = Cgroup::create(&layout, next_path()).expect("create");
+    g.bench_function("apply pids limit", |b| {
+        b.iter(|| cg.apply(black_box(&resources)).expect("apply"))
+    });
+    cg.delete().expect("delete");
+    g.bench_function("create + apply pids limit + delete", |b| {
+        b.iter_batched(
+            &mut next_path,
+            |path| {
+                let cg = Cgroup::create(&layout, path).expect("create");
+                cg.apply(&resources).expect("apply");
+                cg.delete().expect("delete");
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
     // Remove the bench's parents (only if empty, which they are after each delete).
-    if let Ok(p) = CgroupPath::new(&parent) {
-        if let Ok(cg) = Cgroup::open(&layout, p) {
-            let _ = cg.delete();
-        }
-    }
-    if let Ok(p) = CgroupPath::new("/iso-bench") {
-        if let Ok(cg) = Cgroup::open(&layout, p) {
+    for p in [parent.as_str(), "/iso-bench"] {
+        if let Ok(cg) = CgroupPath::new(p).and_then(|p| Cgroup::open(&layout, p)) {
             if cg.procs_recursive().map(|v| v.is_empty()).unwrap_or(false) {
                 let _ = cg.delete();
             }
         }
     }
 }
+
+criterion_group!(hotpaths, seccomp, resolve, config, cgroups);
+criterion_main!(hotpaths);
 
 const CONFIG: &str = r#"{
   "ociVersion": "1.0.2-dev",

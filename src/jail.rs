@@ -18,17 +18,20 @@
 //!
 //! | # | [`Step`] | what | why here |
 //! |---|---|---|---|
-//! | 1 | [`Cgroup`](Step::Cgroup) | write `0` to each prepared `cgroup.procs` | first, so every later fork of the worker is counted; needs the privileges and the host's cgroup files, which later steps take away |
+//! | 1 | [`Cgroup`](Step::Cgroup) | write `0` to each prepared `cgroup.procs` ([`iso_cgroups::PreparedJoin`]) | first, so every later fork of the worker is counted; needs the privileges and the host's cgroup files, which later steps take away |
 //! | 2 | [`Rlimits`](Step::Rlimits) | `setrlimit` for each limit | raising a hard limit needs `CAP_SYS_RESOURCE`, gone after step 6 |
-//! | 3 | [`Namespaces`](Step::Namespaces) | `unshare` (mount, UTS, IPC, network, cgroup), `sethostname` | needs `CAP_SYS_ADMIN`; the mount namespace must exist before anything is mounted, so that no mount reaches the host |
-//! | 4 | [`Mounts`](Step::Mounts) | make `/` recursively private, bind the root onto itself, bind mounts (optionally read-only), `/proc` | needs the host's paths, so before the root changes |
-//! | 5 | [`Root`](Step::Root) | `pivot_root` (and detach the old root) or `chroot`, then `chdir` | after the mounts it needs, before the privileges it needs are dropped |
-//! | 6 | [`User`](Step::User) | keep-caps, `setgroups`, then `setresgid`, then `setresuid`, then the capability sets | `setgroups` and `setgid` need `CAP_SETGID`, which is lost with the uid, so the uid goes last; and no moment runs as the new user with root's groups. Capabilities are reduced after the uid change (with keep-caps) because the change itself clears them |
+//! | 3 | [`Namespaces`](Step::Namespaces) | `unshare` (mount, UTS, IPC, network, cgroup), `sethostname` ([`iso_ns::unshare`], [`iso_ns::UtsName`]) | needs `CAP_SYS_ADMIN`; the mount namespace must exist before anything is mounted, so that no mount reaches the host |
+//! | 4 | [`Mounts`](Step::Mounts) | make `/` recursively private, bind the root onto itself, bind mounts (optionally read-only, recursively), `/proc`, each attached on a descriptor resolved beneath the root ([`iso_chroot::PreparedRoot`]) | needs the host's paths, so before the root changes |
+//! | 5 | [`Root`](Step::Root) | `pivot_root` (and detach the old root) or `chroot`, then `chdir` ([`iso_chroot::PreparedRoot`]) | after the mounts it needs, before the privileges it needs are dropped |
+//! | 6 | [`User`](Step::User) | keep-caps, `setgroups`, then `setresgid`, then `setresuid`, then the capability sets ([`iso_caps::UserSwitch`]) | `setgroups` and `setgid` need `CAP_SETGID`, which is lost with the uid, so the uid goes last; and no moment runs as the new user with root's groups. Capabilities are reduced after the uid change (with keep-caps) because the change itself clears them |
 //! | 7 | [`Capabilities`](Step::Capabilities) | without a user change: drop the bounding set and reduce the other sets | same reason as 6 |
 //! | 8 | [`NoNewPrivs`](Step::NoNewPrivs) | `prctl(PR_SET_NO_NEW_PRIVS)` | set-user-ID binaries and file capabilities can no longer give back what was dropped; required for Landlock and seccomp without `CAP_SYS_ADMIN` |
 //! | 9 | [`Landlock`](Step::Landlock) | `landlock_restrict_self` | before seccomp, whose allow-list may not contain the Landlock calls |
-//! | 10 | [`Fds`](Step::Fds) | `close_range`: every fd from 3 up that was not kept is marked close-on-exec (child) or closed (current process) | last thing before the filter (a strict filter may forbid `close_range`); marking instead of closing keeps the report pipe alive until `execve`, which then closes everything at once (CVE-2024-21626 was a leaked fd) |
-//! | 11 | [`Seccomp`](Step::Seccomp) | load the BPF filter | last: every step above makes system calls (`mount`, `setuid`, `prctl`, `close_range`) that the filter is there to forbid; after it only `execve` (child) or the worker's own code runs |
+//! | 10 | [`Fds`](Step::Fds) | `close_range`: every fd from 3 up that was not kept is marked close-on-exec (child) or closed (current process) ([`iso_sys::fd::KeepFds`]) | last thing before the filter (a strict filter may forbid `close_range`); marking instead of closing keeps the report pipe alive until `execve`, which then closes everything at once (CVE-2024-21626 was a leaked fd) |
+//! | 11 | [`Seccomp`](Step::Seccomp) | load the BPF filter ([`iso_seccomp::BpfProgram`]) | last: every step above makes system calls (`mount`, `setuid`, `prctl`, `close_range`) that the filter is there to forbid; after it only `execve` (child) or the worker's own code runs |
+//!
+//! Each step is a primitive crate's "prepare before the fork, apply without allocating" API,
+//! so the jail itself only orders them and reports which one failed.
 //!
 //! A failing step stops the sequence: the steps after it do not run and neither does the
 //! payload. For a child, the failure travels back through a close-on-exec pipe and
@@ -49,9 +52,10 @@
 //!   out of [`Jail::keep_caps`]. [`Jail::pivot_root`] (in a mount namespace, old root
 //!   detached) leaves no path to the host at all.
 //! - Paths (root, bind destinations, working directory) are checked while preparing to
-//!   contain no symbolic links and then used by name in the child; the root directory
-//!   should therefore be writable by root only, or a jailed user could swap a directory for a
-//!   symlink between the check and the mount.
+//!   contain no symbolic links, and opened again in the child (which has its own mount
+//!   namespace by then), still refusing symlinks: a directory swapped for a symlink in
+//!   between makes the step fail rather than mount elsewhere. Keep the root directory
+//!   writable by root only all the same.
 //! - Landlock rule paths are host paths, opened while preparing: the rules follow the inodes
 //!   into the new root.
 //! - User, PID and time namespaces are not offered: they need a parent that writes maps or
@@ -90,21 +94,23 @@ mod prepared;
 mod sys;
 
 use std::ffi::CString;
-use std::os::fd::{AsFd, OwnedFd, RawFd};
+use std::os::fd::RawFd;
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use iso_caps::{CapConfig, CapSet, Set, UserSwitch};
+use iso_cgroups::PreparedJoin;
+use iso_chroot::{EnterMethod, MountFlags, PreparedRoot};
 use iso_mac::landlock::Ruleset;
-use iso_ns::{Namespace, NamespaceSet};
+use iso_ns::{Namespace, NamespaceSet, UtsName};
 use iso_seccomp::Profile;
-use iso_sys::Resolve;
+use iso_sys::fd::KeepFds;
 
 pub use command::CommandJailExt;
 pub use error::{Error, Step};
 pub use prepared::PreparedJail;
 
-use prepared::{Labels, PreparedBind, PreparedFs};
+use prepared::{Labels, PreparedFs};
 
 /// The value meaning "no limit" for [`Jail::rlimit`] (`RLIM_INFINITY`).
 pub const RLIM_INFINITY: u64 = libc::RLIM_INFINITY;
@@ -511,21 +517,8 @@ impl Jail {
         let mut labels = Labels::default();
 
         // 1. cgroups: open each cgroup.procs for writing now.
-        let mut cgroup_procs = Vec::new();
-        for dir in &self.cgroup_dirs {
-            let file = dir.join("cgroup.procs");
-            let fd = std::fs::OpenOptions::new()
-                .write(true)
-                .open(&file)
-                .map_err(|source| Error::Prepare {
-                    step: Step::Cgroup,
-                    operation: "open",
-                    path: file.display().to_string(),
-                    source,
-                })?;
-            labels.cgroup.push(file.display().to_string());
-            cgroup_procs.push(OwnedFd::from(fd));
-        }
+        let cgroups = PreparedJoin::open(&self.cgroup_dirs).map_err(Error::Cgroup)?;
+        labels.cgroup = cgroups.files().map(|f| f.display().to_string()).collect();
 
         // 2. rlimits.
         let mut rlimits = Vec::new();
@@ -569,18 +562,11 @@ impl Jail {
         let hostname = match &self.hostname {
             None => None,
             Some(name) => {
-                if name.is_empty() || name.len() > 64 {
-                    return Err(Error::Invalid {
-                        step: Step::Namespaces,
-                        field: "hostname",
-                        reason: format!("{name:?} must be 1 to 64 bytes"),
-                    });
-                }
                 namespaces.insert(Namespace::Uts);
-                Some(CString::new(name.as_bytes()).map_err(|_| Error::Invalid {
+                Some(UtsName::new("hostname", name).map_err(|e| Error::Invalid {
                     step: Step::Namespaces,
                     field: "hostname",
-                    reason: format!("{name:?} contains a NUL byte"),
+                    reason: e.to_string(),
                 })?)
             }
         };
@@ -633,22 +619,12 @@ impl Jail {
         };
 
         // 10. fds.
-        let mut keep_fds: Vec<RawFd> = Vec::new();
-        for &fd in &self.keep_fds {
-            if fd < 0 {
-                return Err(Error::Invalid {
-                    step: Step::Fds,
-                    field: "keep_fd",
-                    reason: format!("negative descriptor {fd}"),
-                });
-            }
-            if fd >= 3 {
-                keep_fds.push(fd);
-            }
-        }
-        keep_fds.sort_unstable();
-        keep_fds.dedup();
-        labels.fds = format!("all but 0-2 and {keep_fds:?}");
+        let keep_fds = KeepFds::new(self.keep_fds.iter().copied()).map_err(|e| Error::Invalid {
+            step: Step::Fds,
+            field: "keep_fd",
+            reason: e.to_string(),
+        })?;
+        labels.fds = format!("all but 0-2 and {:?}", keep_fds.fds());
 
         // 11. seccomp.
         let profile = match &self.seccomp {
@@ -678,9 +654,9 @@ impl Jail {
         };
 
         Ok(PreparedJail::new(prepared::Parts {
-            cgroup_procs,
+            cgroups,
             rlimits,
-            unshare_flags: namespaces.clone_flags(),
+            namespaces,
             hostname,
             fs,
             user,
@@ -705,161 +681,72 @@ impl Jail {
             return match &self.workdir {
                 None => Ok(None),
                 Some(dir) => {
-                    check_dir(Step::Root, "current_dir", None, dir)?;
+                    // Checked like a root: it must exist as named, without symlinks.
+                    absolute(Step::Root, "current_dir", dir)?;
+                    PreparedRoot::new(dir, EnterMethod::Chroot).map_err(|source| {
+                        Error::Chroot {
+                            step: Step::Root,
+                            source,
+                        }
+                    })?;
                     labels.root = dir.display().to_string();
-                    Ok(Some(PreparedFs {
-                        method: None,
-                        root: CString::default(),
-                        binds: Vec::new(),
-                        proc_target: None,
-                        workdir: Some(cstring(Step::Root, "current_dir", dir)?),
-                    }))
+                    Ok(Some(PreparedFs::Workdir(cstring(
+                        Step::Root,
+                        "current_dir",
+                        dir,
+                    )?)))
                 }
             };
         };
-        let root_fd = check_dir(Step::Root, "root", None, root)?;
+        absolute(Step::Root, "root", root)?;
+        let fail = |step| move |source| Error::Chroot { step, source };
+        let method = match method {
+            RootMethod::PivotRoot => EnterMethod::PivotRoot,
+            RootMethod::Chroot => EnterMethod::Chroot,
+        };
+        let mut prepared = PreparedRoot::new(root, method).map_err(fail(Step::Root))?;
         labels.root = root.display().to_string();
-        let mut binds = Vec::new();
         for b in &self.binds {
-            if !b.source.is_absolute() {
-                return Err(Error::Invalid {
-                    step: Step::Mounts,
-                    field: "bind source",
-                    reason: format!("{} is not absolute", b.source.display()),
-                });
-            }
-            std::fs::metadata(&b.source).map_err(|source| Error::Prepare {
-                step: Step::Mounts,
-                operation: "stat",
-                path: b.source.display().to_string(),
-                source,
-            })?;
-            let target = inside(root, &b.destination, Step::Mounts, "bind destination")?;
-            // A directory, or a file for a file bind mount.
-            check_path(
-                Step::Mounts,
-                "bind destination",
-                Some(&root_fd),
-                &b.destination,
-                0,
-            )?;
+            let flags = if b.read_only {
+                MountFlags::RDONLY | MountFlags::NOSUID | MountFlags::NODEV
+            } else {
+                MountFlags::empty()
+            };
+            prepared = prepared
+                .bind(&b.source, &b.destination, flags)
+                .map_err(fail(Step::Mounts))?;
             labels.mounts.push(format!(
                 "{} -> {}{}",
                 b.source.display(),
-                target.display(),
+                root.join(b.destination.strip_prefix("/").unwrap_or(&b.destination))
+                    .display(),
                 if b.read_only { " (read-only)" } else { "" }
             ));
-            binds.push(PreparedBind {
-                source: cstring(Step::Mounts, "bind source", &b.source)?,
-                target: cstring(Step::Mounts, "bind destination", &target)?,
-                read_only: b.read_only,
-            });
         }
-        let proc_target = if self.mount_proc {
-            check_dir(Step::Mounts, "/proc", Some(&root_fd), Path::new("/proc"))?;
-            let target = root.join("proc");
-            labels.mounts.push(format!("proc -> {}", target.display()));
-            Some(cstring(Step::Mounts, "/proc", &target)?)
-        } else {
-            None
-        };
-        let workdir = match &self.workdir {
-            None => None,
-            Some(dir) => {
-                if !dir.is_absolute() {
-                    return Err(Error::Invalid {
-                        step: Step::Root,
-                        field: "current_dir",
-                        reason: format!("{} is not absolute", dir.display()),
-                    });
-                }
-                // Binds may cover it, so only check it when no bind could.
-                if self.binds.is_empty() {
-                    check_dir(Step::Root, "current_dir", Some(&root_fd), dir)?;
-                }
-                Some(cstring(Step::Root, "current_dir", dir)?)
-            }
-        };
-        Ok(Some(PreparedFs {
-            method: Some(*method),
-            root: cstring(Step::Root, "root", root)?,
-            binds,
-            proc_target,
-            workdir,
-        }))
+        if self.mount_proc {
+            prepared = prepared.mount_proc("/proc").map_err(fail(Step::Mounts))?;
+            labels
+                .mounts
+                .push(format!("proc -> {}", root.join("proc").display()));
+        }
+        if let Some(dir) = &self.workdir {
+            prepared = prepared.workdir(dir).map_err(fail(Step::Root))?;
+        }
+        Ok(Some(PreparedFs::Root(prepared)))
     }
 }
 
-/// `inner` (absolute, inside the root) as a host path below `root`.
-fn inside(root: &Path, inner: &Path, step: Step, field: &'static str) -> Result<PathBuf, Error> {
-    if !inner.is_absolute() || inner.components().any(|c| c == Component::ParentDir) {
-        return Err(Error::Invalid {
-            step,
-            field,
-            reason: format!("{} is not an absolute path without ..", inner.display()),
-        });
-    }
-    Ok(root.join(inner.strip_prefix("/").unwrap_or(inner)))
-}
-
-/// Opens directory `path` (absolute; relative to `root` when given) refusing symlinks in any
-/// component, to check it exists as named.
-fn check_dir(
-    step: Step,
-    field: &'static str,
-    root: Option<&OwnedFd>,
-    path: &Path,
-) -> Result<OwnedFd, Error> {
-    check_path(step, field, root, path, libc::O_DIRECTORY)
-}
-
-/// Like [`check_dir`], with extra open `flags` (`0` accepts files too).
-fn check_path(
-    step: Step,
-    field: &'static str,
-    root: Option<&OwnedFd>,
-    path: &Path,
-    flags: i32,
-) -> Result<OwnedFd, Error> {
-    if !path.is_absolute() {
-        return Err(Error::Invalid {
+/// Refuses a relative `path` before any primitive sees it.
+fn absolute(step: Step, field: &'static str, path: &Path) -> Result<(), Error> {
+    if path.is_absolute() {
+        Ok(())
+    } else {
+        Err(Error::Invalid {
             step,
             field,
             reason: format!("{} is not absolute", path.display()),
-        });
+        })
     }
-    let slash;
-    let dir = match root {
-        Some(fd) => fd.as_fd(),
-        None => {
-            slash = std::fs::File::open("/").map_err(|source| Error::Prepare {
-                step,
-                operation: "open",
-                path: "/".into(),
-                source,
-            })?;
-            slash.as_fd()
-        }
-    };
-    let rel = path.strip_prefix("/").unwrap_or(path);
-    let rel = if rel.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        rel
-    };
-    iso_sys::openat2(
-        dir,
-        rel,
-        libc::O_PATH | flags,
-        0,
-        Resolve::BENEATH | Resolve::NO_SYMLINKS | Resolve::NO_MAGICLINKS,
-    )
-    .map_err(|source| Error::Prepare {
-        step,
-        operation: "openat2(RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS)",
-        path: path.display().to_string(),
-        source,
-    })
 }
 
 fn cstring(step: Step, field: &'static str, path: &Path) -> Result<CString, Error> {

@@ -16,7 +16,9 @@ fn example_path(name: &str) -> PathBuf {
     profile_dir.join("examples").join(name)
 }
 
-fn run_example(name: &str) {
+/// Runs example `name` and checks it exits 0 and prints each of `expected` (a substring of
+/// some line of its stdout).
+fn run_example(name: &str, expected: &[&str]) {
     if !iso_testutil::root_or_skip() {
         return;
     }
@@ -36,14 +38,21 @@ fn run_example(name: &str) {
         "example {name} failed ({}):\n{stdout}\n{stderr}",
         out.status
     );
+    for line in expected {
+        assert!(
+            stdout.lines().any(|l| l.contains(line)),
+            "example {name} did not print {line:?}:\n{stdout}"
+        );
+    }
 }
 
+/// One test per example: `name`, or `name => ["expected line", ...]`.
 macro_rules! examples {
-    ($($name:ident),* $(,)?) => {
+    ($($name:ident $(=> [$($line:expr),* $(,)?])?),* $(,)?) => {
         $(
             #[test]
             fn $name() {
-                run_example(stringify!($name));
+                run_example(stringify!($name), &[$($($line),*)?]);
             }
         )*
     };
@@ -62,4 +71,12 @@ examples!(
     fpm_jail,
     ulimit,
     namespaces_tour,
+    runtime_chain => [
+        "[ok] runtime -> container init -> child, each the parent of the next",
+        "[ok] the init is pid 1 in its own pid namespace",
+        "[ok] namespaces pid mnt net ipc uts cgroup differ from the host's",
+        "[ok] init and child are in the cgroup /iso-example-chain-",
+        "[ok] the init holds only stdin, stdout and stderr",
+        "cleaned up: container iso-example-chain-",
+    ],
 );

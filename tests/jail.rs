@@ -594,8 +594,12 @@ fn rlimits_and_cgroup_placement_apply_to_the_child() {
         .rlimit(Resource::Nofile, 42, 42)
         .cgroup(&cg)
         .prepare();
-    let out = prepared.map(|p| sh(p, "ulimit -n; /bin/busybox cat /proc/self/cgroup"));
+    // Delete the cgroup even when the payload or the jail fails (sh panics then).
+    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        prepared.map(|p| sh(p, "ulimit -n; /bin/busybox cat /proc/self/cgroup"))
+    }));
     let deleted = cg.delete();
+    let out = out.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
     let text = stdout(&out.expect("prepare"));
     deleted.expect("delete cgroup");
     assert_eq!(text.lines().next(), Some("42"), "{text}");

@@ -136,6 +136,19 @@ pub enum Error {
         #[source]
         source: iso_caps::Error,
     },
+    /// Preparing the root, its mounts or the working directory failed (a path that does not
+    /// exist, holds a symbolic link, or is not absolute).
+    #[error("jail step {step}: preparing: {source}")]
+    Chroot {
+        /// [`Step::Mounts`] or [`Step::Root`].
+        step: Step,
+        /// The root filesystem crate's error.
+        #[source]
+        source: iso_chroot::Error,
+    },
+    /// Opening a cgroup's `cgroup.procs` failed.
+    #[error("jail step cgroup: preparing: {0}")]
+    Cgroup(#[source] iso_cgroups::Error),
     /// Compiling the seccomp profile failed.
     #[error("jail step seccomp: compiling the profile: {0}")]
     Seccomp(#[source] iso_seccomp::Error),
@@ -183,7 +196,9 @@ impl Error {
             Error::Invalid { step, .. }
             | Error::Prepare { step, .. }
             | Error::Caps { step, .. }
+            | Error::Chroot { step, .. }
             | Error::Step { step, .. } => *step,
+            Error::Cgroup(_) => Step::Cgroup,
             Error::Seccomp(_) => Step::Seccomp,
             Error::Landlock(_) => Step::Landlock,
         }
@@ -201,6 +216,8 @@ impl Error {
             Error::Invalid { .. } => None,
             Error::Prepare { source, .. } | Error::Step { source, .. } => source.raw_os_error(),
             Error::Caps { source, .. } => source.errno(),
+            Error::Chroot { source, .. } => source.errno(),
+            Error::Cgroup(e) => e.errno(),
             Error::Seccomp(e) => e.errno(),
             Error::Landlock(e) => e.errno(),
         }
@@ -222,73 +239,60 @@ pub(crate) struct Failure {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub(crate) enum Op {
-    WriteCgroupProcs,
+    JoinCgroup,
     Setrlimit,
     Unshare,
     SetHostname,
-    MakePrivate,
-    BindRoot,
-    Bind,
-    RemountReadOnly,
-    MountProc,
+    OpenRoot,
+    PrepareTree,
+    Mount,
+    EnterRoot,
     Chdir,
-    PivotRoot,
-    DetachOldRoot,
-    Chroot,
     UserSwitch,
     CapsApply,
     SetNoNewPrivs,
     LandlockRestrict,
-    CloseRange,
-    KeepFd,
+    SweepFds,
     SeccompLoad,
 }
 
 impl Op {
-    const ALL: [Op; 20] = [
-        Op::WriteCgroupProcs,
+    const ALL: [Op; 15] = [
+        Op::JoinCgroup,
         Op::Setrlimit,
         Op::Unshare,
         Op::SetHostname,
-        Op::MakePrivate,
-        Op::BindRoot,
-        Op::Bind,
-        Op::RemountReadOnly,
-        Op::MountProc,
+        Op::OpenRoot,
+        Op::PrepareTree,
+        Op::Mount,
+        Op::EnterRoot,
         Op::Chdir,
-        Op::PivotRoot,
-        Op::DetachOldRoot,
-        Op::Chroot,
         Op::UserSwitch,
         Op::CapsApply,
         Op::SetNoNewPrivs,
         Op::LandlockRestrict,
-        Op::CloseRange,
-        Op::KeepFd,
+        Op::SweepFds,
         Op::SeccompLoad,
     ];
 
     pub fn name(self) -> &'static str {
         match self {
-            Op::WriteCgroupProcs => "write(cgroup.procs)",
+            Op::JoinCgroup => "write(cgroup.procs)",
             Op::Setrlimit => "setrlimit",
             Op::Unshare => "unshare",
             Op::SetHostname => "sethostname",
-            Op::MakePrivate => "mount(MS_REC|MS_PRIVATE)",
-            Op::BindRoot => "mount(MS_BIND) of the root onto itself",
-            Op::Bind => "mount(MS_BIND)",
-            Op::RemountReadOnly => "mount(MS_REMOUNT|MS_RDONLY)",
-            Op::MountProc => "mount(proc)",
+            Op::OpenRoot => "openat2(RESOLVE_NO_SYMLINKS) of the root",
+            Op::PrepareTree => {
+                "mount(MS_REC|MS_PRIVATE) of /, or the bind mount of the root onto itself"
+            }
+            Op::Mount => "open_tree/fsmount, mount_setattr, move_mount",
+            Op::EnterRoot => "pivot_root/chroot",
             Op::Chdir => "chdir",
-            Op::PivotRoot => "pivot_root",
-            Op::DetachOldRoot => "umount2(MNT_DETACH) of the old root",
-            Op::Chroot => "chroot",
             Op::UserSwitch => "setgroups/setresgid/setresuid with capabilities",
             Op::CapsApply => "capset/prctl(PR_CAPBSET_DROP)",
             Op::SetNoNewPrivs => "prctl(PR_SET_NO_NEW_PRIVS)",
             Op::LandlockRestrict => "landlock_restrict_self",
-            Op::CloseRange => "close_range",
-            Op::KeepFd => "fcntl(F_SETFD) of a kept fd",
+            Op::SweepFds => "close_range, or fcntl(F_SETFD) of a kept fd",
             Op::SeccompLoad => "seccomp(SECCOMP_SET_MODE_FILTER)",
         }
     }

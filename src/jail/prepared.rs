@@ -2,15 +2,18 @@
 
 use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
 
 use iso_caps::{PreparedCaps, UserSwitch};
+use iso_cgroups::PreparedJoin;
+use iso_chroot::{ApplyStage, PreparedRoot};
 use iso_mac::landlock;
+use iso_ns::{NamespaceSet, UtsName};
 use iso_seccomp::BpfProgram;
+use iso_sys::fd::KeepFds;
 
 use super::error::{Error, Failure, Op, Step};
-use super::{sys, RootMethod};
+use super::sys;
 
 /// Human-readable targets of each step, kept by the parent to turn a child's [`Failure`]
 /// (numbers only) into an [`Error`] that names what failed.
@@ -33,7 +36,7 @@ impl Labels {
             Step::Rlimits => item(&self.rlimits),
             Step::Namespaces => self.namespaces.clone(),
             Step::Mounts => match f.op {
-                Op::Bind | Op::RemountReadOnly | Op::MountProc => item(&self.mounts),
+                Op::Mount => item(&self.mounts),
                 _ => self.root.clone(),
             },
             Step::Root => self.root.clone(),
@@ -54,42 +57,33 @@ impl Labels {
     }
 }
 
+/// The root change, or (without one) only a working directory.
 #[derive(Debug)]
-pub(crate) struct PreparedBind {
-    pub source: CString,
-    pub target: CString,
-    pub read_only: bool,
-}
-
-#[derive(Debug)]
-pub(crate) struct PreparedFs {
-    /// `None` when only a working directory was asked for.
-    pub method: Option<RootMethod>,
-    pub root: CString,
-    pub binds: Vec<PreparedBind>,
-    pub proc_target: Option<CString>,
-    pub workdir: Option<CString>,
+pub(crate) enum PreparedFs {
+    Root(PreparedRoot),
+    Workdir(CString),
 }
 
 impl PreparedFs {
     pub(crate) fn needs_mount_ns(&self) -> bool {
-        self.method == Some(RootMethod::PivotRoot)
-            || !self.binds.is_empty()
-            || self.proc_target.is_some()
+        match self {
+            PreparedFs::Root(root) => root.needs_mount_namespace(),
+            PreparedFs::Workdir(_) => false,
+        }
     }
 }
 
 pub(crate) struct Parts {
-    pub cgroup_procs: Vec<OwnedFd>,
+    pub cgroups: PreparedJoin,
     pub rlimits: Vec<(libc::__rlimit_resource_t, libc::rlimit)>,
-    pub unshare_flags: i32,
-    pub hostname: Option<CString>,
+    pub namespaces: NamespaceSet,
+    pub hostname: Option<UtsName>,
     pub fs: Option<PreparedFs>,
     pub user: Option<UserSwitch>,
     pub caps: PreparedCaps,
     pub no_new_privs: bool,
     pub landlock: Option<landlock::Prepared>,
-    pub keep_fds: Vec<RawFd>,
+    pub keep_fds: KeepFds,
     pub seccomp: Option<BpfProgram>,
     pub labels: Labels,
 }
@@ -112,16 +106,16 @@ pub(crate) struct Parts {
 /// ```
 #[derive(Debug)]
 pub struct PreparedJail {
-    cgroup_procs: Vec<OwnedFd>,
+    cgroups: PreparedJoin,
     rlimits: Vec<(libc::__rlimit_resource_t, libc::rlimit)>,
-    unshare_flags: i32,
-    hostname: Option<CString>,
+    namespaces: NamespaceSet,
+    hostname: Option<UtsName>,
     fs: Option<PreparedFs>,
     user: Option<UserSwitch>,
     caps: PreparedCaps,
     no_new_privs: bool,
     landlock: Option<landlock::Prepared>,
-    keep_fds: Vec<RawFd>,
+    keep_fds: KeepFds,
     seccomp: Option<BpfProgram>,
     labels: Arc<Labels>,
 }
@@ -143,9 +137,9 @@ pub(crate) enum Mode {
 impl PreparedJail {
     pub(crate) fn new(p: Parts) -> PreparedJail {
         PreparedJail {
-            cgroup_procs: p.cgroup_procs,
+            cgroups: p.cgroups,
             rlimits: p.rlimits,
-            unshare_flags: p.unshare_flags,
+            namespaces: p.namespaces,
             hostname: p.hostname,
             fs: p.fs,
             user: p.user,
@@ -189,32 +183,44 @@ impl PreparedJail {
     /// The sequence. Allocation-free and async-signal-safe on success (the primitives'
     /// errors may allocate their message on failure, which glibc's fork handling permits).
     pub(crate) fn run(&mut self, mode: Mode) -> Result<(), Failure> {
-        // 1. cgroups: "0" moves the writer itself, on v1 and v2 alike.
-        for (i, fd) in self.cgroup_procs.iter().enumerate() {
-            sys::write_all(fd.as_raw_fd(), b"0")
-                .map_err(|e| Failure::new(Step::Cgroup, Op::WriteCgroupProcs, e, i as u32))?;
-        }
+        let errno_of = |e: Option<i32>| e.unwrap_or(libc::EPERM);
+        // 1. cgroups.
+        self.cgroups.join_self().map_err(|e| {
+            let item = match e {
+                iso_cgroups::Error::Join { index, .. } => index as u32,
+                _ => 0,
+            };
+            Failure::new(Step::Cgroup, Op::JoinCgroup, errno_of(e.errno()), item)
+        })?;
         // 2. rlimits.
         for (i, (resource, limit)) in self.rlimits.iter().enumerate() {
             sys::setrlimit(*resource, limit)
                 .map_err(|e| Failure::new(Step::Rlimits, Op::Setrlimit, e, i as u32))?;
         }
         // 3. namespaces.
-        if self.unshare_flags != 0 {
-            sys::unshare(self.unshare_flags)
-                .map_err(|e| Failure::new(Step::Namespaces, Op::Unshare, e, 0))?;
+        if !self.namespaces.is_empty() {
+            iso_ns::unshare(self.namespaces)
+                .map_err(|e| Failure::new(Step::Namespaces, Op::Unshare, errno_of(e.errno()), 0))?;
         }
         if let Some(name) = &self.hostname {
-            sys::sethostname(name.as_bytes())
-                .map_err(|e| Failure::new(Step::Namespaces, Op::SetHostname, e, 0))?;
+            name.set_as_hostname().map_err(|e| {
+                Failure::new(
+                    Step::Namespaces,
+                    Op::SetHostname,
+                    errno_of(e.raw_os_error()),
+                    0,
+                )
+            })?;
         }
         // 4, 5. mounts, root, working directory.
-        if let Some(fs) = &self.fs {
-            mounts(fs)?;
-            enter_root(fs)?;
+        match &self.fs {
+            None => {}
+            Some(PreparedFs::Root(root)) => root.apply().map_err(root_failure)?,
+            Some(PreparedFs::Workdir(dir)) => {
+                sys::chdir(dir).map_err(|e| Failure::new(Step::Root, Op::Chdir, e, 0))?
+            }
         }
         // 6, 7. user and capabilities.
-        let errno_of = |e: Option<i32>| e.unwrap_or(libc::EPERM);
         if let Some(user) = &self.user {
             user.apply()
                 .map_err(|e| Failure::new(Step::User, Op::UserSwitch, errno_of(e.errno()), 0))?;
@@ -236,7 +242,16 @@ impl PreparedJail {
             })?;
         }
         // 10. descriptors.
-        self.sweep_fds(mode)?;
+        let swept = match mode {
+            Mode::BeforeExec => self.keep_fds.cloexec_others(),
+            Mode::Current => {
+                // The prepared files (cgroup.procs) are about to be closed by number:
+                // forget their owners so that nothing closes them twice.
+                std::mem::forget(std::mem::take(&mut self.cgroups));
+                self.keep_fds.close_others()
+            }
+        };
+        swept.map_err(|e| Failure::new(Step::Fds, Op::SweepFds, errno_of(e.raw_os_error()), 0))?;
         // 11. seccomp, last.
         if let Some(bpf) = &self.seccomp {
             bpf.load().map_err(|e| {
@@ -245,115 +260,20 @@ impl PreparedJail {
         }
         Ok(())
     }
-
-    /// Closes (or marks close-on-exec) every descriptor from 3 up except the kept ones, in
-    /// the gaps between them; kept ones lose `FD_CLOEXEC` before an exec.
-    fn sweep_fds(&mut self, mode: Mode) -> Result<(), Failure> {
-        let fail = |op, e| Failure::new(Step::Fds, op, e, 0);
-        let flags = match mode {
-            Mode::BeforeExec => libc::CLOSE_RANGE_CLOEXEC,
-            Mode::Current => {
-                // The cgroup files are about to be closed by number: forget them without
-                // closing twice.
-                for fd in self.cgroup_procs.drain(..) {
-                    std::mem::forget(fd);
-                }
-                0
-            }
-        };
-        let mut low: u32 = 3;
-        for &fd in &self.keep_fds {
-            let fd = fd as u32; // prepare() kept only fds >= 3
-            if fd > low {
-                sys::close_range(low, fd - 1, flags).map_err(|e| fail(Op::CloseRange, e))?;
-            }
-            low = fd.saturating_add(1);
-            if mode == Mode::BeforeExec {
-                sys::clear_cloexec(fd as RawFd).map_err(|e| fail(Op::KeepFd, e))?;
-            }
-        }
-        sys::close_range(low, u32::MAX, flags).map_err(|e| fail(Op::CloseRange, e))
-    }
 }
 
-fn mounts(fs: &PreparedFs) -> Result<(), Failure> {
-    if !fs.needs_mount_ns() {
-        return Ok(());
-    }
-    let fail = |op, e, i| Failure::new(Step::Mounts, op, e, i);
-    // Nothing below may propagate to the host's mounts.
-    sys::mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None)
-        .map_err(|e| fail(Op::MakePrivate, e, 0))?;
-    if fs.method == Some(RootMethod::PivotRoot) {
-        // pivot_root needs the new root to be a mount point.
-        sys::mount(
-            Some(&fs.root),
-            &fs.root,
-            None,
-            libc::MS_BIND | libc::MS_REC,
-            None,
-        )
-        .map_err(|e| fail(Op::BindRoot, e, 0))?;
-    }
-    for (i, b) in fs.binds.iter().enumerate() {
-        let i = i as u32;
-        sys::mount(
-            Some(&b.source),
-            &b.target,
-            None,
-            libc::MS_BIND | libc::MS_REC,
-            None,
-        )
-        .map_err(|e| fail(Op::Bind, e, i))?;
-        if b.read_only {
-            // A bind mount takes its flags only from a remount.
-            sys::mount(
-                None,
-                &b.target,
-                None,
-                libc::MS_REMOUNT
-                    | libc::MS_BIND
-                    | libc::MS_RDONLY
-                    | libc::MS_NOSUID
-                    | libc::MS_NODEV,
-                None,
-            )
-            .map_err(|e| fail(Op::RemountReadOnly, e, i))?;
-        }
-    }
-    if let Some(target) = &fs.proc_target {
-        sys::mount(
-            Some(c"proc"),
-            target,
-            Some(c"proc"),
-            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
-            Some(c"hidepid=invisible"),
-        )
-        .map_err(|e| fail(Op::MountProc, e, fs.binds.len() as u32))?;
-    }
-    Ok(())
-}
-
-fn enter_root(fs: &PreparedFs) -> Result<(), Failure> {
-    let fail = |op, e| Failure::new(Step::Root, op, e, 0);
-    match fs.method {
-        None => {}
-        Some(RootMethod::PivotRoot) => {
-            sys::chdir(&fs.root).map_err(|e| fail(Op::Chdir, e))?;
-            // The old root ends up stacked on "." above the new one; detach it.
-            sys::pivot_root(c".", c".").map_err(|e| fail(Op::PivotRoot, e))?;
-            sys::umount_detach(c".").map_err(|e| fail(Op::DetachOldRoot, e))?;
-            sys::chdir(c"/").map_err(|e| fail(Op::Chdir, e))?;
-        }
-        Some(RootMethod::Chroot) => {
-            // chdir first, so the working directory is never outside the new root.
-            sys::chdir(&fs.root).map_err(|e| fail(Op::Chdir, e))?;
-            sys::chroot(c".").map_err(|e| fail(Op::Chroot, e))?;
-            sys::chdir(c"/").map_err(|e| fail(Op::Chdir, e))?;
-        }
-    }
-    if let Some(dir) = &fs.workdir {
-        sys::chdir(dir).map_err(|e| fail(Op::Chdir, e))?;
-    }
-    Ok(())
+/// The jail step and operation of a failure of [`PreparedRoot::apply`].
+fn root_failure(e: iso_chroot::Error) -> Failure {
+    let errno = e.errno().unwrap_or(libc::EPERM);
+    let (step, op, item) = match e {
+        iso_chroot::Error::Apply { stage, .. } => match stage {
+            ApplyStage::OpenRoot => (Step::Root, Op::OpenRoot, 0),
+            ApplyStage::PrepareTree => (Step::Mounts, Op::PrepareTree, 0),
+            ApplyStage::Mount(i) => (Step::Mounts, Op::Mount, i as u32),
+            ApplyStage::Enter => (Step::Root, Op::EnterRoot, 0),
+            ApplyStage::Workdir => (Step::Root, Op::Chdir, 0),
+        },
+        _ => (Step::Root, Op::EnterRoot, 0),
+    };
+    Failure::new(step, op, errno, item)
 }

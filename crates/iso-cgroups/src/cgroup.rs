@@ -1,6 +1,7 @@
 //! The [`Cgroup`] handle: create, join, list, freeze, kill, delete.
 
 use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -202,11 +203,59 @@ impl Cgroup {
     /// # Ok::<(), iso_cgroups::Error>(())
     /// ```
     pub fn add_process(&self, pid: Pid) -> Result<()> {
-        for (_, dir) in self.dirs() {
+        self.add_process_where(pid, |_| true)
+    }
+
+    /// Moves a process into this cgroup in the v1 hierarchies only: for a child that was
+    /// born in the v2 directory ([`Cgroup::open_v2_dir`]), on a hybrid host.
+    ///
+    /// ```no_run
+    /// use iso_cgroups::{Cgroup, CgroupPath, Layout};
+    /// let cg = Cgroup::create(&Layout::detect()?, CgroupPath::new("/iso/doc")?)?;
+    /// let child = std::process::Command::new("sleep").arg("9").spawn().expect("spawn");
+    /// cg.add_process_v1(iso_sys::Pid::from_raw(child.id() as i32).expect("pid"))?;
+    /// # Ok::<(), iso_cgroups::Error>(())
+    /// ```
+    pub fn add_process_v1(&self, pid: Pid) -> Result<()> {
+        self.add_process_where(pid, |h| h.version == Version::V1)
+    }
+
+    fn add_process_where(&self, pid: Pid, wanted: impl Fn(&Hierarchy) -> bool) -> Result<()> {
+        let pid = pid.as_raw().to_string();
+        for (_, dir) in self.dirs().filter(|(h, _)| wanted(h)) {
             let file = dir.join("cgroup.procs");
-            write_raw(&file, &pid.as_raw().to_string()).map_err(|e| Error::io("write", file, e))?;
+            write_raw(&file, &pid).map_err(|e| Error::io("write", file, e))?;
         }
         Ok(())
+    }
+
+    /// Opens this cgroup's directory in the v2 hierarchy, if the host has one, for a child
+    /// to be born there: `clone3(2)` with `CLONE_INTO_CGROUP` (see `iso_ns::Spawn::into_cgroup`).
+    ///
+    /// Writing a pid to `cgroup.procs` takes the kernel's global `cgroup_threadgroup_rwsem`
+    /// for writing, which waits for an RCU grace period (milliseconds on a busy machine); a
+    /// child cloned into its cgroup skips that. Add the child to the v1 hierarchies, if any,
+    /// with [`Cgroup::add_process_v1`].
+    ///
+    /// ```no_run
+    /// use iso_cgroups::{Cgroup, CgroupPath, Layout};
+    /// let cg = Cgroup::create(&Layout::detect()?, CgroupPath::new("/iso/doc")?)?;
+    /// if let Some(dir) = cg.open_v2_dir()? {
+    ///     // pass `dir` to clone3 as clone_args.cgroup with CLONE_INTO_CGROUP
+    /// #   drop(dir);
+    /// }
+    /// # Ok::<(), iso_cgroups::Error>(())
+    /// ```
+    pub fn open_v2_dir(&self) -> Result<Option<std::os::fd::OwnedFd>> {
+        let Some((_, dir)) = self.dirs().find(|(h, _)| h.version == Version::V2) else {
+            return Ok(None);
+        };
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+            .open(&dir)
+            .map_err(|e| Error::io("open", dir, e))?;
+        Ok(Some(file.into()))
     }
 
     /// Moves one thread (by its tid) into this cgroup: v1 `tasks`; v2 `cgroup.threads`.
@@ -324,8 +373,7 @@ impl Cgroup {
                 })
             }
             Version::V2 => {
-                let file = dir.join("cgroup.events");
-                let frozen = read(&file)?.lines().any(|l| l.trim() == "frozen 1");
+                let frozen = events_say(&dir, "frozen 1")?;
                 let wanted = read(&dir.join("cgroup.freeze"))?.trim() == "1";
                 Ok(match (wanted, frozen) {
                     (_, true) => FreezerState::Frozen,
@@ -416,8 +464,12 @@ impl Cgroup {
             });
         }
         if let Some(u) = self.layout.unified() {
-            let file = self.path.dir_in(&u.mount_point).join("cgroup.kill");
-            if file.exists() {
+            let dir = self.path.dir_in(&u.mount_point);
+            let file = dir.join("cgroup.kill");
+            // cgroup.kill takes the kernel's global threadgroup lock for writing, which waits
+            // for an RCU grace period: only when something is there to kill (`populated`
+            // counts the whole sub-tree).
+            if file.exists() && events_say(&dir, "populated 1")? {
                 write_raw(&file, "1").map_err(|e| Error::io("write", &file, e))?;
             }
         }
@@ -470,6 +522,13 @@ impl Cgroup {
         }
         Ok(())
     }
+}
+
+/// Whether the v2 `cgroup.events` of `dir` has the line `key value`.
+fn events_say(dir: &Path, line: &str) -> Result<bool> {
+    Ok(read(&dir.join("cgroup.events"))?
+        .lines()
+        .any(|l| l.trim() == line))
 }
 
 fn parse_pids(text: &str) -> impl Iterator<Item = Pid> + '_ {

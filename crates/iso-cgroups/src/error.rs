@@ -73,6 +73,16 @@ pub enum Error {
         /// What was wrong.
         reason: String,
     },
+    /// [`PreparedJoin::join_self`](crate::PreparedJoin::join_self) could not write to a
+    /// `cgroup.procs` file. Built without allocating, for a child between `fork` and `execve`.
+    #[error("joining cgroup.procs file #{index}: {source}")]
+    Join {
+        /// The file's index in [`PreparedJoin::files`](crate::PreparedJoin::files).
+        index: usize,
+        /// The kernel's answer, with its errno.
+        #[source]
+        source: io::Error,
+    },
     /// Reading `/proc` failed, or `/proc` is not a real procfs.
     #[error("procfs: {0}")]
     Proc(#[source] iso_sys::Error),
@@ -144,9 +154,10 @@ impl Error {
     /// ```
     pub fn errno(&self) -> Option<i32> {
         match self {
-            Error::Io { source, .. } | Error::Write { source, .. } | Error::Bpf { source, .. } => {
-                source.raw_os_error()
-            }
+            Error::Io { source, .. }
+            | Error::Write { source, .. }
+            | Error::Bpf { source, .. }
+            | Error::Join { source, .. } => source.raw_os_error(),
             Error::Proc(e) => e.errno(),
             _ => None,
         }

@@ -65,6 +65,7 @@ mod apply;
 mod bpf;
 mod cgroup;
 mod error;
+mod join;
 mod layout;
 #[cfg(feature = "oci")]
 mod oci;
@@ -74,6 +75,7 @@ mod stats;
 
 pub use cgroup::{Cgroup, FreezerState};
 pub use error::{Error, Result};
+pub use join::PreparedJoin;
 pub use layout::{parse_mountinfo, CgroupMount, Controller, Hierarchy, Layout, Mode, Version};
 pub use path::{Anchor, CgroupPath};
 pub use resources::{

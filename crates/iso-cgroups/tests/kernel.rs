@@ -310,6 +310,100 @@ fn prove_join(layout: &Layout) {
     let _ = child.wait();
 }
 
+/// A forked child moves itself in with files opened before the fork; a cgroup that refuses
+/// tasks names the file.
+fn prove_prepared_join(layout: &Layout) {
+    let g = test_cgroup(layout, "prepjoin");
+    let join = g.0.prepare_join().unwrap();
+    assert_eq!(join.files().count(), layout.hierarchies().count());
+    let expected = g.0.path().as_str().to_string();
+    iso_testutil::in_child(move || {
+        join.join_self().map_err(|e| e.to_string())?;
+        let membership = std::fs::read_to_string("/proc/self/cgroup").map_err(|e| e.to_string())?;
+        let hits = membership
+            .lines()
+            .filter(|l| l.ends_with(&expected))
+            .count();
+        if hits != join.files().count() {
+            return Err(format!("not in {expected} everywhere: {membership}"));
+        }
+        Ok(())
+    });
+    assert!(g.0.procs().unwrap().is_empty(), "the child was reaped");
+    // A v1 cpuset child made with a bare mkdir has no CPUs: it refuses tasks with ENOSPC.
+    if let Some(h) = layout.owner(Controller::Cpuset) {
+        if h.version == Version::V1 {
+            let dir = g.0.path().dir_in(&h.mount_point).join("no-cpus");
+            std::fs::create_dir(&dir).unwrap();
+            let join = PreparedJoin::open([&dir]).unwrap();
+            let refused = std::panic::catch_unwind(|| {
+                iso_testutil::in_child(|| match join.join_self() {
+                    Err(Error::Join { index: 0, source })
+                        if source.raw_os_error() == Some(libc::ENOSPC) =>
+                    {
+                        Ok(())
+                    }
+                    other => Err(format!("expected Join #0 ENOSPC, got {other:?}")),
+                })
+            });
+            std::fs::remove_dir(&dir).unwrap();
+            assert!(refused.is_ok(), "see the child's message above");
+        }
+    }
+}
+
+/// A child cloned into the v2 directory (`clone3` with `CLONE_INTO_CGROUP`), then added to
+/// the v1 hierarchies, is in the cgroup in every hierarchy without ever being moved in v2.
+fn prove_born_in_v2(layout: &Layout) {
+    let g = test_cgroup(layout, "born");
+    let Some(dir) = g.0.open_v2_dir().unwrap() else {
+        eprintln!("skipped: no v2 hierarchy");
+        return;
+    };
+    #[repr(C)]
+    #[derive(Default)]
+    struct CloneArgs([u64; 11]);
+    let mut args = CloneArgs::default();
+    args.0[0] = 0x2_0000_0000; // CLONE_INTO_CGROUP
+    args.0[4] = libc::SIGCHLD as u64; // exit_signal
+    args.0[10] = std::os::fd::AsRawFd::as_raw_fd(&dir) as u64; // cgroup
+                                                               // SAFETY: clone3 without CLONE_VM behaves like fork; the child only pauses (a system
+                                                               // call) until it is killed.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    if ret == 0 {
+        // SAFETY: async-signal-safe calls only, in the child.
+        unsafe {
+            libc::pause();
+            libc::_exit(0);
+        }
+    }
+    assert!(ret > 0, "clone3: {}", std::io::Error::last_os_error());
+    let pid = Pid::from_raw(ret as i32).unwrap();
+    let membership = || std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    assert!(
+        membership()
+            .lines()
+            .any(|l| l == format!("0::{}", g.0.path().as_str())),
+        "born outside its v2 cgroup: {}",
+        membership()
+    );
+    g.0.add_process_v1(pid).unwrap();
+    let hits = membership()
+        .lines()
+        .filter(|l| l.ends_with(g.0.path().as_str()))
+        .count();
+    assert_eq!(hits, layout.hierarchies().count(), "{}", membership());
+    g.0.kill().unwrap();
+    // SAFETY: reaping our own child.
+    unsafe { libc::waitpid(pid.as_raw(), std::ptr::null_mut(), 0) };
+}
+
 fn prove_devices_ebpf(layout: &Layout) {
     let tmp = iso_testutil::TempDir::new("cgdev");
     let node = tmp.path().join("null");
@@ -501,6 +595,18 @@ fn layout_owners_exist() {
 fn join_every_hierarchy() {
     let Some(layout) = host() else { return };
     prove_join(&layout);
+}
+
+#[test]
+fn prepared_join_from_a_child() {
+    let Some(layout) = host() else { return };
+    prove_prepared_join(&layout);
+}
+
+#[test]
+fn born_in_v2_then_joined_in_v1() {
+    let Some(layout) = host() else { return };
+    prove_born_in_v2(&layout);
 }
 
 #[test]
@@ -989,6 +1095,7 @@ fn vm_cpuset() {
 fn vm_freeze_and_kill() {
     let Some(l) = v2() else { return };
     prove_join(&l);
+    prove_born_in_v2(&l);
     prove_freeze(&l);
     prove_kill(&l);
 }

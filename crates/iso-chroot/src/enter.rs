@@ -39,15 +39,12 @@ pub enum EnterMethod {
 /// # Ok::<(), iso_chroot::Error>(())
 /// ```
 pub fn enter(root: &Root, method: EnterMethod) -> Result<()> {
-    match method {
-        EnterMethod::Chroot => chroot(root),
-        EnterMethod::PivotRoot => pivot_root(root),
-        EnterMethod::MoveRoot => move_root(root),
-        EnterMethod::Auto => match pivot_root(root) {
-            Err(e) if e.errno() == Some(libc::EINVAL) => move_root(root),
-            other => other,
-        },
+    if method != EnterMethod::Chroot {
+        require_mount_point(root)?;
+        make_tree_private()?;
     }
+    enter_fd(root.as_fd(), method).map_err(|(op, e)| named(op, root, e))?;
+    verify_cwd()
 }
 
 /// Changes the root directory of the calling process to `root` with `chroot(2)`, the way that
@@ -71,10 +68,7 @@ pub fn enter(root: &Root, method: EnterMethod) -> Result<()> {
 /// # Ok::<(), iso_chroot::Error>(())
 /// ```
 pub fn chroot(root: &Root) -> Result<()> {
-    sys::fchdir(root.as_fd()).map_err(|e| Error::sys("fchdir", root.path(), e))?;
-    sys::chroot(c".").map_err(|e| Error::sys("chroot", root.path(), e))?;
-    sys::chdir(c"/").map_err(|e| Error::sys("chdir", "/", e))?;
-    verify_cwd()
+    enter(root, EnterMethod::Chroot)
 }
 
 /// Makes `root` the root mount of the calling process' mount namespace with `pivot_root(2)`
@@ -97,15 +91,7 @@ pub fn chroot(root: &Root) -> Result<()> {
 /// # Ok::<(), iso_chroot::Error>(())
 /// ```
 pub fn pivot_root(root: &Root) -> Result<()> {
-    require_mount_point(root)?;
-    make_tree_private()?;
-    sys::fchdir(root.as_fd()).map_err(|e| Error::sys("fchdir", root.path(), e))?;
-    sys::pivot_root(c".", c".").map_err(|e| Error::sys("pivot_root", root.path(), e))?;
-    // The old root is now mounted on ".", on top of the new one: detach it.
-    sys::umount2(c".", libc::MNT_DETACH)
-        .map_err(|e| Error::sys("umount2(MNT_DETACH)", "old root", e))?;
-    sys::chdir(c"/").map_err(|e| Error::sys("chdir", "/", e))?;
-    verify_cwd()
+    enter(root, EnterMethod::PivotRoot)
 }
 
 /// Enters `root` without `pivot_root`: moves the root mount onto `/` with `MS_MOVE`, then
@@ -119,14 +105,62 @@ pub fn pivot_root(root: &Root) -> Result<()> {
 /// # Ok::<(), iso_chroot::Error>(())
 /// ```
 pub fn move_root(root: &Root) -> Result<()> {
-    require_mount_point(root)?;
-    make_tree_private()?;
-    sys::fchdir(root.as_fd()).map_err(|e| Error::sys("fchdir", root.path(), e))?;
-    sys::mount(Some(c"."), c"/", None, libc::MS_MOVE, None)
-        .map_err(|e| Error::sys("mount(MS_MOVE)", root.path(), e))?;
-    sys::chroot(c".").map_err(|e| Error::sys("chroot", root.path(), e))?;
-    sys::chdir(c"/").map_err(|e| Error::sys("chdir", "/", e))?;
-    verify_cwd()
+    enter(root, EnterMethod::MoveRoot)
+}
+
+/// A failed system call of the allocation-free steps below: the operation and the errno.
+pub(crate) type RawFailure = (&'static str, std::io::Error);
+
+/// The error for a failed raw step, naming the path it was applied to.
+fn named(op: &'static str, root: &Root, e: std::io::Error) -> Error {
+    match op {
+        "chdir" => Error::sys(op, "/", e),
+        "umount2(MNT_DETACH)" => Error::sys(op, "old root", e),
+        _ => Error::sys(op, root.path(), e),
+    }
+}
+
+/// [`chroot`] on a descriptor, without the final check; allocates nothing.
+pub(crate) fn chroot_fd(root: BorrowedFd<'_>) -> std::result::Result<(), RawFailure> {
+    sys::fchdir(root).map_err(|e| ("fchdir", e))?;
+    sys::chroot(c".").map_err(|e| ("chroot", e))?;
+    sys::chdir(c"/").map_err(|e| ("chdir", e))
+}
+
+/// [`pivot_root`] on a descriptor of a mount point, in a private tree, without the final
+/// check; allocates nothing.
+pub(crate) fn pivot_root_fd(root: BorrowedFd<'_>) -> std::result::Result<(), RawFailure> {
+    sys::fchdir(root).map_err(|e| ("fchdir", e))?;
+    sys::pivot_root(c".", c".").map_err(|e| ("pivot_root", e))?;
+    // The old root is now mounted on ".", on top of the new one: detach it.
+    sys::umount2(c".", libc::MNT_DETACH).map_err(|e| ("umount2(MNT_DETACH)", e))?;
+    sys::chdir(c"/").map_err(|e| ("chdir", e))
+}
+
+/// [`move_root`] on a descriptor of a mount point, in a private tree, without the final
+/// check; allocates nothing.
+pub(crate) fn move_root_fd(root: BorrowedFd<'_>) -> std::result::Result<(), RawFailure> {
+    sys::fchdir(root).map_err(|e| ("fchdir", e))?;
+    sys::mount(Some(c"."), c"/", None, libc::MS_MOVE, None).map_err(|e| ("mount(MS_MOVE)", e))?;
+    sys::chroot(c".").map_err(|e| ("chroot", e))?;
+    sys::chdir(c"/").map_err(|e| ("chdir", e))
+}
+
+/// [`enter`] on a descriptor (a mount point unless `method` is chroot), in a private tree,
+/// without the final check; allocates nothing.
+pub(crate) fn enter_fd(
+    root: BorrowedFd<'_>,
+    method: EnterMethod,
+) -> std::result::Result<(), RawFailure> {
+    match method {
+        EnterMethod::Chroot => chroot_fd(root),
+        EnterMethod::PivotRoot => pivot_root_fd(root),
+        EnterMethod::MoveRoot => move_root_fd(root),
+        EnterMethod::Auto => match pivot_root_fd(root) {
+            Err((_, e)) if e.raw_os_error() == Some(libc::EINVAL) => move_root_fd(root),
+            other => other,
+        },
+    }
 }
 
 fn require_mount_point(root: &Root) -> Result<()> {
@@ -141,8 +175,13 @@ fn require_mount_point(root: &Root) -> Result<()> {
 }
 
 fn make_tree_private() -> Result<()> {
+    make_tree_private_raw().map_err(|(op, e)| Error::sys(op, "/", e))
+}
+
+/// Makes every mount of the caller's namespace private; allocates nothing.
+pub(crate) fn make_tree_private_raw() -> std::result::Result<(), RawFailure> {
     sys::mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None)
-        .map_err(|e| Error::sys("mount(MS_REC|MS_PRIVATE)", "/", e))
+        .map_err(|e| ("mount(MS_REC|MS_PRIVATE)", e))
 }
 
 /// Fails unless the working directory is the root of the process' root directory
@@ -176,18 +215,23 @@ impl Root {
         if is_mount_root(self.as_fd()).map_err(|e| Error::sys("statx", self.path(), e))? {
             return Ok(self);
         }
-        let flags = libc::OPEN_TREE_CLONE
-            | libc::OPEN_TREE_CLOEXEC
-            | libc::AT_EMPTY_PATH as u32
-            | libc::AT_RECURSIVE as u32;
-        let tree = sys::open_tree(self.as_fd(), c"", flags)
-            .map_err(|e| Error::sys("open_tree", self.path(), e))?;
-        sys::move_mount_fds(tree.as_fd(), self.as_fd())
-            .map_err(|e| Error::sys("move_mount", self.path(), e))?;
-        // The tree descriptor now refers to the root of the attached bind mount.
-        let fd: OwnedFd = tree;
+        let fd =
+            bind_onto_itself(self.as_fd()).map_err(|(op, e)| Error::sys(op, self.path(), e))?;
         Ok(Root::from_fd(fd, self.path().to_path_buf()).with_resolver(self.resolver()))
     }
+}
+
+/// Bind-mounts the directory `dir` (recursively) onto itself and returns a descriptor of the
+/// new mount's root; allocates nothing.
+pub(crate) fn bind_onto_itself(dir: BorrowedFd<'_>) -> std::result::Result<OwnedFd, RawFailure> {
+    let flags = libc::OPEN_TREE_CLONE
+        | libc::OPEN_TREE_CLOEXEC
+        | libc::AT_EMPTY_PATH as u32
+        | libc::AT_RECURSIVE as u32;
+    let tree = sys::open_tree(dir, c"", flags).map_err(|e| ("open_tree", e))?;
+    sys::move_mount_fds(tree.as_fd(), dir).map_err(|e| ("move_mount", e))?;
+    // The tree descriptor now refers to the root of the attached bind mount.
+    Ok(tree)
 }
 
 /// Whether `fd` is the root directory of a mount (statx `STATX_ATTR_MOUNT_ROOT`, Linux 5.8).

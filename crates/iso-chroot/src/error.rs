@@ -41,6 +41,19 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A stage of [`PreparedRoot::apply`](crate::PreparedRoot::apply) failed. Built without
+    /// allocating, so a child between `fork` and `execve` can return it: the path involved is
+    /// the one the caller prepared.
+    #[error("{stage}: {op}: {source}")]
+    Apply {
+        /// Which part of the sequence failed.
+        stage: crate::ApplyStage,
+        /// The system call that failed.
+        op: &'static str,
+        /// The kernel's answer; `raw_os_error()` is the errno.
+        #[source]
+        source: io::Error,
+    },
     /// Opening or checking `/proc` failed (see [`iso_sys::Error`]).
     #[error(transparent)]
     Proc(#[from] iso_sys::Error),
@@ -70,7 +83,7 @@ impl Error {
     /// ```
     pub fn errno(&self) -> Option<i32> {
         match self {
-            Error::Sys { source, .. } => source.raw_os_error(),
+            Error::Sys { source, .. } | Error::Apply { source, .. } => source.raw_os_error(),
             Error::Proc(e) => e.errno(),
             Error::Refused { .. } | Error::Invalid { .. } => None,
         }

@@ -27,6 +27,15 @@
 //! the initial ramfs; [`move_root`] (`MS_MOVE` the root onto `/`, then chroot) is the fallback
 //! there, and [`enter`] with [`EnterMethod::Auto`] picks it when `pivot_root` says `EINVAL`.
 //!
+//! ## Between fork and exec
+//!
+//! A jail that starts a program builds its root in the child, after `fork` and after the
+//! child has unshared its mount namespace, where only async-signal-safe work is allowed.
+//! [`PreparedRoot`] does every check and allocation before the fork; its
+//! [`apply`](PreparedRoot::apply) then opens the root, mounts, enters and changes directory
+//! with system calls on prepared data only, and reports a failure as [`Error::Apply`]
+//! (stage, system call, errno) without allocating.
+//!
 //! ## Mount propagation
 //!
 //! Mounts belong to peer groups: a mount event under a *shared* mount is replayed on every
@@ -86,6 +95,7 @@ mod enter;
 mod error;
 mod mask;
 mod mount;
+mod prepared;
 mod resolve;
 mod sys;
 
@@ -96,4 +106,5 @@ pub use mask::{Masked, NullDevice};
 pub use mount::{
     remount_readonly, set_propagation, Mount, MountApi, MountFlags, MountKind, Propagation,
 };
+pub use prepared::{ApplyStage, PreparedRoot};
 pub use resolve::{Resolver, Root, MAX_SYMLINKS};

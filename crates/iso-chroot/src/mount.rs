@@ -65,7 +65,7 @@ impl MountFlags {
 
     /// The `(attr_set, attr_clr)` pair of `mount_setattr(2)` that sets `self` and clears
     /// `clear`.
-    fn to_attr(self, clear: MountFlags) -> (u64, u64) {
+    pub(crate) fn to_attr(self, clear: MountFlags) -> (u64, u64) {
         let mut set = 0;
         let mut clr = 0;
         let pairs = [
@@ -634,7 +634,7 @@ fn cstr(s: &str, field: &'static str) -> Result<CString> {
     })
 }
 
-fn cpath(p: &Path, field: &'static str) -> Result<CString> {
+pub(crate) fn cpath(p: &Path, field: &'static str) -> Result<CString> {
     CString::new(p.as_os_str().as_bytes()).map_err(|_| Error::Invalid {
         field,
         reason: format!("{p:?} contains a NUL byte"),

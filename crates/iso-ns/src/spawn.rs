@@ -321,6 +321,9 @@ struct CloneArgs {
     cgroup: u64,
 }
 
+/// `CLONE_INTO_CGROUP` (Linux 5.7), a clone3-only flag above 32 bits.
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
 static SPAWN_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// The report a closure child sends once its setup is done (exec children report success by
@@ -375,6 +378,7 @@ pub struct Spawn {
     hostname: Option<UtsName>,
     domainname: Option<UtsName>,
     time_offsets: Option<TimeOffsets>,
+    cgroup: Option<std::sync::Arc<OwnedFd>>,
     force_clone: bool,
 }
 
@@ -469,6 +473,31 @@ impl Spawn {
         self
     }
 
+    /// Makes the child be born in the cgroup v2 directory `dir` (an `O_RDONLY` directory
+    /// descriptor) with `clone3(CLONE_INTO_CGROUP)`, Linux 5.7+.
+    ///
+    /// Moving a running process by writing `cgroup.procs` takes the kernel's global
+    /// `cgroup_threadgroup_rwsem` for writing, which waits for an RCU grace period (often
+    /// milliseconds); a child born in its cgroup never needs that. Only the v2 (unified)
+    /// hierarchy supports this; on a v1 hierarchy the kernel fails the clone with `EBADF`
+    /// or `EINVAL`. Not combinable with [`Spawn::time_offsets`] (whose helper clones the
+    /// child with `clone(2)`).
+    ///
+    /// ```no_run
+    /// use std::os::fd::OwnedFd;
+    /// use iso_ns::{Exec, Namespace, NamespaceSet, Spawn};
+    /// let dir: OwnedFd = std::fs::File::open("/sys/fs/cgroup/sandbox")?.into();
+    /// let mut child = Spawn::new(NamespaceSet::from([Namespace::Pid]))
+    ///     .into_cgroup(dir)
+    ///     .exec(&Exec::new("cat").arg("/proc/self/cgroup"))?;
+    /// child.wait()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn into_cgroup(mut self, dir: OwnedFd) -> Self {
+        self.cgroup = Some(std::sync::Arc::new(dir));
+        self
+    }
+
     /// Uses `clone(2)` and `pidfd_open(2)` even where `clone3(2)` exists (the path taken on
     /// kernels older than 5.3); for tests of that path.
     #[doc(hidden)]
@@ -501,6 +530,12 @@ impl Spawn {
         }
         if self.time_offsets.is_some() {
             need("time offsets", Namespace::Time)?;
+        }
+        if self.cgroup.is_some() && (self.time_offsets.is_some() || self.force_clone) {
+            return Err(Error::InvalidValue {
+                field: "into_cgroup",
+                reason: "needs clone3, which the time-namespace and legacy paths do not use".into(),
+            });
         }
         Ok(())
     }
@@ -623,6 +658,7 @@ impl Spawn {
                     clone_and_run(
                         flags,
                         self.force_clone,
+                        self.cgroup.as_deref().map(AsRawFd::as_raw_fd),
                         &self.namespaces,
                         &prepared,
                         &mut f_slot,
@@ -720,7 +756,7 @@ unsafe fn clone_via_time_helper<F: FnOnce() -> i32>(
     is_exec: bool,
 ) -> Result<(Pid, Option<OwnedFd>)> {
     let (pid_read, pid_write) = pipe()?;
-    let helper = match clone_child(0, true, namespaces)? {
+    let helper = match clone_child(0, true, None, namespaces)? {
         Cloned::Parent { pid, .. } => pid,
         Cloned::Child => {
             // In the helper: system calls only, on data prepared before the fork.
@@ -819,12 +855,13 @@ unsafe fn clone_via_time_helper<F: FnOnce() -> i32>(
 unsafe fn clone_and_run<F: FnOnce() -> i32>(
     flags: i32,
     force_clone: bool,
+    cgroup: Option<RawFd>,
     namespaces: &NamespaceSet,
     prepared: &Prepared<'_>,
     f_slot: &mut Option<F>,
     is_exec: bool,
 ) -> Result<(Pid, Option<OwnedFd>)> {
-    match clone_child(flags, force_clone, namespaces)? {
+    match clone_child(flags, force_clone, cgroup, namespaces)? {
         Cloned::Child => match f_slot.take() {
             // SAFETY: in the child; only async-signal-safe calls on prepared data.
             Some(f) => unsafe { child_main(prepared, f, is_exec) },
@@ -840,13 +877,21 @@ enum Cloned {
     Parent { pid: Pid, pidfd: Option<OwnedFd> },
 }
 
-fn clone_child(flags: i32, force_clone: bool, namespaces: &NamespaceSet) -> Result<Cloned> {
+fn clone_child(
+    flags: i32,
+    force_clone: bool,
+    cgroup: Option<RawFd>,
+    namespaces: &NamespaceSet,
+) -> Result<Cloned> {
     if !force_clone {
         let mut pidfd: RawFd = -1;
         let args = CloneArgs {
-            flags: flags as u32 as u64 | libc::CLONE_PIDFD as u64,
+            flags: flags as u32 as u64
+                | libc::CLONE_PIDFD as u64
+                | cgroup.map_or(0, |_| CLONE_INTO_CGROUP),
             pidfd: &mut pidfd as *mut RawFd as u64,
             exit_signal: libc::SIGCHLD as u64,
+            cgroup: cgroup.map_or(0, |fd| fd as u64),
             ..Default::default()
         };
         // SAFETY: clone3 without CLONE_VM and without a stack behaves like fork: the child
@@ -875,7 +920,8 @@ fn clone_child(flags: i32, force_clone: bool, namespaces: &NamespaceSet) -> Resu
             return Ok(Cloned::Parent { pid, pidfd });
         }
         let err = io::Error::last_os_error();
-        if !matches!(err.raw_os_error(), Some(libc::ENOSYS) | Some(libc::E2BIG)) {
+        if cgroup.is_some() || !matches!(err.raw_os_error(), Some(libc::ENOSYS) | Some(libc::E2BIG))
+        {
             return Err(Error::syscall("clone3", namespaces, err));
         }
     }

@@ -51,6 +51,23 @@ impl UtsName {
     pub fn as_c_str(&self) -> &CStr {
         &self.0
     }
+
+    /// Makes this the hostname of the caller's UTS namespace (`sethostname(2)`), allocating
+    /// nothing: a child may call it between `fork` and `execve` with the name prepared
+    /// before the fork. Returns the kernel's error as it is (`EPERM` without
+    /// `CAP_SYS_ADMIN`); [`set_hostname`] is the same with a named error.
+    ///
+    /// ```no_run
+    /// use iso_ns::{unshare, Namespace, UtsName};
+    /// let name = UtsName::new("hostname", "worker-1")?; // before the fork
+    /// // In the child:
+    /// unshare(Namespace::Uts.into())?;
+    /// name.set_as_hostname().expect("sethostname");
+    /// # Ok::<(), iso_ns::Error>(())
+    /// ```
+    pub fn set_as_hostname(&self) -> io::Result<()> {
+        set_hostname_raw(self)
+    }
 }
 
 /// Sets the hostname of the caller's UTS namespace (`sethostname(2)`; needs

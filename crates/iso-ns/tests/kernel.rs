@@ -170,6 +170,16 @@ fn uts_namespace_hostname_is_not_visible_to_host() {
     });
     assert_eq!(iso_ns::hostname().unwrap(), host_name);
 
+    // The prepared name, set as a forked child would between fork and exec.
+    let prepared = iso_ns::UtsName::new("hostname", "iso-test-prepared").unwrap();
+    iso_testutil::in_child(|| {
+        unshare(Namespace::Uts.into()).map_err(|e| e.to_string())?;
+        prepared.set_as_hostname().map_err(|e| e.to_string())?;
+        assert_eq!(iso_ns::hostname().unwrap(), "iso-test-prepared");
+        Ok(())
+    });
+    assert_eq!(iso_ns::hostname().unwrap(), host_name);
+
     // Setting a hostname without a new UTS namespace would rename the host: refused.
     let err = Spawn::new(Namespace::Pid.into()).hostname("x").unwrap();
     assert!(err.exec(&Exec::new("/bin/true")).is_err());
@@ -670,4 +680,71 @@ fn unprivileged_join_enters_user_namespace_first() {
         assert!(child.wait().unwrap().success());
         Ok(())
     });
+}
+
+/// The v2 hierarchy of this host: `/sys/fs/cgroup` on a pure v2 host, the `unified` mount of
+/// a hybrid one.
+fn cgroup2_mount() -> Option<&'static str> {
+    ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]
+        .into_iter()
+        .find(|m| std::path::Path::new(&format!("{m}/cgroup.controllers")).exists())
+}
+
+#[test]
+fn child_is_born_in_its_cgroup() {
+    if !iso_testutil::root_or_skip() {
+        return;
+    }
+    let mount = cgroup2_mount().expect("this kernel has a cgroup2 mount");
+    let name = format!("iso-ns-into-cgroup-{}", std::process::id());
+    let dir = format!("{mount}/{name}");
+    std::fs::create_dir(&dir).unwrap();
+    let result = std::panic::catch_unwind(|| {
+        let fd: OwnedFd = std::fs::File::open(&dir).unwrap().into();
+        let (mut cgroup_read, mut cgroup_write) = pipe();
+        let spawn = Spawn::new(Namespace::Uts.into()).into_cgroup(fd);
+        // SAFETY: the closure only reads a procfs file into a stack buffer and writes it to a
+        // pipe (system calls), then returns.
+        let mut child = unsafe {
+            spawn.run(move || {
+                let mut buf = [0u8; 256];
+                // SAFETY: a NUL-terminated path; the descriptor is closed below.
+                let fd = libc::open(c"/proc/self/cgroup".as_ptr(), libc::O_RDONLY);
+                let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+                libc::close(fd);
+                let _ = cgroup_write.write_all(&buf[..n.max(0) as usize]);
+                0
+            })
+        }
+        .unwrap();
+        assert_eq!(child.wait().unwrap(), ExitStatus::Exited(0));
+        let mut seen = String::new();
+        cgroup_read.read_to_string(&mut seen).unwrap();
+        assert!(
+            seen.lines().any(|l| l == format!("0::/{name}")),
+            "the child's /proc/self/cgroup: {seen:?}"
+        );
+    });
+    std::fs::remove_dir(&dir).unwrap();
+    result.unwrap();
+}
+
+#[test]
+fn into_cgroup_needs_clone3() {
+    let fd: OwnedFd = std::fs::File::open("/").unwrap().into();
+    let err = Spawn::new(Namespace::Uts.into())
+        .into_cgroup(fd)
+        .force_legacy_clone()
+        .exec(&Exec::new("/bin/true"))
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::InvalidValue {
+                field: "into_cgroup",
+                ..
+            }
+        ),
+        "{err}"
+    );
 }

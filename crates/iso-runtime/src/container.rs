@@ -4,12 +4,12 @@ use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::fs;
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use iso_cgroups::{Cgroup, CgroupPath, Layout};
+use iso_cgroups::{Cgroup, CgroupPath};
 use iso_chroot::{Device, DeviceKind, EnterMethod, Mount, MountKind, Propagation};
 use iso_ns::{IdMapEntry, Namespace, NamespaceSet, NsFd, Spawn};
 use iso_sys::{Pid, ProcPid};
@@ -17,7 +17,8 @@ use oci_spec::runtime::Spec;
 
 use crate::hooks::{hooks_of, run_hooks, HookKind};
 use crate::init::{self, InitChannels, InitPlan, PlannedMount, ProcessPlan};
-use crate::state::{proc_stat, Record, EXEC_SOCKET};
+use crate::state::{Host, Record, EXEC_SOCKET};
+use crate::store::write_atomic;
 use crate::{rfc3339, Bundle, ContainerDir, ContainerId, Error, Signal, State, Status, Store};
 
 /// The parent under which containers with a relative or empty `cgroupsPath` are placed.
@@ -93,6 +94,7 @@ pub struct ExecOptions {
 #[derive(Debug, Clone)]
 pub struct Runtime {
     store: Store,
+    pub(crate) host: Host,
 }
 
 /// A container just created by this process: its init is our child and can be waited for.
@@ -286,6 +288,17 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), Error> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
+/// In a cloned child: closes its copies of the runtime's ends of the sync pipes, so that it
+/// reads end of file, and gives up, when the runtime dies before the handshake (killed
+/// before it could put the child in the cgroup or record its pid, nothing else would end it).
+fn close_parent_ends(fds: [RawFd; 2]) {
+    for fd in fds {
+        // SAFETY: the child's inherited copy of a descriptor only the parent uses; the child
+        // never touches the OwnedFd naming it (it leaves through _exit).
+        unsafe { libc::close(fd) };
+    }
+}
+
 /// A path usable as a unix socket address for `dir/name` (sun_path holds 108 bytes): the
 /// path itself, or `/proc/self/fd/N/name` through a descriptor of the directory.
 fn socket_path(dir: &Path, name: &str) -> Result<(PathBuf, Option<fs::File>), Error> {
@@ -351,6 +364,7 @@ fn cstring(bundle: &Bundle, field: &'static str, s: &[u8]) -> Result<CString, Er
 /// Converts `process` (and the process-related parts of `linux`) into what the init applies
 /// after `start` (and `exec` before its program).
 fn process_plan(
+    root: &Path,
     bundle: &Bundle,
     linux: &oci_spec::runtime::Linux,
     process: &oci_spec::runtime::Process,
@@ -423,7 +437,7 @@ fn process_plan(
     }
     let (seccomp, listener_path) = match linux.seccomp() {
         Some(s) => {
-            let mut bpf = iso_seccomp::Profile::try_from(s)?.compile()?.to_bpf()?;
+            let mut bpf = crate::seccomp_cache::compiled(root, s)?;
             bpf.set_no_new_privs(false);
             (Some(bpf), s.listener_path().clone())
         }
@@ -541,6 +555,7 @@ impl Runtime {
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Runtime {
             store: Store::new(root),
+            host: Host::default(),
         }
     }
 
@@ -627,8 +642,8 @@ impl Runtime {
         dir.save(&record)?;
 
         // Cgroup first: the init joins it before it does anything else.
-        let layout = Layout::detect()?;
-        let cg = Cgroup::create(&layout, CgroupPath::new(&record.cgroup)?)?;
+        let layout = self.host.layout()?;
+        let cg = Cgroup::create(layout, CgroupPath::new(&record.cgroup)?)?;
         cleanup.cgroup = Some(cg.clone());
         if let Some(res) = linux.resources() {
             let mut resources = iso_cgroups::Resources::try_from(res)?;
@@ -681,6 +696,10 @@ impl Runtime {
             ));
         }
         let mut spawn = Spawn::new(new);
+        if let Some(dir) = cg.open_v2_dir()? {
+            // Born in its v2 cgroup: no migration (see add_process_v1 below).
+            spawn = spawn.into_cgroup(dir);
+        }
         let map = |m: &oci_spec::runtime::LinuxIdMapping| {
             IdMapEntry::new(m.container_id(), m.host_id(), m.size())
         };
@@ -832,7 +851,13 @@ impl Runtime {
             })
             .collect::<Result<Vec<_>, Error>>()?;
 
-        let proc = process_plan(bundle, &linux, &process, opts.preserve_fds)?;
+        let proc = process_plan(
+            self.store.root(),
+            bundle,
+            &linux,
+            &process,
+            opts.preserve_fds,
+        )?;
         if process.terminal().unwrap_or(false) && opts.console_socket.is_none() {
             return Err(Error::InvalidArgument {
                 what: "--console-socket",
@@ -907,15 +932,19 @@ impl Runtime {
             // Affects only the children of this (short-lived) process.
             fd.enter()?;
         }
+        let parent_ends = [go_write.as_raw_fd(), report_read.as_raw_fd()];
         // SAFETY: create checked above that this process is single-threaded, so the child is
         // a complete copy and may run ordinary code (see Spawn::run).
-        let child = unsafe { spawn.run(move || init::run(plan, channels)) }?;
+        let child = unsafe {
+            spawn.run(move || {
+                close_parent_ends(parent_ends);
+                init::run(plan, channels)
+            })
+        }?;
         let pid = child.pid();
         cleanup.child = Some(child);
-        // The parent's copies of the child's ends must go, or EOF never comes.
-        cg.add_process(pid)?;
         record.pid = pid.as_raw();
-        record.start_time = proc_stat(pid)?.start_time;
+        record.start_time = self.host.proc_stat(pid)?.start_time;
         let mut state = state_json(&record, Status::Creating);
         let mut go = fs::File::from(go_write);
         let mut report = fs::File::from(report_read);
@@ -924,6 +953,16 @@ impl Runtime {
         hello.extend_from_slice(&state);
         go.write_all(&hello)
             .map_err(io_err("write to init", "(sync pipe)"))?;
+        // The v1 hierarchies (the child was born in its v2 cgroup): each move waits for an
+        // RCU grace period, so it happens while the init sets up its root, which needs the
+        // cgroup only from its cgroup namespace on.
+        match cg.add_process_v1(pid) {
+            // A failed write means the init is gone: its report, read below, says why.
+            Ok(()) => drop(go.write_all(&[init::IN_CGROUP])),
+            // The init already exited (a failed mount, say): as above.
+            Err(e) if e.errno() == Some(libc::ESRCH) => {}
+            Err(e) => return Err(e.into()),
+        }
         loop {
             let mut byte = [0u8; 1];
             let n = report
@@ -964,7 +1003,12 @@ impl Runtime {
         record.created_done = true;
         dir.save(&record)?;
         if let Some(path) = &opts.pid_file {
-            write_atomic(path, pid.as_raw().to_string().as_bytes())?;
+            write_atomic(
+                path,
+                pid.as_raw().to_string().as_bytes(),
+                0o644,
+                "write pid file",
+            )?;
         }
         if let Some(path) = &opts.pidfd_socket {
             let sock = UnixStream::connect(path).map_err(io_err("connect pidfd socket", path))?;
@@ -993,7 +1037,7 @@ impl Runtime {
     /// the `poststart` hooks. Fails unless the container is `created`.
     pub fn start(&self, id: &str) -> Result<(), Error> {
         let (dir, record) = self.open(id)?;
-        let status = record.status(&dir);
+        let status = record.status(&dir, &self.host);
         if status != Status::Created {
             return Err(Error::WrongState {
                 id: dir.id().clone(),
@@ -1030,7 +1074,7 @@ impl Runtime {
     /// `state`: the OCI state, with the status derived now.
     pub fn state(&self, id: &str) -> Result<State, Error> {
         let (dir, record) = self.open(id)?;
-        Ok(record.state(&dir))
+        Ok(record.state(&dir, &self.host))
     }
 
     /// `kill`: sends `signal` to the init (through a pidfd, after checking the pid still is
@@ -1038,7 +1082,7 @@ impl Runtime {
     /// stopped container.
     pub fn kill(&self, id: &str, signal: Signal, all: bool) -> Result<(), Error> {
         let (dir, record) = self.open(id)?;
-        let status = record.status(&dir);
+        let status = record.status(&dir, &self.host);
         if matches!(status, Status::Stopped | Status::Creating) {
             return Err(Error::WrongState {
                 id: dir.id().clone(),
@@ -1050,14 +1094,14 @@ impl Runtime {
             });
         }
         if all {
-            let cg = Cgroup::open(&Layout::detect()?, CgroupPath::new(&record.cgroup)?)?;
+            let cg = self.host.cgroup(&record.cgroup)?;
             for pid in cg.procs_recursive()? {
                 // SAFETY: kill sends a signal; processes of the cgroup are the container's.
                 unsafe { libc::kill(pid.as_raw(), signal.as_raw()) };
             }
             return Ok(());
         }
-        signal_init(&record, signal.as_raw())
+        signal_init(&record, &self.host, signal.as_raw())
     }
 
     /// `delete`: removes a stopped (or still `created`) container: its cgroup, its state, then
@@ -1066,10 +1110,14 @@ impl Runtime {
     pub fn delete(&self, id: &str, force: bool) -> Result<(), Error> {
         let (dir, record) = match self.open(id) {
             Ok(x) => x,
-            Err(Error::NotFound(_)) if force => return Ok(()),
+            Err(Error::NotFound(_)) if force => {
+                // A directory a killed command left without a record goes too.
+                self.store.remove_stale(&ContainerId::new(id)?)?;
+                return Ok(());
+            }
             Err(e) => return Err(e),
         };
-        let status = record.status(&dir);
+        let status = record.status(&dir, &self.host);
         match status {
             Status::Stopped | Status::Created | Status::Creating => {}
             _ if force => {}
@@ -1081,17 +1129,14 @@ impl Runtime {
                 })
             }
         }
-        let layout = Layout::detect()?;
-        let cg = CgroupPath::new(&record.cgroup)
-            .ok()
-            .and_then(|p| Cgroup::open(&layout, p).ok());
+        let cg = self.host.cgroup(&record.cgroup).ok();
         if status != Status::Stopped {
             if let Some(cg) = &cg {
                 let _ = cg.thaw();
                 let _ = cg.kill();
             }
-            let _ = signal_init(&record, libc::SIGKILL);
-            wait_gone(&record, Duration::from_secs(10));
+            let _ = signal_init(&record, &self.host, libc::SIGKILL);
+            wait_gone(&record, &self.host, Duration::from_secs(10));
         }
         if let Some(cg) = &cg {
             let _ = cg.kill();
@@ -1122,7 +1167,7 @@ impl Runtime {
             });
         }
         let (dir, record) = self.open(id)?;
-        let status = record.status(&dir);
+        let status = record.status(&dir, &self.host);
         if !matches!(status, Status::Created | Status::Running) {
             return Err(Error::WrongState {
                 id: dir.id().clone(),
@@ -1134,7 +1179,7 @@ impl Runtime {
         let linux = bundle.spec().linux().clone().unwrap_or_default();
         let init = Pid::from_raw(record.pid).ok_or_else(|| Error::NotFound(dir.id().clone()))?;
         let pidfd = iso_ns::pidfd_open(init)?;
-        if !record.init_alive() {
+        if !record.init_alive(&self.host) {
             return Err(Error::WrongState {
                 id: dir.id().clone(),
                 status: "stopped".into(),
@@ -1170,13 +1215,19 @@ impl Runtime {
             namespaces,
             lock_fd: dir.lock_raw_fd(),
             console,
-            proc: process_plan(&bundle, &linux, &opts.process, opts.preserve_fds)?,
+            proc: process_plan(
+                self.store.root(),
+                &bundle,
+                &linux,
+                &opts.process,
+                opts.preserve_fds,
+            )?,
         };
         let cg_path = match opts.sub_cgroup.as_deref() {
             Some(sub) => sub_cgroup_path(&record.cgroup, sub)?,
             None => record.cgroup.clone(),
         };
-        let cg = Cgroup::open(&Layout::detect()?, CgroupPath::new(&cg_path)?)?;
+        let cg = self.host.cgroup(&cg_path)?;
         if join_pid {
             // pid_for_children of this process: the child is born in the container's PID
             // namespace.
@@ -1184,14 +1235,21 @@ impl Runtime {
         }
         let (go_read, go_write) = pipe()?;
         let (report_read, report_write) = pipe()?;
+        let mut spawn = Spawn::new(NamespaceSet::default());
+        if let Some(dir) = cg.open_v2_dir()? {
+            spawn = spawn.into_cgroup(dir);
+        }
+        let parent_ends = [go_write.as_raw_fd(), report_read.as_raw_fd()];
         // SAFETY: checked above that this process is single-threaded (see Spawn::run).
         let mut child = unsafe {
-            Spawn::new(NamespaceSet::default())
-                .run(move || init::run_exec(plan, go_read, report_write))
+            spawn.run(move || {
+                close_parent_ends(parent_ends);
+                init::run_exec(plan, go_read, report_write)
+            })
         }?;
         let pid = child.pid();
         let setup = (|| {
-            cg.add_process(pid)?;
+            cg.add_process_v1(pid)?;
             let mut go = fs::File::from(go_write);
             go.write_all(&[init::GO])
                 .map_err(io_err("write to exec child", "(sync pipe)"))?;
@@ -1211,7 +1269,12 @@ impl Runtime {
             return Err(e);
         }
         if let Some(path) = &opts.pid_file {
-            write_atomic(path, pid.as_raw().to_string().as_bytes())?;
+            write_atomic(
+                path,
+                pid.as_raw().to_string().as_bytes(),
+                0o644,
+                "write pid file",
+            )?;
         }
         if let Some(path) = &opts.pidfd_socket {
             let sock = UnixStream::connect(path).map_err(io_err("connect pidfd socket", path))?;
@@ -1232,7 +1295,7 @@ impl Runtime {
     /// `ps`: the pids of every process in the container's cgroup.
     pub fn pids(&self, id: &str) -> Result<Vec<i32>, Error> {
         let (_dir, record) = self.open(id)?;
-        let cg = Cgroup::open(&Layout::detect()?, CgroupPath::new(&record.cgroup)?)?;
+        let cg = self.host.cgroup(&record.cgroup)?;
         Ok(cg
             .procs_recursive()?
             .into_iter()
@@ -1243,7 +1306,7 @@ impl Runtime {
     /// `pause`: freezes every process of a running container (its cgroup's freezer).
     pub fn pause(&self, id: &str) -> Result<(), Error> {
         let (dir, record) = self.open(id)?;
-        let status = record.status(&dir);
+        let status = record.status(&dir, &self.host);
         if status != Status::Running {
             return Err(Error::WrongState {
                 id: dir.id().clone(),
@@ -1251,14 +1314,14 @@ impl Runtime {
                 reason: "only a running container can be paused".into(),
             });
         }
-        let cg = Cgroup::open(&Layout::detect()?, CgroupPath::new(&record.cgroup)?)?;
+        let cg = self.host.cgroup(&record.cgroup)?;
         Ok(cg.freeze()?)
     }
 
     /// `resume`: thaws a paused container.
     pub fn resume(&self, id: &str) -> Result<(), Error> {
         let (dir, record) = self.open(id)?;
-        let status = record.status(&dir);
+        let status = record.status(&dir, &self.host);
         if status != Status::Paused {
             return Err(Error::WrongState {
                 id: dir.id().clone(),
@@ -1266,7 +1329,7 @@ impl Runtime {
                 reason: "only a paused container can be resumed".into(),
             });
         }
-        let cg = Cgroup::open(&Layout::detect()?, CgroupPath::new(&record.cgroup)?)?;
+        let cg = self.host.cgroup(&record.cgroup)?;
         Ok(cg.thaw()?)
     }
 
@@ -1284,7 +1347,7 @@ impl Runtime {
 
 /// Signals the recorded init through a pidfd opened before its start time is checked, so the
 /// signal cannot reach a process that reused the pid.
-fn signal_init(record: &Record, signal: i32) -> Result<(), Error> {
+fn signal_init(record: &Record, host: &Host, signal: i32) -> Result<(), Error> {
     let gone = || {
         Error::io(
             "signal the init",
@@ -1294,7 +1357,7 @@ fn signal_init(record: &Record, signal: i32) -> Result<(), Error> {
     };
     let pid = Pid::from_raw(record.pid).ok_or_else(gone)?;
     let pidfd = iso_ns::pidfd_open(pid).map_err(|_| gone())?;
-    if !record.init_alive() {
+    if !record.init_alive(host) {
         return Err(gone());
     }
     // SAFETY: pidfd_send_signal with a valid pidfd, no siginfo, no flags.
@@ -1318,9 +1381,9 @@ fn signal_init(record: &Record, signal: i32) -> Result<(), Error> {
 }
 
 /// Waits (bounded) until the init is no longer alive.
-fn wait_gone(record: &Record, limit: Duration) {
+fn wait_gone(record: &Record, host: &Host, limit: Duration) {
     let deadline = Instant::now() + limit;
-    while record.init_alive() && Instant::now() < deadline {
+    while record.init_alive(host) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));
     }
 }
@@ -1345,12 +1408,6 @@ fn sub_cgroup_path(base: &str, sub: &str) -> Result<String, Error> {
         });
     }
     Ok(format!("{}/{rel}", base.trim_end_matches('/')))
-}
-
-pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> Result<(), Error> {
-    let tmp = path.with_extension("iso-tmp");
-    fs::write(&tmp, data).map_err(io_err("write", &tmp))?;
-    fs::rename(&tmp, path).map_err(io_err("rename", path))
 }
 
 #[cfg(test)]

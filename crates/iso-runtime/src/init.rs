@@ -33,6 +33,8 @@ use crate::Error;
 pub(crate) const GO: u8 = b'g';
 /// child → `create`: waiting for `start`.
 pub(crate) const MSG_READY: u8 = b'r';
+/// `create` → child: you are in the container's cgroup in every hierarchy.
+pub(crate) const IN_CGROUP: u8 = b'c';
 /// child → `create`: mounts are made, about to enter the root; run the runtime hooks.
 pub(crate) const MSG_HOOKS: u8 = b'h';
 /// child → `create` or `start`: an error follows (4 bytes errno, then the message).
@@ -254,10 +256,6 @@ fn setup(
             return Err(Failure::last_os("setresuid 0 in the user namespace"));
         }
     }
-    if plan.new_cgroup_ns {
-        // After `create` moved us into the container's cgroup, so that it is the new root.
-        iso_ns::unshare(iso_ns::Namespace::Cgroup.into())?;
-    }
     if let Some(name) = &plan.hostname {
         // SAFETY: pointer and length of a live buffer.
         if unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) } != 0 {
@@ -290,6 +288,7 @@ fn setup(
     if !plan.new_mount_ns {
         // Without a mount namespace there is nothing to mount; only chroot is possible.
         let root = Root::open(&plan.rootfs)?;
+        enter_cgroup_namespace(plan, go)?;
         sync_hooks(report, go)?;
         iso_chroot::chroot(&root)?;
         return Ok(());
@@ -342,6 +341,7 @@ fn setup(
     if let Some(console) = plan.console.take() {
         setup_console(&root, console)?;
     }
+    enter_cgroup_namespace(plan, go)?;
     sync_hooks(report, go)?;
     run_hooks(
         HookKind::CreateContainer,
@@ -361,6 +361,21 @@ fn setup(
     }
     if plan.readonly_root {
         iso_chroot::remount_readonly(slash.as_fd())?;
+    }
+    Ok(())
+}
+
+/// Waits until `create` has moved us into the container's cgroup in every hierarchy (it
+/// does that while we set up the root: a move waits for an RCU grace period), then makes the
+/// cgroup namespace, whose root is the cgroup we are in.
+fn enter_cgroup_namespace(plan: &InitPlan, go: &mut std::fs::File) -> Result<(), Failure> {
+    let mut byte = [0u8; 1];
+    match go.read_exact(&mut byte) {
+        Ok(()) if byte[0] == IN_CGROUP => {}
+        _ => return Err(Failure::new("create gave up", libc::ECANCELED)),
+    }
+    if plan.new_cgroup_ns {
+        iso_ns::unshare(iso_ns::Namespace::Cgroup.into())?;
     }
     Ok(())
 }

@@ -70,6 +70,7 @@
 #![deny(missing_docs)]
 
 mod bundle;
+pub mod cli;
 mod container;
 pub mod demo;
 mod error;
@@ -80,6 +81,7 @@ mod log;
 mod manage;
 pub mod policy;
 mod process;
+mod seccomp_cache;
 mod signal;
 pub mod spec;
 mod state;

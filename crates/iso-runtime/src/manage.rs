@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use iso_cgroups::{Cgroup, CgroupPath, Layout, Stats};
+use iso_cgroups::{Cgroup, Stats};
 use oci_spec::runtime::LinuxResources;
 use serde_json::{json, Map, Value};
 
@@ -107,7 +107,7 @@ pub fn stats_event(id: &str, s: &Stats) -> Value {
 impl Runtime {
     fn live_cgroup(&self, id: &str) -> Result<(Cgroup, crate::state::Record), Error> {
         let (dir, record) = self.open(id)?;
-        let status = record.status(&dir);
+        let status = record.status(&dir, &self.host);
         if status == Status::Stopped || status == Status::Creating {
             return Err(Error::WrongState {
                 id: dir.id().clone(),
@@ -115,7 +115,7 @@ impl Runtime {
                 reason: "the container is not running".into(),
             });
         }
-        let cg = Cgroup::open(&Layout::detect()?, CgroupPath::new(&record.cgroup)?)?;
+        let cg = self.host.cgroup(&record.cgroup)?;
         Ok((cg, record))
     }
 
@@ -130,7 +130,7 @@ impl Runtime {
     /// ```
     pub fn update(&self, id: &str, resources: &LinuxResources) -> Result<(), Error> {
         let (dir, mut record) = self.open(id)?;
-        let status = record.status(&dir);
+        let status = record.status(&dir, &self.host);
         if status == Status::Stopped || status == Status::Creating {
             return Err(Error::WrongState {
                 id: dir.id().clone(),
@@ -138,7 +138,7 @@ impl Runtime {
                 reason: "only a created, running or paused container can be updated".into(),
             });
         }
-        let cg = Cgroup::open(&Layout::detect()?, CgroupPath::new(&record.cgroup)?)?;
+        let cg = self.host.cgroup(&record.cgroup)?;
         let converted = iso_cgroups::Resources::try_from(resources)?;
         converted.validate()?;
         cg.apply(&converted)?;
@@ -211,7 +211,7 @@ impl Runtime {
                 Ok(x) => x,
                 Err(_) => return Ok(()),
             };
-            if record.status(&dir) == Status::Stopped {
+            if record.status(&dir, &self.host) == Status::Stopped {
                 return Ok(());
             }
             drop(dir);

@@ -8,7 +8,9 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
+use iso_cgroups::{Cgroup, CgroupPath, Layout};
 use iso_sys::procfs::ProcRoot;
 use iso_sys::{Pid, ProcPid};
 use serde::{Deserialize, Serialize};
@@ -113,28 +115,28 @@ pub(crate) struct Record {
 
 impl Record {
     /// The live status of the container.
-    pub fn status(&self, dir: &ContainerDir) -> Status {
+    pub fn status(&self, dir: &ContainerDir, host: &Host) -> Status {
         if !self.created_done {
             return Status::Creating;
         }
-        if !self.init_alive() {
+        if !self.init_alive(host) {
             return Status::Stopped;
         }
         if dir.path().join(EXEC_SOCKET).exists() {
             return Status::Created;
         }
-        if self.frozen() {
+        if self.frozen(host) {
             return Status::Paused;
         }
         Status::Running
     }
 
     /// Whether the recorded init still runs (same pid, same start time, not a zombie).
-    pub fn init_alive(&self) -> bool {
+    pub fn init_alive(&self, host: &Host) -> bool {
         let Some(pid) = Pid::from_raw(self.pid) else {
             return false;
         };
-        match proc_stat(pid) {
+        match host.proc_stat(pid) {
             Ok(stat) => {
                 stat.start_time == self.start_time && stat.state != 'Z' && stat.state != 'X'
             }
@@ -142,22 +144,15 @@ impl Record {
         }
     }
 
-    fn frozen(&self) -> bool {
-        let Ok(layout) = iso_cgroups::Layout::detect() else {
-            return false;
-        };
-        let Ok(path) = iso_cgroups::CgroupPath::new(&self.cgroup) else {
-            return false;
-        };
-        iso_cgroups::Cgroup::open(&layout, path)
-            .and_then(|cg| cg.freezer_state())
-            .map(|s| s == iso_cgroups::FreezerState::Frozen)
-            .unwrap_or(false)
+    fn frozen(&self, host: &Host) -> bool {
+        host.cgroup(&self.cgroup)
+            .and_then(|cg| Ok(cg.freezer_state()?))
+            .is_ok_and(|s| s == iso_cgroups::FreezerState::Frozen)
     }
 
     /// The OCI state.
-    pub fn state(&self, dir: &ContainerDir) -> State {
-        let status = self.status(dir);
+    pub fn state(&self, dir: &ContainerDir, host: &Host) -> State {
+        let status = self.status(dir, host);
         State {
             oci_version: self.oci_version.clone(),
             id: self.id.clone(),
@@ -185,13 +180,53 @@ pub(crate) struct ProcStat {
     pub start_time: u64,
 }
 
-/// Reads `/proc/PID/stat` through a verified procfs.
-pub(crate) fn proc_stat(pid: Pid) -> Result<ProcStat, Error> {
-    let text = ProcRoot::open()?.read_to_string(ProcPid::Pid(pid), "stat")?;
-    parse_stat(&text).ok_or_else(|| Error::Record {
-        path: Path::new("/proc").join(pid.to_string()).join("stat"),
-        reason: "unexpected format".into(),
-    })
+/// What a command reads about the host: a verified procfs and the cgroup layout, opened
+/// once and shared by every container the command looks at (`list` looks at all of them).
+#[derive(Debug, Default)]
+pub(crate) struct Host {
+    proc: OnceLock<ProcRoot>,
+    layout: OnceLock<Layout>,
+}
+
+impl Clone for Host {
+    /// A clone starts with empty caches (a procfs handle is not shared).
+    fn clone(&self) -> Self {
+        Host::default()
+    }
+}
+
+impl Host {
+    /// The verified procfs root.
+    pub fn proc(&self) -> Result<&ProcRoot, Error> {
+        if let Some(proc) = self.proc.get() {
+            return Ok(proc);
+        }
+        let proc = ProcRoot::open()?;
+        Ok(self.proc.get_or_init(|| proc))
+    }
+
+    /// The host's cgroup hierarchies.
+    pub fn layout(&self) -> Result<&Layout, Error> {
+        if let Some(layout) = self.layout.get() {
+            return Ok(layout);
+        }
+        let layout = Layout::detect()?;
+        Ok(self.layout.get_or_init(|| layout))
+    }
+
+    /// The existing cgroup at the absolute `path`.
+    pub fn cgroup(&self, path: &str) -> Result<Cgroup, Error> {
+        Ok(Cgroup::open(self.layout()?, CgroupPath::new(path)?)?)
+    }
+
+    /// Reads `/proc/PID/stat`.
+    pub fn proc_stat(&self, pid: Pid) -> Result<ProcStat, Error> {
+        let text = self.proc()?.read_to_string(ProcPid::Pid(pid), "stat")?;
+        parse_stat(&text).ok_or_else(|| Error::Record {
+            path: Path::new("/proc").join(pid.to_string()).join("stat"),
+            reason: "unexpected format".into(),
+        })
+    }
 }
 
 /// Parses a `stat` line. The command name (field 2) is in parentheses and may itself contain
@@ -212,7 +247,7 @@ mod tests {
 
     #[test]
     fn parses_own_stat() {
-        let stat = proc_stat(Pid::this()).unwrap();
+        let stat = Host::default().proc_stat(Pid::this()).unwrap();
         assert!(matches!(stat.state, 'R' | 'S'), "{stat:?}");
         assert!(stat.start_time > 0);
     }

@@ -5,7 +5,7 @@
 //! needs is written here. Two commands on the same container are serialised by an exclusive
 //! `flock(2)` on the container's directory, taken when it is opened and released when the
 //! [`ContainerDir`] drops (or the process dies). Records are replaced atomically (write a
-//! temporary file, `fsync`, `rename`), so a reader never sees half a record.
+//! temporary file, `rename`), so a reader never sees half a record.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -93,6 +93,10 @@ impl Store {
 
     /// Creates the directory of a new container and locks it. Fails with
     /// [`Error::AlreadyExists`] when the id is taken.
+    ///
+    /// A directory without a record is not a container: it is what a command killed between
+    /// making the directory and writing the record (or while removing it) leaves. Once its
+    /// lock is free nobody works on it, so it is emptied and taken over.
     pub fn create(&self, id: &ContainerId) -> Result<ContainerDir, Error> {
         fs::DirBuilder::new()
             .recursive(true)
@@ -100,14 +104,55 @@ impl Store {
             .create(&self.root)
             .map_err(|e| Error::io("create runtime root", &self.root, e))?;
         let path = self.root.join(id.as_str());
-        match fs::DirBuilder::new().mode(0o700).create(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                return Err(Error::AlreadyExists(id.clone()))
+        // Each round either takes the directory or sees it removed by a command that held its
+        // lock; a bound keeps a pathological race from spinning forever.
+        for _ in 0..100 {
+            let made = match fs::DirBuilder::new().mode(0o700).create(&path) {
+                Ok(()) => true,
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => false,
+                Err(e) => return Err(Error::io("create container directory", &path, e)),
+            };
+            // Checked before locking too: a record means the id is taken, and this process
+            // may itself hold that lock.
+            if !made && path.join(RECORD).exists() {
+                return Err(Error::AlreadyExists(id.clone()));
             }
-            Err(e) => return Err(Error::io("create container directory", &path, e)),
+            let dir = match ContainerDir::lock(id.clone(), path.clone()) {
+                Ok(dir) => dir,
+                Err(Error::NotFound(_)) => continue,
+                Err(e) => return Err(e),
+            };
+            if !dir.is_current()? {
+                continue;
+            }
+            if path.join(RECORD).exists() {
+                return Err(Error::AlreadyExists(id.clone()));
+            }
+            if !made {
+                dir.clear()?;
+            }
+            return Ok(dir);
         }
-        ContainerDir::lock(id.clone(), path)
+        Err(Error::AlreadyExists(id.clone()))
+    }
+
+    /// Removes the directory of `id` if it has no record (see [`Store::create`]), once no
+    /// command holds its lock. Returns whether there was one.
+    pub(crate) fn remove_stale(&self, id: &ContainerId) -> Result<bool, Error> {
+        let path = self.root.join(id.as_str());
+        if !path.is_dir() || path.join(RECORD).exists() {
+            return Ok(false);
+        }
+        let dir = match ContainerDir::lock(id.clone(), path.clone()) {
+            Ok(dir) => dir,
+            Err(Error::NotFound(_)) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        if !dir.is_current()? || path.join(RECORD).exists() {
+            return Ok(false);
+        }
+        dir.remove()?;
+        Ok(true)
     }
 
     /// Opens and locks the directory of an existing container (waiting for another command
@@ -172,6 +217,41 @@ impl ContainerDir {
         })
     }
 
+    /// Whether the locked directory is still the one at its path: the command that held the
+    /// lock before may have removed it (and another made a new one).
+    fn is_current(&self) -> Result<bool, Error> {
+        use std::os::unix::fs::MetadataExt;
+        let locked = self
+            ._lock
+            .metadata()
+            .map_err(|e| Error::io("stat container directory", &self.path, e))?;
+        Ok(match fs::symlink_metadata(&self.path) {
+            Ok(now) => now.dev() == locked.dev() && now.ino() == locked.ino(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => false,
+            Err(e) => return Err(Error::io("stat container directory", &self.path, e)),
+        })
+    }
+
+    /// Removes everything in the directory (what a killed command left in it).
+    fn clear(&self) -> Result<(), Error> {
+        let entries = fs::read_dir(&self.path)
+            .map_err(|e| Error::io("list container directory", &self.path, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io("list container directory", &self.path, e))?;
+            let p = entry.path();
+            let removed = match entry.file_type() {
+                Ok(t) if t.is_dir() => fs::remove_dir_all(&p),
+                _ => fs::remove_file(&p),
+            };
+            match removed {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io("clear container directory", &p, e)),
+            }
+        }
+        Ok(())
+    }
+
     /// The descriptor that holds the lock (the container's init closes its inherited copy).
     pub(crate) fn lock_raw_fd(&self) -> std::os::fd::RawFd {
         self._lock.as_raw_fd()
@@ -189,23 +269,12 @@ impl ContainerDir {
 
     /// Replaces the record atomically.
     pub fn save<T: Serialize>(&self, record: &T) -> Result<(), Error> {
-        let tmp = self.path.join(".state.json.tmp");
         let target = self.path.join(RECORD);
         let data = serde_json::to_vec(record).map_err(|e| Error::Record {
             path: target.clone(),
             reason: e.to_string(),
         })?;
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(|e| Error::io("write container record", &tmp, e))?;
-        file.write_all(&data)
-            .and_then(|()| file.sync_all())
-            .map_err(|e| Error::io("write container record", &tmp, e))?;
-        fs::rename(&tmp, &target).map_err(|e| Error::io("replace container record", &target, e))
+        write_atomic(&target, &data, 0o600, "write container record")
     }
 
     /// Reads the record.
@@ -231,6 +300,31 @@ impl ContainerDir {
             })
             .map_err(|e| Error::io("remove container directory", &self.path, e))
     }
+}
+
+/// Replaces `path` with `data` atomically: a temporary file next to it, then `rename(2)`, so
+/// that a reader sees the old content or the new, never half of one. `what` names the
+/// operation in errors.
+///
+/// There is no `fsync`: the runtime's state lives in `/run` (a tmpfs, empty after a reboot),
+/// and after a crash of the machine the processes a record describes are gone anyway, so a
+/// disk flush per command (milliseconds where the root is on disk) would buy nothing.
+pub(crate) fn write_atomic(
+    path: &Path,
+    data: &[u8],
+    mode: u32,
+    what: &'static str,
+) -> Result<(), Error> {
+    let tmp = path.with_extension("iso-tmp");
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(&tmp)
+        .and_then(|mut file| file.write_all(data))
+        .map_err(|e| Error::io(what, &tmp, e))?;
+    fs::rename(&tmp, path).map_err(|e| Error::io(what, path, e))
 }
 
 #[cfg(test)]
@@ -279,6 +373,27 @@ mod tests {
         // SAFETY: as above.
         let r = unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
         assert_eq!(r, 0);
+    }
+
+    #[test]
+    fn directory_without_record_is_taken_over_or_removed() {
+        let tmp = TempDir::new("store-stale");
+        let store = Store::new(tmp.path());
+        let id = ContainerId::new("stale").unwrap();
+        // What a create killed before its first save leaves.
+        fs::create_dir_all(tmp.path().join("stale")).unwrap();
+        fs::write(tmp.path().join("stale/.state.json.tmp"), b"{").unwrap();
+        assert!(store.ids().unwrap().is_empty());
+        let dir = store.create(&id).unwrap();
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+        dir.save(&1u32).unwrap();
+        drop(dir);
+        assert!(matches!(store.create(&id), Err(Error::AlreadyExists(_))));
+        assert!(!store.remove_stale(&id).unwrap(), "a record is not stale");
+        fs::remove_file(tmp.path().join("stale").join(RECORD)).unwrap();
+        assert!(store.remove_stale(&id).unwrap());
+        assert!(!tmp.path().join("stale").exists());
+        assert!(!store.remove_stale(&id).unwrap());
     }
 
     #[test]

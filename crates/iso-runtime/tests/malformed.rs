@@ -13,14 +13,13 @@
 //! - `known_bug` (optional): why the runtime fails this case today. Such cases are left out
 //!   of the main test and run by the ignored `known_bugs` test; delete the key once fixed.
 
-#[path = "security/fixture.rs"]
-mod fixture;
-
 use std::fs;
 use std::path::Path;
 
-use fixture::{text, Fixture};
+use iso_testutil::bundle::{text, Fixture};
 use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_iso-runtime");
 
 struct Case {
     name: String,
@@ -115,7 +114,10 @@ fn build(fx: &Fixture, spec: &Value) -> Vec<u8> {
 
 /// Runs one case; returns what went wrong, if anything.
 fn check(case: &Case) -> Option<String> {
-    let mut fx = Fixture::new(&format!("mal-{}", &case.name[..case.name.len().min(20)]))?;
+    let mut fx = Fixture::new(
+        BIN,
+        &format!("mal-{}", &case.name[..case.name.len().min(20)]),
+    )?;
     fx.write_config_raw(&build(&fx, &case.spec));
     let id = fx.id(&format!("mal-{}", case.name));
     let out = fx.rt(&["create", &id]);
@@ -198,7 +200,7 @@ fn run_cases<'a>(cases: impl Iterator<Item = &'a Case>) {
 /// Hostile container ids on the command line are refused before anything is created.
 #[test]
 fn hostile_container_ids_are_refused() {
-    let Some(fx) = Fixture::new("mal-ids") else {
+    let Some(fx) = Fixture::new(BIN, "mal-ids") else {
         return;
     };
     fx.write_config(&fx.config("true"));
@@ -211,7 +213,7 @@ fn hostile_container_ids_are_refused() {
             panic!("id {id:?} accepted");
         }
         assert!(err.to_lowercase().contains("id"), "id {id:?}: {err}");
-        assert!(!fx.dir.path().join("escape").exists());
+        assert!(!fx.path().join("escape").exists());
         let left = fx.leftovers("\0never");
         assert!(left.is_empty(), "id {id:?} left {left:?}");
     }

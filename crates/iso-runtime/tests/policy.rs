@@ -2,181 +2,43 @@
 //! real busybox bundles, checked from the host (cgroup files, state, log, leftovers).
 
 use std::fs;
-use std::os::unix::fs::symlink;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use iso_testutil::TempDir;
+use iso_testutil::bundle::{run_to_files, text, Fixture};
 use serde_json::{json, Value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_iso-runtime");
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
-struct Fixture {
-    dir: TempDir,
-    ids: Vec<String>,
-    cgroup: String,
-}
-
-impl Fixture {
-    fn new(tag: &str) -> Option<Fixture> {
-        if !iso_testutil::root_or_skip() {
-            return None;
-        }
-        if !Path::new("/bin/busybox").exists() {
-            eprintln!("skipped: /bin/busybox (busybox-static) is not installed");
-            return None;
-        }
-        let dir = TempDir::new(tag);
-        let rootfs = dir.path().join("bundle/rootfs");
-        for d in ["bin", "proc", "sys", "dev", "etc", "tmp"] {
-            fs::create_dir_all(rootfs.join(d)).unwrap();
-        }
-        fs::copy("/bin/busybox", rootfs.join("bin/busybox")).unwrap();
-        for a in ["sh", "sleep", "cat", "seq", "echo", "grep"] {
-            symlink("busybox", rootfs.join("bin").join(a)).unwrap();
-        }
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let cgroup = format!("/iso-test-policy-{}-{n}", std::process::id());
-        Some(Fixture {
-            dir,
-            ids: Vec::new(),
-            cgroup,
-        })
-    }
-
-    fn bundle(&self) -> PathBuf {
-        self.dir.path().join("bundle")
-    }
-
-    fn root(&self) -> PathBuf {
-        self.dir.path().join("state")
-    }
-
-    fn policy(&self, text: &str) -> PathBuf {
-        let p = self.dir.path().join("policy.toml");
-        fs::write(&p, text).unwrap();
-        p
-    }
-
-    /// A config with the given script, no pids limit unless `pids` is given.
-    fn config(&self, script: &str, pids: Option<i64>) -> Value {
-        let caps = json!(["CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_SYS_ADMIN"]);
-        let mut c = json!({
-            "ociVersion": "1.0.2",
-            "process": {
-                "user": {"uid": 0, "gid": 0},
-                "args": ["/bin/sh", "-c", script],
-                "env": ["PATH=/bin"],
-                "cwd": "/",
-                "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
-                "noNewPrivileges": true
-            },
-            "root": {"path": "rootfs", "readonly": true},
-            "mounts": [
-                {"destination": "/proc", "type": "proc", "source": "proc"},
-                {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid"]}
-            ],
-            "linux": {
-                "cgroupsPath": self.cgroup,
-                "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"},
-                               {"type": "uts"}, {"type": "mount"}]
+/// The fixture's config with the given script, a read-only root, CAP_SYS_ADMIN among the
+/// capabilities (for the capability ceiling to drop), and no pids limit unless `pids` is
+/// given (for the pids default to fill in).
+fn config(fx: &Fixture, script: &str, pids: Option<i64>) -> Value {
+    let caps = json!(["CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_SYS_ADMIN"]);
+    let mut c = fx.config(script);
+    c["process"]["capabilities"] = json!({"bounding": caps, "effective": caps, "permitted": caps});
+    c["root"]["readonly"] = json!(true);
+    match pids {
+        Some(p) => c["linux"]["resources"] = json!({"pids": {"limit": p}}),
+        None => {
+            if let Some(linux) = c["linux"].as_object_mut() {
+                linux.remove("resources");
             }
-        });
-        if let Some(p) = pids {
-            c["linux"]["resources"] = json!({"pids": {"limit": p}});
-        }
-        c
-    }
-
-    fn write_config(&self, config: &Value) {
-        fs::write(
-            self.bundle().join("config.json"),
-            serde_json::to_vec_pretty(config).unwrap(),
-        )
-        .unwrap();
-    }
-
-    fn id(&mut self, name: &str) -> String {
-        let id = format!("policy-{name}-{}", std::process::id());
-        self.ids.push(id.clone());
-        id
-    }
-
-    /// Runs the binary with stdout/stderr in files (the init inherits them).
-    fn rt(&self, args: &[&str]) -> Output {
-        let mut c = Command::new(BIN);
-        c.env_remove("ISO_POLICY")
-            .arg("--root")
-            .arg(self.root())
-            .args(args)
-            .current_dir(self.bundle())
-            .stdin(Stdio::null());
-        run_to_files(c, self.dir.path())
-    }
-
-    fn state(&self, id: &str) -> Value {
-        let out = self.rt(&["state", id]);
-        assert!(out.status.success(), "state: {}", text(&out.stderr));
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-
-    fn cgroup_dir(&self, controller: &str) -> PathBuf {
-        Path::new("/sys/fs/cgroup")
-            .join(controller)
-            .join(self.cgroup.trim_start_matches('/'))
-    }
-
-    fn pids_file(&self, name: &str) -> String {
-        fs::read_to_string(self.cgroup_dir("pids").join(name))
-            .unwrap_or_default()
-            .trim()
-            .to_owned()
-    }
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        for id in &self.ids {
-            let _ = self.rt(&["delete", "--force", id]);
-        }
-        for c in [
-            "pids", "memory", "cpu", "cpuset", "devices", "freezer", "blkio", "systemd",
-        ] {
-            let _ = fs::remove_dir(self.cgroup_dir(c));
         }
     }
-}
-
-fn run_to_files(mut cmd: Command, dir: &Path) -> Output {
-    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    let (o, e) = (dir.join(format!("out.{n}")), dir.join(format!("err.{n}")));
-    cmd.stdout(fs::File::create(&o).unwrap());
-    cmd.stderr(fs::File::create(&e).unwrap());
-    let status = cmd.status().unwrap();
-    Output {
-        status,
-        stdout: fs::read(&o).unwrap(),
-        stderr: fs::read(&e).unwrap(),
-    }
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    c
 }
 
 #[test]
 fn default_pids_limit_is_applied_and_a_fork_loop_stops_there() {
-    let Some(mut fx) = Fixture::new("policy-default") else {
+    let Some(mut fx) = Fixture::new(BIN, "policy-default") else {
         return;
     };
     let policy = fx.policy("[defaults]\npids = 500\n");
     let p = policy.to_str().unwrap();
     let id = fx.id("default");
     // Forks 700 sleepers; the pids controller refuses the ones above 500.
-    fx.write_config(&fx.config(
+    fx.write_config(&config(
+        &fx,
         "sh -c 'for i in $(seq 1 700); do sleep 1000 & done' 2>/dev/null; exec sleep 1000",
         None,
     ));
@@ -223,7 +85,7 @@ fn default_pids_limit_is_applied_and_a_fork_loop_stops_there() {
 
     // A config with its own limit keeps it.
     let id = fx.id("own");
-    fx.write_config(&fx.config("sleep 1000", Some(42)));
+    fx.write_config(&config(&fx, "sleep 1000", Some(42)));
     let out = fx.rt(&["--policy", p, "create", &id]);
     assert!(out.status.success(), "create: {}", text(&out.stderr));
     assert_eq!(fx.pids_file("pids.max"), "42");
@@ -234,13 +96,13 @@ fn default_pids_limit_is_applied_and_a_fork_loop_stops_there() {
 
 #[test]
 fn reject_ceiling_fails_create_naming_the_rule_and_leaves_no_trace() {
-    let Some(mut fx) = Fixture::new("policy-reject") else {
+    let Some(mut fx) = Fixture::new(BIN, "policy-reject") else {
         return;
     };
     let policy = fx.policy("[ceilings.pids]\nmax = 1000\naction = \"reject\"\n");
     let id = fx.id("reject");
-    fx.write_config(&fx.config("sleep 1000", Some(5000)));
-    let log = fx.dir.path().join("log.json");
+    fx.write_config(&config(&fx, "sleep 1000", Some(5000)));
+    let log = fx.path().join("log.json");
     let out = fx.rt(&[
         "--policy",
         policy.to_str().unwrap(),
@@ -273,7 +135,8 @@ fn reject_ceiling_fails_create_naming_the_rule_and_leaves_no_trace() {
 
     // A bind mount of a forbidden host path is rejected, naming the mount.
     let policy = fx.policy("[ceilings.mounts]\nforbid_sources = [\"/etc\"]\n");
-    let mut c = fx.config("sleep 1000", Some(10));
+    let mut c = config(&fx, "sleep 1000", Some(10));
+    let index = c["mounts"].as_array().unwrap().len();
     c["mounts"]
         .as_array_mut()
         .unwrap()
@@ -283,7 +146,9 @@ fn reject_ceiling_fails_create_naming_the_rule_and_leaves_no_trace() {
     assert!(!out.status.success());
     let err = text(&out.stderr);
     assert!(
-        err.contains("ceilings.mounts") && err.contains("mounts[2]") && err.contains("/hostetc"),
+        err.contains("ceilings.mounts")
+            && err.contains(&format!("mounts[{index}]"))
+            && err.contains("/hostetc"),
         "{err}"
     );
     assert!(!fx.root().join(&id).exists());
@@ -292,7 +157,7 @@ fn reject_ceiling_fails_create_naming_the_rule_and_leaves_no_trace() {
 
 #[test]
 fn clamp_ceiling_lowers_logs_and_drops_capabilities() {
-    let Some(mut fx) = Fixture::new("policy-clamp") else {
+    let Some(mut fx) = Fixture::new(BIN, "policy-clamp") else {
         return;
     };
     let policy = fx.policy(
@@ -300,24 +165,19 @@ fn clamp_ceiling_lowers_logs_and_drops_capabilities() {
          [ceilings.capabilities]\nallowed = [\"CAP_KILL\", \"CAP_NET_BIND_SERVICE\"]\naction = \"clamp\"\n",
     );
     let id = fx.id("clamp");
-    fx.write_config(&fx.config("sleep 1000", Some(5000)));
-    let log = fx.dir.path().join("log.json");
+    fx.write_config(&config(&fx, "sleep 1000", Some(5000)));
+    let log = fx.path().join("log.json");
     // Through ISO_POLICY this time.
-    let mut c = Command::new(BIN);
-    c.env("ISO_POLICY", &policy)
-        .arg("--root")
-        .arg(fx.root())
-        .args([
-            "--log",
-            log.to_str().unwrap(),
-            "--log-format",
-            "json",
-            "create",
-            &id,
-        ])
-        .current_dir(fx.bundle())
-        .stdin(Stdio::null());
-    let out = run_to_files(c, fx.dir.path());
+    let mut c = fx.cmd(&[
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "create",
+        &id,
+    ]);
+    c.env("ISO_POLICY", &policy);
+    let out = run_to_files(c, fx.path());
     assert!(out.status.success(), "create: {}", text(&out.stderr));
     assert_eq!(fx.pids_file("pids.max"), "1000");
     let logged = fs::read_to_string(&log).unwrap_or_default();

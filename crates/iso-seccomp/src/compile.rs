@@ -13,6 +13,21 @@ use crate::profile::{Action, Arch, Condition, Flags, Op, Profile};
 /// The highest argument index a syscall has.
 const MAX_ARG: u32 = 5;
 
+/// The version of the libseccomp library loaded at run time, and its API level
+/// (`seccomp_api_get`: what the library found the kernel supports). Both change what
+/// [`Profile::compile`] produces, so a cache of compiled programs belongs in its key.
+///
+/// ```
+/// let ((major, _, _), api) = iso_seccomp::library_version().unwrap();
+/// assert_eq!(major, 2);
+/// assert!(api >= 1);
+/// ```
+pub fn library_version() -> Result<((u32, u32, u32), u32)> {
+    let v =
+        libseccomp::ScmpVersion::current().map_err(|e| Error::libseccomp("seccomp_version", &e))?;
+    Ok(((v.major, v.minor, v.micro), libseccomp::get_api()))
+}
+
 fn to_scmp_action(a: Action) -> ScmpAction {
     match a {
         Action::KillThread | Action::Kill => ScmpAction::KillThread,

@@ -85,7 +85,7 @@ mod oci;
 mod profile;
 
 pub use bpf::{BpfProgram, MAX_INSTRUCTIONS};
-pub use compile::Filter;
+pub use compile::{library_version, Filter};
 pub use default_profile::{default_profile, NAMESPACE_CLONE_FLAGS};
 pub use error::{Error, Result};
 pub use profile::{Action, Arch, Condition, Flags, Op, Profile, SyscallRule, MAX_ERRNO};

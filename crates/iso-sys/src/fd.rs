@@ -26,19 +26,10 @@ pub fn cloexec_from(first: RawFd) -> Result<(), Error> {
         path: "/proc/self/fd".into(),
         reason: format!("negative fd bound {first}"),
     })?;
-    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only changes descriptor flags.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_close_range,
-            first,
-            u32::MAX,
-            libc::CLOSE_RANGE_CLOEXEC,
-        )
+    let err = match close_range(first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) {
+        Ok(()) => return Ok(()),
+        Err(err) => err,
     };
-    if ret == 0 {
-        return Ok(());
-    }
-    let err = io::Error::last_os_error();
     if !matches!(err.raw_os_error(), Some(libc::ENOSYS) | Some(libc::EINVAL)) {
         return Err(Error::io("close_range", "/proc/self/fd", err));
     }
@@ -49,6 +40,123 @@ pub fn cloexec_from(first: RawFd) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// `close_range(2)`: closes descriptors `first..=last`, or with `CLOSE_RANGE_CLOEXEC` in
+/// `flags` marks them close-on-exec. Allocation-free.
+fn close_range(first: u32, last: u32, flags: libc::c_uint) -> io::Result<()> {
+    // SAFETY: close_range only closes or flags descriptors of this process; every caller
+    // chose the range so that no descriptor it still uses is closed.
+    let ret = unsafe { libc::syscall(libc::SYS_close_range, first, last, flags) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The descriptors above stderr that a process keeps when it sweeps the rest away, prepared
+/// before a `fork` so that the child can sweep without allocating.
+///
+/// A worker or a program about to `execve` should hold nothing it was not given on purpose:
+/// a leaked directory descriptor of the host is a way out of a chroot, a leaked socket a
+/// way into another service (CVE-2024-21626 was a leaked fd). The sweep is `close_range(2)`
+/// over the gaps between the kept descriptors (Linux 5.9; `CLOSE_RANGE_CLOEXEC` 5.11).
+///
+/// ```
+/// use iso_sys::fd::KeepFds;
+/// let keep = KeepFds::new([5, 3, 5, 1])?; // 0-2 are always kept
+/// assert_eq!(keep.fds(), &[3, 5]);
+/// // In a child between fork and execve: everything else is closed by the exec.
+/// // keep.cloexec_others()?;
+/// # Ok::<(), iso_sys::Error>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeepFds(Vec<RawFd>);
+
+impl KeepFds {
+    /// Keeps `fds` (and stdin, stdout, stderr); fails on a negative number.
+    ///
+    /// ```
+    /// assert!(iso_sys::fd::KeepFds::new([-1]).is_err());
+    /// ```
+    pub fn new(fds: impl IntoIterator<Item = RawFd>) -> Result<KeepFds, Error> {
+        let mut kept = Vec::new();
+        for fd in fds {
+            if fd < 0 {
+                return Err(Error::Unexpected {
+                    path: "/proc/self/fd".into(),
+                    reason: format!("negative descriptor {fd} to keep"),
+                });
+            }
+            if fd > 2 {
+                kept.push(fd);
+            }
+        }
+        kept.sort_unstable();
+        kept.dedup();
+        Ok(KeepFds(kept))
+    }
+
+    /// The kept descriptors above stderr, in ascending order.
+    ///
+    /// ```
+    /// assert!(iso_sys::fd::KeepFds::default().fds().is_empty());
+    /// ```
+    pub fn fds(&self) -> &[RawFd] {
+        &self.0
+    }
+
+    /// Before an `execve`: marks every descriptor from 3 up that is not kept close-on-exec,
+    /// and clears close-on-exec on the kept ones so that they cross the exec with their
+    /// numbers. Marking rather than closing leaves the caller's own descriptors (a report
+    /// pipe) usable until the exec closes them all at once. Allocation-free and
+    /// async-signal-safe; a kept descriptor that is not open fails with `EBADF`.
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    /// # iso_testutil::in_child(|| {
+    /// let file = std::fs::File::open("/dev/null").map_err(|e| e.to_string())?;
+    /// let keep = iso_sys::fd::KeepFds::new([file.as_raw_fd()]).map_err(|e| e.to_string())?;
+    /// keep.cloexec_others().map_err(|e| e.to_string())?;
+    /// let cloexec = iso_sys::fd::is_cloexec(std::os::fd::AsFd::as_fd(&file));
+    /// assert!(!cloexec.map_err(|e| e.to_string())?);
+    /// # Ok(()) });
+    /// ```
+    pub fn cloexec_others(&self) -> io::Result<()> {
+        self.sweep(libc::CLOSE_RANGE_CLOEXEC)?;
+        for &fd in &self.0 {
+            set_cloexec_raw(fd, false)?;
+        }
+        Ok(())
+    }
+
+    /// For a process that keeps running: closes every descriptor from 3 up that is not
+    /// kept. Allocation-free and async-signal-safe.
+    ///
+    /// Rust owners (`File`, `OwnedFd`) of the closed descriptors must be forgotten, not
+    /// dropped: dropping an owner of a descriptor closed behind its back aborts in debug
+    /// builds.
+    ///
+    /// ```no_run
+    /// // A pre-forked worker that keeps only its listening socket, fd 3.
+    /// iso_sys::fd::KeepFds::new([3])?.close_others()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn close_others(&self) -> io::Result<()> {
+        self.sweep(0)
+    }
+
+    fn sweep(&self, flags: libc::c_uint) -> io::Result<()> {
+        let mut low: u32 = 3;
+        for &fd in &self.0 {
+            let fd = fd as u32; // new() kept only fds above 2
+            if fd > low {
+                close_range(low, fd - 1, flags)?;
+            }
+            low = fd.saturating_add(1);
+        }
+        close_range(low, u32::MAX, flags)
+    }
 }
 
 /// Lists the descriptors open in the calling process, from `/proc/self/fd`.

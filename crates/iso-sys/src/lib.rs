@@ -37,5 +37,5 @@ mod pid;
 pub mod procfs;
 
 pub use error::Error;
-pub use openat2::{openat2, Resolve};
+pub use openat2::{openat2, openat2_cstr, Resolve};
 pub use pid::{Pid, ProcPid};

@@ -1,4 +1,4 @@
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
@@ -53,6 +53,27 @@ pub fn openat2(
 ) -> io::Result<OwnedFd> {
     let cpath = CString::new(path.as_ref().as_os_str().as_bytes())
         .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    openat2_cstr(dir, &cpath, flags, mode, resolve)
+}
+
+/// [`openat2`] with a path that is already a C string: allocates nothing, so a child may
+/// call it between `fork` and `execve` with a path prepared before the fork.
+///
+/// ```
+/// use std::os::fd::AsFd;
+/// use iso_sys::{openat2_cstr, Resolve};
+///
+/// let root = std::fs::File::open("/")?;
+/// let fd = openat2_cstr(root.as_fd(), c"proc", libc::O_PATH, 0, Resolve::NO_SYMLINKS)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn openat2_cstr(
+    dir: BorrowedFd<'_>,
+    cpath: &CStr,
+    flags: i32,
+    mode: u32,
+    resolve: Resolve,
+) -> io::Result<OwnedFd> {
     // SAFETY: open_how is a plain C struct; all-zero is a valid value for every field.
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
     how.flags = (flags | libc::O_CLOEXEC) as u64;

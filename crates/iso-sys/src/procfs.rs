@@ -149,11 +149,7 @@ impl ProcRoot {
     /// Reads `name` in the directory of `pid` into a string.
     pub fn read_to_string(&self, pid: ProcPid, name: &str) -> Result<String, Error> {
         let fd = self.open_pid(pid, name, libc::O_RDONLY)?;
-        let mut out = String::new();
-        File::from(fd)
-            .read_to_string(&mut out)
-            .map_err(|e| Error::io("read", self.pid_path(pid, name), e))?;
-        Ok(out)
+        read_text(File::from(fd)).map_err(|e| Error::io("read", self.pid_path(pid, name), e))
     }
 
     /// Opens the namespace handle `/proc/PID/ns/<kind>` (for `setns(2)`), checking that the
@@ -355,6 +351,31 @@ fn readlinkat(dir: BorrowedFd<'_>, name: &str) -> io::Result<PathBuf> {
     Ok(PathBuf::from(
         <std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(buf),
     ))
+}
+
+/// Reads a procfs file to the end. procfs reports a size of 0, so the standard library's
+/// size hint (a `statx`, an `lseek`) buys nothing, and its reads would start at 32 bytes:
+/// start with a page, which holds most of these files in one `read(2)`.
+fn read_text(mut file: File) -> std::io::Result<String> {
+    let mut out = Vec::with_capacity(4096);
+    loop {
+        let len = out.len();
+        if out.capacity() == len {
+            out.reserve(len);
+        }
+        out.resize(out.capacity(), 0);
+        match file.read(&mut out[len..]) {
+            Ok(0) => {
+                out.truncate(len);
+                break;
+            }
+            Ok(n) => out.truncate(len + n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => out.truncate(len),
+            Err(e) => return Err(e),
+        }
+    }
+    String::from_utf8(out)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.utf8_error()))
 }
 
 #[cfg(test)]

@@ -6,6 +6,13 @@
 //!   (mounts, namespaces, credentials, the root directory) die with the child. The child is
 //!   single-threaded, which `unshare(CLONE_NEWUSER)` and `setns` into a user namespace
 //!   require.
+//! - [`bundle`]: a runtime test fixture (busybox bundle, private state root, test-owned
+//!   cgroup, the `iso-runtime` binary run with captured output, a leftovers check).
+//! - [`ptrace`]: fault injection: run a command traced and `SIGKILL` it at its N-th system
+//!   call.
+
+pub mod bundle;
+pub mod ptrace;
 
 use std::io::{Read, Write};
 use std::os::fd::{FromRawFd, OwnedFd};

@@ -1,11 +1,13 @@
 //! `exec --cap` adds bounding, effective and permitted capabilities, never inheritable
 //! ones (runc CVE-2022-29162).
 
-use crate::fixture::{text, Fixture};
+use iso_testutil::bundle::{text, Fixture};
+
+use crate::BIN;
 
 #[test]
 fn exec_cap_never_sets_inheritable() {
-    let Some(mut fx) = Fixture::new("sec-caps") else {
+    let Some(mut fx) = Fixture::new(BIN, "sec-caps") else {
         return;
     };
     fx.write_config(&fx.config("sleep 30"));

@@ -4,17 +4,18 @@
 use std::fs;
 use std::os::unix::fs::symlink;
 
-use crate::fixture::{text, Fixture};
-use crate::mounts_mentioning;
+use iso_testutil::bundle::{text, Fixture};
+
+use crate::{mounts_mentioning, BIN};
 
 /// The rootfs' own /dev (no tmpfs over it) holds links to a host file for every default
 /// device; the runtime must not bind devices over, or create nodes at, the host file.
 #[test]
 fn device_symlinks_in_rootfs_dev_are_not_followed() {
-    let Some(mut fx) = Fixture::new("sec-devlink") else {
+    let Some(mut fx) = Fixture::new(BIN, "sec-devlink") else {
         return;
     };
-    let host = fx.dir.path().join("host");
+    let host = fx.path().join("host");
     fs::create_dir(&host).unwrap();
     let victim = host.join("victim");
     fs::write(&victim, "host file").unwrap();
@@ -43,10 +44,10 @@ fn device_symlinks_in_rootfs_dev_are_not_followed() {
 /// /dev itself a symlink to a host directory.
 #[test]
 fn dev_as_symlink_is_not_followed() {
-    let Some(mut fx) = Fixture::new("sec-devdir") else {
+    let Some(mut fx) = Fixture::new(BIN, "sec-devdir") else {
         return;
     };
-    let host = fx.dir.path().join("host");
+    let host = fx.path().join("host");
     fs::create_dir(&host).unwrap();
     fs::remove_dir(fx.rootfs().join("dev")).unwrap();
     symlink(&host, fx.rootfs().join("dev")).unwrap();

@@ -4,11 +4,13 @@
 
 use std::fs;
 
-use crate::fixture::{text, Fixture, BIN};
+use iso_testutil::bundle::{text, Fixture};
+
+use crate::BIN;
 
 #[test]
 fn runtime_binary_not_writable_through_proc_exe() {
-    let Some(mut fx) = Fixture::new("sec-exe") else {
+    let Some(mut fx) = Fixture::new(BIN, "sec-exe") else {
         return;
     };
     fx.write_config(&fx.config("true"));

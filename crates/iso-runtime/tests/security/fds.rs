@@ -3,11 +3,13 @@
 
 use std::fs;
 
-use crate::fixture::{text, Fixture};
+use iso_testutil::bundle::{text, Fixture};
+
+use crate::BIN;
 
 #[test]
 fn user_process_has_only_stdio_fds() {
-    let Some(mut fx) = Fixture::new("sec-fds") else {
+    let Some(mut fx) = Fixture::new(BIN, "sec-fds") else {
         return;
     };
     // The shell's own fds: 0-2, plus the directory fd of the glob (not a symlink target).
@@ -33,10 +35,10 @@ fn user_process_has_only_stdio_fds() {
 
 #[test]
 fn cwd_proc_self_fd_cannot_reach_the_host() {
-    let Some(mut fx) = Fixture::new("sec-cwdfd") else {
+    let Some(mut fx) = Fixture::new(BIN, "sec-cwdfd") else {
         return;
     };
-    fs::write(fx.dir.path().join("HOST-MARKER"), "x").unwrap();
+    fs::write(fx.path().join("HOST-MARKER"), "x").unwrap();
     for n in 3..=9 {
         let mut config = fx.config("ls -a . .. ../.. ../../.. ../../../.. 2>&1; true");
         config["process"]["cwd"] = serde_json::json!(format!("/proc/self/fd/{n}"));

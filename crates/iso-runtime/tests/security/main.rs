@@ -1,8 +1,7 @@
 //! Security regression tests: one module per class of container escape known from the
 //! advisories of other runtimes (see ../shared/NOTES.md). Each builds a hostile bundle or
 //! rootfs, runs the real `iso-runtime` binary as root, and asserts the host is untouched.
-
-mod fixture;
+//! The bundle, state root and cleanup come from `iso_testutil::bundle::Fixture`.
 
 mod caps;
 mod dev_symlinks;
@@ -16,6 +15,9 @@ mod sysctl;
 
 use std::fs;
 use std::path::Path;
+
+/// The runtime binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_iso-runtime");
 
 /// Every line of the host's mountinfo that mentions `path`.
 pub fn mounts_mentioning(path: &Path) -> Vec<String> {

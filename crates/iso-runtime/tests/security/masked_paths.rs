@@ -5,11 +5,13 @@
 use std::fs;
 use std::os::unix::fs::symlink;
 
-use crate::fixture::{text, Fixture};
+use iso_testutil::bundle::{text, Fixture};
+
+use crate::BIN;
 
 #[test]
 fn masked_path_with_dev_null_symlink_is_refused_or_harmless() {
-    let Some(mut fx) = Fixture::new("sec-mask") else {
+    let Some(mut fx) = Fixture::new(BIN, "sec-mask") else {
         return;
     };
     symlink(
@@ -49,7 +51,7 @@ fn masked_path_with_racing_dev_null_swap_is_harmless() {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
 
-    let Some(mut fx) = Fixture::new("sec-maskrace") else {
+    let Some(mut fx) = Fixture::new(BIN, "sec-maskrace") else {
         return;
     };
     let mut config = fx.config("stat -c 'kind=%F dev=%t:%T' /proc/keys");

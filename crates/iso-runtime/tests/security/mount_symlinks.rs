@@ -6,15 +6,16 @@ use std::os::unix::fs::symlink;
 
 use serde_json::json;
 
-use crate::fixture::{text, Fixture};
-use crate::mounts_mentioning;
+use iso_testutil::bundle::{text, Fixture};
+
+use crate::{mounts_mentioning, BIN};
 
 #[test]
 fn mount_destination_symlink_to_host_stays_in_rootfs() {
-    let Some(mut fx) = Fixture::new("sec-mntlink") else {
+    let Some(mut fx) = Fixture::new(BIN, "sec-mntlink") else {
         return;
     };
-    let host = fx.dir.path().join("host");
+    let host = fx.path().join("host");
     fs::create_dir(&host).unwrap();
     // Absolute and relative links that would both leave a naive rootfs.join().
     symlink(&host, fx.rootfs().join("abs")).unwrap();

@@ -4,14 +4,15 @@
 use std::fs;
 use std::os::unix::fs::symlink;
 
-use crate::fixture::{text, Fixture};
-use crate::mounts_mentioning;
+use iso_testutil::bundle::{text, Fixture};
+
+use crate::{mounts_mentioning, BIN};
 
 fn refused_with_symlink(dir: &str) {
-    let Some(mut fx) = Fixture::new(&format!("sec-{dir}")) else {
+    let Some(mut fx) = Fixture::new(BIN, &format!("sec-{dir}")) else {
         return;
     };
-    let host = fx.dir.path().join("host");
+    let host = fx.path().join("host");
     fs::create_dir(&host).unwrap();
     fs::write(host.join("marker"), "host").unwrap();
     let inside = fx.rootfs().join(dir);
@@ -58,7 +59,7 @@ fn sys_as_symlink_is_refused() {
 /// where the runtime expects it, so it is refused too.
 #[test]
 fn proc_as_symlink_inside_rootfs_is_refused() {
-    let Some(mut fx) = Fixture::new("sec-proc-in") else {
+    let Some(mut fx) = Fixture::new(BIN, "sec-proc-in") else {
         return;
     };
     fs::create_dir(fx.rootfs().join("fakeproc")).unwrap();

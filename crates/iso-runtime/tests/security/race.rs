@@ -8,15 +8,16 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use crate::fixture::Fixture;
-use crate::mounts_mentioning;
+use iso_testutil::bundle::Fixture;
+
+use crate::{mounts_mentioning, BIN};
 
 #[test]
 fn mkdir_race_with_symlink_swap_stays_in_rootfs() {
-    let Some(mut fx) = Fixture::new("sec-race") else {
+    let Some(mut fx) = Fixture::new(BIN, "sec-race") else {
         return;
     };
-    let host = fx.dir.path().join("host");
+    let host = fx.path().join("host");
     fs::create_dir(&host).unwrap();
     let mut config = fx.config("true");
     config["mounts"]

@@ -5,11 +5,13 @@
 
 use std::fs;
 
-use crate::fixture::{text, Fixture};
+use iso_testutil::bundle::{text, Fixture};
+
+use crate::BIN;
 
 #[test]
 fn non_namespaced_sysctl_is_refused() {
-    let Some(mut fx) = Fixture::new("sec-sysctl") else {
+    let Some(mut fx) = Fixture::new(BIN, "sec-sysctl") else {
         return;
     };
     let current = fs::read_to_string("/proc/sys/vm/swappiness").unwrap();

@@ -1,0 +1,301 @@
+//! Fault injection: `iso-runtime` is killed (`SIGKILL`) at the system calls of `create`,
+//! `start`, `exec` and `delete`, and what it leaves must be cleaned up by the next commands.
+//!
+//! Each command is run under ptrace (`iso_testutil::ptrace`): the runtime's own process is
+//! traced and killed at the entry of its N-th system call (that call never runs). The
+//! container's processes are not traced: they live on as after a real crash. After each
+//! kill:
+//! - `delete --force <id>` succeeds, and nothing is left: no process, no cgroup in any
+//!   hierarchy, no mount, no state entry (`Fixture::leftovers`, polled briefly while
+//!   orphaned processes notice and exit);
+//! - a later `create` of the same id succeeds (for `start`, `exec` and `delete` it is the
+//!   next round's setup), and deleting it leaves nothing.
+//!
+//! What is swept, once each (an undisturbed run of the command first says which calls it
+//! makes; the N-th call of a later run is usually the same one, but a poll may run a
+//! different number of rounds):
+//! - `create` of a fresh container: every system call, the dynamic loader's included;
+//! - `start` of a created container, `exec` of `true` in a running container, and
+//!   `delete --force` of a running container: every system call after the start-up they
+//!   share with `create` (loader, runtime start-up, argument parsing: the same calls in the
+//!   same order, swept by the create test), except that a call is skipped when it ends the
+//!   same run of [`WINDOW`] system call numbers as a call killed at before: the second and
+//!   later rounds of a polling loop (`delete` waiting for the init to go, `exec` waiting
+//!   for its process), which would multiply the run time without reaching a new state.
+//!
+//! Each sweep runs in a forked child that is a child subreaper and reaps the container
+//! processes a killed runtime orphans (see [`reap_container_orphans`]).
+//!
+//! `ISO_FAULTS_FULL=1` drops the [`WINDOW`] rule: every system call of `create`, and every
+//! one after the shared start-up of the others (several minutes).
+
+use std::fs;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use iso_testutil::bundle::{text, Fixture};
+use iso_testutil::ptrace::{run_traced, Ending, Trace};
+
+const BIN: &str = env!("CARGO_BIN_EXE_iso-runtime");
+
+/// Runs the runtime command `args` traced, killed at `kill_at`; its stderr is returned.
+fn traced(fx: &Fixture, args: &[&str], kill_at: Option<u64>) -> (Trace, String) {
+    let err = fx.path().join("traced.err");
+    let mut cmd: Command = fx.cmd(args);
+    cmd.stdout(Stdio::null());
+    cmd.stderr(fs::File::create(&err).unwrap());
+    let t = run_traced(cmd, kill_at).unwrap();
+    let stderr = fs::read_to_string(&err).unwrap_or_default();
+    (t, stderr)
+}
+
+/// How many system call numbers, ending at a kill point, tell kill points apart.
+const WINDOW: usize = 8;
+
+/// The kill points (1-based) among `calls` from index `from` on: all of them with
+/// `ISO_FAULTS_FULL=1` or when `every` is set, otherwise those whose last [`WINDOW`] call
+/// numbers were not seen at an earlier point.
+fn kill_points(calls: &[u64], from: usize, every: bool) -> Vec<u64> {
+    let every = every || std::env::var("ISO_FAULTS_FULL").as_deref() == Ok("1");
+    let mut seen = std::collections::HashSet::new();
+    (from..calls.len())
+        .filter(|&i| every || seen.insert(&calls[i.saturating_sub(WINDOW - 1)..=i]))
+        .map(|i| i as u64 + 1)
+        .collect()
+}
+
+/// A stage of the lifecycle: how to bring a fresh container to it, and the command killed.
+struct Stage {
+    name: &'static str,
+    /// Runtime commands run (untraced, must succeed) before the traced one.
+    setup: &'static [&'static [&'static str]],
+    /// The traced command; `ID` stands for the container id.
+    command: &'static [&'static str],
+}
+
+const STAGES: &[Stage] = &[
+    Stage {
+        name: "create",
+        setup: &[],
+        command: &["create", "ID"],
+    },
+    Stage {
+        name: "start",
+        setup: &[&["create", "ID"]],
+        command: &["start", "ID"],
+    },
+    Stage {
+        name: "exec",
+        setup: &[&["create", "ID"], &["start", "ID"]],
+        command: &["exec", "ID", "true"],
+    },
+    Stage {
+        name: "delete",
+        setup: &[&["create", "ID"], &["start", "ID"]],
+        command: &["delete", "--force", "ID"],
+    },
+];
+
+fn with_id<'a>(args: &[&'a str], id: &'a str) -> Vec<&'a str> {
+    args.iter()
+        .map(|a| if *a == "ID" { id } else { a })
+        .collect()
+}
+
+/// Runs `args`, untraced; an error names the command and its stderr.
+fn must(fx: &Fixture, args: &[&str]) -> Result<(), String> {
+    let out = fx.rt(args);
+    if out.status.success() {
+        return Ok(());
+    }
+    Err(format!(
+        "`{}` failed: {}",
+        args.join(" "),
+        text(&out.stderr).trim()
+    ))
+}
+
+/// After a crash: `delete --force` succeeds and leaves nothing.
+fn cleaned_up(fx: &Fixture, id: &str) -> Result<(), String> {
+    must(fx, &["delete", "--force", id])?;
+    let left = fx.leftovers_after(id, Duration::from_secs(5));
+    if !left.is_empty() {
+        return Err(format!("left after delete --force: {left:?}"));
+    }
+    Ok(())
+}
+
+/// The id can be created again, and deleting it leaves nothing.
+fn recreated(fx: &Fixture, id: &str) -> Result<(), String> {
+    must(fx, &["create", id]).map_err(|e| format!("a later create: {e}"))?;
+    cleaned_up(fx, id).map_err(|e| format!("after a later create: {e}"))
+}
+
+/// Sweeps one stage; returns the first failure.
+fn sweep(stage: &Stage) -> Result<(), String> {
+    let Some(mut fx) = Fixture::new(BIN, &format!("harden-fault-{}", stage.name)) else {
+        return Ok(());
+    };
+    fx.write_config(&fx.config("sleep 1000"));
+    let id = fx.id(&format!("harden-fault-{}", stage.name));
+    let command = with_id(stage.command, &id);
+    let name = stage.name;
+    // Setup commands; the first round traces its create to learn the shared start-up.
+    let setup = |fx: &Fixture, trace_create: bool| -> Result<Option<Trace>, String> {
+        let mut create = None;
+        for args in stage.setup {
+            let args = with_id(args, &id);
+            if trace_create && args[0] == "create" {
+                let (t, err) = traced(fx, &args, None);
+                if t.ending != Ending::Exited(0) {
+                    return Err(format!("create ended {:?}: {err}", t.ending));
+                }
+                create = Some(t);
+            } else {
+                must(fx, &args)?;
+            }
+        }
+        Ok(create)
+    };
+    let create = setup(&fx, true).map_err(|e| format!("{name}: setup: {e}"))?;
+    let (full, err) = traced(&fx, &command, None);
+    if full.ending != Ending::Exited(0) {
+        return Err(format!(
+            "{name}: undisturbed run ended {:?}: {err}",
+            full.ending
+        ));
+    }
+    let common = create.map_or(0, |c| {
+        c.calls
+            .iter()
+            .zip(&full.calls)
+            .take_while(|(a, b)| a == b)
+            .count()
+    });
+    cleaned_up(&fx, &id).map_err(|e| format!("{name}: after an undisturbed run: {e}"))?;
+    let points = kill_points(&full.calls, common, stage.setup.is_empty());
+    let mut last = String::new();
+    for &n in &points {
+        // The setup's create is also the later create after the previous round's kill.
+        setup(&fx, false).map_err(|e| format!("{name}: after {last}: {e}"))?;
+        let (t, err) = traced(&fx, &command, Some(n));
+        last = match t.ending {
+            Ending::Killed { nr, .. } => format!("the kill at system call {n} (nr {nr})"),
+            // This run made fewer calls: it completed.
+            Ending::Exited(0) => format!("run {n}, which completed"),
+            other => return Err(format!("{name}: run {n} ended {other:?}: {err}")),
+        };
+        cleaned_up(&fx, &id).map_err(|e| format!("{name}: after {last}: {e}"))?;
+        if stage.setup.is_empty() {
+            recreated(&fx, &id).map_err(|e| format!("{name}: after {last}: {e}"))?;
+        }
+    }
+    recreated(&fx, &id).map_err(|e| format!("{name}: after {last}: {e}"))?;
+    eprintln!(
+        "{name}: killed at {} of its {} system calls ({} shared with create)",
+        points.len(),
+        full.syscalls(),
+        common
+    );
+    Ok(())
+}
+
+/// Whether `pid` is a zombie that lived in a PID namespace below ours (two or more pids in
+/// the `NSpid` line of its status): a container process, never a runtime command.
+fn container_zombie(pid: i32) -> bool {
+    let Ok(status) = fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return false;
+    };
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(str::trim)
+            .unwrap_or("")
+            .to_owned()
+    };
+    field("State:").starts_with('Z') && field("NSpid:").split_whitespace().count() > 1
+}
+
+/// Reaps, until `stop`, the container processes orphaned to this process (a subreaper) by
+/// a killed runtime. Without this they go to the host's init, and a container's init, when
+/// killed, waits in the kernel until they are reaped: on a host whose init reaps lazily,
+/// each cleanup after such a kill would take seconds.
+fn reap_container_orphans(stop: &AtomicBool) {
+    let me = std::process::id().to_string();
+    while !stop.load(Ordering::Relaxed) {
+        // Only look when some child has exited (WNOWAIT: it stays to be waited for).
+        // SAFETY: siginfo_t is plain data; waitid writes into it.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: a valid out-pointer; WNOWAIT leaves the child's status in place.
+        let r = unsafe {
+            libc::waitid(
+                libc::P_ALL,
+                0,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+            )
+        };
+        // SAFETY: si_pid is set by waitid when it reports a child.
+        if r == 0 && unsafe { info.si_pid() } != 0 {
+            for e in fs::read_dir("/proc").into_iter().flatten().flatten() {
+                let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+                    continue;
+                };
+                let stat = fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+                // "pid (comm) state ppid ...": the ppid after the last ')'.
+                let ppid = stat
+                    .rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().nth(1));
+                if ppid == Some(me.as_str()) && container_zombie(pid) {
+                    let mut status = 0;
+                    // SAFETY: reaps one zombie child of ours that no other code waits for.
+                    unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Runs the sweep of `stage` in a forked child that is a child subreaper (see
+/// [`reap_container_orphans`]).
+fn run_stage(stage: &'static Stage) {
+    iso_testutil::in_child(|| {
+        // SAFETY: prctl with integer arguments only.
+        if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
+            return Err(format!(
+                "PR_SET_CHILD_SUBREAPER: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            s.spawn(|| reap_container_orphans(&stop));
+            let result = sweep(stage);
+            stop.store(true, Ordering::Relaxed);
+            result
+        })
+    });
+}
+
+#[test]
+fn killed_create_is_cleaned_up() {
+    run_stage(&STAGES[0]);
+}
+
+#[test]
+fn killed_start_is_cleaned_up() {
+    run_stage(&STAGES[1]);
+}
+
+#[test]
+fn killed_exec_is_cleaned_up() {
+    run_stage(&STAGES[2]);
+}
+
+#[test]
+fn killed_delete_is_cleaned_up() {
+    run_stage(&STAGES[3]);
+}
