@@ -110,6 +110,8 @@ expect_contains "docker's error" "$OUT" "container init: process.args: exec /no/
 # the runc shim falls back to the runtime's stderr ("... did not terminate successfully: ...")
 # only when the --log JSON has no error: this message came from the JSON log
 expect_lacks "docker's error" "$OUT" "did not terminate successfully"
+expect_fail "docker run of a program not in PATH" "${RUN[@]}" --rm --runtime iso $IMG no-such-program
+expect_contains "docker's error" "$OUT" 'process.args: "no-such-program" not found in PATH'
 
 # 6. default-runtime switch by SIGHUP, to iso-runtime with a site policy (issue #9)
 expect_eq "default runtime before" "$($DOCKER info -f '{{.DefaultRuntime}}')" runc
