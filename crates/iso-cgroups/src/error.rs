@@ -16,6 +16,7 @@ use std::path::PathBuf;
 /// # Ok::<(), iso_cgroups::Error>(())
 /// ```
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// A file operation on a cgroup file or directory failed.
     #[error("{op} {path:?}: {source}")]

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 /// assert!(err.to_string().contains("nonexistent-iso-chroot"));
 /// ```
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// A system call failed.
     #[error("{op} {path:?}: {source}")]

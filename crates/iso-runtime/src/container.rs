@@ -1002,28 +1002,37 @@ impl Runtime {
         }
         record.created_done = true;
         dir.save(&record)?;
-        if let Some(path) = &opts.pid_file {
-            write_atomic(
-                path,
-                pid.as_raw().to_string().as_bytes(),
-                0o644,
-                "write pid file",
-            )?;
-        }
-        if let Some(path) = &opts.pidfd_socket {
-            let sock = UnixStream::connect(path).map_err(io_err("connect pidfd socket", path))?;
-            let pidfd = iso_ns::pidfd_open(pid)?;
-            iso_seccomp::notify::send_fd(
-                std::os::fd::AsFd::as_fd(&sock),
-                std::os::fd::AsFd::as_fd(&pidfd),
-                id.as_str().as_bytes(),
-            )?;
-        }
+        publish_pid(
+            pid,
+            id,
+            opts.pid_file.as_deref(),
+            opts.pidfd_socket.as_deref(),
+        )?;
         let child = cleanup.child.take().ok_or_else(|| Error::Init {
             step: "lost the init".into(),
             source: std::io::Error::from_raw_os_error(libc::ECHILD),
         })?;
         Ok(Created { child })
+    }
+
+    /// Opens `id` and checks that its status is one of `allowed`; otherwise the error says
+    /// the status and `reason`.
+    pub(crate) fn open_in(
+        &self,
+        id: &str,
+        allowed: &[Status],
+        reason: &str,
+    ) -> Result<(ContainerDir, Record), Error> {
+        let (dir, record) = self.open(id)?;
+        let status = record.status(dir.path(), &self.host);
+        if !allowed.contains(&status) {
+            return Err(Error::WrongState {
+                id: dir.id().clone(),
+                status: status.to_string(),
+                reason: reason.into(),
+            });
+        }
+        Ok((dir, record))
     }
 
     pub(crate) fn open(&self, id: &str) -> Result<(ContainerDir, Record), Error> {
@@ -1036,15 +1045,11 @@ impl Runtime {
     /// `start`: lets the init of a created container execute the user's program, then runs
     /// the `poststart` hooks. Fails unless the container is `created`.
     pub fn start(&self, id: &str) -> Result<(), Error> {
-        let (dir, record) = self.open(id)?;
-        let status = record.status(&dir, &self.host);
-        if status != Status::Created {
-            return Err(Error::WrongState {
-                id: dir.id().clone(),
-                status: status.to_string(),
-                reason: "only a created container can be started".into(),
-            });
-        }
+        let (dir, record) = self.open_in(
+            id,
+            &[Status::Created],
+            "only a created container can be started",
+        )?;
         let (path, _dir_fd) = socket_path(dir.path(), EXEC_SOCKET)?;
         let mut conn =
             UnixStream::connect(&path).map_err(io_err("connect", dir.path().join(EXEC_SOCKET)))?;
@@ -1074,7 +1079,7 @@ impl Runtime {
     /// `state`: the OCI state, with the status derived now.
     pub fn state(&self, id: &str) -> Result<State, Error> {
         let (dir, record) = self.open(id)?;
-        Ok(record.state(&dir, &self.host))
+        Ok(record.state(dir.path(), &self.host))
     }
 
     /// `kill`: sends `signal` to the init (through a pidfd, after checking the pid still is
@@ -1082,7 +1087,7 @@ impl Runtime {
     /// stopped container.
     pub fn kill(&self, id: &str, signal: Signal, all: bool) -> Result<(), Error> {
         let (dir, record) = self.open(id)?;
-        let status = record.status(&dir, &self.host);
+        let status = record.status(dir.path(), &self.host);
         if matches!(status, Status::Stopped | Status::Creating) {
             return Err(Error::WrongState {
                 id: dir.id().clone(),
@@ -1117,7 +1122,7 @@ impl Runtime {
             }
             Err(e) => return Err(e),
         };
-        let status = record.status(&dir, &self.host);
+        let status = record.status(dir.path(), &self.host);
         match status {
             Status::Stopped | Status::Created | Status::Creating => {}
             _ if force => {}
@@ -1167,7 +1172,7 @@ impl Runtime {
             });
         }
         let (dir, record) = self.open(id)?;
-        let status = record.status(&dir, &self.host);
+        let status = record.status(dir.path(), &self.host);
         if !matches!(status, Status::Created | Status::Running) {
             return Err(Error::WrongState {
                 id: dir.id().clone(),
@@ -1268,23 +1273,12 @@ impl Runtime {
             let _ = child.wait();
             return Err(e);
         }
-        if let Some(path) = &opts.pid_file {
-            write_atomic(
-                path,
-                pid.as_raw().to_string().as_bytes(),
-                0o644,
-                "write pid file",
-            )?;
-        }
-        if let Some(path) = &opts.pidfd_socket {
-            let sock = UnixStream::connect(path).map_err(io_err("connect pidfd socket", path))?;
-            let pidfd = iso_ns::pidfd_open(pid)?;
-            iso_seccomp::notify::send_fd(
-                std::os::fd::AsFd::as_fd(&sock),
-                std::os::fd::AsFd::as_fd(&pidfd),
-                dir.id().as_str().as_bytes(),
-            )?;
-        }
+        publish_pid(
+            pid,
+            dir.id(),
+            opts.pid_file.as_deref(),
+            opts.pidfd_socket.as_deref(),
+        )?;
         drop(dir);
         if opts.detach {
             return Ok(0);
@@ -1305,40 +1299,35 @@ impl Runtime {
 
     /// `pause`: freezes every process of a running container (its cgroup's freezer).
     pub fn pause(&self, id: &str) -> Result<(), Error> {
-        let (dir, record) = self.open(id)?;
-        let status = record.status(&dir, &self.host);
-        if status != Status::Running {
-            return Err(Error::WrongState {
-                id: dir.id().clone(),
-                status: status.to_string(),
-                reason: "only a running container can be paused".into(),
-            });
-        }
+        let (_dir, record) = self.open_in(
+            id,
+            &[Status::Running],
+            "only a running container can be paused",
+        )?;
         let cg = self.host.cgroup(&record.cgroup)?;
         Ok(cg.freeze()?)
     }
 
     /// `resume`: thaws a paused container.
     pub fn resume(&self, id: &str) -> Result<(), Error> {
-        let (dir, record) = self.open(id)?;
-        let status = record.status(&dir, &self.host);
-        if status != Status::Paused {
-            return Err(Error::WrongState {
-                id: dir.id().clone(),
-                status: status.to_string(),
-                reason: "only a paused container can be resumed".into(),
-            });
-        }
+        let (_dir, record) = self.open_in(
+            id,
+            &[Status::Paused],
+            "only a paused container can be resumed",
+        )?;
         let cg = self.host.cgroup(&record.cgroup)?;
         Ok(cg.thaw()?)
     }
 
-    /// The ids and states of every container (`list`).
+    /// The ids and states of every container (`list`), read without waiting for the locks of
+    /// commands in progress.
     pub fn list(&self) -> Result<Vec<State>, Error> {
         let mut out = Vec::new();
         for id in self.store.ids()? {
-            if let Ok(state) = self.state(id.as_str()) {
-                out.push(state);
+            // Without the lock: a container being created or deleted shows as it is now
+            // instead of making `list` wait.
+            if let Ok(record) = self.store.peek::<Record>(&id) {
+                out.push(record.state(&self.store.path_of(&id), &self.host));
             }
         }
         Ok(out)
@@ -1347,6 +1336,30 @@ impl Runtime {
 
 /// Signals the recorded init through a pidfd opened before its start time is checked, so the
 /// signal cannot reach a process that reused the pid.
+/// Tells the caller the pid of a new process the way it asked: `--pid-file` (written
+/// atomically) and `--pidfd-socket` (a pidfd sent with the container id as the message).
+fn publish_pid(
+    pid: Pid,
+    id: &ContainerId,
+    pid_file: Option<&Path>,
+    pidfd_socket: Option<&Path>,
+) -> Result<(), Error> {
+    if let Some(path) = pid_file {
+        let text = pid.as_raw().to_string();
+        write_atomic(path, text.as_bytes(), 0o644, "write pid file")?;
+    }
+    if let Some(path) = pidfd_socket {
+        let sock = UnixStream::connect(path).map_err(io_err("connect pidfd socket", path))?;
+        let pidfd = iso_ns::pidfd_open(pid)?;
+        iso_seccomp::notify::send_fd(
+            std::os::fd::AsFd::as_fd(&sock),
+            std::os::fd::AsFd::as_fd(&pidfd),
+            id.as_str().as_bytes(),
+        )?;
+    }
+    Ok(())
+}
+
 fn signal_init(record: &Record, host: &Host, signal: i32) -> Result<(), Error> {
     let gone = || {
         Error::io(

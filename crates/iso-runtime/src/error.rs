@@ -5,6 +5,7 @@ use crate::ContainerId;
 
 /// What went wrong in a runtime command: the operation, the path or field, and the errno.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// A system call or file operation failed.
     #[error("{op} {path:?}: {source}")]

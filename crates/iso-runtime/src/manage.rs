@@ -104,17 +104,12 @@ pub fn stats_event(id: &str, s: &Stats) -> Value {
     })
 }
 
+/// The statuses in which a container has a live init and cgroup.
+const LIVE: &[Status] = &[Status::Created, Status::Running, Status::Paused];
+
 impl Runtime {
     fn live_cgroup(&self, id: &str) -> Result<(Cgroup, crate::state::Record), Error> {
-        let (dir, record) = self.open(id)?;
-        let status = record.status(&dir, &self.host);
-        if status == Status::Stopped || status == Status::Creating {
-            return Err(Error::WrongState {
-                id: dir.id().clone(),
-                status: status.to_string(),
-                reason: "the container is not running".into(),
-            });
-        }
+        let (_dir, record) = self.open_in(id, LIVE, "the container is not running")?;
         let cg = self.host.cgroup(&record.cgroup)?;
         Ok((cg, record))
     }
@@ -129,15 +124,11 @@ impl Runtime {
     /// # Ok::<(), iso_runtime::Error>(())
     /// ```
     pub fn update(&self, id: &str, resources: &LinuxResources) -> Result<(), Error> {
-        let (dir, mut record) = self.open(id)?;
-        let status = record.status(&dir, &self.host);
-        if status == Status::Stopped || status == Status::Creating {
-            return Err(Error::WrongState {
-                id: dir.id().clone(),
-                status: status.to_string(),
-                reason: "only a created, running or paused container can be updated".into(),
-            });
-        }
+        let (dir, mut record) = self.open_in(
+            id,
+            LIVE,
+            "only a created, running or paused container can be updated",
+        )?;
         let cg = self.host.cgroup(&record.cgroup)?;
         let converted = iso_cgroups::Resources::try_from(resources)?;
         converted.validate()?;
@@ -211,7 +202,7 @@ impl Runtime {
                 Ok(x) => x,
                 Err(_) => return Ok(()),
             };
-            if record.status(&dir, &self.host) == Status::Stopped {
+            if record.status(dir.path(), &self.host) == Status::Stopped {
                 return Ok(());
             }
             drop(dir);

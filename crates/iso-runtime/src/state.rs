@@ -15,7 +15,6 @@ use iso_sys::procfs::ProcRoot;
 use iso_sys::{Pid, ProcPid};
 use serde::{Deserialize, Serialize};
 
-use crate::store::ContainerDir;
 use crate::Error;
 
 /// The name of the handshake socket in the container's directory: present while the init
@@ -115,14 +114,14 @@ pub(crate) struct Record {
 
 impl Record {
     /// The live status of the container.
-    pub fn status(&self, dir: &ContainerDir, host: &Host) -> Status {
+    pub fn status(&self, dir: &Path, host: &Host) -> Status {
         if !self.created_done {
             return Status::Creating;
         }
         if !self.init_alive(host) {
             return Status::Stopped;
         }
-        if dir.path().join(EXEC_SOCKET).exists() {
+        if dir.join(EXEC_SOCKET).exists() {
             return Status::Created;
         }
         if self.frozen(host) {
@@ -151,7 +150,7 @@ impl Record {
     }
 
     /// The OCI state.
-    pub fn state(&self, dir: &ContainerDir, host: &Host) -> State {
+    pub fn state(&self, dir: &Path, host: &Host) -> State {
         let status = self.status(dir, host);
         State {
             oci_version: self.oci_version.clone(),

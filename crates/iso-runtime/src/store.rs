@@ -165,6 +165,18 @@ impl Store {
         ContainerDir::lock(id.clone(), path)
     }
 
+    /// The directory of container `id` (which may not exist).
+    pub fn path_of(&self, id: &ContainerId) -> PathBuf {
+        self.root.join(id.as_str())
+    }
+
+    /// Reads the record of `id` without taking its lock, for readers that must not wait
+    /// behind a command in progress (`list`, like runc's). Records are replaced atomically,
+    /// so what is read is whole, if perhaps a moment old.
+    pub fn peek<T: DeserializeOwned>(&self, id: &ContainerId) -> Result<T, Error> {
+        load_record(id, &self.path_of(id))
+    }
+
     /// The ids of every container in the store, sorted. A missing root means no containers.
     pub fn ids(&self) -> Result<Vec<ContainerId>, Error> {
         let entries = match fs::read_dir(&self.root) {
@@ -279,15 +291,7 @@ impl ContainerDir {
 
     /// Reads the record.
     pub fn load<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        let path = self.path.join(RECORD);
-        let data = fs::read(&path).map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => Error::NotFound(self.id.clone()),
-            _ => Error::io("read container record", &path, e),
-        })?;
-        serde_json::from_slice(&data).map_err(|e| Error::Record {
-            path,
-            reason: e.to_string(),
-        })
+        load_record(&self.id, &self.path)
     }
 
     /// Removes the directory and everything in it, ending the container's existence in the
@@ -300,6 +304,19 @@ impl ContainerDir {
             })
             .map_err(|e| Error::io("remove container directory", &self.path, e))
     }
+}
+
+/// Reads the record in the container directory `dir`.
+fn load_record<T: DeserializeOwned>(id: &ContainerId, dir: &Path) -> Result<T, Error> {
+    let path = dir.join(RECORD);
+    let data = fs::read(&path).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => Error::NotFound(id.clone()),
+        _ => Error::io("read container record", &path, e),
+    })?;
+    serde_json::from_slice(&data).map_err(|e| Error::Record {
+        path,
+        reason: e.to_string(),
+    })
 }
 
 /// Replaces `path` with `data` atomically: a temporary file next to it, then `rename(2)`, so
@@ -332,6 +349,23 @@ mod tests {
     use super::*;
     use iso_testutil::TempDir;
     use proptest::prelude::*;
+
+    #[test]
+    fn peek_reads_a_record_whose_lock_is_held() {
+        let tmp = TempDir::new("store-peek");
+        let store = Store::new(tmp.path().join("root"));
+        let id = ContainerId::new("busy").unwrap();
+        let dir = store.create(&id).unwrap();
+        dir.save(&serde_json::json!({"pid": 7})).unwrap();
+        // `dir` still holds the lock, as a create in progress does.
+        let seen: serde_json::Value = store.peek(&id).unwrap();
+        assert_eq!(seen["pid"], 7);
+        let gone = ContainerId::new("gone").unwrap();
+        assert!(matches!(
+            store.peek::<serde_json::Value>(&gone),
+            Err(Error::NotFound(_))
+        ));
+    }
 
     #[test]
     fn create_save_load_list_remove() {

@@ -3,6 +3,7 @@ use std::path::PathBuf;
 
 /// An error from a low-level operation: what was attempted, on which path, and the errno.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// A system call failed.
     #[error("{op} {path:?}: {source}")]
