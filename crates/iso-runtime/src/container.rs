@@ -1092,7 +1092,10 @@ impl Runtime {
             return Err(Error::WrongState {
                 id: dir.id().clone(),
                 status: status.to_string(),
-                reason: "cannot signal a container that is not running".into(),
+                // containerd's runc shim recognises a kill of a process that already exited by
+                // this phrase (runc's): any other text makes it retry the kill forever, and
+                // CRI's StopContainer never returns.
+                reason: "container not running, nothing to signal".into(),
             });
         }
         if all {
