@@ -17,7 +17,7 @@ use oci_spec::runtime::Spec;
 
 use crate::hooks::{hooks_of, run_hooks, HookKind};
 use crate::init::{self, InitChannels, InitPlan, PlannedMount, ProcessPlan};
-use crate::state::{Host, Record, EXEC_SOCKET};
+use crate::state::{socket_path, Host, Record, EXEC_SOCKET};
 use crate::store::write_atomic;
 use crate::{rfc3339, Bundle, ContainerDir, ContainerId, Error, Signal, State, Status, Store};
 
@@ -346,20 +346,6 @@ fn close_parent_ends(fds: [RawFd; 2]) {
         // never touches the OwnedFd naming it (it leaves through _exit).
         unsafe { libc::close(fd) };
     }
-}
-
-/// A path usable as a unix socket address for `dir/name` (sun_path holds 108 bytes): the
-/// path itself, or `/proc/self/fd/N/name` through a descriptor of the directory.
-fn socket_path(dir: &Path, name: &str) -> Result<(PathBuf, Option<fs::File>), Error> {
-    let full = dir.join(name);
-    if full.as_os_str().len() < 100 {
-        return Ok((full, None));
-    }
-    let d = fs::File::open(dir).map_err(io_err("open", dir))?;
-    Ok((
-        PathBuf::from(format!("/proc/self/fd/{}/{name}", d.as_raw_fd())),
-        Some(d),
-    ))
 }
 
 fn thread_count() -> usize {

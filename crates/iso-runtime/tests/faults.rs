@@ -392,3 +392,34 @@ fn killed_run_is_cleaned_up() {
 fn killed_create_with_userns_and_seccomp_is_cleaned_up() {
     run_stage(&STAGES[5]);
 }
+
+/// A `start` killed after it released the init but before it removed `exec.sock` leaves the
+/// socket file behind while the user's program runs. The container must read as running,
+/// not created: a second `start` would otherwise be attempted, and a plain `delete`
+/// accepted, for a container whose program runs.
+#[test]
+fn stale_exec_socket_does_not_read_as_created() {
+    let Some(mut fx) = Fixture::new(BIN, "stale-sock") else {
+        return;
+    };
+    fx.write_config(&fx.config("sleep 30"));
+    let id = fx.id("stale");
+    let bundle = fx.bundle();
+    must(&fx, &["create", "--bundle", bundle.to_str().unwrap(), &id]).unwrap();
+    assert_eq!(fx.state(&id)["status"], "created");
+    must(&fx, &["start", &id]).unwrap();
+    // What the killed `start` leaves: the socket's file, with nobody listening.
+    let sock = fx.root().join(&id).join("exec.sock");
+    drop(std::os::unix::net::UnixListener::bind(&sock).unwrap());
+    assert!(sock.exists());
+    assert_eq!(fx.state(&id)["status"], "running");
+    let second = fx.rt(&["start", &id]);
+    assert!(!second.status.success(), "a second start was accepted");
+    let plain_delete = fx.rt(&["delete", &id]);
+    assert!(
+        !plain_delete.status.success(),
+        "delete without --force removed a running container"
+    );
+    must(&fx, &["delete", "--force", &id]).unwrap();
+    assert_eq!(fx.leftovers(&id), Vec::<String>::new());
+}
