@@ -211,6 +211,16 @@ pub(crate) fn run(mut plan: InitPlan, channels: InitChannels) -> i32 {
     }
     drop(report);
     drop(go);
+    // While it waits for `start`, the init holds only stdio, the preserved descriptors and
+    // its socket: any other descriptor of the caller (a pipe of a logging wrapper, say)
+    // must not be kept open by a container that may wait for long, or never start.
+    plan.join.clear();
+    let preserved = 3..3 + plan.proc.preserve_fds.max(0);
+    if let Ok(keep) = iso_sys::fd::KeepFds::new(preserved.chain([exec_listener.as_raw_fd()])) {
+        if keep.close_others().is_err() {
+            return 1;
+        }
+    }
     loop {
         let mut conn = match exec_listener.accept() {
             Ok((conn, _)) => conn,
