@@ -9,6 +9,8 @@ packages=(
   iputils-ping iproute2 procps                 # examples and tests
   qemu-system-x86 python3                      # the VM test tier (tests/vm)
   apparmor                                     # apparmor_parser, used in the VM tier
+  docker.io containerd podman conmon           # the clients suite (tests/clients): real engines
+  protobuf-compiler jq bsdutils util-linux     # ... its CRI client (protoc), JSON, script, nsenter
 )
 missing=()
 for p in "${packages[@]}"; do

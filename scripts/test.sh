@@ -2,7 +2,8 @@
 # The whole test suite, as CI runs it (.ci/run calls exactly this). Run as root: privileged
 # tests skip otherwise, and fail instead of skipping when ISO_REQUIRE_ROOT=1 (CI sets it).
 #   1. formatting, clippy (warnings are errors), rustdoc (warnings are errors)
-#   2. every test on this host's kernel, examples included (cargo nextest), and the doctests
+#   2. every test on this host's kernel, examples included (cargo nextest), the clients suite
+#      (tests/clients: real Docker, containerd and Podman drive iso-runtime), and the doctests
 #   3. the VM tier: tests named vm_* and the runtime conformance suite, in a guest with pure
 #      cgroup v2 and AppArmor
 #   4. a short run of every fuzz target (ISO_FUZZ_SECONDS, default 10)
@@ -19,6 +20,9 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps --quie
 step "host tests (cargo nextest)"
 cargo build --workspace --all-features --examples --quiet
 cargo nextest run --workspace --all-features --no-fail-fast
+step "clients suite: Docker, containerd (ctr, CRI) and Podman drive iso-runtime (tests/clients)"
+cargo build --workspace --all-features --bins --quiet # the iso-runtime the tests used
+ISO_RUNTIME="$PWD/target/debug/iso-runtime" tests/clients/run.sh
 step "doctests"
 cargo test --workspace --all-features --doc --quiet
 step "VM tier: vm_* tests and the conformance suite, pure cgroup v2 + AppArmor (tests/vm)"

@@ -30,7 +30,10 @@ pub struct Bundle {
 impl Bundle {
     /// Reads `<dir>/config.json`, checks it against what a runtime needs to create a
     /// container (a 1.x `ociVersion`, a `root.path` naming a directory, a `process` with
-    /// `args`), and resolves the rootfs relative to the bundle.
+    /// `args`) and against the rules of the `validate` module (no NUL bytes or `..`
+    /// components in paths, no duplicate namespaces or rlimits, no mounts over `/proc`
+    /// except procfs and the lxcfs files, rlimit soft at most hard, ...), and resolves the
+    /// rootfs relative to the bundle. Every error names the field.
     pub fn load(dir: impl AsRef<Path>) -> Result<Self, Error> {
         let dir = dir.as_ref();
         let path = fs::canonicalize(dir).map_err(|e| Error::io("open bundle", dir, e))?;
@@ -77,6 +80,11 @@ impl Bundle {
             Some(args) if !args.is_empty() => {}
             _ => return Err(invalid("process.args", "must name a program".into())),
         }
+        crate::validate::config(&spec).map_err(|e| Error::ConfigValue {
+            path: config.clone(),
+            field: e.field,
+            reason: e.reason,
+        })?;
         Ok(Bundle { path, rootfs, spec })
     }
 
@@ -97,16 +105,21 @@ impl Bundle {
 }
 
 /// Parses `config.json` bytes; the error text starts with the path of the offending field.
+/// The document must be the whole file: text after it (a second document, a truncated
+/// edit's leftovers) is an error, not ignored.
 fn parse_config(data: &[u8]) -> Result<Spec, String> {
     let mut de = serde_json::Deserializer::from_slice(data);
-    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    let spec = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let field = e.path().to_string();
         if field == "." {
             e.inner().to_string()
         } else {
             format!("{field}: {}", e.inner())
         }
-    })
+    })?;
+    de.end()
+        .map_err(|e| format!("after the JSON document: {e}"))?;
+    Ok(spec)
 }
 
 #[cfg(test)]
@@ -163,6 +176,27 @@ mod tests {
             let err = Bundle::load(dir.path()).unwrap_err().to_string();
             assert!(err.contains(field), "{field} not in: {err}");
         }
+    }
+
+    #[test]
+    fn text_after_the_document_is_an_error() {
+        let err = parse_config(format!("{MINIMAL} {{}}").as_bytes()).unwrap_err();
+        assert!(err.contains("trailing characters"), "{err}");
+        assert!(parse_config(format!("{MINIMAL}\n\t ").as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn validation_errors_name_the_indexed_field() {
+        let config = MINIMAL.replace(
+            r#""somethingNew""#,
+            r#""linux":{"namespaces":[{"type":"pid"},{"type":"pid"}]},"somethingNew""#,
+        );
+        let dir = bundle_with(&config);
+        let err = Bundle::load(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("linux.namespaces[1]: type \"pid\" listed twice"),
+            "{err}"
+        );
     }
 
     #[test]

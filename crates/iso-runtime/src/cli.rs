@@ -362,7 +362,8 @@ impl CreateArgs {
 impl ExecArgs {
     /// The [`ExecOptions`] these flags ask for: the `--process` file, or the container's own
     /// process (read from its bundle under `root`) with this command line; then the security
-    /// flags ([`ExecArgs::apply_security`]).
+    /// flags ([`ExecArgs::apply_security`]). The process is checked like a config's (no NUL
+    /// bytes, arguments within the kernel's limits, rlimit soft at most hard).
     ///
     /// ```no_run
     /// use clap::Parser;
@@ -435,6 +436,15 @@ impl ExecArgs {
         };
         let mut process = process;
         a.apply_security(&mut process)?;
+        // The same rules as a config's process (NUL bytes, lengths, rlimits).
+        crate::validate::process(&process).map_err(|e| Error::ConfigValue {
+            path: a
+                .process
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("exec command line")),
+            field: e.field,
+            reason: e.reason,
+        })?;
         if a.preserve_fds < 0 {
             return Err(invalid(
                 "--preserve-fds",
@@ -771,6 +781,33 @@ mod tests {
         assert_eq!(
             r.cpu().as_ref().and_then(|c| c.cpus().clone()).as_deref(),
             Some("0")
+        );
+    }
+
+    #[test]
+    fn an_exec_process_file_is_checked_like_a_config() {
+        let dir = iso_testutil::TempDir::new("exec-process");
+        let file = dir.path().join("process.json");
+        std::fs::write(
+            &file,
+            r#"{"cwd":"/","args":["sh"],"user":{"uid":0,"gid":0},
+                "rlimits":[{"type":"RLIMIT_NOFILE","soft":30,"hard":20}]}"#,
+        )
+        .unwrap();
+        let cli = Cli::parse_from([
+            "iso-runtime",
+            "exec",
+            "--process",
+            file.to_str().unwrap(),
+            "c",
+        ]);
+        let Command::Exec(a) = cli.command else {
+            panic!("not exec");
+        };
+        let err = a.options(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("process.rlimits[0] (RLIMIT_NOFILE): soft 30 above hard 20"),
+            "{err}"
         );
     }
 

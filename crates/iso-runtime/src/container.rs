@@ -17,7 +17,7 @@ use oci_spec::runtime::Spec;
 
 use crate::hooks::{hooks_of, run_hooks, HookKind};
 use crate::init::{self, InitChannels, InitPlan, PlannedMount, ProcessPlan};
-use crate::state::{Host, Record, EXEC_SOCKET};
+use crate::state::{socket_path, Host, Record, EXEC_SOCKET};
 use crate::store::write_atomic;
 use crate::{rfc3339, Bundle, ContainerDir, ContainerId, Error, Signal, State, Status, Store};
 
@@ -108,6 +108,7 @@ pub struct Runtime {
 #[derive(Debug)]
 pub struct Created {
     child: iso_ns::Child,
+    signals: Option<ForwardedSignals>,
 }
 
 impl Created {
@@ -127,43 +128,28 @@ impl Created {
 }
 
 impl Created {
+    /// Starts holding the signals that [`Created::wait_forwarding_signals`] forwards: from
+    /// now on they are queued for the init instead of acting on this process. `run` calls
+    /// it before `start`, so that a signal arriving between `start` and the wait is
+    /// forwarded rather than fatal to the runtime.
+    pub fn hold_signals(&mut self) {
+        if self.signals.is_none() {
+            self.signals = ForwardedSignals::block();
+        }
+    }
+
     /// Like [`Created::wait`], but forwards `SIGHUP`, `SIGINT`, `SIGQUIT`, `SIGTERM`,
     /// `SIGUSR1`, `SIGUSR2` and `SIGWINCH` received by the caller to the init meanwhile (what
     /// `run` does, so that Ctrl-C or a `kill` of the runtime reaches the container). The
     /// signals are blocked and read from a `signalfd`, polled together with the init's pidfd.
     pub fn wait_forwarding_signals(&mut self) -> Result<i32, Error> {
-        const FORWARDED: [i32; 7] = [
-            libc::SIGHUP,
-            libc::SIGINT,
-            libc::SIGQUIT,
-            libc::SIGTERM,
-            libc::SIGUSR1,
-            libc::SIGUSR2,
-            libc::SIGWINCH,
-        ];
-        let Some(pidfd) = self.child.pidfd().map(|fd| fd.as_raw_fd()) else {
+        self.hold_signals();
+        let (Some(pidfd), Some(signals)) = (
+            self.child.pidfd().map(|fd| fd.as_raw_fd()),
+            self.signals.take(),
+        ) else {
             return self.wait();
         };
-        // SAFETY: sigset_t is plain data; the libc calls initialise and fill it.
-        let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
-        // SAFETY: as above.
-        let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
-        // SAFETY: valid pointers to sigset_t values owned by this frame.
-        let sfd = unsafe {
-            libc::sigemptyset(&mut set);
-            for sig in FORWARDED {
-                libc::sigaddset(&mut set, sig);
-            }
-            libc::sigprocmask(libc::SIG_BLOCK, &set, &mut old);
-            libc::signalfd(-1, &set, libc::SFD_CLOEXEC)
-        };
-        if sfd < 0 {
-            // SAFETY: restores the mask saved above.
-            unsafe { libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
-            return self.wait();
-        }
-        // SAFETY: a fresh descriptor we own.
-        let sfd = unsafe { OwnedFd::from_raw_fd(sfd) };
         loop {
             let mut fds = [
                 libc::pollfd {
@@ -172,7 +158,7 @@ impl Created {
                     revents: 0,
                 },
                 libc::pollfd {
-                    fd: sfd.as_raw_fd(),
+                    fd: signals.fd.as_raw_fd(),
                     events: libc::POLLIN,
                     revents: 0,
                 },
@@ -189,25 +175,88 @@ impl Created {
                 break;
             }
             if fds[1].revents != 0 {
-                // SAFETY: signalfd_siginfo is plain data, read fills it.
-                let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
-                let size = std::mem::size_of::<libc::signalfd_siginfo>();
-                // SAFETY: read into a buffer of exactly `size` bytes.
-                let r = unsafe {
-                    libc::read(
-                        sfd.as_raw_fd(),
-                        (&mut info as *mut libc::signalfd_siginfo).cast(),
-                        size,
-                    )
-                };
-                if r == size as isize {
-                    let _ = self.child.kill(info.ssi_signo as i32);
+                if let Some(signo) = signals.next() {
+                    let _ = self.child.kill(signo);
                 }
             }
         }
-        // SAFETY: restores the mask saved above.
-        unsafe { libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+        drop(signals);
         self.wait()
+    }
+}
+
+/// The signals `run` forwards, blocked and read from a `signalfd` until dropped (which
+/// restores the previous signal mask).
+struct ForwardedSignals {
+    fd: OwnedFd,
+    old_mask: libc::sigset_t,
+}
+
+impl ForwardedSignals {
+    const SIGNALS: [i32; 7] = [
+        libc::SIGHUP,
+        libc::SIGINT,
+        libc::SIGQUIT,
+        libc::SIGTERM,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+        libc::SIGWINCH,
+    ];
+
+    /// Blocks the signals and opens the signalfd; `None` (nothing blocked) if that fails.
+    fn block() -> Option<Self> {
+        // SAFETY: sigset_t is plain data; the libc calls initialise and fill it.
+        let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        let mut old_mask: libc::sigset_t = unsafe { std::mem::zeroed() };
+        // SAFETY: valid pointers to sigset_t values owned by this frame.
+        let fd = unsafe {
+            libc::sigemptyset(&mut set);
+            for sig in Self::SIGNALS {
+                libc::sigaddset(&mut set, sig);
+            }
+            libc::sigprocmask(libc::SIG_BLOCK, &set, &mut old_mask);
+            libc::signalfd(-1, &set, libc::SFD_CLOEXEC)
+        };
+        if fd < 0 {
+            // SAFETY: restores the mask saved above.
+            unsafe { libc::sigprocmask(libc::SIG_SETMASK, &old_mask, std::ptr::null_mut()) };
+            return None;
+        }
+        // SAFETY: a fresh descriptor we own.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Some(ForwardedSignals { fd, old_mask })
+    }
+
+    /// The number of the next pending signal.
+    fn next(&self) -> Option<i32> {
+        // SAFETY: signalfd_siginfo is plain data, read fills it.
+        let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+        let size = std::mem::size_of::<libc::signalfd_siginfo>();
+        // SAFETY: read into a buffer of exactly `size` bytes.
+        let r = unsafe {
+            libc::read(
+                self.fd.as_raw_fd(),
+                (&mut info as *mut libc::signalfd_siginfo).cast(),
+                size,
+            )
+        };
+        (r == size as isize).then_some(info.ssi_signo as i32)
+    }
+}
+
+impl Drop for ForwardedSignals {
+    fn drop(&mut self) {
+        // SAFETY: restores the mask saved by `block`.
+        unsafe { libc::sigprocmask(libc::SIG_SETMASK, &self.old_mask, std::ptr::null_mut()) };
+    }
+}
+
+impl std::fmt::Debug for ForwardedSignals {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ForwardedSignals")
+            .field("fd", &self.fd)
+            .finish_non_exhaustive()
     }
 }
 
@@ -289,28 +338,14 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), Error> {
 }
 
 /// In a cloned child: closes its copies of the runtime's ends of the sync pipes, so that it
-/// reads end of file, and gives up, when the runtime dies before the handshake (killed
-/// before it could put the child in the cgroup or record its pid, nothing else would end it).
+/// reads end of file, and gives up, when the runtime dies before the handshake (before the
+/// child is in every cgroup and its pid recorded, nothing else would end it).
 fn close_parent_ends(fds: [RawFd; 2]) {
     for fd in fds {
         // SAFETY: the child's inherited copy of a descriptor only the parent uses; the child
         // never touches the OwnedFd naming it (it leaves through _exit).
         unsafe { libc::close(fd) };
     }
-}
-
-/// A path usable as a unix socket address for `dir/name` (sun_path holds 108 bytes): the
-/// path itself, or `/proc/self/fd/N/name` through a descriptor of the directory.
-fn socket_path(dir: &Path, name: &str) -> Result<(PathBuf, Option<fs::File>), Error> {
-    let full = dir.join(name);
-    if full.as_os_str().len() < 100 {
-        return Ok((full, None));
-    }
-    let d = fs::File::open(dir).map_err(io_err("open", dir))?;
-    Ok((
-        PathBuf::from(format!("/proc/self/fd/{}/{name}", d.as_raw_fd())),
-        Some(d),
-    ))
 }
 
 fn thread_count() -> usize {
@@ -1012,7 +1047,10 @@ impl Runtime {
             step: "lost the init".into(),
             source: std::io::Error::from_raw_os_error(libc::ECHILD),
         })?;
-        Ok(Created { child })
+        Ok(Created {
+            child,
+            signals: None,
+        })
     }
 
     /// Opens `id` and checks that its status is one of `allowed`; otherwise the error says
@@ -1092,7 +1130,10 @@ impl Runtime {
             return Err(Error::WrongState {
                 id: dir.id().clone(),
                 status: status.to_string(),
-                reason: "cannot signal a container that is not running".into(),
+                // containerd's runc shim recognises a kill of a process that already exited by
+                // this phrase (runc's): any other text makes it retry the kill forever, and
+                // CRI's StopContainer never returns.
+                reason: "container not running, nothing to signal".into(),
             });
         }
         if all {
@@ -1280,7 +1321,11 @@ impl Runtime {
         if opts.detach {
             return Ok(0);
         }
-        Created { child }.wait_forwarding_signals()
+        Created {
+            child,
+            signals: None,
+        }
+        .wait_forwarding_signals()
     }
 
     /// `ps`: the pids of every process in the container's cgroup.

@@ -52,6 +52,17 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A configuration value the runtime refuses when it loads the bundle (before anything
+    /// is created): a NUL byte, a `..` component, a duplicate, a mount over `/proc`, ...
+    #[error("{path:?}: {field}: {reason}")]
+    ConfigValue {
+        /// The configuration file.
+        path: PathBuf,
+        /// The field, as a JSON path with indices (`linux.namespaces[2]`).
+        field: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A stored container record could not be written or read back.
     #[error("container record {path:?}: {reason}")]
     Record {

@@ -198,7 +198,8 @@ pub(crate) fn run(mut plan: InitPlan, channels: InitChannels) -> i32 {
         return 1;
     }
     plan.state_json = state;
-    if let Err(f) = setup(&mut plan, &mut report, &mut go) {
+    if let Err(f) = setup(&mut plan, &mut report, &mut go).and_then(|()| check_program(&plan.proc))
+    {
         send_failure(&mut report, &f);
         return 1;
     }
@@ -210,6 +211,16 @@ pub(crate) fn run(mut plan: InitPlan, channels: InitChannels) -> i32 {
     }
     drop(report);
     drop(go);
+    // While it waits for `start`, the init holds only stdio, the preserved descriptors and
+    // its socket: any other descriptor of the caller (a pipe of a logging wrapper, say)
+    // must not be kept open by a container that may wait for long, or never start.
+    plan.join.clear();
+    let preserved = 3..3 + plan.proc.preserve_fds.max(0);
+    if let Ok(keep) = iso_sys::fd::KeepFds::new(preserved.chain([exec_listener.as_raw_fd()])) {
+        if keep.close_others().is_err() {
+            return 1;
+        }
+    }
     loop {
         let mut conn = match exec_listener.accept() {
             Ok((conn, _)) => conn,
@@ -607,6 +618,25 @@ fn check_cwd_inside() -> Result<(), Failure> {
             "process.cwd is outside the container's root",
             libc::EPERM,
         ));
+    }
+    Ok(())
+}
+
+/// Fails `create` (as runc does) when the program is missing or not executable in the
+/// container's root: a `start` that fails leaves the engine a container it cannot delete until
+/// it has seen the init exit (`docker run --rm` of a missing program left its shim and cgroup
+/// behind). A relative path with a `/` depends on the cwd that `start` sets: not checked here.
+fn check_program(plan: &ProcessPlan) -> Result<(), Failure> {
+    let program = resolve_program(plan)?;
+    if !program.as_bytes().starts_with(b"/") {
+        return Ok(());
+    }
+    // SAFETY: access with a valid C string.
+    if unsafe { libc::access(program.as_ptr(), libc::X_OK) } != 0 {
+        return Err(Failure::last_os(format!(
+            "process.args: exec {}",
+            String::from_utf8_lossy(program.as_bytes())
+        )));
     }
     Ok(())
 }

@@ -86,6 +86,7 @@ mod signal;
 pub mod spec;
 mod state;
 mod store;
+mod validate;
 
 pub use bundle::Bundle;
 pub use container::{

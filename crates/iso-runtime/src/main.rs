@@ -82,6 +82,9 @@ fn run(cli: &Cli) -> Result<u8, Error> {
             let mut opts = create.options()?;
             opts.policy = policy_for(cli, &create.bundle)?;
             let mut created = rt.create(&create.id, &create.bundle, &opts)?;
+            if !detach {
+                created.hold_signals();
+            }
             if let Err(e) = rt.start(&create.id) {
                 let _ = rt.delete(&create.id, true);
                 return Err(e);

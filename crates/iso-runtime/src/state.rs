@@ -121,7 +121,7 @@ impl Record {
         if !self.init_alive(host) {
             return Status::Stopped;
         }
-        if dir.join(EXEC_SOCKET).exists() {
+        if dir.join(EXEC_SOCKET).exists() && waits_for_start(dir) {
             return Status::Created;
         }
         if self.frozen(host) {
@@ -177,6 +177,36 @@ pub(crate) struct ProcStat {
     pub state: char,
     /// Field 22: start time in clock ticks after boot.
     pub start_time: u64,
+}
+
+/// Whether the init still waits for `start`: its `exec.sock` accepts a connection. The
+/// file alone is not proof: a `start` killed between releasing the init and removing the
+/// socket leaves it behind, while the init, running the user's program, listens no more.
+/// (The init takes a connection that closes without a byte as nothing, and waits on.)
+fn waits_for_start(dir: &Path) -> bool {
+    socket_path(dir, EXEC_SOCKET)
+        .is_ok_and(|(path, _dir_fd)| std::os::unix::net::UnixStream::connect(path).is_ok())
+}
+
+/// A path usable as a unix socket address for `dir/name` (sun_path holds 108 bytes): the
+/// path itself, or `/proc/self/fd/N/name` through a descriptor of the directory, returned
+/// with it.
+pub(crate) fn socket_path(
+    dir: &Path,
+    name: &str,
+) -> Result<(PathBuf, Option<std::fs::File>), Error> {
+    let full = dir.join(name);
+    if full.as_os_str().len() < 100 {
+        return Ok((full, None));
+    }
+    let d = std::fs::File::open(dir).map_err(|e| Error::io("open", dir, e))?;
+    Ok((
+        PathBuf::from(format!(
+            "/proc/self/fd/{}/{name}",
+            std::os::fd::AsRawFd::as_raw_fd(&d)
+        )),
+        Some(d),
+    ))
 }
 
 /// What a command reads about the host: a verified procfs and the cgroup layout, opened

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Barrier, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use iso_testutil::bundle::{text, Fixture};
 use serde_json::{json, Value};
@@ -163,12 +163,12 @@ fn assert_clean(fx: &Fixture, ids: &[String]) {
 
 #[test]
 fn parallel_lifecycles_with_overlapping_ids() {
-    let Some(fx) = Fixture::new(BIN, "harden-conc") else {
+    let Some(mut fx) = Fixture::new(BIN, "harden-conc") else {
         return;
     };
-    let ids: Vec<String> = (0..IDS)
-        .map(|i| format!("harden-c{i}-{}", std::process::id()))
-        .collect();
+    // Registered with the fixture, which deletes them even when the test fails.
+    let ids: Vec<String> = (0..IDS).map(|i| fx.id(&format!("harden-c{i}"))).collect();
+    let fx = fx;
     let bundles: Vec<PathBuf> = ids
         .iter()
         .map(|id| bundle_for(&fx, id, "sleep 1000"))
@@ -198,21 +198,25 @@ fn parallel_lifecycles_with_overlapping_ids() {
                         *n - 1
                     };
                     // Starting at its own id, the first free one: a taken id is refused.
-                    // When all are taken, try again a little later (a bounded number of
-                    // times: ids that never come free are a failure of their own).
-                    let free = (0..IDS * 50).map(|j| &ids[(k + j) % IDS]).find(|id| {
-                        let i = ids.iter().position(|x| x == *id).unwrap();
-                        let bundle = bundles[i].to_str().unwrap();
-                        let out = fx.rt(&["create", "--bundle", bundle, id]);
-                        if problems.check("create", id, &out) {
-                            return true;
-                        }
-                        *refused.lock().unwrap() += 1;
-                        if i == (k + IDS - 1) % IDS {
-                            std::thread::sleep(Duration::from_millis(10));
-                        }
-                        false
-                    });
+                    // When all are taken, try again a little later (for a bounded time:
+                    // ids that never come free are a failure of their own).
+                    let deadline = Instant::now() + Duration::from_secs(60);
+                    let free = (0..)
+                        .map(|j| &ids[(k + j) % IDS])
+                        .take_while(|_| Instant::now() < deadline)
+                        .find(|id| {
+                            let i = ids.iter().position(|x| x == *id).unwrap();
+                            let bundle = bundles[i].to_str().unwrap();
+                            let out = fx.rt(&["create", "--bundle", bundle, id]);
+                            if problems.check("create", id, &out) {
+                                return true;
+                            }
+                            *refused.lock().unwrap() += 1;
+                            if i == (k + IDS - 1) % IDS {
+                                std::thread::sleep(Duration::from_millis(10));
+                            }
+                            false
+                        });
                     let Some(id) = free else {
                         problems.add(format!("lifecycle {k} found no free id"));
                         continue;

@@ -9,25 +9,31 @@
 //!   hierarchy, no mount, no state entry (`Fixture::leftovers`, polled briefly while
 //!   orphaned processes notice and exit);
 //! - a later `create` of the same id succeeds (for `start`, `exec` and `delete` it is the
-//!   next round's setup), and deleting it leaves nothing.
+//!   next round's setup; the `create` stages try it after every [`RECREATE_EVERY`]-th kill
+//!   and after the last), and deleting it leaves nothing.
 //!
 //! What is swept, once each (an undisturbed run of the command first says which calls it
 //! makes; the N-th call of a later run is usually the same one, but a poll may run a
 //! different number of rounds):
 //! - `create` of a fresh container: every system call, the dynamic loader's included;
-//! - `start` of a created container, `exec` of `true` in a running container, and
-//!   `delete --force` of a running container: every system call after the start-up they
-//!   share with `create` (loader, runtime start-up, argument parsing: the same calls in the
-//!   same order, swept by the create test), except that a call is skipped when it ends the
-//!   same run of [`WINDOW`] system call numbers as a call killed at before: the second and
-//!   later rounds of a polling loop (`delete` waiting for the init to go, `exec` waiting
-//!   for its process), which would multiply the run time without reaching a new state.
+//! - `create` of a container with new user and cgroup namespaces (uid/gid maps written by
+//!   the runtime while the init waits) and a seccomp filter: the calls outside loops, as
+//!   below;
+//! - `start` of a created container, `exec` of `true` in a running container,
+//!   `delete --force` of a running container, and `run` of a container whose program exits
+//!   at once (create, start, wait, delete in one process): every system call after the
+//!   start-up they share with `create` (loader, runtime start-up, argument parsing, and for
+//!   `run` the whole create part: the same calls in the
+//!   same order, swept by the create test), except the calls that repeat a loop (the last
+//!   `p` call numbers equal the `p` before them, `p` up to [`MAX_PERIOD`]): the second and
+//!   later rounds of `delete` waiting for the init to go, of a directory being emptied,
+//!   which would multiply the run time without reaching a new kind of state.
 //!
 //! Each sweep runs in a forked child that is a child subreaper and reaps the container
 //! processes a killed runtime orphans (see [`reap_container_orphans`]).
 //!
-//! `ISO_FAULTS_FULL=1` drops the [`WINDOW`] rule: every system call of `create`, and every
-//! one after the shared start-up of the others (several minutes).
+//! `ISO_FAULTS_FULL=1` drops the loop rule: every system call of `create`, and every one
+//! after the shared start-up of the others (several minutes).
 
 use std::fs;
 use std::process::{Command, Stdio};
@@ -36,6 +42,7 @@ use std::time::Duration;
 
 use iso_testutil::bundle::{text, Fixture};
 use iso_testutil::ptrace::{run_traced, Ending, Trace};
+use serde_json::{json, Value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_iso-runtime");
 
@@ -50,17 +57,29 @@ fn traced(fx: &Fixture, args: &[&str], kill_at: Option<u64>) -> (Trace, String) 
     (t, stderr)
 }
 
-/// How many system call numbers, ending at a kill point, tell kill points apart.
-const WINDOW: usize = 8;
+/// A `create` stage checks that the id can be created again after every this many kills
+/// (and after the last); in between, `delete --force` leaving no state entry, cgroup or
+/// process is what a new create needs.
+const RECREATE_EVERY: usize = 4;
+
+/// The longest loop body, in system calls, that [`kill_points`] recognises.
+const MAX_PERIOD: usize = 16;
+
+/// Whether the call at `i` repeats a loop: the last `p` calls (ending at `i`) are the same
+/// numbers as the `p` before them, for some `p` up to [`MAX_PERIOD`].
+fn repeats_loop(calls: &[u64], i: usize) -> bool {
+    (1..=MAX_PERIOD)
+        .filter(|&p| i + 1 >= 2 * p)
+        .any(|p| calls[i + 1 - p..=i] == calls[i + 1 - 2 * p..=i - p])
+}
 
 /// The kill points (1-based) among `calls` from index `from` on: all of them with
-/// `ISO_FAULTS_FULL=1` or when `every` is set, otherwise those whose last [`WINDOW`] call
-/// numbers were not seen at an earlier point.
+/// `ISO_FAULTS_FULL=1` or when `every` is set, otherwise those that do not repeat a loop
+/// (see [`repeats_loop`]): the first round of a loop and the calls after it stay.
 fn kill_points(calls: &[u64], from: usize, every: bool) -> Vec<u64> {
     let every = every || std::env::var("ISO_FAULTS_FULL").as_deref() == Ok("1");
-    let mut seen = std::collections::HashSet::new();
     (from..calls.len())
-        .filter(|&i| every || seen.insert(&calls[i.saturating_sub(WINDOW - 1)..=i]))
+        .filter(|&i| every || !repeats_loop(calls, i))
         .map(|i| i as u64 + 1)
         .collect()
 }
@@ -68,32 +87,82 @@ fn kill_points(calls: &[u64], from: usize, every: bool) -> Vec<u64> {
 /// A stage of the lifecycle: how to bring a fresh container to it, and the command killed.
 struct Stage {
     name: &'static str,
+    /// Changes to the fixture's config (`sleep 1000` in the fixture's namespaces).
+    configure: fn(&mut Value),
     /// Runtime commands run (untraced, must succeed) before the traced one.
     setup: &'static [&'static [&'static str]],
     /// The traced command; `ID` stands for the container id.
     command: &'static [&'static str],
+    /// Kill at every system call, not only at the distinct ones (see [`kill_points`]).
+    every: bool,
+}
+
+/// The fixture's config as it is.
+fn plain(_: &mut Value) {}
+
+/// A container whose program exits at once (for `run`, which waits for it and deletes it).
+fn exits_at_once(config: &mut Value) {
+    config["process"]["args"] = json!(["/bin/true"]);
+}
+
+/// New user and cgroup namespaces with uid/gid mappings (the runtime writes the maps while
+/// the init waits) and a seccomp filter (compiled, cached in the state root, loaded).
+fn userns_seccomp(config: &mut Value) {
+    config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .extend([json!({"type": "user"}), json!({"type": "cgroup"})]);
+    config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    config["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64"],
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
+    });
 }
 
 const STAGES: &[Stage] = &[
     Stage {
         name: "create",
+        configure: plain,
         setup: &[],
         command: &["create", "ID"],
+        every: true,
     },
     Stage {
         name: "start",
+        configure: plain,
         setup: &[&["create", "ID"]],
         command: &["start", "ID"],
+        every: false,
     },
     Stage {
         name: "exec",
+        configure: plain,
         setup: &[&["create", "ID"], &["start", "ID"]],
         command: &["exec", "ID", "true"],
+        every: false,
     },
     Stage {
         name: "delete",
+        configure: plain,
         setup: &[&["create", "ID"], &["start", "ID"]],
         command: &["delete", "--force", "ID"],
+        every: false,
+    },
+    Stage {
+        name: "run",
+        configure: exits_at_once,
+        setup: &[],
+        command: &["run", "ID"],
+        every: false,
+    },
+    Stage {
+        name: "create-userns",
+        configure: userns_seccomp,
+        setup: &[],
+        command: &["create", "ID"],
+        every: false,
     },
 ];
 
@@ -119,7 +188,7 @@ fn must(fx: &Fixture, args: &[&str]) -> Result<(), String> {
 /// After a crash: `delete --force` succeeds and leaves nothing.
 fn cleaned_up(fx: &Fixture, id: &str) -> Result<(), String> {
     must(fx, &["delete", "--force", id])?;
-    let left = fx.leftovers_after(id, Duration::from_secs(5));
+    let left = fx.leftovers_after(id, Duration::from_secs(10));
     if !left.is_empty() {
         return Err(format!("left after delete --force: {left:?}"));
     }
@@ -137,7 +206,9 @@ fn sweep(stage: &Stage) -> Result<(), String> {
     let Some(mut fx) = Fixture::new(BIN, &format!("harden-fault-{}", stage.name)) else {
         return Ok(());
     };
-    fx.write_config(&fx.config("sleep 1000"));
+    let mut config = fx.config("sleep 1000");
+    (stage.configure)(&mut config);
+    fx.write_config(&config);
     let id = fx.id(&format!("harden-fault-{}", stage.name));
     let command = with_id(stage.command, &id);
     let name = stage.name;
@@ -158,7 +229,19 @@ fn sweep(stage: &Stage) -> Result<(), String> {
         }
         Ok(create)
     };
-    let create = setup(&fx, true).map_err(|e| format!("{name}: setup: {e}"))?;
+    let mut create = setup(&fx, true).map_err(|e| format!("{name}: setup: {e}"))?;
+    if create.is_none() && command[0] != "create" {
+        // No create in the setup: trace one on its own for the shared start-up.
+        let (t, err) = traced(&fx, &["create", &id], None);
+        if t.ending != Ending::Exited(0) {
+            return Err(format!(
+                "{name}: reference create ended {:?}: {err}",
+                t.ending
+            ));
+        }
+        cleaned_up(&fx, &id).map_err(|e| format!("{name}: after the reference create: {e}"))?;
+        create = Some(t);
+    }
     let (full, err) = traced(&fx, &command, None);
     if full.ending != Ending::Exited(0) {
         return Err(format!(
@@ -174,9 +257,9 @@ fn sweep(stage: &Stage) -> Result<(), String> {
             .count()
     });
     cleaned_up(&fx, &id).map_err(|e| format!("{name}: after an undisturbed run: {e}"))?;
-    let points = kill_points(&full.calls, common, stage.setup.is_empty());
+    let points = kill_points(&full.calls, common, stage.every);
     let mut last = String::new();
-    for &n in &points {
+    for (i, &n) in points.iter().enumerate() {
         // The setup's create is also the later create after the previous round's kill.
         setup(&fx, false).map_err(|e| format!("{name}: after {last}: {e}"))?;
         let (t, err) = traced(&fx, &command, Some(n));
@@ -187,7 +270,7 @@ fn sweep(stage: &Stage) -> Result<(), String> {
             other => return Err(format!("{name}: run {n} ended {other:?}: {err}")),
         };
         cleaned_up(&fx, &id).map_err(|e| format!("{name}: after {last}: {e}"))?;
-        if stage.setup.is_empty() {
+        if stage.setup.is_empty() && i % RECREATE_EVERY == 0 {
             recreated(&fx, &id).map_err(|e| format!("{name}: after {last}: {e}"))?;
         }
     }
@@ -298,4 +381,45 @@ fn killed_exec_is_cleaned_up() {
 #[test]
 fn killed_delete_is_cleaned_up() {
     run_stage(&STAGES[3]);
+}
+
+#[test]
+fn killed_run_is_cleaned_up() {
+    run_stage(&STAGES[4]);
+}
+
+#[test]
+fn killed_create_with_userns_and_seccomp_is_cleaned_up() {
+    run_stage(&STAGES[5]);
+}
+
+/// A `start` killed after it released the init but before it removed `exec.sock` leaves the
+/// socket file behind while the user's program runs. The container must read as running,
+/// not created: a second `start` would otherwise be attempted, and a plain `delete`
+/// accepted, for a container whose program runs.
+#[test]
+fn stale_exec_socket_does_not_read_as_created() {
+    let Some(mut fx) = Fixture::new(BIN, "stale-sock") else {
+        return;
+    };
+    fx.write_config(&fx.config("sleep 30"));
+    let id = fx.id("stale");
+    let bundle = fx.bundle();
+    must(&fx, &["create", "--bundle", bundle.to_str().unwrap(), &id]).unwrap();
+    assert_eq!(fx.state(&id)["status"], "created");
+    must(&fx, &["start", &id]).unwrap();
+    // What the killed `start` leaves: the socket's file, with nobody listening.
+    let sock = fx.root().join(&id).join("exec.sock");
+    drop(std::os::unix::net::UnixListener::bind(&sock).unwrap());
+    assert!(sock.exists());
+    assert_eq!(fx.state(&id)["status"], "running");
+    let second = fx.rt(&["start", &id]);
+    assert!(!second.status.success(), "a second start was accepted");
+    let plain_delete = fx.rt(&["delete", &id]);
+    assert!(
+        !plain_delete.status.success(),
+        "delete without --force removed a running container"
+    );
+    must(&fx, &["delete", "--force", &id]).unwrap();
+    assert_eq!(fx.leftovers(&id), Vec::<String>::new());
 }

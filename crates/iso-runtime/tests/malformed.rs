@@ -12,6 +12,8 @@
 //! - `expect`: substrings, at least one of which the error output must contain;
 //! - `known_bug` (optional): why the runtime fails this case today. Such cases are left out
 //!   of the main test and run by the ignored `known_bugs` test; delete the key once fixed.
+//!   No case has one now: the last twelve were fixed by the load-time checks of
+//!   `src/validate.rs`, which refuse the config before anything is created.
 
 use std::fs;
 use std::path::Path;

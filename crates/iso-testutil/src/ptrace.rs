@@ -24,8 +24,14 @@
 //! ```
 
 use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::process::Command;
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// How long [`run_traced`] lets a command run before it kills it as hung.
+pub const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How a traced run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,10 +121,25 @@ fn entry_syscall(pid: libc::pid_t) -> io::Result<Option<u64>> {
     Ok(Some(unsafe { info.u.entry.nr }))
 }
 
+/// Sends `SIGKILL` through a pidfd (safe against pid reuse).
+fn kill_pidfd(pidfd: &OwnedFd) {
+    // SAFETY: a signal through a pidfd we own; no memory is passed.
+    unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            libc::SIGKILL,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+}
+
 /// Runs `cmd` traced. With `kill_at: Some(n)`, sends `SIGKILL` at the entry stop of its
 /// `n`-th system call and reaps it; with `None` (or when it makes fewer calls) it runs to
 /// the end and the count says how many system calls it made. Counting starts at the
-/// program's first system call after `execve`.
+/// program's first system call after `execve`. A command still running after [`TIMEOUT`] is
+/// killed and reported as an error of kind `TimedOut`, so that a hang fails the test.
 ///
 /// ```no_run
 /// let t = iso_testutil::ptrace::run_traced(std::process::Command::new("/bin/true"), None)?;
@@ -145,6 +166,47 @@ pub fn run_traced(mut cmd: Command, kill_at: Option<u64>) -> io::Result<Trace> {
     let child = cmd.spawn()?;
     let pid = child.id() as libc::pid_t;
     drop(child);
+    // The pid cannot be reused before we reap it, so the pidfd names our child.
+    // SAFETY: pidfd_open takes a pid and flags; the result is a new descriptor or -1.
+    let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if raw < 0 {
+        let e = last_err("pidfd_open");
+        // SAFETY: kill sends a signal to our own child, not yet reaped.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        let _ = wait(pid);
+        return Err(e);
+    }
+    // SAFETY: a fresh descriptor that nothing else owns.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(raw as RawFd) };
+    let (finished, watch) = mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        let hung = watch.recv_timeout(TIMEOUT) == Err(mpsc::RecvTimeoutError::Timeout);
+        if hung {
+            kill_pidfd(&pidfd);
+        }
+        (hung, pidfd)
+    });
+    let result = trace(pid, kill_at);
+    let _ = finished.send(());
+    let (timed_out, pidfd) = watchdog
+        .join()
+        .map_err(|_| io::Error::other("the ptrace watchdog panicked"))?;
+    if result.is_err() {
+        // Tracing failed midway: do not leave the command stopped under our trace.
+        kill_pidfd(&pidfd);
+        let _ = wait(pid);
+    }
+    if timed_out {
+        return Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("the traced command ran longer than {TIMEOUT:?}"),
+        ));
+    }
+    result
+}
+
+/// Traces our child `pid` from its stop after `execve` to its end (see [`run_traced`]).
+fn trace(pid: libc::pid_t, kill_at: Option<u64>) -> io::Result<Trace> {
     let status = wait(pid)?;
     if !libc::WIFSTOPPED(status) {
         return Err(io::Error::other(format!(
@@ -197,5 +259,43 @@ pub fn run_traced(mut cmd: Command, kill_at: Option<u64>) -> io::Result<Trace> {
             // A signal for the tracee: deliver it.
             inject = sig as usize;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_and_kills_at_each_system_call() {
+        let full = run_traced(Command::new("/bin/true"), None).unwrap();
+        assert_eq!(full.ending, Ending::Exited(0));
+        assert!(full.syscalls() > 3, "{full:?}");
+        // The last call of /bin/true is exit_group.
+        assert_eq!(full.calls.last(), Some(&(libc::SYS_exit_group as u64)));
+        for n in [1, 2, full.syscalls()] {
+            let t = run_traced(Command::new("/bin/true"), Some(n)).unwrap();
+            assert_eq!(t.syscalls(), n);
+            assert_eq!(
+                t.ending,
+                Ending::Killed {
+                    at: n,
+                    nr: full.calls[n as usize - 1]
+                }
+            );
+        }
+        let past = run_traced(Command::new("/bin/true"), Some(full.syscalls() + 1)).unwrap();
+        assert_eq!(past.ending, Ending::Exited(0));
+    }
+
+    #[test]
+    fn signals_reach_the_tracee_and_exit_status_is_kept() {
+        let mut cmd = Command::new("/bin/sh");
+        cmd.args(["-c", "kill -TERM $$; exit 3"]);
+        let t = run_traced(cmd, None).unwrap();
+        assert_eq!(t.ending, Ending::Signaled(libc::SIGTERM));
+        let mut cmd = Command::new("/bin/sh");
+        cmd.args(["-c", "exit 3"]);
+        assert_eq!(run_traced(cmd, None).unwrap().ending, Ending::Exited(3));
     }
 }

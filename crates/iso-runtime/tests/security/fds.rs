@@ -51,3 +51,45 @@ fn cwd_proc_self_fd_cannot_reach_the_host() {
         );
     }
 }
+
+/// Between `create` and `start` the waiting init holds no descriptor of the caller beyond
+/// stdio (and `--preserve-fds`): a pipe the caller left open must not be kept open by a
+/// container that has not started.
+#[test]
+fn waiting_init_holds_no_descriptor_of_the_caller() {
+    let Some(mut fx) = Fixture::new(BIN, "sec-fds-wait") else {
+        return;
+    };
+    fx.write_config(&fx.config("true"));
+    let id = fx.id("wait");
+    let bundle = fx.bundle();
+    // An inheritable pipe, as a shell's process substitution would leave it.
+    let mut fds = [0; 2];
+    // SAFETY: pipe writes two descriptors into a valid array; they are closed below.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    let out = fx.rt(&["create", "--bundle", bundle.to_str().unwrap(), &id]);
+    // SAFETY: closing the two descriptors made above.
+    unsafe {
+        libc::close(fds[0]);
+        libc::close(fds[1]);
+    }
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let pid = fx.state(&id)["pid"].as_i64().unwrap();
+    let held: Vec<String> = fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let target = fs::read_link(e.path()).unwrap_or_default();
+            format!(
+                "{} -> {}",
+                e.file_name().to_string_lossy(),
+                target.display()
+            )
+        })
+        .filter(|l| !l.starts_with("0 ") && !l.starts_with("1 ") && !l.starts_with("2 "))
+        .collect();
+    assert!(
+        held.iter().all(|l| l.contains("socket:")) && held.len() == 1,
+        "the waiting init holds more than its start socket: {held:?}"
+    );
+}
