@@ -42,10 +42,17 @@ driver = "overlay"
 graphroot = "$D/root"
 runroot = "$D/run"
 EOF
+# iso-runtime's default root (see below) keeps only a cache of compiled seccomp filters once
+# podman's containers are gone; remove it too when this scenario made the root.
+[ -e /run/iso ] && made_iso_root= || made_iso_root=1
 cleanup() {
     podman rm -af -t 0 > /dev/null 2>&1 || true
     podman system reset -f > /dev/null 2>&1 || true
     rm_cgroups "$CG/conmon" # podman's cgroup for conmon, which it leaves
+    if [ -n "$made_iso_root" ]; then
+        rm -rf /run/iso/@seccomp
+        rmdir /run/iso 2> /dev/null || true
+    fi
 }
 trap cleanup EXIT
 podman load -q -i "$(busybox_image)" > /dev/null
