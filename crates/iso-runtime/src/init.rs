@@ -455,49 +455,18 @@ fn mount_cgroup(
 /// slave on `/dev/console`, and makes it the init's stdio and controlling terminal.
 fn setup_console(root: &Root, console: UnixStream) -> Result<(), Failure> {
     let master = root.open_file("/dev/ptmx", libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC)?;
-    let unlock: libc::c_int = 0;
-    // SAFETY: TIOCSPTLCK reads an int from a valid pointer.
-    if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) } != 0 {
-        return Err(Failure::last_os("unlockpt /dev/ptmx"));
-    }
+    let slave = open_pty_peer(&master)?;
     let mut number: libc::c_uint = 0;
     // SAFETY: TIOCGPTN writes an unsigned int to a valid pointer.
     if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTN, &mut number) } != 0 {
         return Err(Failure::last_os("ptsname /dev/ptmx"));
     }
-    // SAFETY: TIOCGPTPEER opens the peer of the master; the result is checked.
-    let slave = unsafe {
-        libc::ioctl(
-            master.as_raw_fd(),
-            libc::TIOCGPTPEER,
-            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
-        )
-    };
-    if slave < 0 {
-        return Err(Failure::last_os("open the pty slave"));
-    }
-    // SAFETY: a fresh descriptor we own.
-    let slave = unsafe { OwnedFd::from_raw_fd(slave) };
     let name = format!("/dev/pts/{number}");
     iso_seccomp::notify::send_fd(console.as_fd(), master.as_fd(), name.as_bytes())?;
     drop(console);
     drop(master);
     root.bind_console(slave.as_fd())?;
-    // SAFETY: setsid, ioctl and dup2 on descriptors we own, no memory involved.
-    unsafe {
-        if libc::setsid() < 0 {
-            return Err(Failure::last_os("setsid"));
-        }
-        if libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) != 0 {
-            return Err(Failure::last_os("TIOCSCTTY"));
-        }
-        for fd in 0..3 {
-            if libc::dup2(slave.as_raw_fd(), fd) < 0 {
-                return Err(Failure::last_os("dup2 console"));
-            }
-        }
-    }
-    Ok(())
+    make_ctty(&slave)
 }
 
 /// After `start`: credentials, labels, descriptors, cwd, seccomp, exec.
