@@ -53,11 +53,11 @@ impl Drop for HostFile {
 }
 
 /// The bind source of a case: a decoy made by the test, or a host path.
-enum Source {
-    /// A regular file (or, for a directory destination, a directory of files) that would
-    /// swallow the write.
+pub(crate) enum Source {
+    /// A regular file (or, for a directory destination, a directory of the files the write
+    /// would reach) that would swallow the write.
     Decoy,
-    /// The host's core_pattern, a procfs file that would receive the write.
+    /// The host's core_pattern, a kernel-global procfs file that would receive the write.
     CorePattern,
 }
 

@@ -16,17 +16,10 @@ use std::process::Command;
 use iso_testutil::bundle::{text, Fixture};
 use serde_json::json;
 
-use crate::apparmor_redirect::{init_pid, HostFile, CORE_PATTERN};
+use crate::apparmor_redirect::{init_pid, HostFile, Source, CORE_PATTERN};
 use crate::BIN;
 
 const VALUE: &str = "iso-redirect.example";
-
-enum Source {
-    /// A decoy made by the test: a file, or a directory holding `kernel/domainname`.
-    Decoy,
-    /// The host's core_pattern (procfs, kernel-global).
-    CorePattern,
-}
 
 fn sysctl_not_redirected(tag: &str, destination: &str, source: Source) {
     // Needs no VM feature itself; gated on one so that it runs only in the guest (see the
