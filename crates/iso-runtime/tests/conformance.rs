@@ -117,6 +117,19 @@ fn wait_status(fx: &Fixture, id: &str, want: &str) -> Value {
     }
 }
 
+/// `create` (of the bundle's current config) under a new id for `name` fails, its error
+/// names `needle`, and it leaves no state entry.
+fn create_fails_naming(fx: &mut Fixture, name: &str, needle: &str) {
+    let id = fx.id(name);
+    let out = fx.rt(&["create", &id]);
+    assert!(!out.status.success(), "create {name} must fail");
+    assert!(text(&out.stderr).contains(needle), "{}", text(&out.stderr));
+    assert!(
+        !fx.root().join(&id).exists(),
+        "create {name} left its state"
+    );
+}
+
 #[test]
 fn run_shows_the_container_view_and_returns_its_exit_code() {
     let Some(mut fx) = Fixture::new(BIN, "rt-run") else {
@@ -320,11 +333,7 @@ fn failed_create_leaves_no_trace_and_names_the_problem() {
         let mut config = base_config(&fx, "");
         config["process"]["args"] = json!([program]);
         fx.write_config(&config);
-        let id = fx.id(name);
-        let out = fx.rt(&["create", &id]);
-        assert!(!out.status.success(), "create of {program} must fail");
-        assert!(text(&out.stderr).contains(program), "{}", text(&out.stderr));
-        assert!(!fx.root().join(&id).exists());
+        create_fails_naming(&mut fx, name, program);
         assert!(!cgroup_dir(&fx, "pids").exists());
     }
 }
@@ -432,15 +441,7 @@ fn hooks_run_in_order_with_state_on_stdin() {
     // A failing prestart hook fails create and leaves nothing.
     config["hooks"] = json!({"prestart": [{"path": "/bin/false"}]});
     fx.write_config(&config);
-    let id = fx.id("hookfail");
-    let out = fx.rt(&["create", &id]);
-    assert!(!out.status.success());
-    assert!(
-        text(&out.stderr).contains("prestart"),
-        "{}",
-        text(&out.stderr)
-    );
-    assert!(!fx.root().join(&id).exists());
+    create_fails_naming(&mut fx, "hookfail", "prestart");
 }
 
 #[test]
@@ -898,15 +899,7 @@ fn namespaces_joined_by_path_like_a_pod() {
     // A hostname without a new UTS namespace is refused (it would change the joined one).
     config["hostname"] = json!("other");
     fx.write_config(&config);
-    let id = fx.id("refused");
-    let out = fx.rt(&["create", &id]);
-    assert!(!out.status.success());
-    assert!(
-        text(&out.stderr).contains("hostname"),
-        "{}",
-        text(&out.stderr)
-    );
-    assert!(!fx.root().join(&id).exists());
+    create_fails_naming(&mut fx, "refused", "hostname");
 }
 
 #[test]
