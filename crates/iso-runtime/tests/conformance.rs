@@ -117,13 +117,21 @@ fn wait_status(fx: &Fixture, id: &str, want: &str) -> Value {
     }
 }
 
+/// The command failed and its error names `needle`.
+fn fails_naming(out: &Output, needle: &str) {
+    assert!(
+        !out.status.success(),
+        "succeeded; expected an error naming {needle:?}"
+    );
+    assert!(text(&out.stderr).contains(needle), "{}", text(&out.stderr));
+}
+
 /// `create` (of the bundle's current config) under a new id for `name` fails, its error
 /// names `needle`, and it leaves no state entry.
 fn create_fails_naming(fx: &mut Fixture, name: &str, needle: &str) {
     let id = fx.id(name);
     let out = fx.rt(&["create", &id]);
-    assert!(!out.status.success(), "create {name} must fail");
-    assert!(text(&out.stderr).contains(needle), "{}", text(&out.stderr));
+    fails_naming(&out, needle);
     assert!(
         !fx.root().join(&id).exists(),
         "create {name} left its state"
@@ -377,8 +385,7 @@ fn systemd_cgroup_is_refused_clearly() {
         .args(["--systemd-cgroup", "state", "x"])
         .output()
         .unwrap();
-    assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("not supported"));
+    fails_naming(&out, "not supported");
     let out = Command::new(BIN).arg("--version").output().unwrap();
     assert!(text(&out.stdout).contains("iso-runtime"));
     let out = Command::new(BIN).arg("features").output().unwrap();
@@ -976,8 +983,7 @@ fn exec_joins_the_running_container() {
     assert!(status.contains("Uid:\t1000"), "{status}");
     // A missing program is reported by exec.
     let out = fx.rt(&["exec", &id, "no-such-program"]);
-    assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("no-such-program"));
+    fails_naming(&out, "no-such-program");
     // Exec in a stopped container fails.
     assert!(fx.rt(&["kill", &id, "KILL"]).status.success());
     wait_status(&fx, &id, "stopped");
@@ -1119,20 +1125,10 @@ fn exec_sees_the_init_namespaces_and_cgroup_and_applies_its_flags() {
     );
     // A sub-cgroup may not climb out.
     let out = fx.rt(&["exec", "--cgroup", "../x", &id, "true"]);
-    assert!(!out.status.success());
-    assert!(
-        text(&out.stderr).contains("--cgroup"),
-        "{}",
-        text(&out.stderr)
-    );
+    fails_naming(&out, "--cgroup");
     // An unknown capability is named.
     let out = fx.rt(&["exec", "--cap", "CAP_NOPE", &id, "true"]);
-    assert!(!out.status.success());
-    assert!(
-        text(&out.stderr).contains("CAP_NOPE"),
-        "{}",
-        text(&out.stderr)
-    );
+    fails_naming(&out, "CAP_NOPE");
 }
 
 #[test]
@@ -1180,12 +1176,7 @@ fn exec_tty_sends_a_pty_to_the_console_socket() {
     assert_eq!(status.code(), Some(3));
     // -t without a console socket is refused.
     let out = fx.rt(&["exec", "-t", &id, "true"]);
-    assert!(!out.status.success());
-    assert!(
-        text(&out.stderr).contains("console"),
-        "{}",
-        text(&out.stderr)
-    );
+    fails_naming(&out, "console");
 }
 
 #[test]
