@@ -44,43 +44,22 @@ pub fn write_bundle(dir: &Path, busybox: &Path, cgroup: &str) -> Result<PathBuf,
     .map_err(|e| Error::io("write", rootfs.join("etc/passwd"), e))?;
     fs::write(rootfs.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n")
         .map_err(|e| Error::io("write", rootfs.join("etc/group"), e))?;
+    // The `spec` defaults, with the demo's program, a hostname, limits and a seccomp filter.
+    let mut config = crate::spec::default_spec(false);
     let caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
     let seccomp = oci_spec::runtime::LinuxSeccomp::try_from(&iso_seccomp::default_profile(&caps))?;
-    let config = serde_json::json!({
-        "ociVersion": "1.2.0",
-        "process": {
-            "terminal": false,
-            "user": {"uid": 0, "gid": 0},
-            "args": ["/bin/sh", "-c", DEMO_SCRIPT],
-            "env": ["PATH=/bin", "TERM=xterm"],
-            "cwd": "/",
-            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
-            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
-            "noNewPrivileges": true
-        },
-        "root": {"path": "rootfs", "readonly": true},
-        "hostname": "iso-demo",
-        "mounts": [
-            {"destination": "/proc", "type": "proc", "source": "proc"},
-            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-            {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
-             "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]},
-            {"destination": "/sys", "type": "sysfs", "source": "sysfs",
-             "options": ["nosuid", "noexec", "nodev", "ro"]},
-            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
-             "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}
-        ],
-        "linux": {
-            "cgroupsPath": cgroup,
-            "resources": {"pids": {"limit": 64}, "memory": {"limit": 67108864}},
-            "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"},
-                           {"type": "uts"}, {"type": "mount"}, {"type": "cgroup"}],
-            "seccomp": seccomp,
-            "maskedPaths": ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/sys/firmware"],
-            "readonlyPaths": ["/proc/sys", "/proc/sysrq-trigger"]
-        }
-    });
+    config["process"]["terminal"] = serde_json::json!(false);
+    config["process"]["args"] = serde_json::json!(["/bin/sh", "-c", DEMO_SCRIPT]);
+    config["process"]["env"] = serde_json::json!(["PATH=/bin", "TERM=xterm"]);
+    config["hostname"] = serde_json::json!("iso-demo");
+    let linux = &mut config["linux"];
+    linux["cgroupsPath"] = serde_json::json!(cgroup);
+    linux["resources"]["pids"] = serde_json::json!({"limit": 64});
+    linux["resources"]["memory"] = serde_json::json!({"limit": 67108864});
+    linux["seccomp"] = serde_json::to_value(&seccomp).map_err(|e| Error::Record {
+        path: dir.join("config.json"),
+        reason: e.to_string(),
+    })?;
     let path = dir.join("config.json");
     let data = serde_json::to_vec_pretty(&config).map_err(|e| Error::Record {
         path: path.clone(),

@@ -1631,3 +1631,33 @@ fn exec_preserve_fds_and_pidfd_socket() {
     // 0, 1, 2, 3 and the directory ls reads: nothing of the runtime's leaked.
     assert_eq!(fs::read_to_string(&out_path).unwrap().trim(), "5");
 }
+
+/// The README's main command: `iso-runtime demo` runs a busybox container that prints what
+/// it sees, then removes it.
+#[test]
+fn demo_shows_the_container_view_and_cleans_up() {
+    let Some(fx) = Fixture::new(BIN, "rt-demo") else {
+        return;
+    };
+    let out = fx.rt(&["demo"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    for line in [
+        "pid:        1",
+        "hostname:   iso-demo",
+        "Seccomp:\t2",
+        "NoNewPrivs:\t1",
+        "pids.max:   64",
+        "memory max: 67108864",
+        "cgroup and state removed",
+    ] {
+        assert!(stdout.contains(line), "no {line:?} in:\n{stdout}");
+    }
+    let left: Vec<_> = fs::read_dir(fx.root())
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        left.iter().all(|n| n.to_string_lossy().starts_with('@')),
+        "{left:?}"
+    );
+}
