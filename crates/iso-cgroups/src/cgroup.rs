@@ -203,26 +203,8 @@ impl Cgroup {
     /// # Ok::<(), iso_cgroups::Error>(())
     /// ```
     pub fn add_process(&self, pid: Pid) -> Result<()> {
-        self.add_process_where(pid, |_| true)
-    }
-
-    /// Moves a process into this cgroup in the v1 hierarchies only: for a child that was
-    /// born in the v2 directory ([`Cgroup::open_v2_dir`]), on a hybrid host.
-    ///
-    /// ```no_run
-    /// use iso_cgroups::{Cgroup, CgroupPath, Layout};
-    /// let cg = Cgroup::create(&Layout::detect()?, CgroupPath::new("/iso/doc")?)?;
-    /// let child = std::process::Command::new("sleep").arg("9").spawn().expect("spawn");
-    /// cg.add_process_v1(iso_sys::Pid::from_raw(child.id() as i32).expect("pid"))?;
-    /// # Ok::<(), iso_cgroups::Error>(())
-    /// ```
-    pub fn add_process_v1(&self, pid: Pid) -> Result<()> {
-        self.add_process_where(pid, |h| h.version == Version::V1)
-    }
-
-    fn add_process_where(&self, pid: Pid, wanted: impl Fn(&Hierarchy) -> bool) -> Result<()> {
         let pid = pid.as_raw().to_string();
-        for (_, dir) in self.dirs().filter(|(h, _)| wanted(h)) {
+        for (_, dir) in self.dirs() {
             let file = dir.join("cgroup.procs");
             write_raw(&file, &pid).map_err(|e| Error::io("write", file, e))?;
         }
@@ -234,8 +216,8 @@ impl Cgroup {
     ///
     /// Writing a pid to `cgroup.procs` takes the kernel's global `cgroup_threadgroup_rwsem`
     /// for writing, which waits for an RCU grace period (milliseconds on a busy machine); a
-    /// child cloned into its cgroup skips that. Add the child to the v1 hierarchies, if any,
-    /// with [`Cgroup::add_process_v1`].
+    /// child cloned into its cgroup skips that. The child joins the v1 hierarchies, if any,
+    /// itself, through [`Cgroup::prepare_join_v1`].
     ///
     /// ```no_run
     /// use iso_cgroups::{Cgroup, CgroupPath, Layout};

@@ -75,8 +75,9 @@ pub enum Error {
         reason: String,
     },
     /// [`PreparedJoin::join_self`](crate::PreparedJoin::join_self) could not write to a
-    /// `cgroup.procs` file. Built without allocating, for a child between `fork` and `execve`.
-    #[error("joining cgroup.procs file #{index}: {source}")]
+    /// membership file (`tasks` or `cgroup.procs`). Built without allocating, for a child
+    /// between `fork` and `execve`.
+    #[error("joining cgroup: membership file #{index}: {source}")]
     Join {
         /// The file's index in [`PreparedJoin::files`](crate::PreparedJoin::files).
         index: usize,

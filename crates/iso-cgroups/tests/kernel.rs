@@ -352,14 +352,27 @@ fn prove_prepared_join(layout: &Layout) {
     }
 }
 
-/// A child cloned into the v2 directory (`clone3` with `CLONE_INTO_CGROUP`), then added to
-/// the v1 hierarchies, is in the cgroup in every hierarchy without ever being moved in v2.
+/// A child cloned into the v2 directory (`clone3` with `CLONE_INTO_CGROUP`) that joins the
+/// v1 hierarchies itself is in the cgroup in every hierarchy without ever being moved in v2.
 fn prove_born_in_v2(layout: &Layout) {
     let g = test_cgroup(layout, "born");
     let Some(dir) = g.0.open_v2_dir().unwrap() else {
         eprintln!("skipped: no v2 hierarchy");
         return;
     };
+    let join_v1 = g.0.prepare_join_v1().unwrap();
+    let mut ends = [0; 2];
+    // SAFETY: pipe writes two descriptors into a live array.
+    assert_eq!(unsafe { libc::pipe(ends.as_mut_ptr()) }, 0);
+    let [joined_r, joined_w] = ends;
+    assert!(join_v1.files().all(|f| f.ends_with("tasks")));
+    assert_eq!(
+        join_v1.files().count(),
+        layout
+            .hierarchies()
+            .filter(|h| h.version == Version::V1)
+            .count()
+    );
     #[repr(C)]
     #[derive(Default)]
     struct CloneArgs([u64; 11]);
@@ -377,14 +390,29 @@ fn prove_born_in_v2(layout: &Layout) {
         )
     };
     if ret == 0 {
-        // SAFETY: async-signal-safe calls only, in the child.
+        let joined: &[u8] = if join_v1.join_self().is_ok() {
+            b"y"
+        } else {
+            b"n"
+        };
+        // SAFETY: async-signal-safe calls only, in the child: it reports and waits to be
+        // killed.
         unsafe {
+            libc::write(joined_w, joined.as_ptr().cast(), 1);
             libc::pause();
             libc::_exit(0);
         }
     }
     assert!(ret > 0, "clone3: {}", std::io::Error::last_os_error());
     let pid = Pid::from_raw(ret as i32).unwrap();
+    // SAFETY: closing our copy of the write end, which this function owns.
+    unsafe { libc::close(joined_w) };
+    let mut joined = [0u8; 1];
+    // SAFETY: reading one byte into a live buffer from the pipe this function owns.
+    let n = unsafe { libc::read(joined_r, joined.as_mut_ptr().cast(), 1) };
+    // SAFETY: as above.
+    unsafe { libc::close(joined_r) };
+    assert_eq!((n, joined[0]), (1, b'y'), "the child could not join v1");
     let membership = || std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
     assert!(
         membership()
@@ -393,7 +421,6 @@ fn prove_born_in_v2(layout: &Layout) {
         "born outside its v2 cgroup: {}",
         membership()
     );
-    g.0.add_process_v1(pid).unwrap();
     let hits = membership()
         .lines()
         .filter(|l| l.ends_with(g.0.path().as_str()))

@@ -340,7 +340,7 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), Error> {
 /// In a cloned child: closes its copies of the runtime's ends of the sync pipes, so that it
 /// reads end of file, and gives up, when the runtime dies before the handshake (before the
 /// child is in every cgroup and its pid recorded, nothing else would end it).
-fn close_parent_ends(fds: [RawFd; 2]) {
+fn close_parent_ends<const N: usize>(fds: [RawFd; N]) {
     for fd in fds {
         // SAFETY: the child's inherited copy of a descriptor only the parent uses; the child
         // never touches the OwnedFd naming it (it leaves through _exit).
@@ -732,7 +732,7 @@ impl Runtime {
         }
         let mut spawn = Spawn::new(new);
         if let Some(dir) = cg.open_v2_dir()? {
-            // Born in its v2 cgroup: no migration (see add_process_v1 below).
+            // Born in its v2 cgroup: no migration (the init joins v1 itself, see InitPlan).
             spawn = spawn.into_cgroup(dir);
         }
         let map = |m: &oci_spec::runtime::LinuxIdMapping| {
@@ -915,6 +915,7 @@ impl Runtime {
         let (report_read, report_write) = pipe()?;
 
         let plan = InitPlan {
+            cgroup_v1: cg.prepare_join_v1()?,
             rootfs: bundle.rootfs().to_path_buf(),
             lock_fd: dir.lock_raw_fd(),
             join,
@@ -988,16 +989,6 @@ impl Runtime {
         hello.extend_from_slice(&state);
         go.write_all(&hello)
             .map_err(io_err("write to init", "(sync pipe)"))?;
-        // The v1 hierarchies (the child was born in its v2 cgroup): each move waits for an
-        // RCU grace period, so it happens while the init sets up its root, which needs the
-        // cgroup only from its cgroup namespace on.
-        match cg.add_process_v1(pid) {
-            // A failed write means the init is gone: its report, read below, says why.
-            Ok(()) => drop(go.write_all(&[init::IN_CGROUP])),
-            // The init already exited (a failed mount, say): as above.
-            Err(e) if e.errno() == Some(libc::ESRCH) => {}
-            Err(e) => return Err(e.into()),
-        }
         loop {
             let mut byte = [0u8; 1];
             let n = report
@@ -1250,7 +1241,13 @@ impl Runtime {
             }
             _ => None,
         };
+        let cg_path = match opts.sub_cgroup.as_deref() {
+            Some(sub) => sub_cgroup_path(&record.cgroup, sub)?,
+            None => record.cgroup.clone(),
+        };
+        let cg = self.host.cgroup(&cg_path)?;
         let plan = init::ExecPlan {
+            cgroup_v1: cg.prepare_join_v1()?,
             become_root: namespaces.contains(Namespace::User),
             pidfd: pidfd
                 .try_clone()
@@ -1266,36 +1263,26 @@ impl Runtime {
                 opts.preserve_fds,
             )?,
         };
-        let cg_path = match opts.sub_cgroup.as_deref() {
-            Some(sub) => sub_cgroup_path(&record.cgroup, sub)?,
-            None => record.cgroup.clone(),
-        };
-        let cg = self.host.cgroup(&cg_path)?;
         if join_pid {
             // pid_for_children of this process: the child is born in the container's PID
             // namespace.
             iso_ns::setns_pidfd(&pidfd, Namespace::Pid.into())?;
         }
-        let (go_read, go_write) = pipe()?;
         let (report_read, report_write) = pipe()?;
         let mut spawn = Spawn::new(NamespaceSet::default());
         if let Some(dir) = cg.open_v2_dir()? {
             spawn = spawn.into_cgroup(dir);
         }
-        let parent_ends = [go_write.as_raw_fd(), report_read.as_raw_fd()];
+        let parent_ends = [report_read.as_raw_fd()];
         // SAFETY: checked above that this process is single-threaded (see Spawn::run).
         let mut child = unsafe {
             spawn.run(move || {
                 close_parent_ends(parent_ends);
-                init::run_exec(plan, go_read, report_write)
+                init::run_exec(plan, report_write)
             })
         }?;
         let pid = child.pid();
         let setup = (|| {
-            cg.add_process_v1(pid)?;
-            let mut go = fs::File::from(go_write);
-            go.write_all(&[init::GO])
-                .map_err(io_err("write to exec child", "(sync pipe)"))?;
             let mut report = fs::File::from(report_read);
             let mut first = [0u8; 1];
             let n = report

@@ -7,8 +7,8 @@
 //! lock-free copy of it; the primitives it calls only allocate for error messages.
 //!
 //! The child talks to the runtime over three channels:
-//! - `sync` (a pipe pair with `create`): `create` writes [`GO`] once the child is in its
-//!   cgroup; the child answers [`MSG_HOOKS`] before it enters the root (so `create` runs the
+//! - `sync` (a pipe pair with `create`): `create` writes [`GO`] and the state JSON once it
+//!   knows the child's pid; the child answers [`MSG_HOOKS`] before it enters the root (so `create` runs the
 //!   `prestart`/`createRuntime` hooks), and [`MSG_READY`] once it waits for `start`, or
 //!   [`MSG_ERROR`] with an errno and a message.
 //! - the handshake socket `exec.sock` in the container's state directory: `start` connects and
@@ -33,8 +33,6 @@ use crate::Error;
 pub(crate) const GO: u8 = b'g';
 /// child → `create`: waiting for `start`.
 pub(crate) const MSG_READY: u8 = b'r';
-/// `create` → child: you are in the container's cgroup in every hierarchy.
-pub(crate) const IN_CGROUP: u8 = b'c';
 /// child → `create`: mounts are made, about to enter the root; run the runtime hooks.
 pub(crate) const MSG_HOOKS: u8 = b'h';
 /// child → `create` or `start`: an error follows (4 bytes errno, then the message).
@@ -58,6 +56,10 @@ pub(crate) enum PlannedMount {
 
 /// Everything the init does, prepared before the clone.
 pub(crate) struct InitPlan {
+    /// The container's cgroup in the v1 hierarchies, which the init joins itself first
+    /// thing (it was born in the v2 one): see `iso_cgroups::PreparedJoin` for why that is
+    /// faster than `create` moving it.
+    pub cgroup_v1: iso_cgroups::PreparedJoin,
     pub rootfs: PathBuf,
     pub lock_fd: RawFd,
     pub join: Vec<NsFd>,
@@ -247,14 +249,7 @@ fn setup(
     report: &mut std::fs::File,
     go: &mut std::fs::File,
 ) -> Result<(), Failure> {
-    if let Some(set) = &plan.proc.affinity_initial {
-        crate::process::set_affinity(set).map_err(|e| {
-            Failure::new(
-                "process.execCPUAffinity.initial",
-                e.raw_os_error().unwrap_or(0),
-            )
-        })?;
-    }
+    join_cgroup(&plan.proc, &plan.cgroup_v1)?;
     iso_ns::join(&plan.join)?;
     if plan.become_root {
         // SAFETY: setresgid/setresuid with integer ids.
@@ -298,7 +293,7 @@ fn setup(
     if !plan.new_mount_ns {
         // Without a mount namespace there is nothing to mount; only chroot is possible.
         let root = Root::open(&plan.rootfs)?;
-        enter_cgroup_namespace(plan, go)?;
+        enter_cgroup_namespace(plan)?;
         sync_hooks(report, go)?;
         iso_chroot::chroot(&root)?;
         return Ok(());
@@ -351,7 +346,7 @@ fn setup(
     if let Some(console) = plan.console.take() {
         setup_console(&root, console)?;
     }
-    enter_cgroup_namespace(plan, go)?;
+    enter_cgroup_namespace(plan)?;
     sync_hooks(report, go)?;
     run_hooks(
         HookKind::CreateContainer,
@@ -375,15 +370,35 @@ fn setup(
     Ok(())
 }
 
-/// Waits until `create` has moved us into the container's cgroup in every hierarchy (it
-/// does that while we set up the root: a move waits for an RCU grace period), then makes the
-/// cgroup namespace, whose root is the cgroup we are in.
-fn enter_cgroup_namespace(plan: &InitPlan, go: &mut std::fs::File) -> Result<(), Failure> {
-    let mut byte = [0u8; 1];
-    match go.read_exact(&mut byte) {
-        Ok(()) if byte[0] == IN_CGROUP => {}
-        _ => return Err(Failure::new("create gave up", libc::ECANCELED)),
+/// Moves the child into the container's cgroup in the v1 hierarchies (it was born in the v2
+/// one), after the transient CPU affinity that OCI applies before the cgroup.
+fn join_cgroup(proc: &ProcessPlan, cgroup_v1: &iso_cgroups::PreparedJoin) -> Result<(), Failure> {
+    if let Some(set) = &proc.affinity_initial {
+        crate::process::set_affinity(set).map_err(|e| {
+            Failure::new(
+                "process.execCPUAffinity.initial",
+                e.raw_os_error().unwrap_or(0),
+            )
+        })?;
     }
+    cgroup_v1.join_self().map_err(|e| match &e {
+        iso_cgroups::Error::Join { index, source } => Failure::new(
+            format!(
+                "join cgroup: write 0 to {}",
+                cgroup_v1
+                    .files()
+                    .nth(*index)
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            ),
+            source.raw_os_error().unwrap_or(0),
+        ),
+        _ => Failure::from(e),
+    })
+}
+
+/// Makes the cgroup namespace, whose root is the cgroup we are in.
+fn enter_cgroup_namespace(plan: &InitPlan) -> Result<(), Failure> {
     if plan.new_cgroup_ns {
         iso_ns::unshare(iso_ns::Namespace::Cgroup.into())?;
     }
@@ -637,6 +652,8 @@ fn resolve_program(plan: &ProcessPlan) -> Result<CString, Failure> {
 /// What an `exec`ed process does before its program: join the init's namespaces, then the
 /// same steps as the init after `start`.
 pub(crate) struct ExecPlan {
+    /// As [`InitPlan::cgroup_v1`].
+    pub cgroup_v1: iso_cgroups::PreparedJoin,
     pub pidfd: OwnedFd,
     pub namespaces: iso_ns::NamespaceSet,
     pub become_root: bool,
@@ -647,15 +664,10 @@ pub(crate) struct ExecPlan {
 
 /// The body of an `exec` child. Reports failures on `report`; success is the end of file
 /// that the `execve` causes (the pipe is close-on-exec).
-pub(crate) fn run_exec(plan: ExecPlan, go: OwnedFd, report: OwnedFd) -> i32 {
+pub(crate) fn run_exec(plan: ExecPlan, report: OwnedFd) -> i32 {
     // SAFETY: closing an inherited descriptor number this child never uses.
     unsafe { libc::close(plan.lock_fd) };
     let mut report = std::fs::File::from(report);
-    let mut go = std::fs::File::from(go);
-    let mut byte = [0u8; 1];
-    if go.read_exact(&mut byte).is_err() || byte[0] != GO {
-        return 1;
-    }
     let f = match exec_setup(&plan) {
         Ok(()) => match finish(&plan.proc, &[], b"") {
             Ok(never) => match never {},
@@ -668,6 +680,7 @@ pub(crate) fn run_exec(plan: ExecPlan, go: OwnedFd, report: OwnedFd) -> i32 {
 }
 
 fn exec_setup(plan: &ExecPlan) -> Result<(), Failure> {
+    join_cgroup(&plan.proc, &plan.cgroup_v1)?;
     if !plan.namespaces.is_empty() {
         iso_ns::setns_pidfd(plan.pidfd.as_fd(), plan.namespaces)?;
     }
