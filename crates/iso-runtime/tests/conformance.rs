@@ -1661,3 +1661,33 @@ fn demo_shows_the_container_view_and_cleans_up() {
         "{left:?}"
     );
 }
+
+/// The init joins its v1 cgroups itself (writing 0 to `tasks`): when the kernel refuses
+/// (a pre-made cpuset cgroup without CPUs answers ENOSPC), `create` fails naming that file
+/// and leaves no state, cgroup or process behind.
+#[test]
+fn a_cgroup_the_init_cannot_join_fails_create_naming_the_file() {
+    let Some(mut fx) = Fixture::new(BIN, "rt-nocpus") else {
+        return;
+    };
+    let cpuset = fx.cgroup_dir("cpuset");
+    if !Path::new("/sys/fs/cgroup/cpuset/tasks").exists() {
+        eprintln!("skipped: no v1 cpuset hierarchy on this host");
+        return;
+    }
+    // A new v1 cpuset cgroup starts with no CPUs; the runtime keeps what it finds.
+    fs::create_dir(&cpuset).unwrap();
+    assert_eq!(
+        fs::read_to_string(cpuset.join("cpuset.cpus"))
+            .unwrap()
+            .trim(),
+        ""
+    );
+    fx.write_config(&fx.config("true"));
+    let id = fx.id("nocpus");
+    let out = fx.rt(&["create", &id]);
+    fails_naming(&out, &cpuset.join("tasks").display().to_string());
+    assert!(text(&out.stderr).contains("No space left on device"));
+    let left = fx.leftovers(&id);
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
