@@ -4,7 +4,7 @@
 #   sudo benches/lifecycle.sh [--quick] [--runs N] [--warmup N] [--block N] [--containers N] [--no-build] [--profile]
 #
 # Needs root. Installs hyperfine, runc, crun, busybox-static, jq and time with apt-get when
-# missing, builds iso-runtime in release mode, builds one busybox bundle and measures the
+# missing, builds iso-runtime as installed (scripts/build-dist.sh), builds one busybox bundle and measures the
 # three runtimes (and a kernel lower bound) scenario by scenario with hyperfine. Prints a
 # table and writes target/bench/lifecycle-<UTC time>.{json,md} (plus lifecycle-latest.*).
 # Everything it creates lives under /tmp/iso-bench-* (state roots included: nothing in /run)
@@ -93,11 +93,11 @@ IB=$W/bin/isobench
 export ISO_BENCH_CRUN=$CRUN ISO_BENCH_EMPTY=$W/empty
 
 ISO_TARGET=${ISO_BENCH_TARGET_DIR:-$REPO/target-bench}
-ISO_BIN=$ISO_TARGET/release/iso-runtime
+ISO_BIN=$ISO_TARGET/$(rustc -vV | sed -n 's/^host: //p')/dist/iso-runtime
 ISO_BUILD_ERR=
 if [ "$BUILD" = 1 ]; then
-  log "building iso-runtime (release, CARGO_TARGET_DIR=$ISO_TARGET)"
-  if ! (cd "$REPO" && CARGO_TARGET_DIR=$ISO_TARGET cargo build --release -q -p iso-runtime --bin iso-runtime) 2>"$W/build.err"; then
+  log "building iso-runtime (scripts/build-dist.sh, CARGO_TARGET_DIR=$ISO_TARGET)"
+  if ! CARGO_TARGET_DIR=$ISO_TARGET "$REPO/scripts/build-dist.sh" >/dev/null 2>"$W/build.err"; then
     ISO_BUILD_ERR="cargo build failed: $(grep -m1 -E '^error' "$W/build.err" || tail -1 "$W/build.err")"
   fi
 fi

@@ -251,35 +251,40 @@ fn ps(rt: &Runtime, id: &str, format: &str, args: &[String]) -> Result<u8, Error
 fn list(rt: &Runtime, format: &str, quiet: bool) -> Result<u8, Error> {
     check_format(format)?;
     let states = rt.list()?;
+    // One write for the whole answer: Rust's stdout flushes at every newline.
+    let mut out = String::new();
     if quiet {
         for s in &states {
-            println!("{}", s.id);
+            out.push_str(&s.id);
+            out.push('\n');
         }
-        return Ok(0);
-    }
-    if format == "json" {
-        let text = serde_json::to_string(&states).map_err(|e| Error::Record {
+    } else if format == "json" {
+        out = serde_json::to_string(&states).map_err(|e| Error::Record {
             path: rt.store().root().to_path_buf(),
             reason: e.to_string(),
         })?;
-        println!("{text}");
-        return Ok(0);
-    }
-    println!(
-        "{:<20} {:<8} {:<10} {:<40} {:<30} OWNER",
-        "ID", "PID", "STATUS", "BUNDLE", "CREATED"
-    );
-    for s in states {
-        let owner = if s.owner.is_empty() { "root" } else { &s.owner };
-        println!(
-            "{:<20} {:<8} {:<10} {:<40} {:<30} {owner}",
-            s.id,
-            s.pid,
-            s.status,
-            s.bundle.display(),
-            s.created
+        out.push('\n');
+    } else {
+        use std::fmt::Write as _;
+        let _ = writeln!(
+            out,
+            "{:<20} {:<8} {:<10} {:<40} {:<30} OWNER",
+            "ID", "PID", "STATUS", "BUNDLE", "CREATED"
         );
+        for s in states {
+            let owner = if s.owner.is_empty() { "root" } else { &s.owner };
+            let _ = writeln!(
+                out,
+                "{:<20} {:<8} {:<10} {:<40} {:<30} {owner}",
+                s.id,
+                s.pid,
+                s.status,
+                s.bundle.display(),
+                s.created
+            );
+        }
     }
+    print!("{out}");
     Ok(0)
 }
 

@@ -1229,6 +1229,14 @@ fn ps_and_list_show_init_and_exec_processes() {
     let table = text(&fx.rt(&["list"]).stdout);
     assert!(table.starts_with("ID "), "{table}");
     assert!(table.contains(&id) && table.contains("running"), "{table}");
+    // Columns line up, as in runc's table: each row's bundle starts under BUNDLE.
+    let column = table.find("BUNDLE").unwrap();
+    let row = table.lines().find(|l| l.starts_with(&id)).unwrap();
+    assert_eq!(
+        row.get(column..).map(|r| r.starts_with('/')),
+        Some(true),
+        "{table}"
+    );
     let quiet = text(&fx.rt(&["list", "-q"]).stdout);
     assert_eq!(quiet, format!("{id}\n"));
     let json: Value = serde_json::from_slice(&fx.rt(&["list", "--format", "json"]).stdout).unwrap();
