@@ -4,9 +4,11 @@
 #   1. formatting, clippy (warnings are errors), rustdoc (warnings are errors)
 #   2. every test on this host's kernel, examples included (cargo nextest), the clients suite
 #      (tests/clients: real Docker, containerd and Podman drive iso-runtime), and the doctests
-#   3. the VM tier: tests named vm_* and the runtime conformance suite, in a guest with pure
+#   3. the installed binary (scripts/build-dist.sh: static, size-optimised, hot functions laid
+#      out first) passes the runtime conformance suite, with its hot functions first
+#   4. the VM tier: tests named vm_* and the runtime conformance suite, in a guest with pure
 #      cgroup v2 and AppArmor
-#   4. a short run of every fuzz target (ISO_FUZZ_SECONDS, default 10)
+#   5. a short run of every fuzz target (ISO_FUZZ_SECONDS, default 10)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -25,6 +27,10 @@ cargo build --workspace --all-features --bins --quiet # the iso-runtime the test
 ISO_RUNTIME="$PWD/target/debug/iso-runtime" tests/clients/run.sh
 step "doctests"
 cargo test --workspace --all-features --doc --quiet
+step "the installed binary (scripts/build-dist.sh): conformance suite, hot-code layout"
+dist=$(scripts/build-dist.sh)
+ISO_RUNTIME_BIN=$dist cargo nextest run -p iso-runtime --test conformance --no-fail-fast
+scripts/check-dist-layout.sh "$dist"
 step "VM tier: vm_* tests and the conformance suite, pure cgroup v2 + AppArmor (tests/vm)"
 tests/vm/tier.sh
 step "fuzzing: each cargo-fuzz target briefly (fuzz/run.sh)"

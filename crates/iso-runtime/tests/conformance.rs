@@ -20,7 +20,12 @@ use serde_json::{json, Value};
 mod apparmor_profile;
 use apparmor_profile::TestProfile;
 
-const BIN: &str = env!("CARGO_BIN_EXE_iso-runtime");
+/// The runtime under test: this build's, or the binary `ISO_RUNTIME_BIN` names (the installed
+/// one from `scripts/build-dist.sh`, which `scripts/test.sh` checks this way too).
+fn bin() -> String {
+    std::env::var("ISO_RUNTIME_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_iso-runtime").to_owned())
+}
 /// How long a test waits for something the container does at its own pace: generous,
 /// because the VM tier emulates its CPUs in software on a shared machine. Only an upper
 /// bound; nothing asserts how fast anything happens.
@@ -140,7 +145,7 @@ fn create_fails_naming(fx: &mut Fixture, name: &str, needle: &str) {
 
 #[test]
 fn run_shows_the_container_view_and_returns_its_exit_code() {
-    let Some(mut fx) = Fixture::new(BIN, "rt-run") else {
+    let Some(mut fx) = Fixture::new(bin(), "rt-run") else {
         return;
     };
     let script = format!(
@@ -189,7 +194,7 @@ fn run_shows_the_container_view_and_returns_its_exit_code() {
 
 #[test]
 fn lifecycle_states_and_errors() {
-    let Some(mut fx) = Fixture::new(BIN, "rt-life") else {
+    let Some(mut fx) = Fixture::new(bin(), "rt-life") else {
         return;
     };
     fx.write_config(&base_config(&fx, "sleep 600"));
@@ -269,7 +274,7 @@ fn lifecycle_states_and_errors() {
 
 #[test]
 fn delete_force_kills_and_kill_all_reaches_every_process() {
-    let Some(mut fx) = Fixture::new(BIN, "rt-force") else {
+    let Some(mut fx) = Fixture::new(bin(), "rt-force") else {
         return;
     };
     fx.write_config(&base_config(&fx, "sleep 600 & sleep 601"));
@@ -299,7 +304,7 @@ fn delete_force_kills_and_kill_all_reaches_every_process() {
 
 #[test]
 fn failed_create_leaves_no_trace_and_names_the_problem() {
-    let Some(mut fx) = Fixture::new(BIN, "rt-fail") else {
+    let Some(mut fx) = Fixture::new(bin(), "rt-fail") else {
         return;
     };
     let mut config = base_config(&fx, "true");
@@ -348,7 +353,7 @@ fn failed_create_leaves_no_trace_and_names_the_problem() {
 
 #[test]
 fn run_forwards_signals_to_the_container() {
-    let Some(mut fx) = Fixture::new(BIN, "rt-sig") else {
+    let Some(mut fx) = Fixture::new(bin(), "rt-sig") else {
         return;
     };
     // pid 1 only receives signals it handles: the trap makes TERM end it with 143.
@@ -381,14 +386,14 @@ fn run_forwards_signals_to_the_container() {
 
 #[test]
 fn systemd_cgroup_is_refused_clearly() {
-    let out = Command::new(BIN)
+    let out = Command::new(bin())
         .args(["--systemd-cgroup", "state", "x"])
         .output()
         .unwrap();
     fails_naming(&out, "not supported");
-    let out = Command::new(BIN).arg("--version").output().unwrap();
+    let out = Command::new(bin()).arg("--version").output().unwrap();
     assert!(text(&out.stdout).contains("iso-runtime"));
-    let out = Command::new(BIN).arg("features").output().unwrap();
+    let out = Command::new(bin()).arg("features").output().unwrap();
     let features: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(features["linux"]["cgroup"]["systemd"], false);
     assert!(features["hooks"].as_array().unwrap().len() == 6);
@@ -396,7 +401,7 @@ fn systemd_cgroup_is_refused_clearly() {
 
 #[test]
 fn hooks_run_in_order_with_state_on_stdin() {
-    let Some(mut fx) = Fixture::new(BIN, "rt-hooks") else {
+    let Some(mut fx) = Fixture::new(bin(), "rt-hooks") else {
         return;
     };
     let log_dir = fx.path().join("hooklog");
@@ -455,7 +460,7 @@ fn hooks_run_in_order_with_state_on_stdin() {
 fn preserve_fds_passes_descriptors_and_closes_the_rest() {
     use std::os::fd::AsRawFd;
     use std::os::unix::process::CommandExt;
-    let Some(mut fx) = Fixture::new(BIN, "rt-fds") else {
+    let Some(mut fx) = Fixture::new(bin(), "rt-fds") else {
         return;
     };
     fx.write_config(&base_config(
@@ -492,7 +497,7 @@ fn terminal_sends_the_pty_master_to_the_console_socket() {
     use std::io::Read;
     use std::os::fd::AsFd;
     use std::os::unix::net::UnixListener;
-    let Some(mut fx) = Fixture::new(BIN, "rt-tty") else {
+    let Some(mut fx) = Fixture::new(bin(), "rt-tty") else {
         return;
     };
     let mut config = base_config(&fx, "tty; echo hello-tty");
@@ -552,7 +557,7 @@ fn terminal_sends_the_pty_master_to_the_console_socket() {
 
 #[test]
 fn process_fields_seen_from_the_host() {
-    let Some(mut fx) = Fixture::new(BIN, "rt-proc") else {
+    let Some(mut fx) = Fixture::new(bin(), "rt-proc") else {
         return;
     };
     let mut config = base_config(&fx, "sleep 600");
@@ -603,7 +608,7 @@ fn process_fields_seen_from_the_host() {
 
 #[test]
 fn seccomp_user_and_cgroup_namespaces() {
-    let Some(mut fx) = Fixture::new(BIN, "rt-ns") else {
+    let Some(mut fx) = Fixture::new(bin(), "rt-ns") else {
         return;
     };
     let script = "grep Seccomp: /proc/self/status; mkdir /tmp/d 2>&1 || echo mkdir-denied; \
@@ -701,7 +706,7 @@ fn view_under(fx: &Fixture, name: &str, argv: &[&str]) -> Output {
 /// see the same things.
 #[test]
 fn differential_against_runc_and_crun() {
-    let Some(mut fx) = Fixture::new(BIN, "rt-diff") else {
+    let Some(mut fx) = Fixture::new(bin(), "rt-diff") else {
         return;
     };
     fx.write_config(&view_config(&fx));
@@ -774,7 +779,7 @@ fn vm_cgroup_v2_limits_and_apparmor_profile() {
     if !iso_testutil::vm_feature_or_skip(iso_testutil::VmFeature::AppArmor) {
         return;
     }
-    let Some(mut fx) = Fixture::new(BIN, "rt-vm") else {
+    let Some(mut fx) = Fixture::new(bin(), "rt-vm") else {
         return;
     };
     let profile = TestProfile::load("iso-test-rt-vm");
@@ -872,7 +877,7 @@ fn vm_cgroup_v2_limits_and_apparmor_profile() {
 
 #[test]
 fn namespaces_joined_by_path_like_a_pod() {
-    let Some(mut fx) = Fixture::new(BIN, "rt-join") else {
+    let Some(mut fx) = Fixture::new(bin(), "rt-join") else {
         return;
     };
     // The "pause" container owns the namespaces.
@@ -911,7 +916,7 @@ fn namespaces_joined_by_path_like_a_pod() {
 
 #[test]
 fn exec_joins_the_running_container() {
-    let Some(mut fx) = Fixture::new(BIN, "rt-exec") else {
+    let Some(mut fx) = Fixture::new(bin(), "rt-exec") else {
         return;
     };
     fx.write_config(&base_config(&fx, "sleep 600"));
@@ -994,7 +999,7 @@ fn exec_joins_the_running_container() {
 /// the container must not be able to open it through /proc/1/exe.
 #[test]
 fn waiting_init_is_not_reachable_from_the_container_and_no_pivot_works() {
-    let Some(mut fx) = Fixture::new(BIN, "rt-exe") else {
+    let Some(mut fx) = Fixture::new(bin(), "rt-exe") else {
         return;
     };
     fx.write_config(&base_config(&fx, "true"));
@@ -1047,7 +1052,7 @@ fn cgroup_dirs(fx: &Fixture) -> Vec<PathBuf> {
 
 #[test]
 fn exec_sees_the_init_namespaces_and_cgroup_and_applies_its_flags() {
-    let Some(mut fx) = Fixture::new(BIN, "rt-exec2") else {
+    let Some(mut fx) = Fixture::new(bin(), "rt-exec2") else {
         return;
     };
     let (id, init) = running(&mut fx, "exec2", "sleep 600");
@@ -1136,7 +1141,7 @@ fn exec_tty_sends_a_pty_to_the_console_socket() {
     use std::io::Read;
     use std::os::fd::AsFd;
     use std::os::unix::net::UnixListener;
-    let Some(mut fx) = Fixture::new(BIN, "rt-exectty") else {
+    let Some(mut fx) = Fixture::new(bin(), "rt-exectty") else {
         return;
     };
     let (id, _) = running(&mut fx, "exectty", "sleep 600");
@@ -1181,7 +1186,7 @@ fn exec_tty_sends_a_pty_to_the_console_socket() {
 
 #[test]
 fn ps_and_list_show_init_and_exec_processes() {
-    let Some(mut fx) = Fixture::new(BIN, "rt-ps") else {
+    let Some(mut fx) = Fixture::new(bin(), "rt-ps") else {
         return;
     };
     let (id, init) = running(&mut fx, "ps", "sleep 600");
@@ -1264,7 +1269,7 @@ fn cpu_usage(fx: &Fixture) -> u64 {
 
 #[test]
 fn pause_stops_a_busy_loop_and_resume_restarts_it() {
-    let Some(mut fx) = Fixture::new(BIN, "rt-pause") else {
+    let Some(mut fx) = Fixture::new(bin(), "rt-pause") else {
         return;
     };
     let (id, init) = running(&mut fx, "pause", "while :; do :; done");
@@ -1307,7 +1312,7 @@ fn record(fx: &Fixture, id: &str) -> Value {
 
 #[test]
 fn update_applies_limits_records_them_and_the_pids_limit_bites() {
-    let Some(mut fx) = Fixture::new(BIN, "rt-update") else {
+    let Some(mut fx) = Fixture::new(bin(), "rt-update") else {
         return;
     };
     let mut config = base_config(&fx, "sleep 600");
@@ -1404,7 +1409,7 @@ fn update_applies_limits_records_them_and_the_pids_limit_bites() {
 
 #[test]
 fn events_stats_prints_runc_json() {
-    let Some(mut fx) = Fixture::new(BIN, "rt-events") else {
+    let Some(mut fx) = Fixture::new(bin(), "rt-events") else {
         return;
     };
     let (id, _) = running(&mut fx, "events", "sleep 600");
@@ -1454,7 +1459,7 @@ fn events_stats_prints_runc_json() {
 
 #[test]
 fn spec_output_runs_under_iso_runtime_and_runc() {
-    let Some(mut fx) = Fixture::new(BIN, "rt-spec") else {
+    let Some(mut fx) = Fixture::new(bin(), "rt-spec") else {
         return;
     };
     let cfg = fx.bundle().join("config.json");
@@ -1506,7 +1511,7 @@ fn spec_output_runs_under_iso_runtime_and_runc() {
 
 #[test]
 fn features_reports_what_is_compiled_in() {
-    let out = Command::new(BIN).arg("features").output().unwrap();
+    let out = Command::new(bin()).arg("features").output().unwrap();
     assert!(out.status.success());
     let f: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(f["ociVersionMin"], "1.0.0");
@@ -1540,7 +1545,7 @@ fn features_reports_what_is_compiled_in() {
 
 #[test]
 fn events_reports_an_oom_kill() {
-    let Some(mut fx) = Fixture::new(BIN, "rt-oom") else {
+    let Some(mut fx) = Fixture::new(bin(), "rt-oom") else {
         return;
     };
     // Waits for a file the test creates, then grows a buffer without bound (tail keeps the
@@ -1585,7 +1590,7 @@ fn exec_preserve_fds_and_pidfd_socket() {
     use std::os::fd::{AsFd, AsRawFd};
     use std::os::unix::net::UnixListener;
     use std::os::unix::process::CommandExt;
-    let Some(mut fx) = Fixture::new(BIN, "rt-execfds") else {
+    let Some(mut fx) = Fixture::new(bin(), "rt-execfds") else {
         return;
     };
     let (id, _) = running(&mut fx, "execfds", "sleep 600");
@@ -1644,7 +1649,7 @@ fn exec_preserve_fds_and_pidfd_socket() {
 /// it sees, then removes it.
 #[test]
 fn demo_shows_the_container_view_and_cleans_up() {
-    let Some(fx) = Fixture::new(BIN, "rt-demo") else {
+    let Some(fx) = Fixture::new(bin(), "rt-demo") else {
         return;
     };
     let out = fx.rt(&["demo"]);
@@ -1675,7 +1680,7 @@ fn demo_shows_the_container_view_and_cleans_up() {
 /// and leaves no state, cgroup or process behind.
 #[test]
 fn a_cgroup_the_init_cannot_join_fails_create_naming_the_file() {
-    let Some(mut fx) = Fixture::new(BIN, "rt-nocpus") else {
+    let Some(mut fx) = Fixture::new(bin(), "rt-nocpus") else {
         return;
     };
     let cpuset = fx.cgroup_dir("cpuset");
