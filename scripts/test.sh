@@ -4,8 +4,8 @@
 #   1. formatting, clippy (warnings are errors), rustdoc (warnings are errors)
 #   2. every test on this host's kernel, examples included (cargo nextest), the clients suite
 #      (tests/clients: real Docker, containerd and Podman drive iso-runtime), and the doctests
-#   3. the installed binary (scripts/build-dist.sh: static, size-optimised, hot functions laid
-#      out first) passes the runtime conformance suite, with its hot functions first
+#   3. the installed binary (scripts/build-dist.sh: static, size-optimised) passes the runtime
+#      conformance suite and has its hot functions laid out first
 #   4. the VM tier: tests named vm_* and the runtime conformance suite, in a guest with pure
 #      cgroup v2 and AppArmor
 #   5. a short run of every fuzz target (ISO_FUZZ_SECONDS, default 10)
