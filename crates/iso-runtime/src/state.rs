@@ -145,8 +145,13 @@ impl Record {
     }
 
     fn frozen(&self, host: &Host) -> bool {
-        host.cgroup(&self.cgroup)
-            .and_then(|cg| Ok(cg.freezer_state()?))
+        // Unchecked: a cgroup that is gone reads as not frozen (`list` asks for every
+        // container, so the `stat` of an existence check adds up).
+        let (Ok(layout), Ok(path)) = (host.layout(), CgroupPath::new(&self.cgroup)) else {
+            return false;
+        };
+        Cgroup::at(layout, path)
+            .freezer_state()
             .is_ok_and(|s| s == iso_cgroups::FreezerState::Frozen)
     }
 

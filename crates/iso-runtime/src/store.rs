@@ -312,10 +312,13 @@ impl ContainerDir {
 /// Reads the record in the container directory `dir`.
 fn load_record<T: DeserializeOwned>(id: &ContainerId, dir: &Path) -> Result<T, Error> {
     let path = dir.join(RECORD);
-    let data = fs::read(&path).map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound => Error::NotFound(id.clone()),
-        _ => Error::io("read container record", &path, e),
-    })?;
+    // A record is a few hundred bytes (`list` reads every one): no size hint needed.
+    let data = fs::File::open(&path)
+        .and_then(iso_sys::fd::read_unsized)
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => Error::NotFound(id.clone()),
+            _ => Error::io("read container record", &path, e),
+        })?;
     serde_json::from_slice(&data).map_err(|e| Error::Record {
         path,
         reason: e.to_string(),

@@ -6,7 +6,7 @@
 //! seccomp listener, the console socket), while guaranteeing none of them leaks into the
 //! user process.
 
-use std::io;
+use std::io::{self, Read};
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 
 use crate::Error;
@@ -231,4 +231,21 @@ pub fn is_cloexec(fd: BorrowedFd<'_>) -> Result<bool, Error> {
         ));
     }
     Ok(flags & libc::FD_CLOEXEC != 0)
+}
+
+/// Reads everything `file` holds, starting with a page-sized buffer, without asking for its
+/// size first: `std::fs::read` spends a `statx` and an `lseek` on a size hint that procfs
+/// and cgroup files do not have (they report 0 or 4096), and that small records do not need.
+///
+/// ```
+/// let text = iso_sys::fd::read_unsized(std::fs::File::open("/proc/self/stat")?)?;
+/// assert!(text.ends_with(b"\n"));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn read_unsized(file: impl Read) -> io::Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(4096);
+    // Behind `Take` the reader's type is hidden, so std's generic loop runs: it reads into
+    // the spare capacity without zeroing it first, and asks for no size.
+    file.take(u64::MAX).read_to_end(&mut out)?;
+    Ok(out)
 }

@@ -9,12 +9,13 @@
 //! [`ProcRoot`] opens `/proc` once, as an `O_PATH` descriptor, checks with `fstatfs(2)` that it
 //! is procfs and with `fstat(2)` that it is the root of a procfs mount, and then opens every
 //! file *relative to that descriptor* with `openat2(2)` rules that refuse symlinks and mount
-//! crossings. Each opened file is checked again to be on procfs (or nsfs for namespace
-//! handles). On kernels without `openat2`, each open uses `O_NOFOLLOW` and the same checks.
+//! crossings, so what it opens is on that procfs mount (namespace handles are checked to be
+//! on nsfs). On kernels without `openat2`, each open uses `O_NOFOLLOW` and each opened file is
+//! checked again to be on procfs.
 
 use std::ffi::CString;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -108,22 +109,24 @@ impl ProcRoot {
         } else {
             flags | libc::O_NOCTTY
         };
-        let fd = match openat2(
+        match openat2(
             self.as_fd(),
             rel,
             flags,
             0,
             Resolve::BENEATH | Resolve::NO_SYMLINKS | Resolve::NO_XDEV,
         ) {
-            Ok(fd) => fd,
+            // RESOLVE_NO_XDEV kept the walk on the mount of the verified procfs root: the
+            // file is on procfs without another check.
+            Ok(fd) => Ok(fd),
             Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
-                openat_nofollow(self.as_fd(), rel, flags)
-                    .map_err(|e| Error::io("open", &full, e))?
+                let fd = openat_nofollow(self.as_fd(), rel, flags)
+                    .map_err(|e| Error::io("open", &full, e))?;
+                check_fs_magic(fd.as_fd(), PROC_SUPER_MAGIC, "procfs", &full)?;
+                Ok(fd)
             }
-            Err(e) => return Err(Error::io("openat2", full, e)),
-        };
-        check_fs_magic(fd.as_fd(), PROC_SUPER_MAGIC, "procfs", &full)?;
-        Ok(fd)
+            Err(e) => Err(Error::io("openat2", full, e)),
+        }
     }
 
     /// Opens `name` inside the directory of process `pid` (for example `uid_map`,
@@ -356,25 +359,8 @@ fn readlinkat(dir: BorrowedFd<'_>, name: &str) -> io::Result<PathBuf> {
 /// Reads a procfs file to the end. procfs reports a size of 0, so the standard library's
 /// size hint (a `statx`, an `lseek`) buys nothing, and its reads would start at 32 bytes:
 /// start with a page, which holds most of these files in one `read(2)`.
-fn read_text(mut file: File) -> std::io::Result<String> {
-    let mut out = Vec::with_capacity(4096);
-    loop {
-        let len = out.len();
-        if out.capacity() == len {
-            out.reserve(len);
-        }
-        out.resize(out.capacity(), 0);
-        match file.read(&mut out[len..]) {
-            Ok(0) => {
-                out.truncate(len);
-                break;
-            }
-            Ok(n) => out.truncate(len + n),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => out.truncate(len),
-            Err(e) => return Err(e),
-        }
-    }
-    String::from_utf8(out)
+fn read_text(file: File) -> std::io::Result<String> {
+    String::from_utf8(crate::fd::read_unsized(file)?)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.utf8_error()))
 }
 
