@@ -32,6 +32,11 @@
 //!   `cgroup.threads`. Relative paths are therefore never guessed: see [`CgroupPath`].
 //! - **v1 cpuset** directories start with empty `cpuset.cpus`/`cpuset.mems`, and joining
 //!   them fails with `ENOSPC`; [`Cgroup::create`] copies the parent's values.
+//! - **Moving is slow, joining yourself is not**: writing a pid to `cgroup.procs` takes the
+//!   global `cgroup_threadgroup_rwsem` for writing, which waits for an RCU grace period
+//!   (milliseconds). A single-threaded process writing `0` to a v1 `tasks` file moves only
+//!   itself and skips that lock, and a child cloned with `CLONE_INTO_CGROUP` is born in its
+//!   v2 cgroup: see [`PreparedJoin`] and [`Cgroup::open_v2_dir`].
 //! - **Freezing** is asynchronous: v1 reports `FREEZING` until every task has stopped and
 //!   v2 sets `frozen 1` in `cgroup.events`. [`Cgroup::freeze`] waits for the real state. A
 //!   frozen task cannot fork, which makes a frozen cgroup's process list stable.
