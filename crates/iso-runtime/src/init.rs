@@ -130,6 +130,10 @@ impl Failure {
             errno,
         }
     }
+    /// For `map_err`: an I/O error of `step`, keeping its errno.
+    fn io(step: &'static str) -> impl FnOnce(std::io::Error) -> Self {
+        move |e| Failure::new(step, e.raw_os_error().unwrap_or(0))
+    }
     fn last_os(step: impl Into<String>) -> Self {
         let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
         Failure::new(step, errno)
@@ -374,12 +378,8 @@ fn setup(
 /// one), after the transient CPU affinity that OCI applies before the cgroup.
 fn join_cgroup(proc: &ProcessPlan, cgroup_v1: &iso_cgroups::PreparedJoin) -> Result<(), Failure> {
     if let Some(set) = &proc.affinity_initial {
-        crate::process::set_affinity(set).map_err(|e| {
-            Failure::new(
-                "process.execCPUAffinity.initial",
-                e.raw_os_error().unwrap_or(0),
-            )
-        })?;
+        crate::process::set_affinity(set)
+            .map_err(Failure::io("process.execCPUAffinity.initial"))?;
     }
     cgroup_v1.join_self().map_err(|e| match &e {
         iso_cgroups::Error::Join { index, source } => Failure::new(
@@ -409,7 +409,7 @@ fn enter_cgroup_namespace(plan: &InitPlan) -> Result<(), Failure> {
 fn sync_hooks(report: &mut std::fs::File, go: &mut std::fs::File) -> Result<(), Failure> {
     report
         .write_all(&[MSG_HOOKS])
-        .map_err(|e| Failure::new("report to create", e.raw_os_error().unwrap_or(0)))?;
+        .map_err(Failure::io("report to create"))?;
     let mut byte = [0u8; 1];
     match go.read_exact(&mut byte) {
         Ok(()) if byte[0] == GO => Ok(()),
@@ -497,20 +497,11 @@ fn finish(
         }
     }
     if let Some(attr) = &p.scheduler {
-        crate::process::set_sched_attr(attr).map_err(|e| {
-            Failure::new(
-                "process.scheduler: sched_setattr",
-                e.raw_os_error().unwrap_or(0),
-            )
-        })?;
+        crate::process::set_sched_attr(attr)
+            .map_err(Failure::io("process.scheduler: sched_setattr"))?;
     }
     if let Some(value) = p.ioprio {
-        crate::process::set_ioprio(value).map_err(|e| {
-            Failure::new(
-                "process.ioPriority: ioprio_set",
-                e.raw_os_error().unwrap_or(0),
-            )
-        })?;
+        crate::process::set_ioprio(value).map_err(Failure::io("process.ioPriority: ioprio_set"))?;
     }
     if let Some(mask) = p.umask {
         // SAFETY: umask cannot fail.
@@ -549,12 +540,7 @@ fn finish(
     p.user.apply()?;
     run_hooks(HookKind::StartContainer, hooks, state_json).map_err(Failure::from_error)?;
     if let Some(set) = &p.affinity_final {
-        crate::process::set_affinity(set).map_err(|e| {
-            Failure::new(
-                "process.execCPUAffinity.final",
-                e.raw_os_error().unwrap_or(0),
-            )
-        })?;
+        crate::process::set_affinity(set).map_err(Failure::io("process.execCPUAffinity.final"))?;
     }
     iso_sys::fd::cloexec_from(3 + p.preserve_fds)?;
     if p.no_new_privs {
