@@ -17,10 +17,12 @@ trap 'rm -f "$order"' EXIT
 list=
 args=()
 objects=()
+lld=false
 for arg in "$@"; do
   case $arg in
     --iso-hot-functions=*) list=${arg#*=}; continue ;;
     *.o) objects+=("$arg") ;;
+    -fuse-ld=lld) lld=true ;; # rustc's default on x86_64 Linux since 1.90 (rust-lld)
   esac
   args+=("$arg")
 done
@@ -29,7 +31,8 @@ hash='::h[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f
 # removed, is on the list, plus the listed names no object defines (C functions of the
 # static libraries), sorted by rank.
 write_order() {
-  [ -f "$list" ] && ((${#objects[@]})) || return 1
+  # Only lld reads a symbol ordering file.
+  $lld && [ -f "$list" ] && ((${#objects[@]})) || return 1
   paste -d '\t' \
     <(nm --defined-only --format=just-symbols "${objects[@]}") \
     <(nm --defined-only --format=just-symbols --demangle "${objects[@]}") |
