@@ -3,15 +3,17 @@
 # lifecycle runs, in the order they first run (scripts/link-ordered.sh lays out the
 # installed binary with it; see there). As root:
 #
-#   benches/hot-functions.sh
+#   benches/hot-functions.sh            # rewrite scripts/hot-functions.txt
+#   benches/hot-functions.sh --check    # exit 1 if the list misses over 15% of what runs now
 #
-# Builds the dist binary (scripts/build-dist.sh) into target-bench/ and benches/lifecycle/
-# hotlist.rs, makes a busybox bundle, and runs each command of a container's life under
+# Builds the dist binary (scripts/build-dist.sh) and benches/lifecycle/hotlist.rs, makes a busybox bundle, and runs each command of a container's life under
 # hotlist: run; create, state, start, list, exec, kill, delete. Everything it makes lives
 # in a temporary directory and the cgroup /iso-hot-<pid>, removed on exit.
 # Re-run it when the start path changed much; a stale list only costs layout, not function.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
+check=false
+[ "${1:-}" = --check ] && check=true
 [ "$(id -u)" = 0 ] || { echo "hot-functions: must run as root" >&2; exit 1; }
 for cmd in jq nm /bin/busybox; do
   command -v "$cmd" >/dev/null || { echo "hot-functions: needs $cmd (scripts/setup.sh)" >&2; exit 1; }
@@ -32,7 +34,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-bin=$(CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$repo/target-bench} "$repo/scripts/build-dist.sh")
+bin=$("$repo/scripts/build-dist.sh")
 rustc -O --edition 2021 -o "$work/hotlist" "$repo/benches/lifecycle/hotlist.rs"
 mkdir -p "$work/bundle/rootfs/bin"
 cp /bin/busybox "$work/bundle/rootfs/bin/"
@@ -58,5 +60,16 @@ trace exec hot-life /bin/true
 trace kill hot-life KILL
 while [ "$("$bin" --root "$work/state" state hot-life | jq -r .status)" != stopped ]; do sleep 0.05; done
 trace delete hot-life
-awk '!seen[$0]++' "$raw" > "$repo/scripts/hot-functions.txt"
-echo "scripts/hot-functions.txt: $(wc -l < "$repo/scripts/hot-functions.txt") functions"
+list=$repo/scripts/hot-functions.txt
+if $check; then
+  # Names that run now but are not on the list (nm's names of the new binary: the same
+  # demangling as the list's).
+  awk -v list="$list" 'BEGIN { while ((getline n < list) > 0) listed[n] = 1 }
+    !seen[$0]++ { now++; if (!($0 in listed)) missing++ }
+    END { printf "hot-functions: %d of %d functions that run now are not on the list\n", missing, now
+          exit (missing > now * 0.15) ? 1 : 0 }' "$raw" ||
+    { echo "hot-functions: the list is stale: run sudo benches/hot-functions.sh" >&2; exit 1; }
+else
+  awk '!seen[$0]++' "$raw" > "$list"
+  echo "scripts/hot-functions.txt: $(wc -l < "$list") functions"
+fi

@@ -5,7 +5,8 @@
 #   2. every test on this host's kernel, examples included (cargo nextest), the clients suite
 #      (tests/clients: real Docker, containerd and Podman drive iso-runtime), and the doctests
 #   3. the installed binary (scripts/build-dist.sh: static, size-optimised) passes the runtime
-#      conformance suite and has its hot functions laid out first
+#      conformance suite and has its hot functions laid out first, from a list that still
+#      covers what runs (benches/hot-functions.sh --check)
 #   4. the VM tier: tests named vm_* and the runtime conformance suite, in a guest with pure
 #      cgroup v2 and AppArmor
 #   5. a short run of every fuzz target (ISO_FUZZ_SECONDS, default 10)
@@ -31,6 +32,7 @@ step "the installed binary (scripts/build-dist.sh): conformance suite, hot-code 
 dist=$(scripts/build-dist.sh)
 ISO_RUNTIME_BIN=$dist cargo nextest run -p iso-runtime --test conformance --no-fail-fast
 scripts/check-dist-layout.sh "$dist"
+benches/hot-functions.sh --check # the list still covers what a container's life runs
 step "VM tier: vm_* tests and the conformance suite, pure cgroup v2 + AppArmor (tests/vm)"
 tests/vm/tier.sh
 step "fuzzing: each cargo-fuzz target briefly (fuzz/run.sh)"
