@@ -123,17 +123,38 @@ fn mapping(pid: c_int, program: &str) -> Result<(u64, u64, u64), String> {
 
 fn resume(pid: c_int, signal: c_int) {
     // SAFETY: ptrace on a tracee of ours; a failure (the tracee died) shows in waitpid.
-    unsafe { ptrace(PTRACE_CONT, pid, std::ptr::null_mut(), signal as usize as *mut c_void) };
+    unsafe {
+        ptrace(
+            PTRACE_CONT,
+            pid,
+            std::ptr::null_mut(),
+            signal as usize as *mut c_void,
+        )
+    };
 }
 
 fn peek(pid: c_int, addr: u64) -> u64 {
     // SAFETY: reading a word of a stopped tracee's memory.
-    unsafe { ptrace(PTRACE_PEEKTEXT, pid, addr as *mut c_void, std::ptr::null_mut()) as u64 }
+    unsafe {
+        ptrace(
+            PTRACE_PEEKTEXT,
+            pid,
+            addr as *mut c_void,
+            std::ptr::null_mut(),
+        ) as u64
+    }
 }
 
 fn poke(pid: c_int, addr: u64, word: u64) {
     // SAFETY: writing a word of a stopped tracee's (private, copy-on-write) text.
-    unsafe { ptrace(PTRACE_POKETEXT, pid, addr as *mut c_void, word as *mut c_void) };
+    unsafe {
+        ptrace(
+            PTRACE_POKETEXT,
+            pid,
+            addr as *mut c_void,
+            word as *mut c_void,
+        )
+    };
 }
 
 fn main() -> ExitCode {
@@ -161,7 +182,12 @@ fn main() -> ExitCode {
     if child == 0 {
         // SAFETY: as above.
         unsafe {
-            ptrace(PTRACE_TRACEME, 0, std::ptr::null_mut(), std::ptr::null_mut());
+            ptrace(
+                PTRACE_TRACEME,
+                0,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            );
             execv(argv[0], argv.as_ptr());
             _exit(127);
         }
@@ -172,7 +198,14 @@ fn main() -> ExitCode {
     let options =
         PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC;
     // SAFETY: setting options on our stopped tracee.
-    unsafe { ptrace(PTRACE_SETOPTIONS, child, std::ptr::null_mut(), options as *mut c_void) };
+    unsafe {
+        ptrace(
+            PTRACE_SETOPTIONS,
+            child,
+            std::ptr::null_mut(),
+            options as *mut c_void,
+        )
+    };
     let (low, high, base) = match mapping(child, program) {
         Ok(m) => m,
         Err(e) => {
@@ -208,7 +241,11 @@ fn main() -> ExitCode {
         if !stopped {
             live.remove(&pid);
             if pid == child {
-                exit_code = if status & 0x7f == 0 { ((status >> 8) & 0xff) as u8 } else { 128 };
+                exit_code = if status & 0x7f == 0 {
+                    ((status >> 8) & 0xff) as u8
+                } else {
+                    128
+                };
                 // What PROGRAM leaves running (a created container's init, waiting for
                 // `start`, perhaps blocked in a system call) is let go: stopped with SIGSTOP,
                 // which also interrupts a blocking call, then detached without it. Its
@@ -233,7 +270,14 @@ fn main() -> ExitCode {
                     }
                 }
                 // SAFETY: detaching a stopped tracee.
-                unsafe { ptrace(PTRACE_DETACH, pid, std::ptr::null_mut(), std::ptr::null_mut()) };
+                unsafe {
+                    ptrace(
+                        PTRACE_DETACH,
+                        pid,
+                        std::ptr::null_mut(),
+                        std::ptr::null_mut(),
+                    )
+                };
                 live.remove(&pid);
             } else {
                 resume(pid, 0);
@@ -243,7 +287,14 @@ fn main() -> ExitCode {
         if event == PTRACE_EVENT_EXEC && pid != child {
             // Another program now: let it run untraced.
             // SAFETY: detaching a stopped tracee.
-            unsafe { ptrace(PTRACE_DETACH, pid, std::ptr::null_mut(), std::ptr::null_mut()) };
+            unsafe {
+                ptrace(
+                    PTRACE_DETACH,
+                    pid,
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                )
+            };
             live.remove(&pid);
             continue;
         }
@@ -255,14 +306,26 @@ fn main() -> ExitCode {
         if signal == SIGTRAP {
             // SAFETY: reading one word of the stopped tracee's registers.
             let rip = unsafe {
-                ptrace(PTRACE_PEEKUSER, pid, RIP_OFFSET as *mut c_void, std::ptr::null_mut())
+                ptrace(
+                    PTRACE_PEEKUSER,
+                    pid,
+                    RIP_OFFSET as *mut c_void,
+                    std::ptr::null_mut(),
+                )
             } as u64;
             let at = rip.wrapping_sub(1);
             if let Some(&(i, byte)) = original.get(&at) {
                 let word = peek(pid, at);
                 poke(pid, at, (word & !0xff) | byte as u64);
                 // SAFETY: moving the stopped tracee back onto the restored instruction.
-                unsafe { ptrace(PTRACE_POKEUSER, pid, RIP_OFFSET as *mut c_void, at as *mut c_void) };
+                unsafe {
+                    ptrace(
+                        PTRACE_POKEUSER,
+                        pid,
+                        RIP_OFFSET as *mut c_void,
+                        at as *mut c_void,
+                    )
+                };
                 if seen.insert(i) {
                     order.push(i);
                 }
@@ -272,7 +335,11 @@ fn main() -> ExitCode {
         }
         resume(pid, signal);
     }
-    let mut out = match std::fs::OpenOptions::new().create(true).append(true).open(out_path) {
+    let mut out = match std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(out_path)
+    {
         Ok(f) => f,
         Err(e) => {
             eprintln!("hotlist: {out_path}: {e}");

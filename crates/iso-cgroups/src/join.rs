@@ -71,9 +71,10 @@ impl PreparedJoin {
 
     /// Moves the calling process, which must have a single thread (a child between `fork`
     /// and `execve` has), into every prepared cgroup, allocating nothing. In a process with
-    /// more threads, only the caller would move in the v1 hierarchies. A refusal (`ENOSPC` from a v1 cpuset without
-    /// CPUs, `EBUSY` from a v2 cgroup with controllers in its subtree) is [`Error::Join`],
-    /// naming the file by its index in [`files`](PreparedJoin::files).
+    /// more threads, only the caller would move in the v1 hierarchies. A refusal (`ENOSPC`
+    /// from a v1 cpuset without CPUs, `EBUSY` from a v2 cgroup with controllers in its
+    /// subtree) is [`Error::Join`], naming the file by its index in
+    /// [`files`](PreparedJoin::files).
     ///
     /// ```no_run
     /// let join = iso_cgroups::PreparedJoin::open(["/sys/fs/cgroup/pids/iso-doc"])?;

@@ -380,8 +380,9 @@ fn prove_born_in_v2(layout: &Layout) {
     args.0[0] = 0x2_0000_0000; // CLONE_INTO_CGROUP
     args.0[4] = libc::SIGCHLD as u64; // exit_signal
     args.0[10] = std::os::fd::AsRawFd::as_raw_fd(&dir) as u64; // cgroup
-                                                               // SAFETY: clone3 without CLONE_VM behaves like fork; the child only pauses (a system
-                                                               // call) until it is killed.
+
+    // SAFETY: clone3 without CLONE_VM behaves like fork; the child only joins its v1 cgroups
+    // (no allocation), reports on a pipe and pauses until it is killed.
     let ret = unsafe {
         libc::syscall(
             libc::SYS_clone3,

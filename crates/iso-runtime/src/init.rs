@@ -8,9 +8,9 @@
 //!
 //! The child talks to the runtime over three channels:
 //! - `sync` (a pipe pair with `create`): `create` writes [`GO`] and the state JSON once it
-//!   knows the child's pid; the child answers [`MSG_HOOKS`] before it enters the root (so `create` runs the
-//!   `prestart`/`createRuntime` hooks), and [`MSG_READY`] once it waits for `start`, or
-//!   [`MSG_ERROR`] with an errno and a message.
+//!   knows the child's pid; the child answers [`MSG_HOOKS`] before it enters the root (so
+//!   `create` runs the `prestart`/`createRuntime` hooks), and [`MSG_READY`] once it waits for
+//!   `start`, or [`MSG_ERROR`] with an errno and a message.
 //! - the handshake socket `exec.sock` in the container's state directory: `start` connects and
 //!   sends one byte; failures after that are written back on the connection, which is
 //!   close-on-exec, so `start` reading end-of-file means the user's program was executed.
