@@ -49,6 +49,8 @@ const PTRACE_EVENT_EXEC: c_int = 4;
 const WALL: c_int = 0x4000_0000;
 const SIGTRAP: c_int = 5;
 const SIGSTOP: c_int = 19;
+/// The breakpoint instruction.
+const INT3: u8 = 0xcc;
 /// Offset of `rip` in `struct user_regs_struct` (x86_64).
 const RIP_OFFSET: usize = 16 * 8;
 
@@ -145,6 +147,24 @@ fn peek(pid: c_int, addr: u64) -> u64 {
     }
 }
 
+fn detach(pid: c_int) {
+    // SAFETY: detaching a stopped tracee of ours.
+    unsafe {
+        ptrace(
+            PTRACE_DETACH,
+            pid,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        )
+    };
+}
+
+/// Sets the byte at `addr` in `pid`'s memory (an `int3`, or the original byte back).
+fn put_byte(pid: c_int, addr: u64, byte: u8) {
+    let word = peek(pid, addr);
+    poke(pid, addr, (word & !0xff) | u64::from(byte));
+}
+
 fn poke(pid: c_int, addr: u64, word: u64) {
     // SAFETY: writing a word of a stopped tracee's (private, copy-on-write) text.
     unsafe {
@@ -221,9 +241,8 @@ fn main() -> ExitCode {
         if !(low..high).contains(&addr) || original.contains_key(&addr) {
             continue;
         }
-        let word = peek(child, addr);
-        original.insert(addr, (i, word as u8));
-        poke(child, addr, (word & !0xff) | 0xcc);
+        original.insert(addr, (i, peek(child, addr) as u8));
+        put_byte(child, addr, INT3);
     }
     let mut order: Vec<usize> = Vec::new();
     let mut seen: HashSet<usize> = HashSet::new();
@@ -264,20 +283,11 @@ fn main() -> ExitCode {
         if releasing {
             if signal == SIGSTOP {
                 for (&addr, &(_, byte)) in &original {
-                    let word = peek(pid, addr);
-                    if word as u8 == 0xcc {
-                        poke(pid, addr, (word & !0xff) | byte as u64);
+                    if peek(pid, addr) as u8 == INT3 {
+                        put_byte(pid, addr, byte);
                     }
                 }
-                // SAFETY: detaching a stopped tracee.
-                unsafe {
-                    ptrace(
-                        PTRACE_DETACH,
-                        pid,
-                        std::ptr::null_mut(),
-                        std::ptr::null_mut(),
-                    )
-                };
+                detach(pid);
                 live.remove(&pid);
             } else {
                 resume(pid, 0);
@@ -286,15 +296,7 @@ fn main() -> ExitCode {
         }
         if event == PTRACE_EVENT_EXEC && pid != child {
             // Another program now: let it run untraced.
-            // SAFETY: detaching a stopped tracee.
-            unsafe {
-                ptrace(
-                    PTRACE_DETACH,
-                    pid,
-                    std::ptr::null_mut(),
-                    std::ptr::null_mut(),
-                )
-            };
+            detach(pid);
             live.remove(&pid);
             continue;
         }
@@ -315,8 +317,7 @@ fn main() -> ExitCode {
             } as u64;
             let at = rip.wrapping_sub(1);
             if let Some(&(i, byte)) = original.get(&at) {
-                let word = peek(pid, at);
-                poke(pid, at, (word & !0xff) | byte as u64);
+                put_byte(pid, at, byte);
                 // SAFETY: moving the stopped tracee back onto the restored instruction.
                 unsafe {
                     ptrace(
