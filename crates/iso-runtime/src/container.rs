@@ -338,8 +338,8 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), Error> {
 }
 
 /// In a cloned child: closes its copies of the runtime's ends of the sync pipes, so that it
-/// reads end of file, and gives up, when the runtime dies before the handshake (before the
-/// child is in every cgroup and its pid recorded, nothing else would end it).
+/// reads end of file, and gives up, when the runtime dies before the handshake (before its
+/// pid is recorded, nothing else would end it).
 fn close_parent_ends<const N: usize>(fds: [RawFd; N]) {
     for fd in fds {
         // SAFETY: the child's inherited copy of a descriptor only the parent uses; the child

@@ -356,9 +356,8 @@ fn readlinkat(dir: BorrowedFd<'_>, name: &str) -> io::Result<PathBuf> {
     ))
 }
 
-/// Reads a procfs file to the end. procfs reports a size of 0, so the standard library's
-/// size hint (a `statx`, an `lseek`) buys nothing, and its reads would start at 32 bytes:
-/// start with a page, which holds most of these files in one `read(2)`.
+/// Reads a procfs file to the end as text (procfs has no size to ask for:
+/// [`crate::fd::read_unsized`]).
 fn read_text(file: File) -> std::io::Result<String> {
     String::from_utf8(crate::fd::read_unsized(file)?)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.utf8_error()))
