@@ -41,6 +41,12 @@ fn main() -> ExitCode {
         eprintln!("runtime_chain: run me as root");
         return ExitCode::FAILURE;
     }
+    // The runtime's init runs this program's code inside the container until it executes
+    // the container's program: run from a copy that no container can write (CVE-2019-5736).
+    if let Err(e) = iso::chroot::exe::ensure_sealed() {
+        eprintln!("runtime_chain: {e}");
+        return ExitCode::FAILURE;
+    }
     let Some(busybox) = ["/bin/busybox", "/usr/bin/busybox"]
         .iter()
         .map(Path::new)

@@ -93,6 +93,7 @@
 mod dev;
 mod enter;
 mod error;
+pub mod exe;
 mod mask;
 mod mount;
 mod prepared;

@@ -348,12 +348,6 @@ fn close_parent_ends<const N: usize>(fds: [RawFd; N]) {
     }
 }
 
-fn thread_count() -> usize {
-    fs::read_dir("/proc/self/task")
-        .map(|d| d.count())
-        .unwrap_or(1)
-}
-
 fn rlimit_resource(name: &str) -> Option<u32> {
     Some(match name {
         "RLIMIT_CPU" => libc::RLIMIT_CPU,
@@ -603,16 +597,11 @@ impl Runtime {
     /// waits for [`Runtime::start`] in its namespaces and cgroup. On failure nothing is left:
     /// no process, cgroup, mount or state directory.
     ///
-    /// Must be called from a single-threaded process (the init is a copy of it).
+    /// Must be called from a single-threaded process whose binary is sealed (the init is a
+    /// copy of it: see `iso_chroot::exe::ensure_sealed`); makes the caller non-dumpable.
     pub fn create(&self, id: &str, bundle: &Path, opts: &CreateOptions) -> Result<Created, Error> {
         let id = ContainerId::new(id)?;
-        if thread_count() > 1 {
-            return Err(Error::InvalidArgument {
-                what: "caller",
-                value: format!("{} threads", thread_count()),
-                reason: "create must run in a single-threaded process".into(),
-            });
-        }
+        crate::guard::before_entering_a_container("create")?;
         let bundle = Bundle::load(bundle)?;
         let spec = match &opts.policy {
             Some(policy) => policy.apply_annotated(bundle.spec())?.0,
@@ -1193,13 +1182,7 @@ impl Runtime {
     /// after `start` (credentials, labels, descriptors, cwd, seccomp). Returns 0 at once with
     /// `detach`, otherwise the process' exit code.
     pub fn exec(&self, id: &str, opts: &ExecOptions) -> Result<i32, Error> {
-        if thread_count() > 1 {
-            return Err(Error::InvalidArgument {
-                what: "caller",
-                value: format!("{} threads", thread_count()),
-                reason: "exec must run in a single-threaded process".into(),
-            });
-        }
+        crate::guard::before_entering_a_container("exec")?;
         let (dir, record) = self.open(id)?;
         let status = record.status(dir.path(), &self.host);
         if !matches!(status, Status::Created | Status::Running) {

@@ -209,9 +209,6 @@ pub(crate) fn run(mut plan: InitPlan, channels: InitChannels) -> i32 {
         send_failure(&mut report, &f);
         return 1;
     }
-    // Nothing in the container may open /proc/<pid>/exe (our binary) or ptrace us now.
-    // SAFETY: prctl with integer arguments.
-    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
     if report.write_all(&[MSG_READY]).is_err() {
         return 1;
     }
@@ -227,6 +224,9 @@ pub(crate) fn run(mut plan: InitPlan, channels: InitChannels) -> i32 {
             return 1;
         }
     }
+    // The descriptors the plan still owns (the cgroup's tasks files, say) are closed now:
+    // dropping it when `start` fails would close them again, which Rust aborts on.
+    let plan = std::mem::ManuallyDrop::new(plan);
     loop {
         let mut conn = match exec_listener.accept() {
             Ok((conn, _)) => conn,
@@ -254,6 +254,15 @@ fn setup(
     go: &mut std::fs::File,
 ) -> Result<(), Failure> {
     join_cgroup(&plan.proc, &plan.cgroup_v1)?;
+    // Before the namespaces: the init is non-dumpable (see guard.rs), so its /proc files
+    // belong to the host's root, which it stops being once it is root of a user namespace.
+    if let Some(adj) = plan.proc.oom_score_adj {
+        iso_sys::procfs::ProcRoot::open()?.write(
+            iso_sys::ProcPid::SelfPid,
+            "oom_score_adj",
+            adj.to_string().as_bytes(),
+        )?;
+    }
     iso_ns::join(&plan.join)?;
     if plan.become_root {
         // SAFETY: setresgid/setresuid with integer ids.
@@ -286,13 +295,6 @@ fn setup(
         if unsafe { libc::setrlimit(*resource as _, &lim) } != 0 {
             return Err(Failure::last_os(format!("setrlimit {resource}")));
         }
-    }
-    if let Some(adj) = plan.proc.oom_score_adj {
-        iso_sys::procfs::ProcRoot::open()?.write(
-            iso_sys::ProcPid::SelfPid,
-            "oom_score_adj",
-            adj.to_string().as_bytes(),
-        )?;
     }
     if !plan.new_mount_ns {
         // Without a mount namespace there is nothing to mount; only chroot is possible.

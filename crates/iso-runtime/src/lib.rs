@@ -75,6 +75,7 @@ mod container;
 pub mod demo;
 mod error;
 pub mod features;
+mod guard;
 mod hooks;
 mod init;
 mod log;

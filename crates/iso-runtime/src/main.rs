@@ -48,6 +48,11 @@ fn run(cli: &Cli) -> Result<u8, Error> {
             "--systemd-cgroup (no systemd cgroup driver yet; use an absolute cgroupsPath)",
         ));
     }
+    if cli.command.enters_a_container() {
+        // The processes create and exec clone run this binary inside the container until
+        // they exec its program: run from a copy no container can write (CVE-2019-5736).
+        iso_chroot::exe::ensure_sealed()?;
+    }
     let rt = Runtime::new(&cli.root);
     match &cli.command {
         Command::Create(a) => {
