@@ -8,6 +8,7 @@ packages=(
   uidmap                                       # newuidmap/newgidmap for unprivileged maps
   iputils-ping iproute2 procps                 # examples and tests
   qemu-system-x86 python3                      # the VM test tier (tests/vm)
+  qemu-user                                    # runs the aarch64 exec trampoline in a test
   apparmor                                     # apparmor_parser, used in the VM tier
   docker.io containerd podman conmon           # the clients suite (tests/clients): real engines
   protobuf-compiler jq bsdutils util-linux     # ... its CRI client (protoc), JSON, script, nsenter

@@ -36,7 +36,7 @@
 //! ```
 
 use std::convert::Infallible;
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::{CStr, CString, OsStr, OsString};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -200,16 +200,19 @@ fn memfd_copy() -> Result<OwnedFd, Error> {
     let memfd = memfd_create().map_err(|e| Error::sys("memfd_create", "iso-sealed-exe", e))?;
     let mut dst = std::fs::File::from(memfd);
     std::io::copy(&mut &src, &mut dst).map_err(|e| Error::sys("copy", SELF_EXE, e))?;
+    let memfd = OwnedFd::from(dst);
+    seal(&memfd).map_err(|e| Error::sys("F_ADD_SEALS", "iso-sealed-exe", e))?;
+    Ok(memfd)
+}
+
+/// Seals a memfd against every change: writes, growth, shrinking, and more seals.
+fn seal(memfd: &OwnedFd) -> io::Result<()> {
     let seals = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
     // SAFETY: F_ADD_SEALS with an integer argument on a memfd we own.
-    if unsafe { libc::fcntl(dst.as_raw_fd(), libc::F_ADD_SEALS, seals) } != 0 {
-        return Err(Error::sys(
-            "F_ADD_SEALS",
-            "iso-sealed-exe",
-            io::Error::last_os_error(),
-        ));
+    if unsafe { libc::fcntl(memfd.as_raw_fd(), libc::F_ADD_SEALS, seals) } != 0 {
+        return Err(io::Error::last_os_error());
     }
-    Ok(OwnedFd::from(dst))
+    Ok(())
 }
 
 /// An executable, sealable, close-on-exec memfd. `MFD_EXEC` is asked for explicitly (a host
@@ -234,8 +237,15 @@ fn memfd_create() -> io::Result<OwnedFd> {
 
 /// `execveat(fd, "", argv, envp, AT_EMPTY_PATH)`; returns the error when it fails.
 fn execveat(fd: &OwnedFd, argv: &[CString], envp: &[CString]) -> io::Error {
-    let argv = null_terminated(argv);
-    let envp = null_terminated(envp);
+    execveat_raw(fd, &null_terminated(argv), &null_terminated(envp))
+}
+
+/// [`execveat`] with the pointer arrays made: each NULL-terminated.
+fn execveat_raw(
+    fd: &OwnedFd,
+    argv: &[*const libc::c_char],
+    envp: &[*const libc::c_char],
+) -> io::Error {
     // SAFETY: argv and envp are NULL-terminated arrays of pointers to NUL-terminated strings
     // that outlive the call; fd is a valid descriptor.
     unsafe {
@@ -257,6 +267,159 @@ fn null_terminated(strings: &[CString]) -> Vec<*const libc::c_char> {
         .map(|s| s.as_ptr())
         .chain(std::iter::once(std::ptr::null()))
         .collect()
+}
+
+/// A program of a few hundred bytes, in a sealed memfd, that executes its first argument with
+/// the others as that program's arguments (`argv[0]` included) and the same environment.
+///
+/// A runtime that does not run sealed ([`ensure_sealed`] costs a re-execution and a mount,
+/// about two milliseconds here) executes the container's program through it: at that
+/// `execve` the process' `/proc/self/exe` is the trampoline, so a `#!/proc/self/exe` script
+/// as the program starts a harmless copy of the trampoline rather than the runtime, and the
+/// runtime's binary is never the executable of a dumpable process in the container. The
+/// trampoline makes one system call, `execve` (and `exit_group(127)` when it fails), so it
+/// runs under any seccomp filter that lets the program start.
+///
+/// Available on x86_64 and aarch64; [`Trampoline::new`] fails elsewhere.
+///
+/// ```no_run
+/// use std::ffi::CString;
+/// let t = iso_chroot::exe::Trampoline::new()?;
+/// let program = CString::new("/bin/echo").unwrap();
+/// let argv = [CString::new("echo").unwrap(), CString::new("hi").unwrap()];
+/// let err = t.exec(&program, &argv, &[]); // returns only on failure
+/// eprintln!("exec: {err}");
+/// # Ok::<(), iso_chroot::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Trampoline {
+    memfd: OwnedFd,
+    /// `/proc/self/fd/N` for the memfd, made before a fork.
+    proc_path: CString,
+}
+
+impl Trampoline {
+    /// Writes the trampoline for this architecture into a new memfd and seals it.
+    pub fn new() -> Result<Trampoline, Error> {
+        let Some(image) = trampoline_image(std::env::consts::ARCH) else {
+            return Err(Error::Invalid {
+                field: "architecture",
+                reason: format!("no exec trampoline for {}", std::env::consts::ARCH),
+            });
+        };
+        let memfd = memfd_create().map_err(|e| Error::sys("memfd_create", "iso-trampoline", e))?;
+        let mut file = std::fs::File::from(memfd);
+        std::io::Write::write_all(&mut file, &image)
+            .map_err(|e| Error::sys("write", "iso-trampoline", e))?;
+        let memfd = OwnedFd::from(file);
+        seal(&memfd).map_err(|e| Error::sys("F_ADD_SEALS", "iso-trampoline", e))?;
+        let proc_path =
+            CString::new(format!("/proc/self/fd/{}", memfd.as_raw_fd())).map_err(|_| {
+                Error::Invalid {
+                    field: "trampoline path",
+                    reason: "NUL".into(),
+                }
+            })?;
+        Ok(Trampoline { memfd, proc_path })
+    }
+
+    /// Executes `program` with `argv` and `envp` through the trampoline; returns only on
+    /// failure. The trampoline is executed by path (`/proc/self/fd/N`), which any seccomp
+    /// profile that allows `execve` allows, else with `execveat` on the descriptor (no
+    /// `/proc`).
+    pub fn exec(&self, program: &CStr, argv: &[CString], envp: &[CString]) -> io::Error {
+        let mut args: Vec<*const libc::c_char> = Vec::with_capacity(argv.len() + 2);
+        args.push(program.as_ptr());
+        args.extend(null_terminated(argv));
+        let envp = null_terminated(envp);
+        // SAFETY: args and envp are NULL-terminated arrays of pointers to NUL-terminated
+        // strings that outlive the call.
+        unsafe { libc::execve(self.proc_path.as_ptr(), args.as_ptr(), envp.as_ptr()) };
+        execveat_raw(&self.memfd, &args, &envp)
+    }
+}
+
+impl AsFd for Trampoline {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.memfd.as_fd()
+    }
+}
+
+/// The trampoline's machine code: `execve(argv[0], &argv[1], envp)`, then
+/// `exit_group(127)`. The stack at entry holds argc, then argv, NULL, envp. With fewer than
+/// two arguments (no program, or an empty argv for it) it exits 127 at once: that is how a
+/// `#!/proc/self/exe` script, which runs the trampoline again with the script's path as the
+/// program, ends instead of executing itself forever.
+fn trampoline_code(arch: &str) -> Option<(u16, &'static [u8])> {
+    if arch == "x86_64" {
+        const CODE: &[u8] = &[
+            0x48, 0x8b, 0x0c, 0x24, // mov (%rsp), %rcx            argc
+            0x48, 0x83, 0xf9, 0x02, // cmp $2, %rcx
+            0x72, 0x16, // jb fail                                 no program, or no argv[0]
+            0x48, 0x8b, 0x7c, 0x24, 0x08, // mov 8(%rsp), %rdi     argv[0]
+            0x48, 0x8d, 0x74, 0x24, 0x10, // lea 16(%rsp), %rsi    &argv[1]
+            0x48, 0x8d, 0x54, 0xcc, 0x10, // lea 16(%rsp,%rcx,8), %rdx   envp
+            0xb8, 0x3b, 0x00, 0x00, 0x00, // mov $59, %eax         execve
+            0x0f, 0x05, // syscall
+            0xbf, 0x7f, 0x00, 0x00, 0x00, // fail: mov $127, %edi
+            0xb8, 0xe7, 0x00, 0x00, 0x00, // mov $231, %eax        exit_group
+            0x0f, 0x05, // syscall
+        ];
+        Some((62, CODE)) // EM_X86_64
+    } else if arch == "aarch64" {
+        const CODE: &[u8] = &[
+            0xe3, 0x03, 0x40, 0xf9, // ldr x3, [sp]               argc
+            0x7f, 0x08, 0x00, 0xf1, // cmp x3, #2
+            0xc3, 0x00, 0x00, 0x54, // b.lo fail                  no program, or no argv[0]
+            0xe0, 0x07, 0x40, 0xf9, // ldr x0, [sp, #8]           argv[0]
+            0xe1, 0x43, 0x00, 0x91, // add x1, sp, #16            &argv[1]
+            0x22, 0x0c, 0x03, 0x8b, // add x2, x1, x3, lsl #3     envp
+            0xa8, 0x1b, 0x80, 0xd2, // mov x8, #221               execve
+            0x01, 0x00, 0x00, 0xd4, // svc #0
+            0xe0, 0x0f, 0x80, 0xd2, // fail: mov x0, #127
+            0xc8, 0x0b, 0x80, 0xd2, // mov x8, #94                exit_group
+            0x01, 0x00, 0x00, 0xd4, // svc #0
+        ];
+        Some((183, CODE)) // EM_AARCH64
+    } else {
+        None
+    }
+}
+
+/// A static ELF64 executable around [`trampoline_code`]: the ELF header, a read+execute
+/// `PT_LOAD` of the whole file at a fixed address, and a `PT_GNU_STACK` without execute.
+fn trampoline_image(arch: &str) -> Option<Vec<u8>> {
+    const BASE: u64 = 0x40_0000;
+    const EHDR: u64 = 64;
+    const PHDR: u64 = 56;
+    let (machine, code) = trampoline_code(arch)?;
+    let entry = BASE + EHDR + 2 * PHDR;
+    let size = entry - BASE + code.len() as u64;
+    let mut elf = Vec::with_capacity(size as usize);
+    elf.extend_from_slice(&[0x7f, b'E', b'L', b'F', 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    elf.extend_from_slice(&2u16.to_le_bytes()); // ET_EXEC
+    elf.extend_from_slice(&machine.to_le_bytes());
+    elf.extend_from_slice(&1u32.to_le_bytes()); // EV_CURRENT
+    elf.extend_from_slice(&entry.to_le_bytes());
+    elf.extend_from_slice(&EHDR.to_le_bytes()); // program headers right after
+    elf.extend_from_slice(&0u64.to_le_bytes()); // no section headers
+    elf.extend_from_slice(&0u32.to_le_bytes()); // flags
+    for half in [EHDR as u16, PHDR as u16, 2, 0, 0, 0] {
+        // ehsize, phentsize, phnum, shentsize, shnum, shstrndx
+        elf.extend_from_slice(&half.to_le_bytes());
+    }
+    let load = [1u32, libc::PF_R | libc::PF_X];
+    let stack = [0x6474_e551u32, libc::PF_R | libc::PF_W]; // PT_GNU_STACK
+    for (kind, addr, filesz, align) in [(load, BASE, size, 0x1_0000u64), (stack, 0, 0, 16)] {
+        elf.extend_from_slice(&kind[0].to_le_bytes());
+        elf.extend_from_slice(&kind[1].to_le_bytes());
+        for word in [0, addr, addr, filesz, filesz, align] {
+            // offset, vaddr, paddr, filesz, memsz, align
+            elf.extend_from_slice(&word.to_le_bytes());
+        }
+    }
+    elf.extend_from_slice(code);
+    Some(elf)
 }
 
 #[cfg(test)]
@@ -283,5 +446,82 @@ mod tests {
         );
         let mut f = std::fs::File::from(copy);
         assert!(std::io::Write::write_all(&mut f, b"x").is_err());
+    }
+
+    #[test]
+    fn the_trampoline_executes_its_first_argument() {
+        use std::os::unix::process::CommandExt;
+        let Ok(t) = Trampoline::new() else {
+            assert!(trampoline_code(std::env::consts::ARCH).is_none());
+            return;
+        };
+        assert_eq!(sealing_of(t.as_fd()).unwrap(), Some(Sealing::SealedMemfd));
+        let out = std::process::Command::new(format!("/proc/self/fd/{}", t.as_fd().as_raw_fd()))
+            .arg0("/bin/sh")
+            .args(["sh", "-c", "echo \"$0\" $ISO_T", "two words"])
+            .env_clear()
+            .env("ISO_T", "env")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "two words env\n");
+        let missing =
+            std::process::Command::new(format!("/proc/self/fd/{}", t.as_fd().as_raw_fd()))
+                .arg0("/nonexistent")
+                .arg("x")
+                .status()
+                .unwrap();
+        assert_eq!(missing.code(), Some(127));
+        let script = std::env::temp_dir().join(format!("iso-tramp-loop-{}", std::process::id()));
+        std::fs::write(&script, "#!/proc/self/exe\n").unwrap();
+        let exec = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+        std::fs::set_permissions(&script, exec).unwrap();
+        let looped = std::process::Command::new(format!("/proc/self/fd/{}", t.as_fd().as_raw_fd()))
+            .arg0(&script)
+            .arg(&script)
+            .status()
+            .unwrap();
+        std::fs::remove_file(&script).unwrap();
+        assert_eq!(looped.code(), Some(127), "a #!/proc/self/exe script ends");
+    }
+
+    /// The aarch64 trampoline under qemu-user, when installed (qemu-aarch64 runs the target
+    /// of the trampoline's execve as a host program).
+    #[test]
+    fn the_aarch64_trampoline_runs_under_qemu() {
+        let Some(qemu) = ["/usr/bin/qemu-aarch64", "/usr/bin/qemu-aarch64-static"]
+            .into_iter()
+            .find(|q| std::path::Path::new(q).exists())
+        else {
+            eprintln!("skipped: qemu-aarch64 (qemu-user) is not installed");
+            return;
+        };
+        let path = std::env::temp_dir().join(format!("iso-tramp-a64-{}", std::process::id()));
+        std::fs::write(&path, trampoline_image("aarch64").unwrap()).unwrap();
+        let exec = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+        std::fs::set_permissions(&path, exec).unwrap();
+        // qemu passes the program's path as argv[0] unless told otherwise (-0).
+        let run = |args: &[&str]| {
+            std::process::Command::new(qemu)
+                .arg("-0")
+                .arg(args[0])
+                .arg(&path)
+                .args(&args[1..])
+                .env_clear()
+                .env("ISO_T", "env")
+                .output()
+                .unwrap()
+        };
+        let ok = run(&["/bin/sh", "sh", "-c", "echo \"$0\" $ISO_T", "two words"]);
+        let missing = run(&["/nonexistent", "x"]);
+        let no_argv = run(&["/bin/true"]);
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&ok.stdout),
+            "two words env\n",
+            "{ok:?}"
+        );
+        assert_eq!(missing.status.code(), Some(127));
+        assert_eq!(no_argv.status.code(), Some(127));
     }
 }

@@ -328,26 +328,6 @@ pub enum Command {
     },
 }
 
-impl Command {
-    /// Whether the command clones a process that enters a container (`create`, `run`,
-    /// `exec`, `demo`): the binary must then be sealed first (`iso_chroot::exe`).
-    ///
-    /// ```
-    /// use clap::Parser;
-    /// use iso_runtime::cli::Cli;
-    /// let cli = Cli::parse_from(["iso-runtime", "exec", "web", "true"]);
-    /// assert!(cli.command.enters_a_container());
-    /// let cli = Cli::parse_from(["iso-runtime", "state", "web"]);
-    /// assert!(!cli.command.enters_a_container());
-    /// ```
-    pub fn enters_a_container(&self) -> bool {
-        matches!(
-            self,
-            Command::Create(_) | Command::Run { .. } | Command::Exec(_) | Command::Demo { .. }
-        )
-    }
-}
-
 impl CreateArgs {
     /// The [`CreateOptions`] these flags ask for (`policy` is left to the caller).
     ///

@@ -527,6 +527,7 @@ fn process_plan(
         affinity_initial: cpu_list(bundle, "process.execCPUAffinity.initial", affinity.0)?,
         affinity_final: cpu_list(bundle, "process.execCPUAffinity.final", affinity.1)?,
         oom_score_adj: process.oom_score_adj(),
+        trampoline: None,
     })
 }
 
@@ -601,19 +602,23 @@ impl Runtime {
     /// copy of it: see `iso_chroot::exe::ensure_sealed`); makes the caller non-dumpable.
     pub fn create(&self, id: &str, bundle: &Path, opts: &CreateOptions) -> Result<Created, Error> {
         let id = ContainerId::new(id)?;
-        crate::guard::before_entering_a_container("create")?;
         let bundle = Bundle::load(bundle)?;
         let spec = match &opts.policy {
             Some(policy) => policy.apply_annotated(bundle.spec())?.0,
             None => bundle.spec().clone(),
         };
+        let seal = match spec.process() {
+            Some(p) => crate::guard::seal_reason(p, spec.hooks().as_ref()),
+            None => None,
+        };
+        let trampoline = crate::guard::before_entering_a_container("create", seal)?;
         let dir = self.store.create(&id)?;
         let mut cleanup = Cleanup {
             cgroup: None,
             child: None,
             dir: None,
         };
-        let result = self.create_in(&id, &bundle, &spec, &dir, opts, &mut cleanup);
+        let result = self.create_in(&id, &bundle, &spec, &dir, opts, trampoline, &mut cleanup);
         match result {
             Ok(created) => {
                 cleanup.child = None;
@@ -627,6 +632,8 @@ impl Runtime {
         }
     }
 
+    // Eight arguments until issue 17 splits this function into a plan and its launch.
+    #[allow(clippy::too_many_arguments)]
     fn create_in(
         &self,
         id: &ContainerId,
@@ -634,6 +641,7 @@ impl Runtime {
         spec: &Spec,
         dir: &ContainerDir,
         opts: &CreateOptions,
+        trampoline: Option<iso_chroot::exe::Trampoline>,
         cleanup: &mut Cleanup,
     ) -> Result<Created, Error> {
         let linux = spec.linux().clone().unwrap_or_default();
@@ -875,13 +883,14 @@ impl Runtime {
             })
             .collect::<Result<Vec<_>, Error>>()?;
 
-        let proc = process_plan(
+        let mut proc = process_plan(
             self.store.root(),
             bundle,
             &linux,
             &process,
             opts.preserve_fds,
         )?;
+        proc.trampoline = trampoline;
         if process.terminal().unwrap_or(false) && opts.console_socket.is_none() {
             return Err(Error::InvalidArgument {
                 what: "--console-socket",
@@ -1182,7 +1191,8 @@ impl Runtime {
     /// after `start` (credentials, labels, descriptors, cwd, seccomp). Returns 0 at once with
     /// `detach`, otherwise the process' exit code.
     pub fn exec(&self, id: &str, opts: &ExecOptions) -> Result<i32, Error> {
-        crate::guard::before_entering_a_container("exec")?;
+        let seal = crate::guard::seal_reason(&opts.process, None);
+        let trampoline = crate::guard::before_entering_a_container("exec", seal)?;
         let (dir, record) = self.open(id)?;
         let status = record.status(dir.path(), &self.host);
         if !matches!(status, Status::Created | Status::Running) {
@@ -1238,13 +1248,16 @@ impl Runtime {
             namespaces,
             lock_fd: dir.lock_raw_fd(),
             console,
-            proc: process_plan(
-                self.store.root(),
-                &bundle,
-                &linux,
-                &opts.process,
-                opts.preserve_fds,
-            )?,
+            proc: ProcessPlan {
+                trampoline,
+                ..process_plan(
+                    self.store.root(),
+                    &bundle,
+                    &linux,
+                    &opts.process,
+                    opts.preserve_fds,
+                )?
+            },
         };
         if join_pid {
             // pid_for_children of this process: the child is born in the container's PID

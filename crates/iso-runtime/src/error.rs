@@ -134,6 +134,13 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// The container needs the runtime to run from a sealed copy of its binary
+    /// (`iso_chroot::exe::ensure_sealed`, then the same call again); nothing was done.
+    #[error("the runtime binary must run sealed for this container ({reason}): call iso_chroot::exe::ensure_sealed() first")]
+    SealRequired {
+        /// Why this container needs it.
+        reason: &'static str,
+    },
     /// The feature is deliberately not supported.
     #[error("{0} is not supported")]
     Unsupported(&'static str),

@@ -16,7 +16,7 @@
 //!   close-on-exec, so `start` reading end-of-file means the user's program was executed.
 //! - `--console-socket`: the pty master, for `terminal: true`.
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
@@ -108,6 +108,9 @@ pub(crate) struct ProcessPlan {
     pub affinity_initial: Option<crate::process::CpuSet>,
     pub affinity_final: Option<crate::process::CpuSet>,
     pub oom_score_adj: Option<i32>,
+    /// What the program is executed through (see guard.rs); `None` when the runtime runs
+    /// sealed and executes it directly.
+    pub trampoline: Option<iso_chroot::exe::Trampoline>,
 }
 
 /// The channel ends the child holds.
@@ -219,7 +222,11 @@ pub(crate) fn run(mut plan: InitPlan, channels: InitChannels) -> i32 {
     // must not be kept open by a container that may wait for long, or never start.
     plan.join.clear();
     let preserved = 3..3 + plan.proc.preserve_fds.max(0);
-    if let Ok(keep) = iso_sys::fd::KeepFds::new(preserved.chain([exec_listener.as_raw_fd()])) {
+    let trampoline = plan.proc.trampoline.as_ref().map(|t| t.as_fd().as_raw_fd());
+    let keep = preserved
+        .chain([exec_listener.as_raw_fd()])
+        .chain(trampoline);
+    if let Ok(keep) = iso_sys::fd::KeepFds::new(keep) {
         if keep.close_others().is_err() {
             return 1;
         }
@@ -555,10 +562,6 @@ fn finish(
     }
     drop(listener);
     let program = resolve_program(p)?;
-    let mut argv: Vec<*const libc::c_char> = p.argv.iter().map(|a| a.as_ptr()).collect();
-    argv.push(std::ptr::null());
-    let mut envp: Vec<*const libc::c_char> = p.envp.iter().map(|a| a.as_ptr()).collect();
-    envp.push(std::ptr::null());
     // SAFETY: signal and sigprocmask only reset this process' dispositions.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
@@ -566,12 +569,25 @@ fn finish(
         libc::sigemptyset(&mut empty);
         libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
     }
+    let exec_failed = |errno: i32| {
+        let program = String::from_utf8_lossy(program.as_bytes());
+        Failure::new(format!("process.args: exec {program}"), errno)
+    };
+    if let Some(trampoline) = &p.trampoline {
+        // The trampoline cannot report why the program did not start: check what can be.
+        check_executable(&program)?;
+        let e = trampoline.exec(&program, &p.argv, &p.envp);
+        return Err(exec_failed(e.raw_os_error().unwrap_or(0)));
+    }
+    let mut argv: Vec<*const libc::c_char> = p.argv.iter().map(|a| a.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    let mut envp: Vec<*const libc::c_char> = p.envp.iter().map(|a| a.as_ptr()).collect();
+    envp.push(std::ptr::null());
     // SAFETY: NUL-terminated arrays of valid C strings.
     unsafe { libc::execve(program.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
-    Err(Failure::last_os(format!(
-        "process.args: exec {}",
-        String::from_utf8_lossy(program.as_bytes())
-    )))
+    Err(exec_failed(
+        std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
+    ))
 }
 
 /// CVE-2024-21626: a cwd reached through a leaked descriptor is outside the root; the kernel
@@ -603,11 +619,16 @@ fn check_program(plan: &ProcessPlan) -> Result<(), Failure> {
     if !program.as_bytes().starts_with(b"/") {
         return Ok(());
     }
+    check_executable(&program)
+}
+
+/// Fails, naming `program` and the errno, when it is missing or not executable.
+fn check_executable(program: &CStr) -> Result<(), Failure> {
     // SAFETY: access with a valid C string.
     if unsafe { libc::access(program.as_ptr(), libc::X_OK) } != 0 {
         return Err(Failure::last_os(format!(
             "process.args: exec {}",
-            String::from_utf8_lossy(program.as_bytes())
+            String::from_utf8_lossy(program.to_bytes())
         )));
     }
     Ok(())

@@ -21,7 +21,15 @@ fn main() -> ExitCode {
     if let Some(log) = &mut file_log {
         log.log(Level::Debug, &format!("{:?}", cli.command));
     }
-    match run(&cli) {
+    let result = match run(&cli) {
+        // This container needs the runtime to run from a copy of itself no container can
+        // write (see iso_runtime's guard): re-execute from one, which starts over.
+        Err(Error::SealRequired { .. }) => iso_chroot::exe::ensure_sealed()
+            .map_err(Error::from)
+            .and_then(|_| run(&cli)),
+        other => other,
+    };
+    match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             let msg = e.to_string();
@@ -47,11 +55,6 @@ fn run(cli: &Cli) -> Result<u8, Error> {
         return Err(Error::Unsupported(
             "--systemd-cgroup (no systemd cgroup driver yet; use an absolute cgroupsPath)",
         ));
-    }
-    if cli.command.enters_a_container() {
-        // The processes create and exec clone run this binary inside the container until
-        // they exec its program: run from a copy no container can write (CVE-2019-5736).
-        iso_chroot::exe::ensure_sealed()?;
     }
     let rt = Runtime::new(&cli.root);
     match &cli.command {

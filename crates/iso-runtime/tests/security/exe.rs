@@ -87,13 +87,23 @@ echo done > /done
 /// `/evil` in the rootfs whose interpreter is `/proc/self/exe`. The rootfs also gets the
 /// shared libraries of the binary (as a distribution image has them), so that the kernel
 /// can start a dynamically linked runtime binary in the container.
-fn attacked(target: &Target, tag: &str) -> Option<(Fixture, String)> {
+fn attacked(target: &Target, tag: &str, ptrace: bool) -> Option<(Fixture, String)> {
     let mut fx = Fixture::new(&target.bin, tag)?;
     copy_libraries(&target.bin, &fx.rootfs());
     let evil = fx.rootfs().join("evil");
     fs::write(&evil, "#!/proc/self/exe\n").unwrap();
     fs::set_permissions(&evil, fs::Permissions::from_mode(0o755)).unwrap();
-    fx.write_config(&fx.config(ATTACKER));
+    let mut config = fx.config(ATTACKER);
+    if ptrace {
+        // CAP_SYS_PTRACE opens non-dumpable processes: the runtime must run sealed.
+        for set in ["bounding", "effective", "permitted"] {
+            let caps = config["process"]["capabilities"][set]
+                .as_array_mut()
+                .unwrap();
+            caps.push(json!("CAP_SYS_PTRACE"));
+        }
+    }
+    fx.write_config(&config);
     let id = fx.id("attacker");
     let bundle = fx.bundle();
     let out = fx.rt(&["run", "-d", "--bundle", bundle.to_str().unwrap(), &id]);
@@ -170,7 +180,20 @@ fn runtime_binary_not_writable_through_proc_exe() {
 #[test]
 fn exec_child_cannot_be_opened_while_it_joins() {
     let target = Target::new("race");
-    let Some((fx, id)) = attacked(&target, "sec-exe-race") else {
+    let Some((fx, id)) = attacked(&target, "sec-exe-race", false) else {
+        return;
+    };
+    for _ in 0..8 {
+        let out = fx.rt(&["exec", &id, "/bin/true"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    target.assert_unchanged(&finish(&fx, &id));
+}
+
+#[test]
+fn exec_child_cannot_be_opened_by_a_container_with_cap_sys_ptrace() {
+    let target = Target::new("ptrace");
+    let Some((fx, id)) = attacked(&target, "sec-exe-ptrace", true) else {
         return;
     };
     for _ in 0..8 {
@@ -183,7 +206,7 @@ fn exec_child_cannot_be_opened_while_it_joins() {
 #[test]
 fn proc_self_exe_script_through_exec_cannot_write_the_runtime() {
     let target = Target::new("script");
-    let Some((fx, id)) = attacked(&target, "sec-exe-script") else {
+    let Some((fx, id)) = attacked(&target, "sec-exe-script", false) else {
         return;
     };
     for _ in 0..4 {
@@ -197,7 +220,7 @@ fn proc_self_exe_script_through_exec_cannot_write_the_runtime() {
 #[test]
 fn proc_self_exe_script_as_init_cannot_write_the_runtime() {
     let target = Target::new("init");
-    let Some((mut fx, attacker)) = attacked(&target, "sec-exe-init") else {
+    let Some((mut fx, attacker)) = attacked(&target, "sec-exe-init", false) else {
         return;
     };
     // A second container in the attacker's PID namespace (a pod sharing its PID namespace)
