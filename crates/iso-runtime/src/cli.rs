@@ -382,11 +382,7 @@ impl ExecArgs {
         };
         let process: oci_spec::runtime::Process = match &a.process {
             Some(path) => {
-                let data = std::fs::read(path).map_err(|e| Error::Io {
-                    op: "read",
-                    path: path.clone(),
-                    source: e,
-                })?;
+                let data = crate::bundle::read_config_file(path)?;
                 serde_json::from_slice(&data).map_err(|e| Error::Config {
                     path: path.clone(),
                     reason: e.to_string(),
@@ -551,21 +547,9 @@ impl UpdateArgs {
         let mut doc: Value = match &a.resources {
             Some(path) => {
                 let data = if path.as_os_str() == "-" {
-                    let mut v = Vec::new();
-                    std::io::Read::read_to_end(&mut std::io::stdin(), &mut v).map_err(|e| {
-                        Error::Io {
-                            op: "read",
-                            path: path.clone(),
-                            source: e,
-                        }
-                    })?;
-                    v
+                    crate::bundle::read_config(std::io::stdin(), path)?
                 } else {
-                    std::fs::read(path).map_err(|e| Error::Io {
-                        op: "read",
-                        path: path.clone(),
-                        source: e,
-                    })?
+                    crate::bundle::read_config_file(path)?
                 };
                 serde_json::from_slice(&data).map_err(|e| Error::Config {
                     path: path.clone(),
