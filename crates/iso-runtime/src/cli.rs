@@ -793,6 +793,29 @@ mod tests {
             err.contains("process.rlimits[0] (RLIMIT_NOFILE): soft 30 above hard 20"),
             "{err}"
         );
+        // Inheritable outside bounding, refused before the container is looked up; `--cap`
+        // puts the capability in bounding, and then it is accepted.
+        std::fs::write(
+            &file,
+            r#"{"cwd":"/","args":["sh"],"user":{"uid":0,"gid":0},
+                "capabilities":{"bounding":["CAP_KILL"],"inheritable":["CAP_NET_RAW"]}}"#,
+        )
+        .unwrap();
+        let exec = |extra: &[&str]| {
+            let mut argv = vec!["iso-runtime", "exec", "--process", file.to_str().unwrap()];
+            argv.extend_from_slice(extra);
+            argv.push("c");
+            let Command::Exec(a) = Cli::parse_from(argv).command else {
+                panic!("not exec");
+            };
+            a.options(dir.path())
+        };
+        let err = exec(&[]).unwrap_err().to_string();
+        assert!(
+            err.contains("process.capabilities.inheritable: CAP_NET_RAW not in"),
+            "{err}"
+        );
+        exec(&["--cap", "net_raw"]).unwrap();
     }
 
     proptest! {
