@@ -675,11 +675,12 @@ impl Runtime {
             resources: linux.resources().clone(),
         };
         dir.save(&record)?;
-        dir.note_cgroup(&record.cgroup)?;
 
         // Cgroup first: the init joins it before it does anything else.
         let layout = self.host.layout()?;
-        let cg = Cgroup::create(layout, CgroupPath::new(&record.cgroup)?)?;
+        let cg_path = CgroupPath::new(&record.cgroup)?;
+        dir.note_cgroup(&record.cgroup)?;
+        let cg = Cgroup::create(layout, cg_path)?;
         cleanup.cgroup = Some(cg.clone());
         if let Some(res) = linux.resources() {
             let mut resources = iso_cgroups::Resources::try_from(res)?;
