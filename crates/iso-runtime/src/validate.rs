@@ -115,8 +115,9 @@ fn hooks(hooks: Option<&Hooks>) -> Result<(), Invalid> {
 /// config ("unable to apply caps"); this says which capability, before anything is made.
 ///
 /// An ambient capability outside the bounding set is not refused: it cannot be raised (the
-/// kernel wants it permitted and inheritable), and like runc the runtime drops it with a
-/// warning; one that is also inheritable is refused here through the inheritable set.
+/// kernel wants it permitted and inheritable), so the runtime drops it with a warning, where
+/// runc 1.1 drops it silently; one that is also inheritable is refused here through the
+/// inheritable set.
 fn inheritable_within_bounding(caps: &LinuxCapabilities) -> Result<(), Invalid> {
     let bounding = caps.bounding().clone().unwrap_or_default();
     let mut outside: Vec<String> = caps
