@@ -8,8 +8,9 @@ use crate::resources::{
     Pids, Rdma, Resources, ThrottleDevice, WeightDevice,
 };
 
-/// A memory-style OCI value: `0` is what configs carry for "no value" (Docker writes 0 for
-/// "no limit"), so it stays unset; `-1` is unlimited.
+/// A memory-style OCI value (memory limits, CPU quota): `0` is what configs carry for "no
+/// value" (Docker writes 0 for "no limit"), so it stays unset; `-1` is unlimited; other
+/// negatives are refused.
 fn limit(v: Option<i64>, field: &str) -> Result<Option<Limit>> {
     v.filter(|v| *v != 0)
         .map(|v| Limit::from_oci_field(v, field))
@@ -79,11 +80,9 @@ impl TryFrom<&oci::LinuxResources> for Resources {
         if let Some(c) = r.cpu() {
             out.cpu = Some(Cpu {
                 shares: c.shares().filter(|s| *s != 0),
-                quota: match c.quota() {
-                    None | Some(0) => None,
-                    Some(q) if q < 0 => Some(Limit::Max),
-                    Some(q) => Some(Limit::Value(q as u64)),
-                },
+                // As memory: -1 is unlimited, other negatives are refused (cgroup v1 would
+                // take any of them as unlimited, hiding a typo).
+                quota: limit(c.quota(), "cpu.quota")?,
                 period: c.period().filter(|p| *p != 0),
                 burst: c.burst(),
                 realtime_runtime: c.realtime_runtime(),

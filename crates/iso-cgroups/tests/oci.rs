@@ -82,6 +82,15 @@ fn bad_oci_values_name_the_field() {
         Resources::try_from(&oci).unwrap_err().field(),
         Some("memory.swap")
     );
+    // As for memory, -1 is the only negative quota (unlimited).
+    let oci: oci_spec::runtime::LinuxResources =
+        serde_json::from_str(r#"{"cpu": {"quota": -2, "period": 100000}}"#).unwrap();
+    let err = Resources::try_from(&oci).unwrap_err();
+    assert_eq!(err.field(), Some("cpu.quota"));
+    assert!(
+        err.to_string().contains("-2 is negative and not -1"),
+        "{err}"
+    );
     let oci: oci_spec::runtime::LinuxResources =
         serde_json::from_str(r#"{"devices": [{"allow": true, "access": "rwx"}]}"#).unwrap();
     assert_eq!(

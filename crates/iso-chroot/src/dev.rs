@@ -272,6 +272,25 @@ impl Root {
     /// # Ok::<(), iso_chroot::Error>(())
     /// ```
     pub fn create_dev_symlinks(&self) -> Result<()> {
+        self.dev_symlinks(true)
+    }
+
+    /// The standard `/dev` symlinks of [`Root::create_dev_symlinks`], only where the root
+    /// filesystem has no entry of that name (of any type: an existing node, file or
+    /// symlink is kept, and never followed). For a `/dev` that is the root filesystem's own
+    /// directory rather than a fresh tmpfs: without `ptmx -> pts/ptmx` a devpts mounted on
+    /// `/dev/pts` gives no way to open a pty.
+    ///
+    /// ```no_run
+    /// let root = iso_chroot::Root::open("/srv/rootfs")?;
+    /// root.create_missing_dev_symlinks()?;
+    /// # Ok::<(), iso_chroot::Error>(())
+    /// ```
+    pub fn create_missing_dev_symlinks(&self) -> Result<()> {
+        self.dev_symlinks(false)
+    }
+
+    fn dev_symlinks(&self, replace: bool) -> Result<()> {
         let dir = self.mkdir_all("/dev", 0o755)?;
         let links = [
             ("fd", "/proc/self/fd"),
@@ -283,14 +302,20 @@ impl Root {
         for (name, target) in links {
             let name = OsStr::new(name);
             let shown = self.display(&Path::new("/dev").join(name));
-            if let Ok(existing) = sys::readlinkat(dir.as_fd(), name) {
-                if existing == OsStr::new(target) {
-                    continue;
+            if replace {
+                if let Ok(existing) = sys::readlinkat(dir.as_fd(), name) {
+                    if existing == OsStr::new(target) {
+                        continue;
+                    }
                 }
+                remove_non_dir(dir.as_fd(), name, &shown)?;
             }
-            remove_non_dir(dir.as_fd(), name, &shown)?;
-            sys::symlinkat(OsStr::new(target), dir.as_fd(), name)
-                .map_err(|e| Error::sys("symlinkat", shown, e))?;
+            match sys::symlinkat(OsStr::new(target), dir.as_fd(), name) {
+                Ok(()) => {}
+                // symlinkat never follows the entry in the way.
+                Err(e) if !replace && e.raw_os_error() == Some(libc::EEXIST) => {}
+                Err(e) => return Err(Error::sys("symlinkat", shown, e)),
+            }
         }
         Ok(())
     }

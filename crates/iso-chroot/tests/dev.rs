@@ -155,6 +155,42 @@ fn hostile_dev_symlinks_are_replaced_not_followed() {
     });
 }
 
+/// In a root filesystem's own `/dev` (no tmpfs), only the missing links are made: what is
+/// there, a symlink to the host included, is kept and never followed.
+#[test]
+fn missing_dev_symlinks_are_added_and_existing_entries_kept() {
+    if !root_or_skip() {
+        return;
+    }
+    let tmp = TempDir::new("chroot-devmissing");
+    let root_path = tmp.path().join("root");
+    let host_file = tmp.path().join("host-file");
+    fs::create_dir_all(root_path.join("dev")).unwrap();
+    fs::write(&host_file, "host").unwrap();
+    symlink(&host_file, root_path.join("dev/stdout")).unwrap();
+    fs::write(root_path.join("dev/fd"), "a file").unwrap();
+    in_child(|| {
+        let root = Root::open(&root_path).unwrap();
+        root.create_missing_dev_symlinks().unwrap();
+        let link = |name: &str| fs::read_link(root_path.join("dev").join(name)).ok();
+        assert_eq!(link("ptmx").as_deref(), Some("pts/ptmx".as_ref()));
+        assert_eq!(link("stdin").as_deref(), Some("/proc/self/fd/0".as_ref()));
+        assert_eq!(link("stdout").as_deref(), Some(host_file.as_path()));
+        assert_eq!(
+            fs::read_to_string(root_path.join("dev/fd")).unwrap(),
+            "a file"
+        );
+        assert_eq!(fs::read_to_string(&host_file).unwrap(), "host");
+        // Idempotent.
+        root.create_missing_dev_symlinks().unwrap();
+        // A root without /dev gets one.
+        fs::remove_dir_all(root_path.join("dev")).unwrap();
+        root.create_missing_dev_symlinks().unwrap();
+        assert_eq!(link("ptmx").as_deref(), Some("pts/ptmx".as_ref()));
+        Ok(())
+    });
+}
+
 fn open_pty_slave() -> fs::File {
     // SAFETY: posix_openpt returns a new descriptor or -1.
     let master = unsafe { libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY) };

@@ -7,6 +7,7 @@
 //! property").
 
 use std::fs;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::Spec;
@@ -28,9 +29,10 @@ pub struct Bundle {
 }
 
 impl Bundle {
-    /// Reads `<dir>/config.json`, checks it against what a runtime needs to create a
-    /// container (a 1.x `ociVersion`, a `root.path` naming a directory, a `process` with
-    /// `args`) and against the rules of the `validate` module (no NUL bytes or `..`
+    /// Reads `<dir>/config.json` (at most 4 MiB: a symlink to `/dev/zero` or a huge file is
+    /// refused, naming the file and the limit), checks it against what a runtime needs to
+    /// create a container (a 1.x `ociVersion`, a `root.path` naming a directory, a `process`
+    /// with `args`) and against the rules of the `validate` module (no NUL bytes or `..`
     /// components in paths, no duplicate namespaces or rlimits, no mounts over `/proc`
     /// except procfs and the lxcfs files, rlimit soft at most hard, ...), and resolves the
     /// rootfs relative to the bundle. Every error names the field.
@@ -38,7 +40,7 @@ impl Bundle {
         let dir = dir.as_ref();
         let path = fs::canonicalize(dir).map_err(|e| Error::io("open bundle", dir, e))?;
         let config = path.join("config.json");
-        let data = fs::read(&config).map_err(|e| Error::io("read", &config, e))?;
+        let data = read_config_file(&config)?;
         let spec = parse_config(&data).map_err(|reason| Error::Config {
             path: config.clone(),
             reason,
@@ -102,6 +104,40 @@ impl Bundle {
     pub fn spec(&self) -> &Spec {
         &self.spec
     }
+}
+
+/// The largest configuration file read (`config.json`, `exec --process`, `update -r`): 4 MiB.
+/// The configs runc and the engines write are a few kilobytes; the bound keeps a symlink to
+/// `/dev/zero` or a huge file from being read until memory runs out.
+pub(crate) const MAX_CONFIG_BYTES: u64 = 4 << 20;
+
+/// Reads the configuration file at `path` (following a symlink, as runc does), at most
+/// [`MAX_CONFIG_BYTES`].
+pub(crate) fn read_config_file(path: &Path) -> Result<Vec<u8>, Error> {
+    let file = fs::File::open(path).map_err(|e| Error::io("read", path, e))?;
+    read_config(file, path)
+}
+
+/// Reads a configuration from `src` (named `path` in errors): at most one byte more than
+/// [`MAX_CONFIG_BYTES`], so that an endless source ends at once, and refused if it had that
+/// byte.
+pub(crate) fn read_config(src: impl Read, path: &Path) -> Result<Vec<u8>, Error> {
+    // Without a size hint (one `statx` fewer than `fs::read`); runc-sized configs fit the
+    // first buffer.
+    let mut data = Vec::with_capacity(16 << 10);
+    src.take(MAX_CONFIG_BYTES + 1)
+        .read_to_end(&mut data)
+        .map_err(|e| Error::io("read", path, e))?;
+    if data.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(Error::Config {
+            path: path.to_path_buf(),
+            reason: format!(
+                "larger than {MAX_CONFIG_BYTES} bytes (4 MiB), the most a configuration file \
+                 may hold"
+            ),
+        });
+    }
+    Ok(data)
 }
 
 /// Parses `config.json` bytes; the error text starts with the path of the offending field.
@@ -197,6 +233,32 @@ mod tests {
             err.contains("linux.namespaces[1]: type \"pid\" listed twice"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn an_endless_or_huge_config_is_refused_naming_the_file_and_the_limit() {
+        let dir = bundle_with(MINIMAL);
+        let config = dir.path().join("config.json");
+        fs::remove_file(&config).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", &config).unwrap();
+        let err = Bundle::load(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("config.json") && err.contains("4194304 bytes"),
+            "{err}"
+        );
+        // A sparse file: large, but it takes no disk space.
+        fs::remove_file(&config).unwrap();
+        let huge = fs::File::create(&config).unwrap();
+        huge.set_len(1 << 40).unwrap();
+        let err = Bundle::load(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("config.json") && err.contains("4194304 bytes"),
+            "{err}"
+        );
+        // Exactly the limit is read (and then fails to parse, as zeros).
+        huge.set_len(MAX_CONFIG_BYTES).unwrap();
+        let data = read_config_file(&config).unwrap();
+        assert_eq!(data.len() as u64, MAX_CONFIG_BYTES);
     }
 
     #[test]

@@ -382,11 +382,7 @@ impl ExecArgs {
         };
         let process: oci_spec::runtime::Process = match &a.process {
             Some(path) => {
-                let data = std::fs::read(path).map_err(|e| Error::Io {
-                    op: "read",
-                    path: path.clone(),
-                    source: e,
-                })?;
+                let data = crate::bundle::read_config_file(path)?;
                 serde_json::from_slice(&data).map_err(|e| Error::Config {
                     path: path.clone(),
                     reason: e.to_string(),
@@ -551,21 +547,9 @@ impl UpdateArgs {
         let mut doc: Value = match &a.resources {
             Some(path) => {
                 let data = if path.as_os_str() == "-" {
-                    let mut v = Vec::new();
-                    std::io::Read::read_to_end(&mut std::io::stdin(), &mut v).map_err(|e| {
-                        Error::Io {
-                            op: "read",
-                            path: path.clone(),
-                            source: e,
-                        }
-                    })?;
-                    v
+                    crate::bundle::read_config(std::io::stdin(), path)?
                 } else {
-                    std::fs::read(path).map_err(|e| Error::Io {
-                        op: "read",
-                        path: path.clone(),
-                        source: e,
-                    })?
+                    crate::bundle::read_config_file(path)?
                 };
                 serde_json::from_slice(&data).map_err(|e| Error::Config {
                     path: path.clone(),
@@ -809,6 +793,29 @@ mod tests {
             err.contains("process.rlimits[0] (RLIMIT_NOFILE): soft 30 above hard 20"),
             "{err}"
         );
+        // Inheritable outside bounding, refused before the container is looked up; `--cap`
+        // puts the capability in bounding, and then it is accepted.
+        std::fs::write(
+            &file,
+            r#"{"cwd":"/","args":["sh"],"user":{"uid":0,"gid":0},
+                "capabilities":{"bounding":["CAP_KILL"],"inheritable":["CAP_NET_RAW"]}}"#,
+        )
+        .unwrap();
+        let exec = |extra: &[&str]| {
+            let mut argv = vec!["iso-runtime", "exec", "--process", file.to_str().unwrap()];
+            argv.extend_from_slice(extra);
+            argv.push("c");
+            let Command::Exec(a) = Cli::parse_from(argv).command else {
+                panic!("not exec");
+            };
+            a.options(dir.path())
+        };
+        let err = exec(&[]).unwrap_err().to_string();
+        assert!(
+            err.contains("process.capabilities.inheritable: CAP_NET_RAW not in"),
+            "{err}"
+        );
+        exec(&["--cap", "net_raw"]).unwrap();
     }
 
     proptest! {

@@ -675,7 +675,9 @@ impl Runtime {
 
         // Cgroup first: the init joins it before it does anything else.
         let layout = self.host.layout()?;
-        let cg = Cgroup::create(layout, CgroupPath::new(&record.cgroup)?)?;
+        let cg_path = CgroupPath::new(&record.cgroup)?;
+        dir.note_cgroup(&record.cgroup)?;
+        let cg = Cgroup::create(layout, cg_path)?;
         cleanup.cgroup = Some(cg.clone());
         if let Some(res) = linux.resources() {
             let mut resources = iso_cgroups::Resources::try_from(res)?;
@@ -1138,15 +1140,24 @@ impl Runtime {
 
     /// `delete`: removes a stopped (or still `created`) container: its cgroup, its state, then
     /// runs the `poststop` hooks. A running container is refused unless `force`, which kills
-    /// it first. `force` on a container that does not exist succeeds.
+    /// it first. `force` on a container that does not exist succeeds. A record that cannot be
+    /// read (corrupt, truncated) fails a plain `delete` naming the record's path; `force`
+    /// kills and removes the cgroup `create` noted beside it, then the directory.
     pub fn delete(&self, id: &str, force: bool) -> Result<(), Error> {
-        let (dir, record) = match self.open(id) {
-            Ok(x) => x,
-            Err(Error::NotFound(_)) if force => {
-                // A directory a killed command left without a record goes too.
-                self.store.remove_stale(&ContainerId::new(id)?)?;
-                return Ok(());
+        let id = ContainerId::new(id)?;
+        let dir = match self.store.open(&id) {
+            Ok(dir) => dir,
+            Err(e @ Error::NotFound(_)) => return self.delete_missing(&id, force, e),
+            Err(e) => return Err(e),
+        };
+        let record: Record = match dir.load() {
+            Ok(record) => record,
+            Err(e @ Error::NotFound(_)) => {
+                drop(dir);
+                return self.delete_missing(&id, force, e);
             }
+            // Still locked: what is removed is the container whose record this is.
+            Err(e) if force => return self.delete_unreadable(dir, e),
             Err(e) => return Err(e),
         };
         let status = record.status(dir.path(), &self.host);
@@ -1184,6 +1195,44 @@ impl Runtime {
             eprintln!("warning: {e}");
         }
         Ok(())
+    }
+
+    /// `delete` of an id without a record: an error, but with `force`, which succeeds and
+    /// removes the directory a killed command may have left without a record.
+    fn delete_missing(&self, id: &ContainerId, force: bool, missing: Error) -> Result<(), Error> {
+        if !force {
+            return Err(missing);
+        }
+        self.store.remove_stale(id)?;
+        Ok(())
+    }
+
+    /// `delete --force` of a container whose record cannot be read (corrupt, truncated): the
+    /// processes of the cgroup noted at `create` are killed, the cgroup is removed from every
+    /// hierarchy, then the directory. Without the record there are no hooks to run; without
+    /// the note (a container created by an older version) the cgroup is unknown, and only
+    /// the directory goes, with a warning.
+    fn delete_unreadable(&self, dir: ContainerDir, unreadable: Error) -> Result<(), Error> {
+        eprintln!(
+            "warning: {unreadable}; deleting by the cgroup noted at create, without poststop hooks"
+        );
+        match dir.noted_cgroup() {
+            Some(path) => match self.host.cgroup(&path) {
+                Ok(cg) => {
+                    let _ = cg.thaw();
+                    cg.kill()?;
+                    cg.delete()?;
+                }
+                // Already gone: a delete got that far before.
+                Err(Error::Cgroup(e)) if e.errno() == Some(libc::ENOENT) => {}
+                Err(e) => return Err(e),
+            },
+            None => eprintln!(
+                "warning: {}: no cgroup noted; the container's processes, if any, are left",
+                dir.path().display()
+            ),
+        }
+        dir.remove()
     }
 
     /// `exec`: runs another process in a created or running container: in the init's

@@ -32,7 +32,18 @@ pub(crate) enum HookKind {
 }
 
 impl HookKind {
-    fn name(self) -> &'static str {
+    /// Every list, in the order the specification names them.
+    pub(crate) const ALL: [HookKind; 6] = [
+        HookKind::Prestart,
+        HookKind::CreateRuntime,
+        HookKind::CreateContainer,
+        HookKind::StartContainer,
+        HookKind::Poststart,
+        HookKind::Poststop,
+    ];
+
+    /// The list's key in `config.json` (`createRuntime`).
+    pub(crate) fn name(self) -> &'static str {
         match self {
             HookKind::Prestart => "prestart",
             HookKind::CreateRuntime => "createRuntime",

@@ -344,6 +344,10 @@ fn setup(
     }
     if plan.dev_tmpfs {
         root.create_dev_symlinks()?;
+    } else {
+        // The rootfs's own /dev: add what is missing (as runc does; `ptmx` is what a
+        // `terminal: true` container opens), keep what the image has.
+        root.create_missing_dev_symlinks()?;
     }
     if !plan.sysctls.is_empty() {
         let proc_root = match &proc_dest {

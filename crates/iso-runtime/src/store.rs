@@ -20,6 +20,12 @@ use crate::Error;
 
 const RECORD: &str = "state.json";
 
+/// A symlink beside the record whose target is the container's absolute cgroup path: written
+/// once by `create` and never replaced, so that `delete --force` still finds the processes
+/// to kill when the record cannot be read. One `symlinkat` (no file to open, write and
+/// rename); it is only ever read with `readlink`, never followed.
+const CGROUP_NOTE: &str = "cgroup";
+
 /// A validated container id: 1 to 1024 characters from `[A-Za-z0-9_+.-]`, not `.` or `..`,
 /// so it is always a single safe path component.
 ///
@@ -292,6 +298,19 @@ impl ContainerDir {
         write_atomic(&target, &data, 0o600, "write container record")
     }
 
+    /// Notes the container's cgroup path beside the record (see [`CGROUP_NOTE`]).
+    pub(crate) fn note_cgroup(&self, cgroup: &str) -> Result<(), Error> {
+        let note = self.path.join(CGROUP_NOTE);
+        std::os::unix::fs::symlink(cgroup, &note)
+            .map_err(|e| Error::io("write cgroup note", note, e))
+    }
+
+    /// The cgroup path noted by [`ContainerDir::note_cgroup`], if there is one.
+    pub(crate) fn noted_cgroup(&self) -> Option<String> {
+        let target = fs::read_link(self.path.join(CGROUP_NOTE)).ok()?;
+        target.into_os_string().into_string().ok()
+    }
+
     /// Reads the record.
     pub fn load<T: DeserializeOwned>(&self) -> Result<T, Error> {
         load_record(&self.id, &self.path)
@@ -436,6 +455,24 @@ mod tests {
         assert!(store.remove_stale(&id).unwrap());
         assert!(!tmp.path().join("stale").exists());
         assert!(!store.remove_stale(&id).unwrap());
+    }
+
+    #[test]
+    fn the_cgroup_note_survives_a_corrupt_record() {
+        let tmp = TempDir::new("store-note");
+        let store = Store::new(tmp.path());
+        let id = ContainerId::new("noted").unwrap();
+        let dir = store.create(&id).unwrap();
+        assert_eq!(dir.noted_cgroup(), None);
+        dir.save(&1u32).unwrap();
+        dir.note_cgroup("/iso/some where/x").unwrap();
+        fs::write(dir.path().join(RECORD), b"").unwrap();
+        assert!(dir.load::<u32>().is_err());
+        assert_eq!(dir.noted_cgroup().as_deref(), Some("/iso/some where/x"));
+        // A second note is refused, not replaced.
+        assert!(dir.note_cgroup("/other").is_err());
+        dir.remove().unwrap();
+        assert!(!tmp.path().join("noted").exists());
     }
 
     #[test]

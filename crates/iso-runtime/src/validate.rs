@@ -22,6 +22,15 @@
 //!   specification requires absolute ones). The runtime resolves these paths inside the root
 //!   filesystem anyway, so a `..` cannot leave it; but an absolute path never needs one, and
 //!   refusing it keeps the config meaning what it says.
+//! - **Relative `linux.namespaces[].path` and `linux.devices[].path`**: the specification
+//!   requires absolute paths; a relative namespace path would be opened relative to the
+//!   caller's working directory. (An empty namespace path means a new namespace.)
+//! - **A hook `timeout` of zero or less** (`hooks.prestart[0].timeout`): the specification
+//!   says it MUST be greater than zero.
+//! - **`process.capabilities.inheritable` outside `bounding`**: the kernel refuses it when the
+//!   init sets its capabilities (`capset`: `EPERM`), which with iso happens after `start`;
+//!   runc fails `create` on it. Ambient capabilities outside the bounding set are not refused
+//!   (runc drops them silently, iso with a warning).
 //! - **Mounts at or under `/proc`**: only a procfs, and only at `/proc` itself. Anything
 //!   else could shadow files that the runtime, the kernel's LSM interface or the masks write
 //!   through or protect: a bind over `/proc/sys` or `/proc/self/attr` (the CVE-2019-16884
@@ -40,7 +49,10 @@
 use std::collections::HashMap;
 use std::path::{Component, Path};
 
-use oci_spec::runtime::{Linux, Mount, Process, Spec};
+use oci_spec::runtime::{Hooks, Linux, LinuxCapabilities, Mount, Process, Spec};
+use serde::Serialize;
+
+use crate::hooks::{hooks_of, HookKind};
 
 /// `PATH_MAX`, counting the terminating NUL.
 const PATH_MAX: usize = 4096;
@@ -78,7 +90,64 @@ pub(crate) fn config(spec: &Spec) -> Result<(), Invalid> {
     if let Some(linux) = spec.linux() {
         self::linux(linux)?;
     }
+    hooks(spec.hooks().as_ref())
+}
+
+/// Every hook's `timeout`, when set, is positive: the specification says it MUST be greater
+/// than zero (a timeout of 0 or less would kill the hook before it could run).
+fn hooks(hooks: Option<&Hooks>) -> Result<(), Invalid> {
+    for kind in HookKind::ALL {
+        for (i, hook) in hooks_of(hooks, kind).iter().enumerate() {
+            if let Some(t) = hook.timeout().filter(|t| *t <= 0) {
+                return Err(invalid(
+                    format!("hooks.{}[{i}].timeout", kind.name()),
+                    format!("{t} is not greater than zero (seconds)"),
+                ));
+            }
+        }
+    }
     Ok(())
+}
+
+/// `process.capabilities.inheritable` within `bounding`: the init drops the bounding set
+/// before it sets the others, and the kernel refuses (`capset`: `EPERM`) to add an
+/// inheritable capability outside it, even with `CAP_SETPCAP`. runc fails `create` on such a
+/// config ("unable to apply caps"); this says which capability, before anything is made.
+///
+/// An ambient capability outside the bounding set is not refused: it cannot be raised (the
+/// kernel wants it permitted and inheritable), so the runtime drops it with a warning, where
+/// runc 1.1 drops it silently; one that is also inheritable is refused here through the
+/// inheritable set.
+fn inheritable_within_bounding(caps: &LinuxCapabilities) -> Result<(), Invalid> {
+    let bounding = caps.bounding().clone().unwrap_or_default();
+    let mut outside: Vec<String> = caps
+        .inheritable()
+        .iter()
+        .flatten()
+        .filter(|cap| !bounding.contains(cap))
+        .map(json_name)
+        .collect();
+    if outside.is_empty() {
+        return Ok(());
+    }
+    outside.sort();
+    Err(invalid(
+        "process.capabilities.inheritable",
+        format!(
+            "{} not in process.capabilities.bounding: the kernel refuses an inheritable \
+             capability outside the bounding set (capset: EPERM)",
+            outside.join(", ")
+        ),
+    ))
+}
+
+/// The name of an enum value as config.json spells it (`"network"`, `"CAP_KILL"`), where
+/// `Display` of oci-spec says `net` or `KILL`.
+fn json_name<T: Serialize + std::fmt::Display>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| value.to_string())
 }
 
 /// Checks a process: the container's, or one given to `exec`.
@@ -102,6 +171,9 @@ pub(crate) fn process(p: &Process) -> Result<(), Invalid> {
         }
     }
     path_bytes("process.cwd", p.cwd())?;
+    if let Some(caps) = p.capabilities() {
+        inheritable_within_bounding(caps)?;
+    }
     let mut seen = HashMap::new();
     for (i, r) in p.rlimits().iter().flatten().enumerate() {
         let name = r.typ().to_string();
@@ -166,11 +238,7 @@ fn linux(linux: &Linux) -> Result<(), Invalid> {
     let mut types = HashMap::new();
     for (i, ns) in linux.namespaces().iter().flatten().enumerate() {
         let field = format!("linux.namespaces[{i}]");
-        // The name as config.json spells it ("network", where Display says "net").
-        let typ = serde_json::to_value(ns.typ())
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_else(|| ns.typ().to_string());
+        let typ = json_name(&ns.typ());
         if let Some(first) = types.insert(typ.clone(), i) {
             return Err(invalid(
                 field,
@@ -178,7 +246,13 @@ fn linux(linux: &Linux) -> Result<(), Invalid> {
             ));
         }
         if let Some(path) = ns.path() {
-            path_bytes(&format!("{field}.path"), path)?;
+            let field = format!("{field}.path");
+            path_bytes(&field, path)?;
+            // Empty means "a new namespace" (as runc reads it); anything else must be
+            // absolute, or it would be resolved against the caller's working directory.
+            if !path.as_os_str().is_empty() {
+                absolute(&field, path)?;
+            }
         }
     }
     let has_user = linux
@@ -201,6 +275,7 @@ fn linux(linux: &Linux) -> Result<(), Invalid> {
         let field = format!("linux.devices[{i}].path");
         path_bytes(&field, d.path())?;
         no_dotdot(&field, d.path())?;
+        absolute(&field, d.path())?;
     }
     for (name, list) in [
         ("linux.maskedPaths", linux.masked_paths()),
@@ -211,9 +286,7 @@ fn linux(linux: &Linux) -> Result<(), Invalid> {
             let path = Path::new(p);
             path_bytes(&field, path)?;
             no_dotdot(&field, path)?;
-            if !path.is_absolute() {
-                return Err(invalid(field, format!("{p:?} is not an absolute path")));
-            }
+            absolute(&field, path)?;
         }
     }
     Ok(())
@@ -240,6 +313,17 @@ fn path_bytes(field: &str, p: &Path) -> Result<(), Invalid> {
                 bytes.len(),
                 PATH_MAX - 1
             ),
+        ));
+    }
+    Ok(())
+}
+
+/// The specification requires an absolute path.
+fn absolute(field: &str, p: &Path) -> Result<(), Invalid> {
+    if !p.is_absolute() {
+        return Err(invalid(
+            field,
+            format!("{:?} is not an absolute path", p.display().to_string()),
         ));
     }
     Ok(())
@@ -340,6 +424,31 @@ mod tests {
                 "linux.devices[0].path: /dev/../x contains a \"..\" component",
             ),
             (
+                json!({"linux": {"namespaces": [{"type": "pid"}, {"type": "uts"},
+                                                {"type": "network", "path": "proc/1/ns/net"}]}}),
+                "linux.namespaces[2].path: \"proc/1/ns/net\" is not an absolute path",
+            ),
+            (
+                json!({"linux": {"devices": [{"path": "dev/fuse", "type": "c", "major": 10, "minor": 229}]}}),
+                "linux.devices[0].path: \"dev/fuse\" is not an absolute path",
+            ),
+            (
+                json!({"hooks": {"prestart": [{"path": "/bin/true", "timeout": 0}]}}),
+                "hooks.prestart[0].timeout: 0 is not greater than zero",
+            ),
+            (
+                json!({"hooks": {"poststop": [{"path": "/bin/true", "timeout": 5},
+                                              {"path": "/bin/true", "timeout": -3}]}}),
+                "hooks.poststop[1].timeout: -3 is not greater than zero",
+            ),
+            (
+                json!({"process": {"cwd": "/", "args": ["x"], "user": {"uid": 0, "gid": 0},
+                       "capabilities": {"bounding": ["CAP_KILL"],
+                                        "inheritable": ["CAP_SYS_ADMIN", "CAP_KILL", "CAP_CHOWN"]}}}),
+                "process.capabilities.inheritable: CAP_CHOWN, CAP_SYS_ADMIN not in \
+                 process.capabilities.bounding",
+            ),
+            (
                 json!({"mounts": [{"destination": "/proc", "type": "proc", "source": "proc"},
                                   {"destination": "/proc/sys", "type": "bind", "source": "/tmp"}]}),
                 "mounts[1].destination: /proc/sys is inside /proc",
@@ -375,13 +484,20 @@ mod tests {
     fn ordinary_configs_pass() {
         let ok = json!({
             "hostname": "web",
+            "process": {"cwd": "/", "args": ["x"], "user": {"uid": 0, "gid": 0},
+                        "capabilities": {"bounding": ["CAP_KILL", "CAP_CHOWN"],
+                                         "inheritable": ["CAP_KILL"],
+                                         "ambient": ["CAP_KILL", "CAP_NET_RAW"]}},
+            "hooks": {"prestart": [{"path": "/bin/true", "timeout": 1}, {"path": "/bin/true"}]},
             "mounts": [
                 {"destination": "/proc", "type": "proc", "source": "proc"},
                 {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup"},
                 {"destination": "/processes", "type": "tmpfs", "source": "tmpfs"},
             ],
             "linux": {
-                "namespaces": [{"type": "pid"}, {"type": "user"}, {"type": "mount"}],
+                "namespaces": [{"type": "pid"}, {"type": "user"}, {"type": "mount"},
+                               {"type": "network", "path": ""},
+                               {"type": "ipc", "path": "/proc/1/ns/ipc"}],
                 "uidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}],
                 "devices": [{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}],
                 "maskedPaths": ["/proc/kcore", "/sys/firmware"],
@@ -437,6 +553,47 @@ mod tests {
                 prop_assert_eq!(e.reason, format!("soft {soft} above hard {hard}"));
             } else {
                 prop_assert_eq!(result, Ok(()));
+            }
+        }
+
+        #[test]
+        fn inheritable_is_refused_exactly_when_it_leaves_bounding(
+            bounding in proptest::collection::btree_set(0usize..6, 0..6),
+            inheritable in proptest::collection::btree_set(0usize..6, 0..6),
+            ambient in proptest::collection::btree_set(0usize..6, 0..6),
+        ) {
+            const CAPS: [&str; 6] = ["CAP_KILL", "CAP_CHOWN", "CAP_NET_RAW", "CAP_SYS_ADMIN",
+                                     "CAP_SETUID", "CAP_MKNOD"];
+            let names = |set: &std::collections::BTreeSet<usize>| {
+                set.iter().map(|i| CAPS[*i]).collect::<Vec<_>>()
+            };
+            let v = json!({"process": {"cwd": "/", "args": ["x"], "user": {"uid": 0, "gid": 0},
+                           "capabilities": {"bounding": names(&bounding),
+                                            "inheritable": names(&inheritable),
+                                            "ambient": names(&ambient)}}});
+            let result = config(&spec(v));
+            let outside: Vec<&str> = names(&inheritable.difference(&bounding).copied().collect());
+            if outside.is_empty() {
+                prop_assert_eq!(result, Ok(()));
+            } else {
+                let e = result.unwrap_err();
+                prop_assert_eq!(e.field, "process.capabilities.inheritable");
+                for name in outside {
+                    prop_assert!(e.reason.contains(name), "{} lacks {}", e.reason, name);
+                }
+            }
+        }
+
+        #[test]
+        fn hook_timeouts_are_refused_exactly_when_not_positive(t in any::<i64>(), at in 0usize..3) {
+            let mut list = vec![json!({"path": "/bin/true", "timeout": 1}); 3];
+            list[at] = json!({"path": "/bin/true", "timeout": t});
+            let result = config(&spec(json!({"hooks": {"createRuntime": list}})));
+            if t > 0 {
+                prop_assert_eq!(result, Ok(()));
+            } else {
+                let e = result.unwrap_err();
+                prop_assert_eq!(e.field, format!("hooks.createRuntime[{at}].timeout"));
             }
         }
 

@@ -555,6 +555,116 @@ fn terminal_sends_the_pty_master_to_the_console_socket() {
     assert!(got.contains("hello-tty"), "{got}");
 }
 
+/// Reads the pty `master` until `until` appears, it closes, or [`WAIT`] passes.
+fn read_pty_until(master: &fs::File, until: &str) -> String {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    let deadline = Instant::now() + WAIT;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 256];
+    while !text(&got).contains(until) && Instant::now() < deadline {
+        let mut pfd = libc::pollfd {
+            fd: master.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: poll on one valid pollfd.
+        if unsafe { libc::poll(&mut pfd, 1, 1000) } <= 0 {
+            continue;
+        }
+        match (&*master).read(&mut buf) {
+            Ok(n) if n > 0 => got.extend_from_slice(&buf[..n]),
+            _ => break,
+        }
+    }
+    text(&got).replace("\r\n", "\n")
+}
+
+/// Runs the bundle with `terminal: true` under the runtime `argv` (before its global
+/// flags), state in `state`: create with a console socket, start, and what the program
+/// writes to its terminal (until `END`). The container is deleted.
+fn tty_under(fx: &Fixture, argv: &[&str], state: &Path, id: &str) -> Result<String, String> {
+    use std::os::fd::AsFd;
+    let sock = fx.path().join(format!("console-{id}.sock"));
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let cmd = |args: &[&str]| {
+        let mut c = Command::new(argv[0]);
+        c.args(&argv[1..])
+            .arg("--root")
+            .arg(state)
+            .args(args)
+            .current_dir(fx.bundle())
+            .stdin(Stdio::null());
+        run_to_files(c, fx.path())
+    };
+    let sock_arg = sock.to_str().unwrap();
+    let created = cmd(&["create", "--console-socket", sock_arg, id]);
+    let result = if created.status.success() {
+        let (conn, _) = listener.accept().unwrap();
+        let mut name = [0u8; 64];
+        let (master, _) = iso_seccomp::notify::recv_fd(conn.as_fd(), &mut name).unwrap();
+        let started = cmd(&["start", id]);
+        if started.status.success() {
+            Ok(read_pty_until(&fs::File::from(master), "END"))
+        } else {
+            Err(format!("start: {}", text(&started.stderr)))
+        }
+    } else {
+        Err(format!("create: {}", text(&created.stderr)))
+    };
+    cmd(&["delete", "--force", id]);
+    result
+}
+
+/// With no tmpfs on `/dev`, the root filesystem's own `/dev` gets the missing standard links
+/// (`ptmx -> pts/ptmx` among them), so a `terminal: true` container opens a pty of its
+/// devpts, and existing entries are kept. runc (when installed) does the same.
+#[test]
+fn terminal_works_without_a_dev_tmpfs() {
+    let Some(mut fx) = Fixture::new(bin(), "rt-tty-nodev") else {
+        return;
+    };
+    let mut config = base_config(
+        &fx,
+        "tty; readlink /dev/ptmx; readlink /dev/stdin; cat /dev/kept; echo END",
+    );
+    config["process"]["terminal"] = json!(true);
+    config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|m| m["destination"] != "/dev");
+    let dev = fx.rootfs().join("dev");
+    let reset_dev = || {
+        fs::remove_dir_all(&dev).unwrap();
+        fs::create_dir(&dev).unwrap();
+        fs::write(dev.join("kept"), "kept\n").unwrap();
+    };
+    reset_dev();
+    fx.write_config(&config);
+    let id = fx.id("tty-nodev");
+    let ours = tty_under(&fx, &[&bin()], &fx.root(), &id).unwrap();
+    assert_eq!(
+        ours.lines().collect::<Vec<_>>(),
+        ["/dev/pts/0", "pts/ptmx", "/proc/self/fd/0", "kept", "END"],
+        "{ours}"
+    );
+    assert!(fx.leftovers(&id).is_empty(), "{:?}", fx.leftovers(&id));
+    if !Path::new("/usr/sbin/runc").exists() {
+        eprintln!("skipped the comparison: runc is not installed");
+        return;
+    }
+    reset_dev();
+    let cgroup = format!("{}-runc", fx.cgroup());
+    config["linux"]["cgroupsPath"] = json!(cgroup);
+    fx.write_config(&config);
+    let state = fx.path().join("runc-state");
+    let theirs = tty_under(&fx, &["/usr/sbin/runc"], &state, &format!("runc-{id}"));
+    for h in iso_testutil::bundle::cgroup_hierarchies() {
+        let _ = fs::remove_dir(h.join(cgroup.trim_start_matches('/')));
+    }
+    assert_eq!(ours, theirs.unwrap(), "iso-runtime (left) vs runc (right)");
+}
+
 #[test]
 fn process_fields_seen_from_the_host() {
     let Some(mut fx) = Fixture::new(bin(), "rt-proc") else {

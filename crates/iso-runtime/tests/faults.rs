@@ -423,3 +423,42 @@ fn stale_exec_socket_does_not_read_as_created() {
     must(&fx, &["delete", "--force", &id]).unwrap();
     assert_eq!(fx.leftovers(&id), Vec::<String>::new());
 }
+
+/// A container record that cannot be read (truncated, or garbage): a plain `delete` fails
+/// naming the record; `delete --force` still kills the init and everything in the
+/// container's cgroup (from the cgroup `create` noted beside the record), and removes the
+/// cgroup in every hierarchy and the state directory.
+#[test]
+fn delete_force_with_a_corrupt_record_removes_everything() {
+    let Some(mut fx) = Fixture::new(BIN, "corrupt-rec") else {
+        return;
+    };
+    // A second process in the cgroup, besides the init.
+    fx.write_config(&fx.config("sleep 1000 & exec sleep 1000"));
+    for (round, corrupt) in [&b""[..], &b"{\"ociVersion\": \"1.0.2\", \"id\": \"x"[..]]
+        .into_iter()
+        .enumerate()
+    {
+        let id = fx.id(&format!("corrupt{round}"));
+        must(&fx, &["create", &id]).unwrap();
+        must(&fx, &["start", &id]).unwrap();
+        let pid = fx.state(&id)["pid"].as_i64().unwrap();
+        let record = fx.root().join(&id).join("state.json");
+        fs::write(&record, corrupt).unwrap();
+        let plain = fx.rt(&["delete", &id]);
+        let err = text(&plain.stderr);
+        assert!(!plain.status.success(), "plain delete of a corrupt record");
+        assert!(err.contains(&record.display().to_string()), "{err}");
+        assert!(fs::metadata(format!("/proc/{pid}")).is_ok(), "init gone");
+        must(&fx, &["delete", "--force", &id]).unwrap();
+        let left = fx.leftovers_after(&id, Duration::from_secs(10));
+        assert_eq!(left, Vec::<String>::new());
+        assert!(!fx.root().join(&id).exists());
+        for dir in fx.cgroup_dirs() {
+            assert!(!dir.exists(), "{} left", dir.display());
+        }
+        // The init was reaped by its new parent; its pid names nothing, or another process.
+        let stat = fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        assert!(!stat.contains("sleep"), "init {pid} still runs: {stat}");
+    }
+}

@@ -220,3 +220,63 @@ fn hostile_container_ids_are_refused() {
         assert!(left.is_empty(), "id {id:?} left {left:?}");
     }
 }
+
+/// A `config.json` that never ends (a symlink to `/dev/zero`) or is huge (a sparse 1 TiB
+/// file) is refused after reading 4 MiB, naming the file and the limit; so is an `exec
+/// --process` file. The commands run under a 512 MiB address-space limit: a runtime that
+/// read without bound would die of an allocation failure instead of taking the machine's
+/// memory, and fail the test.
+#[test]
+fn endless_and_huge_config_files_are_refused_at_the_size_limit() {
+    use std::os::unix::process::CommandExt;
+    let Some(mut fx) = Fixture::new(BIN, "mal-size") else {
+        return;
+    };
+    let id = fx.id("mal-size");
+    let config = fx.bundle().join("config.json");
+    let zero = fx.path().join("zero.json");
+    std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+    let bounded = |args: &[&str]| {
+        let mut cmd = fx.cmd(args);
+        // SAFETY: setrlimit is async-signal-safe and touches only the child's limits.
+        unsafe {
+            cmd.pre_exec(|| {
+                let limit = libc::rlimit {
+                    rlim_cur: 512 << 20,
+                    rlim_max: 512 << 20,
+                };
+                if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        iso_testutil::bundle::run_to_files(cmd, fx.path())
+    };
+    let refused = |out: &std::process::Output, file: &Path, what: &str| {
+        let err = text(&out.stderr);
+        assert!(!out.status.success(), "{what}: accepted");
+        assert!(
+            err.contains(&file.display().to_string()) && err.contains("4194304 bytes"),
+            "{what}: {err}"
+        );
+    };
+    let _ = fs::remove_file(&config);
+    std::os::unix::fs::symlink("/dev/zero", &config).unwrap();
+    refused(
+        &bounded(&["create", &id]),
+        &config,
+        "config.json -> /dev/zero",
+    );
+    assert_eq!(fx.leftovers(&id), Vec::<String>::new());
+    fs::remove_file(&config).unwrap();
+    fs::File::create(&config).unwrap().set_len(1 << 40).unwrap();
+    refused(&bounded(&["create", &id]), &config, "1 TiB config.json");
+    assert_eq!(fx.leftovers(&id), Vec::<String>::new());
+    let zero_arg = zero.to_str().unwrap();
+    refused(
+        &bounded(&["exec", "--process", zero_arg, &id]),
+        &zero,
+        "exec --process /dev/zero",
+    );
+}
