@@ -197,7 +197,8 @@ fn overlay_escape(path: &OsStr) -> Vec<u8> {
 /// A memfd holding a copy of the running binary, sealed against every change.
 fn memfd_copy() -> Result<OwnedFd, Error> {
     let src = std::fs::File::open(SELF_EXE).map_err(|e| Error::sys("open", SELF_EXE, e))?;
-    let memfd = memfd_create().map_err(|e| Error::sys("memfd_create", "iso-sealed-exe", e))?;
+    let memfd = memfd_create(c"iso-sealed-exe")
+        .map_err(|e| Error::sys("memfd_create", "iso-sealed-exe", e))?;
     let mut dst = std::fs::File::from(memfd);
     std::io::copy(&mut &src, &mut dst).map_err(|e| Error::sys("copy", SELF_EXE, e))?;
     let memfd = OwnedFd::from(dst);
@@ -218,11 +219,11 @@ fn seal(memfd: &OwnedFd) -> io::Result<()> {
 /// An executable, sealable, close-on-exec memfd. `MFD_EXEC` is asked for explicitly (a host
 /// with `vm.memfd_noexec = 1` otherwise makes it non-executable) and left out on kernels
 /// before 6.3, which do not know it.
-fn memfd_create() -> io::Result<OwnedFd> {
+fn memfd_create(name: &CStr) -> io::Result<OwnedFd> {
     let base = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
     for flags in [base | libc::MFD_EXEC, base] {
         // SAFETY: a NUL-terminated name and integer flags; the result is checked.
-        let fd = unsafe { libc::memfd_create(c"iso-sealed-exe".as_ptr(), flags) };
+        let fd = unsafe { libc::memfd_create(name.as_ptr(), flags) };
         if fd >= 0 {
             // SAFETY: a fresh descriptor nothing else owns.
             return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
@@ -307,7 +308,8 @@ impl Trampoline {
                 reason: format!("no exec trampoline for {}", std::env::consts::ARCH),
             });
         };
-        let memfd = memfd_create().map_err(|e| Error::sys("memfd_create", "iso-trampoline", e))?;
+        let memfd = memfd_create(c"iso-trampoline")
+            .map_err(|e| Error::sys("memfd_create", "iso-trampoline", e))?;
         let mut file = std::fs::File::from(memfd);
         std::io::Write::write_all(&mut file, &image)
             .map_err(|e| Error::sys("write", "iso-trampoline", e))?;
@@ -437,7 +439,7 @@ mod tests {
 
     #[test]
     fn a_sealed_memfd_is_sealed_and_a_plain_one_is_not() {
-        let fd = memfd_create().unwrap();
+        let fd = memfd_create(c"iso-test").unwrap();
         assert_eq!(sealing_of(fd.as_fd()).unwrap(), None);
         let copy = memfd_copy().unwrap();
         assert_eq!(
