@@ -1,4 +1,4 @@
-//! Launch: executes a [`Plan`](crate::plan::Plan) (or an `exec`'s plan) and decides nothing.
+//! Launch: executes a [`Plan`] (or an `exec`'s plan) and decides nothing.
 //!
 //! `create`: store the record, create the cgroup and write its limits, open the namespaces
 //! to join (entered in the order the kernel needs), clone the init into the new ones and

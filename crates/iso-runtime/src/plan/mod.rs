@@ -61,9 +61,9 @@ pub fn cgroup_path_for(cgroups_path: Option<&str>, id: &str) -> String {
     }
 }
 
-/// What the plan knows about the machine: read once per command by the runtime
-/// ([`Host::facts`](crate::state::Host::facts)), built by hand in tests. Nothing in it changes
-/// the host.
+/// What the plan knows about the machine: filled once per command by the runtime
+/// (`Runtime::facts`, from its cached `Host`), built by hand in tests. Reading it changes
+/// nothing on the host.
 pub(crate) struct HostFacts<'a> {
     /// The cgroup hierarchies (v1, v2 or hybrid) and where they are mounted.
     pub layout: &'a Layout,
