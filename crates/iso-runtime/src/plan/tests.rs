@@ -942,47 +942,61 @@ fn sub_cgroups_stay_below_the_container() {
 
 // ---- arbitrary configurations ----
 
-/// A configuration with arbitrary values in the fields the plan reads.
+/// A configuration with arbitrary values in the fields the plan reads: mostly valid ones,
+/// so that a plan gets past the first field, with invalid ones mixed in.
 fn arbitrary_config() -> impl Strategy<Value = Value> {
     let ns = prop::sample::select(vec![
         "pid", "network", "mount", "ipc", "uts", "user", "cgroup",
     ]);
-    let namespaces = prop::collection::vec((ns, prop::option::of("/[a-z]{0,3}")), 0..5);
+    let namespaces = prop::collection::vec((ns, prop::option::weighted(0.2, "/[a-z]{0,3}")), 0..6);
     let mount_type = prop::sample::select(vec![
-        "", "bind", "proc", "tmpfs", "sysfs", "cgroup", "cgroup2", "devpts", "weird",
+        "bind", "proc", "tmpfs", "sysfs", "cgroup", "cgroup2", "devpts", "mqueue", "weird", "",
     ]);
     let option = prop::sample::select(vec![
         "ro", "rbind", "nosuid", "mode=755", "size=1k", "rprivate", "bogus", "uid=x",
     ]);
+    let dest = prop_oneof![9 => "/[a-z]{1,4}", 1 => "[a-z]{0,3}"];
     let mounts = prop::collection::vec(
-        (
-            "/?[a-z]{0,4}",
-            mount_type,
-            prop::collection::vec(option, 0..3),
-        ),
+        (dest, mount_type, prop::collection::vec(option, 0..3)),
         0..4,
     );
     let sysctl_key = prop::sample::select(vec![
         "net.ipv4.ip_forward",
         "kernel.shmmax",
+        "net.core.somaxconn",
+        "fs.mqueue.msg_max",
+        "kernel.domainname",
         "vm.swappiness",
         "net..x",
-        "kernel.hostname",
-        "fs.mqueue.msg_max",
         "a/b.c",
     ]);
-    let strings = prop::collection::vec("[a-z=/\u{0}]{0,4}", 0..3);
+    let word = prop_oneof![19 => "[a-z/=]{1,4}", 1 => "[a-z]{0,2}\\x00"];
+    let cwd = prop_oneof![9 => "/[a-z]{0,3}", 1 => "[a-z]{1,3}"];
+    let propagation = prop::sample::select(vec![
+        "",
+        "rprivate",
+        "private",
+        "shared",
+        "rslave",
+        "unbindable",
+        "sideways",
+    ]);
+    let cpus = prop::sample::select(vec!["0", "0-1", "0,1", "3-1"]);
     (
         namespaces,
         mounts,
         prop::collection::btree_map(sysctl_key, "[0-9]{1,2}", 0..3),
-        (strings.clone(), strings, "[a-z/]{0,4}"),
         (
-            prop::option::of("[a-z/.]{0,6}"),
-            prop::option::of("[a-z]{0,8}"),
-            prop::option::of("[0-9x,-]{0,4}"),
-            prop::option::of("[a-z]{1,4}"),
-            any::<bool>(),
+            prop::collection::vec(word.clone(), 0..3),
+            prop::collection::vec(word, 0..3),
+            cwd,
+        ),
+        (
+            prop::option::weighted(0.3, "/?[a-z]{1,3}(/[a-z.]{1,3}){0,2}"),
+            propagation,
+            prop::option::weighted(0.2, cpus),
+            prop::option::weighted(0.2, "[a-z]{1,4}"),
+            prop::bool::weighted(0.1),
         ),
     )
         .prop_map(
@@ -999,12 +1013,10 @@ fn arbitrary_config() -> impl Strategy<Value = Value> {
                     .map(|(d, t, o)| json!({"destination": d, "type": t, "source": "s", "options": o}))
                     .collect();
                 let mut linux = json!({"namespaces": namespaces, "sysctl": sysctl,
+                    "rootfsPropagation": prop,
                     "devices": [{"path": "/dev/x", "type": "c", "major": 1, "minor": 1}]});
                 if let Some(c) = cgroups {
                     linux["cgroupsPath"] = json!(c);
-                }
-                if let Some(p) = prop {
-                    linux["rootfsPropagation"] = json!(p);
                 }
                 let mut process = json!({"args": args, "env": env, "cwd": cwd, "terminal": tty});
                 if let Some(c) = cpus {
