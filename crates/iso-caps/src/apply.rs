@@ -248,7 +248,7 @@ impl CapConfig {
                 });
             }
         }
-        let prepared = self.prepare_with(last);
+        let prepared = self.prepare_for(last);
         prepared.apply()?;
         Ok(ApplyReport {
             applied: Capabilities::current()?,
@@ -267,10 +267,21 @@ impl CapConfig {
     /// # Ok::<(), iso_caps::Error>(())
     /// ```
     pub fn prepare(&self) -> Result<PreparedCaps, Error> {
-        Ok(self.prepare_with(crate::last_cap_probe()?))
+        Ok(self.prepare_for(crate::last_cap_probe()?))
     }
 
-    fn prepare_with(&self, last: u8) -> PreparedCaps {
+    /// [`CapConfig::prepare`] for a kernel whose highest capability number is `last` (what
+    /// [`last_cap_probe`](crate::last_cap_probe) returns): no system call, so a caller that
+    /// probed once can prepare many configurations, or plan for a kernel it describes.
+    ///
+    /// ```
+    /// use iso_caps::{CapConfig, Set};
+    /// let config = CapConfig::new().names(Set::Bounding, ["CAP_CHOWN", "CAP_BPF"]);
+    /// // CAP_BPF (39) is unknown to a kernel whose last capability is CAP_AUDIT_READ (37).
+    /// let prepared = config.prepare_for(37);
+    /// assert_eq!(prepared.capabilities().bounding.iter().count(), 1);
+    /// ```
+    pub fn prepare_for(&self, last: u8) -> PreparedCaps {
         let supported = CapSet::up_to(last);
         let mask = |set: Set| self.caps.get(set).intersection(supported);
         PreparedCaps {

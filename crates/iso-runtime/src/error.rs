@@ -178,3 +178,12 @@ impl Error {
         }
     }
 }
+
+/// For `map_err`: an I/O error of `op` on `path`.
+pub(crate) fn io_err(
+    op: &'static str,
+    path: impl Into<std::path::PathBuf>,
+) -> impl FnOnce(io::Error) -> Error {
+    let path = path.into();
+    move |e| Error::io(op, path, e)
+}

@@ -21,14 +21,13 @@
 //!   [`Error::SealRequired`] asks the caller for it. A sealed runtime needs no trampoline.
 
 use iso_chroot::exe::Trampoline;
-use oci_spec::runtime::{Capability, Hooks, Process};
 
 use crate::Error;
 
 /// Checks the caller for `op` ("create" or "exec"), makes it non-dumpable, and returns the
 /// trampoline the child executes the program through (`None`: the runtime runs sealed and
 /// executes it directly). `seal_reason`: why this container needs a sealed runtime, if it
-/// does (see [`seal_reason`]).
+/// does (`plan::seal_reason`).
 pub(crate) fn before_entering_a_container(
     op: &'static str,
     seal_reason: Option<&'static str>,
@@ -61,59 +60,8 @@ pub(crate) fn before_entering_a_container(
     Ok(trampoline)
 }
 
-/// Why a container whose process is `process` (and whose hooks are `hooks`, for `create`)
-/// needs a sealed runtime, if it does.
-pub(crate) fn seal_reason(process: &Process, hooks: Option<&Hooks>) -> Option<&'static str> {
-    let caps = process.capabilities().as_ref();
-    let may_ptrace = caps.is_some_and(|c| {
-        [
-            c.bounding(),
-            c.effective(),
-            c.permitted(),
-            c.inheritable(),
-            c.ambient(),
-        ]
-        .into_iter()
-        .flatten()
-        .any(|set| set.contains(&Capability::SysPtrace))
-    });
-    if may_ptrace {
-        return Some("the container may hold CAP_SYS_PTRACE, which opens non-dumpable processes");
-    }
-    let start_hooks = hooks.and_then(|h| h.start_container().as_ref());
-    if start_hooks.is_some_and(|h| !h.is_empty()) {
-        return Some("startContainer hooks are executed from the container by the runtime");
-    }
-    None
-}
-
 fn thread_count() -> usize {
     std::fs::read_dir("/proc/self/task")
         .map(|d| d.count())
         .unwrap_or(1)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn process(caps: &str) -> Process {
-        serde_json::from_str(&format!(
-            r#"{{"cwd": "/", "user": {{"uid": 0, "gid": 0}}, "args": ["true"],
-                "capabilities": {{"bounding": {caps}, "effective": {caps}}}}}"#
-        ))
-        .unwrap()
-    }
-
-    #[test]
-    fn ptrace_or_start_container_hooks_need_a_sealed_runtime() {
-        assert_eq!(seal_reason(&process(r#"["CAP_KILL"]"#), None), None);
-        assert!(seal_reason(&process(r#"["CAP_KILL", "CAP_SYS_PTRACE"]"#), None).is_some());
-        let hooks: Hooks =
-            serde_json::from_str(r#"{"startContainer": [{"path": "/bin/true"}]}"#).unwrap();
-        assert!(seal_reason(&process("[]"), Some(&hooks)).is_some());
-        let hooks: Hooks =
-            serde_json::from_str(r#"{"createRuntime": [{"path": "/bin/true"}]}"#).unwrap();
-        assert_eq!(seal_reason(&process("[]"), Some(&hooks)), None);
-    }
 }

@@ -1,8 +1,10 @@
 //! The container's init: what runs in the cloned child, from the clone to the `execve` of the
 //! user's program.
 //!
-//! Everything the child needs is prepared by `create` in an [`InitPlan`] before the clone
-//! (C strings, the compiled seccomp program, capability sets, mount descriptions). The
+//! Everything the child needs is decided by the plan ([`InitSetup`]: C strings, the compiled
+//! seccomp program, capability sets, mount descriptions) and opened by `launch` (namespace
+//! and cgroup descriptors, the console socket) before the clone, in an [`InitPlan`]; the
+//! child only executes it. The
 //! runtime binary is single-threaded (checked before the clone), so the child is an exact,
 //! lock-free copy of it; the primitives it calls only allocate for error messages.
 //!
@@ -23,10 +25,12 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 
-use iso_chroot::{Device, DeviceMode, EnterMethod, Mount, Propagation, Root};
+use iso_chroot::exe::Trampoline;
+use iso_chroot::{DeviceMode, Mount, Propagation, Root};
 use iso_ns::NsFd;
 
 use crate::hooks::{run_hooks, HookKind};
+use crate::plan::{InitSetup, PlannedMount, ProcessPlan, RootfsPlan};
 use crate::Error;
 
 /// `create` → child: carry on.
@@ -38,79 +42,26 @@ pub(crate) const MSG_HOOKS: u8 = b'h';
 /// child → `create` or `start`: an error follows (4 bytes errno, then the message).
 pub(crate) const MSG_ERROR: u8 = b'e';
 
-/// A mount as the init makes it.
-#[derive(Debug)]
-pub(crate) enum PlannedMount {
-    /// An ordinary mount through `iso-chroot`.
-    Plain(Mount),
-    /// An OCI `cgroup` mount: a tmpfs holding read-only (or not) binds of the container's
-    /// cgroup directory in each v1 hierarchy (`name`, host directory), or, on a v2-only host,
-    /// a bind of the container's cgroup directory.
-    Cgroup {
-        destination: PathBuf,
-        tmpfs: bool,
-        readonly: bool,
-        binds: Vec<(String, PathBuf)>,
-    },
-}
-
-/// Everything the init does, prepared before the clone.
+/// Everything the init does, prepared before the clone: the plan's part and what `launch`
+/// opened for it.
 pub(crate) struct InitPlan {
+    /// What the plan decided.
+    pub setup: InitSetup,
     /// The container's cgroup in the v1 hierarchies, which the init joins itself first
     /// thing (it was born in the v2 one): see `iso_cgroups::PreparedJoin` for why that is
     /// faster than `create` moving it.
     pub cgroup_v1: iso_cgroups::PreparedJoin,
-    pub rootfs: PathBuf,
+    /// The state directory's lock (`create`'s; closed first).
     pub lock_fd: RawFd,
+    /// The namespaces to join, in the order the kernel needs.
     pub join: Vec<NsFd>,
-    pub new_cgroup_ns: bool,
-    /// In a new or joined user namespace: become its root before anything else, because the
-    /// credentials the clone kept (host root) have no mapping there.
-    pub become_root: bool,
-    pub new_mount_ns: bool,
-    pub hostname: Option<String>,
-    pub domainname: Option<String>,
-    pub root_propagation: Option<Propagation>,
-    pub mounts: Vec<PlannedMount>,
-    pub devices: Vec<Device>,
-    pub dev_tmpfs: bool,
-    pub sysctls: Vec<(PathBuf, String)>,
-    pub masked: Vec<PathBuf>,
-    pub readonly: Vec<PathBuf>,
-    pub enter: EnterMethod,
-    pub readonly_root: bool,
+    /// The console socket, for `terminal: true`.
     pub console: Option<UnixStream>,
-    pub create_container_hooks: Vec<oci_spec::runtime::Hook>,
-    pub start_container_hooks: Vec<oci_spec::runtime::Hook>,
+    /// The state JSON for the hooks (received from `create` after the clone).
     pub state_json: Vec<u8>,
-    pub proc: ProcessPlan,
-}
-
-/// What the init applies after `start` (and an `exec`ed process before its program).
-pub(crate) struct ProcessPlan {
-    pub rlimits: Vec<(u32, u64, u64)>,
-    pub umask: Option<u32>,
-    pub user: iso_caps::UserSwitch,
-    pub no_new_privs: bool,
-    pub cwd: PathBuf,
-    pub program: CString,
-    pub path_dirs: Vec<PathBuf>,
-    pub argv: Vec<CString>,
-    pub envp: Vec<CString>,
-    pub seccomp: Option<iso_seccomp::BpfProgram>,
-    pub listener_path: Option<PathBuf>,
-    pub preserve_fds: i32,
-    pub personality: Option<libc::c_ulong>,
-    pub apparmor_profile: Option<String>,
-    pub selinux_label: Option<iso_mac::selinux::SeLinuxContext>,
-    pub scheduler: Option<crate::process::SchedAttr>,
-    pub ioprio: Option<i32>,
-    pub affinity_initial: Option<crate::process::CpuSet>,
-    pub affinity_final: Option<crate::process::CpuSet>,
-    pub oom_score_adj: Option<i32>,
     /// What the program is executed through (see guard.rs); `None` when the runtime runs
     /// sealed and executes it directly.
-    pub trampoline: Option<iso_chroot::exe::Trampoline>,
+    pub trampoline: Option<Trampoline>,
 }
 
 /// The channel ends the child holds.
@@ -207,7 +158,8 @@ pub(crate) fn run(mut plan: InitPlan, channels: InitChannels) -> i32 {
         return 1;
     }
     plan.state_json = state;
-    if let Err(f) = setup(&mut plan, &mut report, &mut go).and_then(|()| check_program(&plan.proc))
+    if let Err(f) =
+        setup(&mut plan, &mut report, &mut go).and_then(|()| check_program(&plan.setup.proc))
     {
         send_failure(&mut report, &f);
         return 1;
@@ -221,8 +173,8 @@ pub(crate) fn run(mut plan: InitPlan, channels: InitChannels) -> i32 {
     // its socket: any other descriptor of the caller (a pipe of a logging wrapper, say)
     // must not be kept open by a container that may wait for long, or never start.
     plan.join.clear();
-    let preserved = 3..3 + plan.proc.preserve_fds.max(0);
-    let trampoline = plan.proc.trampoline.as_ref().map(|t| t.as_fd().as_raw_fd());
+    let preserved = 3..3 + plan.setup.proc.preserve_fds.max(0);
+    let trampoline = plan.trampoline.as_ref().map(|t| t.as_fd().as_raw_fd());
     let keep = preserved
         .chain([exec_listener.as_raw_fd()])
         .chain(trampoline);
@@ -244,7 +196,12 @@ pub(crate) fn run(mut plan: InitPlan, channels: InitChannels) -> i32 {
             continue;
         }
         drop(exec_listener);
-        let f = match finish(&plan.proc, &plan.start_container_hooks, &plan.state_json) {
+        let f = match finish(
+            &plan.setup.proc,
+            plan.trampoline.as_ref(),
+            &plan.setup.start_container_hooks,
+            &plan.state_json,
+        ) {
             Ok(never) => match never {},
             Err(f) => f,
         };
@@ -260,10 +217,11 @@ fn setup(
     report: &mut std::fs::File,
     go: &mut std::fs::File,
 ) -> Result<(), Failure> {
-    join_cgroup(&plan.proc, &plan.cgroup_v1)?;
+    let setup = &plan.setup;
+    join_cgroup(&setup.proc, &plan.cgroup_v1)?;
     // Before the namespaces: the init is non-dumpable (see guard.rs), so its /proc files
     // belong to the host's root, which it stops being once it is root of a user namespace.
-    if let Some(adj) = plan.proc.oom_score_adj {
+    if let Some(adj) = setup.proc.oom_score_adj {
         iso_sys::procfs::ProcRoot::open()?.write(
             iso_sys::ProcPid::SelfPid,
             "oom_score_adj",
@@ -271,7 +229,7 @@ fn setup(
         )?;
     }
     iso_ns::join(&plan.join)?;
-    if plan.become_root {
+    if setup.become_root {
         // SAFETY: setresgid/setresuid with integer ids.
         if unsafe { libc::setresgid(0, 0, 0) } != 0 {
             return Err(Failure::last_os("setresgid 0 in the user namespace"));
@@ -281,19 +239,19 @@ fn setup(
             return Err(Failure::last_os("setresuid 0 in the user namespace"));
         }
     }
-    if let Some(name) = &plan.hostname {
+    if let Some(name) = &setup.hostname {
         // SAFETY: pointer and length of a live buffer.
         if unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) } != 0 {
             return Err(Failure::last_os(format!("sethostname {name:?}")));
         }
     }
-    if let Some(name) = &plan.domainname {
+    if let Some(name) = &setup.domainname {
         // SAFETY: pointer and length of a live buffer.
         if unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) } != 0 {
             return Err(Failure::last_os(format!("setdomainname {name:?}")));
         }
     }
-    for (resource, soft, hard) in &plan.proc.rlimits {
+    for (resource, soft, hard) in &setup.proc.rlimits {
         let lim = libc::rlimit {
             rlim_cur: *soft,
             rlim_max: *hard,
@@ -303,27 +261,80 @@ fn setup(
             return Err(Failure::last_os(format!("setrlimit {resource}")));
         }
     }
-    if !plan.new_mount_ns {
+    if !setup.new_mount_ns {
         // Without a mount namespace there is nothing to mount; only chroot is possible.
-        let root = Root::open(&plan.rootfs)?;
-        enter_cgroup_namespace(plan)?;
+        let root = Root::open(&setup.rootfs.path)?;
+        enter_cgroup_namespace(setup)?;
         sync_hooks(report, go)?;
         iso_chroot::chroot(&root)?;
         return Ok(());
     }
+    setup_rootfs(plan, report, go)
+}
+
+/// In the container's own mount namespace: mounts, devices, sysctls, console, the runtime
+/// hooks, masked and read-only paths, then into the root.
+fn setup_rootfs(
+    plan: &mut InitPlan,
+    report: &mut std::fs::File,
+    go: &mut std::fs::File,
+) -> Result<(), Failure> {
+    let fs = &plan.setup.rootfs;
     // Make our copy of the host's mounts stop sending (and by default receiving) events.
     let slash = open_dir("/")?;
     iso_chroot::set_propagation(slash.as_fd(), Propagation::RSlave)?;
     if matches!(
-        plan.root_propagation,
+        fs.propagation,
         Some(Propagation::RPrivate) | Some(Propagation::Private)
     ) {
         iso_chroot::set_propagation(slash.as_fd(), Propagation::RPrivate)?;
     }
     drop(slash);
-    let root = Root::open(&plan.rootfs)?.ensure_mount_point()?;
+    let root = Root::open(&fs.path)?.ensure_mount_point()?;
+    let proc_dest = make_mounts(&root, fs)?;
+    if !plan.setup.sysctls.is_empty() {
+        let proc_root = match &proc_dest {
+            Some(dest) => iso_sys::procfs::ProcRoot::open_at(
+                fs.path.join(dest.strip_prefix("/").unwrap_or(dest)),
+            )?,
+            None => iso_sys::procfs::ProcRoot::open()?,
+        };
+        for sysctl in &plan.setup.sysctls {
+            proc_root.write_rel(&sysctl.path, sysctl.value.as_bytes())?;
+        }
+    }
+    if let Some(console) = plan.console.take() {
+        setup_console(&root, console)?;
+    }
+    enter_cgroup_namespace(&plan.setup)?;
+    sync_hooks(report, go)?;
+    run_hooks(
+        HookKind::CreateContainer,
+        &plan.setup.create_container_hooks,
+        &plan.state_json,
+    )
+    .map_err(Failure::from_error)?;
+    root.mask_paths(&fs.masked)?;
+    root.readonly_paths(&fs.readonly)?;
+    iso_chroot::enter(&root, fs.enter)?;
+    drop(root);
+    let slash = open_dir("/")?;
+    if let Some(p) = fs.propagation {
+        if !matches!(p, Propagation::RPrivate | Propagation::Private) {
+            iso_chroot::set_propagation(slash.as_fd(), p)?;
+        }
+    }
+    if fs.readonly_root {
+        iso_chroot::remount_readonly(slash.as_fd())?;
+    }
+    Ok(())
+}
+
+/// The mounts and device nodes, in order; returns where the first procfs went (the sysctls
+/// are written through it).
+fn make_mounts(root: &Root, fs: &RootfsPlan) -> Result<Option<PathBuf>, Failure> {
     let mut proc_dest = None;
-    for m in &plan.mounts {
+    for m in &fs.mounts {
         match m {
             PlannedMount::Plain(m) => {
                 root.mount(m)?;
@@ -336,55 +347,20 @@ fn setup(
                 tmpfs,
                 readonly,
                 binds,
-            } => mount_cgroup(&root, destination, *tmpfs, *readonly, binds)?,
+            } => mount_cgroup(root, destination, *tmpfs, *readonly, binds)?,
         }
     }
-    for dev in &plan.devices {
+    for dev in &fs.devices {
         root.create_device(dev, DeviceMode::Auto)?;
     }
-    if plan.dev_tmpfs {
+    if fs.dev_tmpfs {
         root.create_dev_symlinks()?;
     } else {
         // The rootfs's own /dev: add what is missing (as runc does; `ptmx` is what a
         // `terminal: true` container opens), keep what the image has.
         root.create_missing_dev_symlinks()?;
     }
-    if !plan.sysctls.is_empty() {
-        let proc_root = match &proc_dest {
-            Some(dest) => iso_sys::procfs::ProcRoot::open_at(
-                plan.rootfs.join(dest.strip_prefix("/").unwrap_or(dest)),
-            )?,
-            None => iso_sys::procfs::ProcRoot::open()?,
-        };
-        for (rel, value) in &plan.sysctls {
-            proc_root.write_rel(rel, value.as_bytes())?;
-        }
-    }
-    if let Some(console) = plan.console.take() {
-        setup_console(&root, console)?;
-    }
-    enter_cgroup_namespace(plan)?;
-    sync_hooks(report, go)?;
-    run_hooks(
-        HookKind::CreateContainer,
-        &plan.create_container_hooks,
-        &plan.state_json,
-    )
-    .map_err(Failure::from_error)?;
-    root.mask_paths(&plan.masked)?;
-    root.readonly_paths(&plan.readonly)?;
-    iso_chroot::enter(&root, plan.enter)?;
-    drop(root);
-    let slash = open_dir("/")?;
-    if let Some(p) = plan.root_propagation {
-        if !matches!(p, Propagation::RPrivate | Propagation::Private) {
-            iso_chroot::set_propagation(slash.as_fd(), p)?;
-        }
-    }
-    if plan.readonly_root {
-        iso_chroot::remount_readonly(slash.as_fd())?;
-    }
-    Ok(())
+    Ok(proc_dest)
 }
 
 /// Moves the child into the container's cgroup in the v1 hierarchies (it was born in the v2
@@ -411,8 +387,8 @@ fn join_cgroup(proc: &ProcessPlan, cgroup_v1: &iso_cgroups::PreparedJoin) -> Res
 }
 
 /// Makes the cgroup namespace, whose root is the cgroup we are in.
-fn enter_cgroup_namespace(plan: &InitPlan) -> Result<(), Failure> {
-    if plan.new_cgroup_ns {
+fn enter_cgroup_namespace(setup: &InitSetup) -> Result<(), Failure> {
+    if setup.new_cgroup_ns {
         iso_ns::unshare(iso_ns::Namespace::Cgroup.into())?;
     }
     Ok(())
@@ -500,6 +476,7 @@ fn setup_console(root: &Root, console: UnixStream) -> Result<(), Failure> {
 /// After `start`: credentials, labels, descriptors, cwd, seccomp, exec.
 fn finish(
     p: &ProcessPlan,
+    trampoline: Option<&Trampoline>,
     hooks: &[oci_spec::runtime::Hook],
     state_json: &[u8],
 ) -> Result<Never, Failure> {
@@ -577,7 +554,7 @@ fn finish(
         let program = String::from_utf8_lossy(program.as_bytes());
         Failure::new(format!("process.args: exec {program}"), errno)
     };
-    if let Some(trampoline) = &p.trampoline {
+    if let Some(trampoline) = trampoline {
         // The trampoline cannot report why the program did not start: check what can be.
         check_executable(&program)?;
         let e = trampoline.exec(&program, &p.argv, &p.envp);
@@ -673,6 +650,8 @@ pub(crate) struct ExecPlan {
     pub lock_fd: RawFd,
     pub console: Option<UnixStream>,
     pub proc: ProcessPlan,
+    /// As [`InitPlan::trampoline`].
+    pub trampoline: Option<Trampoline>,
 }
 
 /// The body of an `exec` child. Reports failures on `report`; success is the end of file
@@ -682,7 +661,7 @@ pub(crate) fn run_exec(plan: ExecPlan, report: OwnedFd) -> i32 {
     unsafe { libc::close(plan.lock_fd) };
     let mut report = std::fs::File::from(report);
     let f = match exec_setup(&plan) {
-        Ok(()) => match finish(&plan.proc, &[], b"") {
+        Ok(()) => match finish(&plan.proc, plan.trampoline.as_ref(), &[], b"") {
             Ok(never) => match never {},
             Err(f) => f,
         },

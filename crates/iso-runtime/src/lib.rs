@@ -78,8 +78,11 @@ pub mod features;
 mod guard;
 mod hooks;
 mod init;
+mod launch;
 mod log;
 mod manage;
+mod options;
+mod plan;
 pub mod policy;
 mod process;
 mod seccomp_cache;
@@ -90,12 +93,13 @@ mod store;
 mod validate;
 
 pub use bundle::Bundle;
-pub use container::{
-    cgroup_path_for, CreateOptions, Created, ExecOptions, Runtime, DEFAULT_CGROUP_PARENT,
-};
+pub use container::Runtime;
 pub use error::Error;
+pub use launch::Created;
 pub use log::{rfc3339, Level, LogFormat, Logger};
 pub use manage::stats_event;
+pub use options::{CreateOptions, ExecOptions};
+pub use plan::{cgroup_path_for, DEFAULT_CGROUP_PARENT};
 pub use signal::Signal;
 pub use state::{State, Status};
 pub use store::{ContainerDir, ContainerId, Store};

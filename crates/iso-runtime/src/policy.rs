@@ -508,156 +508,14 @@ impl Policy {
 
     fn apply_defaults(&self, v: &mut Value, changes: &mut Vec<Change>) {
         let d = &self.defaults;
-        let mut fill = |v: &mut Value, path: &[&str], rule: &str, val: Value| {
-            if is_set(v, path) {
-                return;
-            }
-            changes.push(Change {
-                rule: format!("defaults.{rule}"),
-                field: path.join("."),
-                before: "unset".into(),
-                after: val.to_string(),
-            });
-            set(v, path, val);
-        };
-        if let Some(p) = d.pids {
-            fill(
-                v,
-                &["linux", "resources", "pids", "limit"],
-                "pids",
-                json!(p),
-            );
-        }
-        if let Some(mut m) = d.memory {
-            // Never make an existing swap total smaller than the memory limit.
-            let swap = get(v, &["linux", "resources", "memory", "swap"]).and_then(Value::as_i64);
-            if let Some(s) = swap.filter(|s| *s >= 0) {
-                m = m.min(s);
-            }
-            fill(
-                v,
-                &["linux", "resources", "memory", "limit"],
-                "memory",
-                json!(m),
-            );
-        }
-        if let Some(mut s) = d.memory_swap {
-            let mem = get(v, &["linux", "resources", "memory", "limit"]).and_then(Value::as_i64);
-            if let Some(m) = mem {
-                if s >= 0 && (m < 0 || s < m) {
-                    s = if m < 0 { -1 } else { m };
-                }
-            }
-            fill(
-                v,
-                &["linux", "resources", "memory", "swap"],
-                "memory_swap",
-                json!(s),
-            );
-        }
-        if let Some(q) = d.cpu_quota {
-            fill(
-                v,
-                &["linux", "resources", "cpu", "quota"],
-                "cpu_quota",
-                json!(q),
-            );
-        }
-        if let Some(p) = d.cpu_period {
-            fill(
-                v,
-                &["linux", "resources", "cpu", "period"],
-                "cpu_period",
-                json!(p),
-            );
-        }
-        if let Some(s) = d.cpu_shares {
-            fill(
-                v,
-                &["linux", "resources", "cpu", "shares"],
-                "cpu_shares",
-                json!(s),
-            );
-        }
-        if let Some(n) = d.no_new_privileges {
-            fill(
-                v,
-                &["process", "noNewPrivileges"],
-                "no_new_privileges",
-                json!(n),
-            );
-        }
-        if let Some(r) = d.readonly_root {
-            if get(v, &["root"]).is_some_and(Value::is_object) {
-                fill(v, &["root", "readonly"], "readonly_root", json!(r));
-            }
-        }
+        default_resources(d, v, changes);
         if d.seccomp.is_some() && !is_set(v, &["linux", "seccomp"]) {
-            let caps: Vec<String> = get(v, &["process", "capabilities", "bounding"])
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|c| c.as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let profile = iso_seccomp::default_profile(&caps);
-            if let Some(val) = oci_spec::runtime::LinuxSeccomp::try_from(&profile)
-                .ok()
-                .and_then(|s| serde_json::to_value(s).ok())
-            {
-                changes.push(Change {
-                    rule: "defaults.seccomp".into(),
-                    field: "linux.seccomp".into(),
-                    before: "unset".into(),
-                    after: "built-in default profile".into(),
-                });
-                set(v, &["linux", "seccomp"], val);
-            }
+            default_seccomp(v, changes);
         }
         if is_set(v, &["process"]) {
-            for (name, r) in &d.rlimits {
-                let Some((_, ty)) = RLIMITS.iter().find(|(n, _)| n == name) else {
-                    continue;
-                };
-                let Some(list) = array_at(v, &["process", "rlimits"]) else {
-                    continue;
-                };
-                if list
-                    .iter()
-                    .any(|e| e.get("type").and_then(Value::as_str) == Some(ty))
-                {
-                    continue;
-                }
-                list.push(json!({"type": ty, "soft": r.soft, "hard": r.hard}));
-                changes.push(Change {
-                    rule: format!("defaults.rlimits.{name}"),
-                    field: format!("process.rlimits[{ty}]"),
-                    before: "unset".into(),
-                    after: format!("{}/{}", r.soft, r.hard),
-                });
-            }
+            default_rlimits(d, v, changes);
         }
-        for (key, rule, extra) in [
-            ("maskedPaths", "masked_paths", &d.masked_paths),
-            ("readonlyPaths", "readonly_paths", &d.readonly_paths),
-        ] {
-            for p in extra {
-                let Some(list) = array_at(v, &["linux", key]) else {
-                    continue;
-                };
-                if list.iter().any(|e| e.as_str() == Some(p)) {
-                    continue;
-                }
-                list.push(json!(p));
-                changes.push(Change {
-                    rule: format!("defaults.{rule}"),
-                    field: format!("linux.{key}"),
-                    before: "absent".into(),
-                    after: p.clone(),
-                });
-            }
-        }
+        default_paths(d, v, changes);
     }
 
     /// Applies the pids, memory and cpu ceilings to the resources of an `update` (values it
@@ -727,278 +585,483 @@ impl Policy {
         update: bool,
     ) -> Result<(), Error> {
         let c = &self.ceilings;
-        for (name, limit) in [("pids", c.pids), ("memory", c.memory)] {
-            let Some(limit) = limit else { continue };
-            let path = ["linux", "resources", name, "limit"];
-            let cur = get(v, &path).and_then(Value::as_i64);
-            let over = match cur {
-                Some(n) => n < 0 || n > limit.max,
-                None => !update,
-            };
-            if !over {
-                continue;
-            }
-            let field = path.join(".");
-            let before = cur.map_or("unset (unlimited)".to_owned(), |n| n.to_string());
-            let rule = format!("ceilings.{name}");
-            if limit.action == Action::Reject {
-                return Err(reject(
-                    &rule,
-                    &field,
-                    format!("{before} exceeds the maximum {}", limit.max),
-                ));
-            }
-            set(v, &path, json!(limit.max));
-            if name == "memory" {
-                let swap_path = ["linux", "resources", "memory", "swap"];
-                if let Some(s) = get(v, &swap_path).and_then(Value::as_i64) {
-                    if s >= 0 && s < limit.max {
-                        set(v, &swap_path, json!(limit.max));
-                    }
-                }
-            }
-            changes.push(Change {
-                rule,
-                field,
-                before,
-                after: limit.max.to_string(),
-            });
-        }
+        ceil_limits(c, v, changes, update)?;
         if let Some(cpu) = c.cpu {
-            let period = get(v, &["linux", "resources", "cpu", "period"])
-                .and_then(Value::as_u64)
-                .filter(|p| *p > 0)
-                .unwrap_or(100_000);
-            let max = (cpu.max_cpus * period as f64).floor().max(1000.0) as i64;
-            let qpath = ["linux", "resources", "cpu", "quota"];
-            let cur = get(v, &qpath).and_then(Value::as_i64);
-            let over = match cur {
-                Some(q) => q <= 0 || q > max,
-                None => !update,
-            };
-            if over {
-                let before = cur.map_or("unset (unlimited)".to_owned(), |n| n.to_string());
-                if cpu.action == Action::Reject {
-                    return Err(reject(
-                        "ceilings.cpu",
-                        "linux.resources.cpu.quota",
-                        format!(
-                            "{before} exceeds {} cpus ({max} per period {period})",
-                            cpu.max_cpus
-                        ),
-                    ));
-                }
-                set(v, &qpath, json!(max));
-                set(v, &["linux", "resources", "cpu", "period"], json!(period));
-                changes.push(Change {
-                    rule: "ceilings.cpu".into(),
-                    field: "linux.resources.cpu.quota".into(),
-                    before,
-                    after: max.to_string(),
-                });
-            }
+            ceil_cpu(cpu, v, changes, update)?;
         }
         if update {
             return Ok(());
         }
         if let Some(rule) = &c.capabilities {
-            let allowed: Vec<String> = rule.items.iter().map(|c| cap_name(c)).collect();
-            for set_name in CAP_SETS {
-                let path = ["process", "capabilities", set_name];
-                let Some(list) = get_mut(v, &path).and_then(Value::as_array_mut) else {
-                    continue;
-                };
-                let mut dropped = Vec::new();
-                list.retain(|c| {
-                    let name = c.as_str().map(cap_name).unwrap_or_default();
-                    let ok = allowed.contains(&name);
-                    if !ok {
-                        dropped.push(name);
-                    }
-                    ok
-                });
-                if dropped.is_empty() {
-                    continue;
-                }
-                let field = path.join(".");
-                if rule.action == Action::Reject {
-                    return Err(reject(
-                        "ceilings.capabilities",
-                        &field,
-                        format!("{} not in the allowed set", dropped.join(", ")),
-                    ));
-                }
-                changes.push(Change {
-                    rule: "ceilings.capabilities".into(),
-                    field,
-                    before: dropped.join(","),
-                    after: "removed".into(),
-                });
-            }
+            ceil_capabilities(rule, v, changes)?;
         }
         if let Some(rule) = &c.namespaces {
-            for ty in &rule.items {
-                let file = NAMESPACES
-                    .iter()
-                    .find(|(t, _)| t == ty)
-                    .map_or("", |(_, f)| f);
-                let Some(list) = array_at(v, &["linux", "namespaces"]) else {
-                    continue;
-                };
-                let idx = list
-                    .iter()
-                    .position(|e| e.get("type").and_then(Value::as_str) == Some(ty));
-                let (host, before) = match idx {
-                    None => (true, "absent (shares the host's)".to_owned()),
-                    Some(i) => match list[i].get("path").and_then(Value::as_str) {
-                        Some(p) if !p.is_empty() => (is_own_namespace(p, file), p.to_owned()),
-                        _ => (false, String::new()),
-                    },
-                };
-                if !host {
-                    continue;
-                }
-                let field = format!("linux.namespaces[{ty}]");
-                if rule.action == Action::Reject || ty == "user" {
-                    return Err(reject(
-                        "ceilings.namespaces",
-                        &field,
-                        format!("{before}: joining the host's {ty} namespace is forbidden"),
-                    ));
-                }
-                match idx {
-                    Some(i) => list[i] = json!({"type": ty}),
-                    None => list.push(json!({"type": ty})),
-                }
-                changes.push(Change {
-                    rule: "ceilings.namespaces".into(),
-                    field,
-                    before,
-                    after: "new namespace".into(),
-                });
-            }
+            ceil_namespaces(rule, v, changes)?;
         }
         if let Some(rule) = &c.devices {
-            let forbidden: Vec<DeviceRule> = rule
-                .items
-                .iter()
-                .filter_map(|d| DeviceRule::parse(d))
-                .collect();
-            if let Some(list) =
-                get_mut(v, &["linux", "resources", "devices"]).and_then(Value::as_array_mut)
-            {
-                let mut i = 0;
-                while i < list.len() {
-                    let granted = DeviceRule::from_json(&list[i]);
-                    let bad: String = match &granted {
-                        Some(g) => g
-                            .access
-                            .chars()
-                            .filter(|a| forbidden.iter().any(|f| f.overlaps(g, *a)))
-                            .collect(),
-                        None => String::new(),
-                    };
-                    if bad.is_empty() {
-                        i += 1;
-                        continue;
-                    }
-                    let field = format!("linux.resources.devices[{i}]");
-                    let shown = granted.map(|g| g.to_string()).unwrap_or_default();
-                    if rule.action == Action::Reject {
-                        return Err(reject(
-                            "ceilings.devices",
-                            &field,
-                            format!("allow {shown:?} grants forbidden access {bad:?}"),
-                        ));
-                    }
-                    let keep: String = DeviceRule::from_json(&list[i])
-                        .map(|g| g.access.chars().filter(|a| !bad.contains(*a)).collect())
-                        .unwrap_or_default();
-                    changes.push(Change {
-                        rule: "ceilings.devices".into(),
-                        field,
-                        before: shown,
-                        after: if keep.is_empty() {
-                            "removed".into()
-                        } else {
-                            format!("access {keep}")
-                        },
-                    });
-                    if keep.is_empty() {
-                        list.remove(i);
-                    } else {
-                        if let Some(o) = list[i].as_object_mut() {
-                            o.insert("access".into(), json!(keep));
-                        }
-                        i += 1;
-                    }
-                }
-            }
+            ceil_devices(rule, v, changes)?;
         }
         if let Some(rule) = &c.mounts {
-            if let Some(list) = get_mut(v, &["mounts"]).and_then(Value::as_array_mut) {
-                let mut i = 0;
-                let mut shown_index = 0;
-                while i < list.len() {
-                    let m = &list[i];
-                    let hit = bind_source(m).and_then(|src| {
-                        rule.items
-                            .iter()
-                            .find(|p| path_conflicts(&src, Path::new(p)))
-                            .map(|p| (src, p.clone()))
-                    });
-                    let Some((src, forbidden)) = hit else {
-                        i += 1;
-                        shown_index += 1;
-                        continue;
-                    };
-                    let dest = m
-                        .get("destination")
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .to_owned();
-                    let field = format!("mounts[{shown_index}]");
-                    let what = format!(
-                        "bind mount of {} on {dest} (forbidden host path {forbidden})",
-                        src.display()
-                    );
-                    if rule.action == Action::Reject {
-                        return Err(reject("ceilings.mounts", &field, what));
-                    }
-                    list.remove(i);
-                    shown_index += 1;
-                    changes.push(Change {
-                        rule: "ceilings.mounts".into(),
-                        field,
-                        before: what,
-                        after: "removed".into(),
-                    });
-                }
-            }
+            ceil_mounts(rule, v, changes)?;
         }
         if let Some(rule) = &c.sysctls {
-            if let Some(map) = get_mut(v, &["linux", "sysctl"]).and_then(Value::as_object_mut) {
-                let bad: Vec<String> = map
-                    .keys()
-                    .filter(|k| rule.items.iter().any(|p| sysctl_matches(p, k)))
-                    .cloned()
-                    .collect();
-                for k in bad {
-                    let field = format!("linux.sysctl.{k}");
-                    if rule.action == Action::Reject {
-                        return Err(reject("ceilings.sysctls", &field, "is a forbidden sysctl"));
-                    }
-                    let before = map.remove(&k).map(|v| v.to_string()).unwrap_or_default();
-                    changes.push(Change {
-                        rule: "ceilings.sysctls".into(),
-                        field,
-                        before,
-                        after: "removed".into(),
-                    });
+            ceil_sysctls(rule, v, changes)?;
+        }
+        Ok(())
+    }
+}
+
+/// `ceilings.pids` and `ceilings.memory` (with an unset value counting as unlimited unless
+/// `update`).
+fn ceil_limits(
+    c: &Ceilings,
+    v: &mut Value,
+    changes: &mut Vec<Change>,
+    update: bool,
+) -> Result<(), Error> {
+    for (name, limit) in [("pids", c.pids), ("memory", c.memory)] {
+        let Some(limit) = limit else { continue };
+        let path = ["linux", "resources", name, "limit"];
+        let cur = get(v, &path).and_then(Value::as_i64);
+        let over = match cur {
+            Some(n) => n < 0 || n > limit.max,
+            None => !update,
+        };
+        if !over {
+            continue;
+        }
+        let field = path.join(".");
+        let before = cur.map_or("unset (unlimited)".to_owned(), |n| n.to_string());
+        let rule = format!("ceilings.{name}");
+        if limit.action == Action::Reject {
+            return Err(reject(
+                &rule,
+                &field,
+                format!("{before} exceeds the maximum {}", limit.max),
+            ));
+        }
+        set(v, &path, json!(limit.max));
+        if name == "memory" {
+            let swap_path = ["linux", "resources", "memory", "swap"];
+            if let Some(s) = get(v, &swap_path).and_then(Value::as_i64) {
+                if s >= 0 && s < limit.max {
+                    set(v, &swap_path, json!(limit.max));
                 }
             }
         }
-        Ok(())
+        changes.push(Change {
+            rule,
+            field,
+            before,
+            after: limit.max.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// `ceilings.cpu`: the quota at most `max_cpus` periods.
+fn ceil_cpu(
+    cpu: CpuLimit,
+    v: &mut Value,
+    changes: &mut Vec<Change>,
+    update: bool,
+) -> Result<(), Error> {
+    let period = get(v, &["linux", "resources", "cpu", "period"])
+        .and_then(Value::as_u64)
+        .filter(|p| *p > 0)
+        .unwrap_or(100_000);
+    let max = (cpu.max_cpus * period as f64).floor().max(1000.0) as i64;
+    let qpath = ["linux", "resources", "cpu", "quota"];
+    let cur = get(v, &qpath).and_then(Value::as_i64);
+    let over = match cur {
+        Some(q) => q <= 0 || q > max,
+        None => !update,
+    };
+    if over {
+        let before = cur.map_or("unset (unlimited)".to_owned(), |n| n.to_string());
+        if cpu.action == Action::Reject {
+            return Err(reject(
+                "ceilings.cpu",
+                "linux.resources.cpu.quota",
+                format!(
+                    "{before} exceeds {} cpus ({max} per period {period})",
+                    cpu.max_cpus
+                ),
+            ));
+        }
+        set(v, &qpath, json!(max));
+        set(v, &["linux", "resources", "cpu", "period"], json!(period));
+        changes.push(Change {
+            rule: "ceilings.cpu".into(),
+            field: "linux.resources.cpu.quota".into(),
+            before,
+            after: max.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// `ceilings.capabilities`: every set keeps only allowed capabilities.
+fn ceil_capabilities(
+    rule: &ListRule,
+    v: &mut Value,
+    changes: &mut Vec<Change>,
+) -> Result<(), Error> {
+    let allowed: Vec<String> = rule.items.iter().map(|c| cap_name(c)).collect();
+    for set_name in CAP_SETS {
+        let path = ["process", "capabilities", set_name];
+        let Some(list) = get_mut(v, &path).and_then(Value::as_array_mut) else {
+            continue;
+        };
+        let mut dropped = Vec::new();
+        list.retain(|c| {
+            let name = c.as_str().map(cap_name).unwrap_or_default();
+            let ok = allowed.contains(&name);
+            if !ok {
+                dropped.push(name);
+            }
+            ok
+        });
+        if dropped.is_empty() {
+            continue;
+        }
+        let field = path.join(".");
+        if rule.action == Action::Reject {
+            return Err(reject(
+                "ceilings.capabilities",
+                &field,
+                format!("{} not in the allowed set", dropped.join(", ")),
+            ));
+        }
+        changes.push(Change {
+            rule: "ceilings.capabilities".into(),
+            field,
+            before: dropped.join(","),
+            after: "removed".into(),
+        });
+    }
+    Ok(())
+}
+
+/// `ceilings.namespaces`: these types must be the container's own, not the host's.
+fn ceil_namespaces(rule: &ListRule, v: &mut Value, changes: &mut Vec<Change>) -> Result<(), Error> {
+    for ty in &rule.items {
+        let file = NAMESPACES
+            .iter()
+            .find(|(t, _)| t == ty)
+            .map_or("", |(_, f)| f);
+        let Some(list) = array_at(v, &["linux", "namespaces"]) else {
+            continue;
+        };
+        let idx = list
+            .iter()
+            .position(|e| e.get("type").and_then(Value::as_str) == Some(ty));
+        let (host, before) = match idx {
+            None => (true, "absent (shares the host's)".to_owned()),
+            Some(i) => match list[i].get("path").and_then(Value::as_str) {
+                Some(p) if !p.is_empty() => (is_own_namespace(p, file), p.to_owned()),
+                _ => (false, String::new()),
+            },
+        };
+        if !host {
+            continue;
+        }
+        let field = format!("linux.namespaces[{ty}]");
+        if rule.action == Action::Reject || ty == "user" {
+            return Err(reject(
+                "ceilings.namespaces",
+                &field,
+                format!("{before}: joining the host's {ty} namespace is forbidden"),
+            ));
+        }
+        match idx {
+            Some(i) => list[i] = json!({"type": ty}),
+            None => list.push(json!({"type": ty})),
+        }
+        changes.push(Change {
+            rule: "ceilings.namespaces".into(),
+            field,
+            before,
+            after: "new namespace".into(),
+        });
+    }
+    Ok(())
+}
+
+/// `ceilings.devices`: no allow rule may grant a forbidden access.
+fn ceil_devices(rule: &ListRule, v: &mut Value, changes: &mut Vec<Change>) -> Result<(), Error> {
+    let forbidden: Vec<DeviceRule> = rule
+        .items
+        .iter()
+        .filter_map(|d| DeviceRule::parse(d))
+        .collect();
+    if let Some(list) = get_mut(v, &["linux", "resources", "devices"]).and_then(Value::as_array_mut)
+    {
+        let mut i = 0;
+        while i < list.len() {
+            let granted = DeviceRule::from_json(&list[i]);
+            let bad: String = match &granted {
+                Some(g) => g
+                    .access
+                    .chars()
+                    .filter(|a| forbidden.iter().any(|f| f.overlaps(g, *a)))
+                    .collect(),
+                None => String::new(),
+            };
+            if bad.is_empty() {
+                i += 1;
+                continue;
+            }
+            let field = format!("linux.resources.devices[{i}]");
+            let shown = granted.map(|g| g.to_string()).unwrap_or_default();
+            if rule.action == Action::Reject {
+                return Err(reject(
+                    "ceilings.devices",
+                    &field,
+                    format!("allow {shown:?} grants forbidden access {bad:?}"),
+                ));
+            }
+            let keep: String = DeviceRule::from_json(&list[i])
+                .map(|g| g.access.chars().filter(|a| !bad.contains(*a)).collect())
+                .unwrap_or_default();
+            changes.push(Change {
+                rule: "ceilings.devices".into(),
+                field,
+                before: shown,
+                after: if keep.is_empty() {
+                    "removed".into()
+                } else {
+                    format!("access {keep}")
+                },
+            });
+            if keep.is_empty() {
+                list.remove(i);
+            } else {
+                if let Some(o) = list[i].as_object_mut() {
+                    o.insert("access".into(), json!(keep));
+                }
+                i += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `ceilings.mounts`: no bind mount of a forbidden host path.
+fn ceil_mounts(rule: &ListRule, v: &mut Value, changes: &mut Vec<Change>) -> Result<(), Error> {
+    if let Some(list) = get_mut(v, &["mounts"]).and_then(Value::as_array_mut) {
+        let mut i = 0;
+        let mut shown_index = 0;
+        while i < list.len() {
+            let m = &list[i];
+            let hit = bind_source(m).and_then(|src| {
+                rule.items
+                    .iter()
+                    .find(|p| path_conflicts(&src, Path::new(p)))
+                    .map(|p| (src, p.clone()))
+            });
+            let Some((src, forbidden)) = hit else {
+                i += 1;
+                shown_index += 1;
+                continue;
+            };
+            let dest = m
+                .get("destination")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
+            let field = format!("mounts[{shown_index}]");
+            let what = format!(
+                "bind mount of {} on {dest} (forbidden host path {forbidden})",
+                src.display()
+            );
+            if rule.action == Action::Reject {
+                return Err(reject("ceilings.mounts", &field, what));
+            }
+            list.remove(i);
+            shown_index += 1;
+            changes.push(Change {
+                rule: "ceilings.mounts".into(),
+                field,
+                before: what,
+                after: "removed".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `ceilings.sysctls`: no forbidden sysctl.
+fn ceil_sysctls(rule: &ListRule, v: &mut Value, changes: &mut Vec<Change>) -> Result<(), Error> {
+    if let Some(map) = get_mut(v, &["linux", "sysctl"]).and_then(Value::as_object_mut) {
+        let bad: Vec<String> = map
+            .keys()
+            .filter(|k| rule.items.iter().any(|p| sysctl_matches(p, k)))
+            .cloned()
+            .collect();
+        for k in bad {
+            let field = format!("linux.sysctl.{k}");
+            if rule.action == Action::Reject {
+                return Err(reject("ceilings.sysctls", &field, "is a forbidden sysctl"));
+            }
+            let before = map.remove(&k).map(|v| v.to_string()).unwrap_or_default();
+            changes.push(Change {
+                rule: "ceilings.sysctls".into(),
+                field,
+                before,
+                after: "removed".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Sets `path` to `val` unless it is set, and records the change (`defaults.<rule>`).
+fn fill(v: &mut Value, changes: &mut Vec<Change>, path: &[&str], rule: &str, val: Value) {
+    if is_set(v, path) {
+        return;
+    }
+    changes.push(Change {
+        rule: format!("defaults.{rule}"),
+        field: path.join("."),
+        before: "unset".into(),
+        after: val.to_string(),
+    });
+    set(v, path, val);
+}
+
+/// The default pids, memory, swap and cpu limits, `noNewPrivileges` and `root.readonly`,
+/// in that order.
+fn default_resources(d: &Defaults, v: &mut Value, changes: &mut Vec<Change>) {
+    if let Some(p) = d.pids {
+        let path = ["linux", "resources", "pids", "limit"];
+        fill(v, changes, &path, "pids", json!(p));
+    }
+    if let Some(mut m) = d.memory {
+        // Never make an existing swap total smaller than the memory limit.
+        let swap = get(v, &["linux", "resources", "memory", "swap"]).and_then(Value::as_i64);
+        if let Some(s) = swap.filter(|s| *s >= 0) {
+            m = m.min(s);
+        }
+        let path = ["linux", "resources", "memory", "limit"];
+        fill(v, changes, &path, "memory", json!(m));
+    }
+    if let Some(mut s) = d.memory_swap {
+        let mem = get(v, &["linux", "resources", "memory", "limit"]).and_then(Value::as_i64);
+        if let Some(m) = mem {
+            if s >= 0 && (m < 0 || s < m) {
+                s = if m < 0 { -1 } else { m };
+            }
+        }
+        let path = ["linux", "resources", "memory", "swap"];
+        fill(v, changes, &path, "memory_swap", json!(s));
+    }
+    let plain: [(Option<Value>, &[&str], &str); 4] = [
+        (
+            d.cpu_quota.map(|q| json!(q)),
+            &["linux", "resources", "cpu", "quota"],
+            "cpu_quota",
+        ),
+        (
+            d.cpu_period.map(|p| json!(p)),
+            &["linux", "resources", "cpu", "period"],
+            "cpu_period",
+        ),
+        (
+            d.cpu_shares.map(|s| json!(s)),
+            &["linux", "resources", "cpu", "shares"],
+            "cpu_shares",
+        ),
+        (
+            d.no_new_privileges.map(|n| json!(n)),
+            &["process", "noNewPrivileges"],
+            "no_new_privileges",
+        ),
+    ];
+    for (val, path, rule) in plain {
+        if let Some(val) = val {
+            fill(v, changes, path, rule, val);
+        }
+    }
+    if let Some(r) = d.readonly_root {
+        if get(v, &["root"]).is_some_and(Value::is_object) {
+            fill(v, changes, &["root", "readonly"], "readonly_root", json!(r));
+        }
+    }
+}
+
+/// The built-in seccomp profile for a config without one (allowing what the bounding set
+/// needs).
+fn default_seccomp(v: &mut Value, changes: &mut Vec<Change>) {
+    let caps: Vec<String> = get(v, &["process", "capabilities", "bounding"])
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let profile = iso_seccomp::default_profile(&caps);
+    if let Some(val) = oci_spec::runtime::LinuxSeccomp::try_from(&profile)
+        .ok()
+        .and_then(|s| serde_json::to_value(s).ok())
+    {
+        changes.push(Change {
+            rule: "defaults.seccomp".into(),
+            field: "linux.seccomp".into(),
+            before: "unset".into(),
+            after: "built-in default profile".into(),
+        });
+        set(v, &["linux", "seccomp"], val);
+    }
+}
+
+/// The default rlimits the process does not set itself.
+fn default_rlimits(d: &Defaults, v: &mut Value, changes: &mut Vec<Change>) {
+    for (name, r) in &d.rlimits {
+        let Some((_, ty)) = RLIMITS.iter().find(|(n, _)| n == name) else {
+            continue;
+        };
+        let Some(list) = array_at(v, &["process", "rlimits"]) else {
+            continue;
+        };
+        if list
+            .iter()
+            .any(|e| e.get("type").and_then(Value::as_str) == Some(ty))
+        {
+            continue;
+        }
+        list.push(json!({"type": ty, "soft": r.soft, "hard": r.hard}));
+        changes.push(Change {
+            rule: format!("defaults.rlimits.{name}"),
+            field: format!("process.rlimits[{ty}]"),
+            before: "unset".into(),
+            after: format!("{}/{}", r.soft, r.hard),
+        });
+    }
+}
+
+/// Masked and read-only paths added to the configuration's lists.
+fn default_paths(d: &Defaults, v: &mut Value, changes: &mut Vec<Change>) {
+    for (key, rule, extra) in [
+        ("maskedPaths", "masked_paths", &d.masked_paths),
+        ("readonlyPaths", "readonly_paths", &d.readonly_paths),
+    ] {
+        for p in extra {
+            let Some(list) = array_at(v, &["linux", key]) else {
+                continue;
+            };
+            if list.iter().any(|e| e.as_str() == Some(p)) {
+                continue;
+            }
+            list.push(json!(p));
+            changes.push(Change {
+                rule: format!("defaults.{rule}"),
+                field: format!("linux.{key}"),
+                before: "absent".into(),
+                after: p.clone(),
+            });
+        }
     }
 }
 

@@ -32,11 +32,16 @@ pub(crate) fn compiled(root: &Path, profile: &LinuxSeccomp) -> Result<BpfProgram
     if let Some(bpf) = std::fs::read(&path).ok().and_then(|e| decode(&e, &key)) {
         return Ok(bpf);
     }
-    let bpf = Profile::try_from(profile)?.compile()?.to_bpf()?;
+    let bpf = compile(profile)?;
     if std::fs::create_dir_all(root.join(DIR)).is_ok() {
         let _ = write_atomic(&path, &encode(&key, &bpf), 0o600, "cache a seccomp filter");
     }
     Ok(bpf)
+}
+
+/// The BPF program of `profile`, compiled without the cache (nothing is read or written).
+pub(crate) fn compile(profile: &LinuxSeccomp) -> Result<BpfProgram, Error> {
+    Ok(Profile::try_from(profile)?.compile()?.to_bpf()?)
 }
 
 /// Everything the compiled program depends on.

@@ -155,6 +155,23 @@ impl Record {
             .is_ok_and(|s| s == iso_cgroups::FreezerState::Frozen)
     }
 
+    /// The OCI state JSON with `status` as given (what the hooks read on stdin), the
+    /// recorded pid included.
+    pub fn state_json(&self, status: Status) -> Vec<u8> {
+        let state = State {
+            oci_version: self.oci_version.clone(),
+            id: self.id.clone(),
+            status,
+            pid: self.pid,
+            bundle: self.bundle.clone(),
+            rootfs: self.rootfs.clone(),
+            created: self.created.clone(),
+            owner: String::new(),
+            annotations: self.annotations.clone(),
+        };
+        serde_json::to_vec(&state).unwrap_or_default()
+    }
+
     /// The OCI state.
     pub fn state(&self, dir: &Path, host: &Host) -> State {
         let status = self.status(dir, host);
@@ -221,6 +238,7 @@ pub(crate) fn socket_path(
 pub(crate) struct Host {
     proc: OnceLock<ProcRoot>,
     layout: OnceLock<Layout>,
+    last_cap: OnceLock<u8>,
 }
 
 impl Clone for Host {
@@ -247,6 +265,15 @@ impl Host {
         }
         let layout = Layout::detect()?;
         Ok(self.layout.get_or_init(|| layout))
+    }
+
+    /// The highest capability number the kernel knows.
+    pub fn last_cap(&self) -> Result<u8, Error> {
+        if let Some(last) = self.last_cap.get() {
+            return Ok(*last);
+        }
+        let last = iso_caps::last_cap_probe()?;
+        Ok(*self.last_cap.get_or_init(|| last))
     }
 
     /// The existing cgroup at the absolute `path`.

@@ -1,0 +1,211 @@
+//! The root filesystem: mounts in the configuration's order with parsed options, the cgroup
+//! mount, device nodes, propagation, masked and read-only paths, how the root is entered.
+
+use std::path::{Path, PathBuf};
+
+use iso_cgroups::{Cgroup, Layout, Mode};
+use iso_chroot::{Device, DeviceKind, EnterMethod, Mount, MountKind, Propagation};
+use oci_spec::runtime::{Linux, LinuxDevice, LinuxDeviceType, Spec};
+
+use super::{CgroupPlan, ConfigFile, HostFacts, Request};
+use crate::Error;
+
+/// A mount as the init makes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PlannedMount {
+    /// An ordinary mount through `iso-chroot`.
+    Plain(Mount),
+    /// An OCI `cgroup` mount: a tmpfs holding read-only (or not) binds of the container's
+    /// cgroup directory in each v1 hierarchy (`name`, host directory), or, on a v2-only host,
+    /// a bind of the container's cgroup directory.
+    Cgroup {
+        /// Where (`/sys/fs/cgroup`).
+        destination: PathBuf,
+        /// A tmpfs with one bind per hierarchy (v1 or hybrid), or one bind (v2 only).
+        tmpfs: bool,
+        /// `ro` among the options.
+        readonly: bool,
+        /// (name below `destination`, the container's directory in the hierarchy).
+        binds: Vec<(String, PathBuf)>,
+    },
+}
+
+/// The root filesystem, decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RootfsPlan {
+    /// The root filesystem, absolute.
+    pub path: PathBuf,
+    /// `linux.rootfsPropagation`.
+    pub propagation: Option<Propagation>,
+    /// `mounts`, in order.
+    pub mounts: Vec<PlannedMount>,
+    /// The default devices, replaced or extended by `linux.devices`.
+    pub devices: Vec<Device>,
+    /// `/dev` is a tmpfs of ours: make its standard symlinks (`/dev/fd`, `/dev/stdin`, ...).
+    pub dev_tmpfs: bool,
+    /// `linux.maskedPaths`.
+    pub masked: Vec<PathBuf>,
+    /// `linux.readonlyPaths`.
+    pub readonly: Vec<PathBuf>,
+    /// `pivot_root`, or `MS_MOVE` + `chroot` with `--no-pivot`.
+    pub enter: EnterMethod,
+    /// `root.readonly`.
+    pub readonly_root: bool,
+}
+
+impl RootfsPlan {
+    /// Reads `mounts`, `linux.devices`, `linux.rootfsPropagation`, the masked and read-only
+    /// paths and `root.readonly`.
+    pub fn from_spec(
+        spec: &Spec,
+        linux: &Linux,
+        req: &Request<'_>,
+        cgroup: &CgroupPlan,
+        facts: &HostFacts<'_>,
+        config: &ConfigFile,
+    ) -> Result<Self, Error> {
+        let mut mounts = Vec::new();
+        for m in spec.mounts().iter().flatten() {
+            mounts.push(plan_mount(m, req.bundle, cgroup, facts.layout, config)?);
+        }
+        let dev_tmpfs = mounts.iter().any(|m| {
+            matches!(m, PlannedMount::Plain(m)
+                if m.destination() == Path::new("/dev") && m.kind() == &MountKind::Tmpfs)
+        });
+        let paths = |list: &Option<Vec<String>>| -> Vec<PathBuf> {
+            list.iter().flatten().map(PathBuf::from).collect()
+        };
+        Ok(RootfsPlan {
+            path: req.rootfs.to_path_buf(),
+            propagation: propagation(linux, config)?,
+            mounts,
+            devices: devices(linux.devices().as_deref().unwrap_or_default()),
+            dev_tmpfs,
+            masked: paths(linux.masked_paths()),
+            readonly: paths(linux.readonly_paths()),
+            enter: if req.no_pivot {
+                EnterMethod::MoveRoot
+            } else {
+                EnterMethod::Auto
+            },
+            readonly_root: spec
+                .root()
+                .as_ref()
+                .and_then(|r| r.readonly())
+                .unwrap_or(false),
+        })
+    }
+}
+
+/// One entry of `mounts`: its kind from `type` (a `bind`/`rbind` option makes any type a
+/// bind), a relative bind source resolved against the bundle, the options parsed.
+fn plan_mount(
+    m: &oci_spec::runtime::Mount,
+    bundle: &Path,
+    cgroup: &CgroupPlan,
+    layout: &Layout,
+    config: &ConfigFile,
+) -> Result<PlannedMount, Error> {
+    let dest = m.destination();
+    if !dest.is_absolute() {
+        return Err(config.invalid(
+            "mounts.destination",
+            format!("{} is not absolute", dest.display()),
+        ));
+    }
+    let typ = m.typ().as_deref().unwrap_or_default();
+    let options = m.options().as_deref().unwrap_or_default();
+    if typ == "cgroup" || typ == "cgroup2" {
+        let readonly = options.iter().any(|o| o == "ro");
+        return Ok(cgroup_mount(dest, readonly, cgroup, layout));
+    }
+    let is_bind = typ == "bind" || options.iter().any(|o| o == "bind" || o == "rbind");
+    let kind = if is_bind {
+        MountKind::Bind
+    } else {
+        match typ {
+            "proc" => MountKind::Proc,
+            "sysfs" => MountKind::Sysfs,
+            "tmpfs" => MountKind::Tmpfs,
+            "devpts" => MountKind::Devpts,
+            "mqueue" => MountKind::Mqueue,
+            "overlay" => MountKind::Overlay,
+            "" => return Err(config.invalid("mounts.type", "is required")),
+            other => MountKind::Other(other.to_owned()),
+        }
+    };
+    let mut mount = Mount::new(kind, dest);
+    if let Some(src) = m.source() {
+        mount = mount.source(if is_bind && src.is_relative() {
+            bundle.join(src)
+        } else {
+            src.clone()
+        });
+    }
+    Ok(PlannedMount::Plain(mount.options(&options.join(","))?))
+}
+
+/// A `cgroup` mount: on a v2-only host a bind of the container's cgroup; otherwise a tmpfs
+/// with a bind of the container's directory in each v1 hierarchy that has controllers or a
+/// name, under the hierarchy's own mount point name (`memory`, `cpu,cpuacct`, `systemd`).
+fn cgroup_mount(
+    destination: &Path,
+    readonly: bool,
+    cgroup: &CgroupPlan,
+    layout: &Layout,
+) -> PlannedMount {
+    let v2_only = layout.mode() == Mode::Unified;
+    let cg = Cgroup::at(layout, cgroup.path.clone());
+    let mut binds = Vec::new();
+    for (h, dir) in cg.dirs() {
+        if v2_only {
+            binds.push((String::new(), dir));
+        } else if !h.controllers.is_empty() || h.name.is_some() {
+            let name = h
+                .mount_point
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if !name.is_empty() {
+                binds.push((name, dir));
+            }
+        }
+    }
+    PlannedMount::Cgroup {
+        destination: destination.to_path_buf(),
+        tmpfs: !v2_only,
+        readonly,
+        binds,
+    }
+}
+
+/// The default devices, each replaced by a configured device at the same path, then the
+/// other configured ones in order.
+fn devices(configured: &[LinuxDevice]) -> Vec<Device> {
+    let mut devices = iso_chroot::default_devices();
+    for d in configured {
+        let kind = match d.typ() {
+            LinuxDeviceType::B => DeviceKind::Block,
+            LinuxDeviceType::P => DeviceKind::Fifo,
+            _ => DeviceKind::Char,
+        };
+        let mut dev = Device::new(kind, d.path(), d.major() as u32, d.minor() as u32);
+        if let Some(mode) = d.file_mode() {
+            dev = dev.mode(mode);
+        }
+        dev = dev.owner(d.uid().unwrap_or(0), d.gid().unwrap_or(0));
+        devices.retain(|x| x.path() != dev.path());
+        devices.push(dev);
+    }
+    devices
+}
+
+/// `linux.rootfsPropagation`, if set.
+fn propagation(linux: &Linux, config: &ConfigFile) -> Result<Option<Propagation>, Error> {
+    match linux.rootfs_propagation().as_deref() {
+        None | Some("") => Ok(None),
+        Some(p) => Propagation::parse(p)
+            .map(Some)
+            .ok_or_else(|| config.invalid("linux.rootfsPropagation", format!("{p:?} is unknown"))),
+    }
+}
