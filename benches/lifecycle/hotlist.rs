@@ -147,6 +147,33 @@ fn peek(pid: c_int, addr: u64) -> u64 {
     }
 }
 
+/// If the stopped `pid` has just hit one of the breakpoints in `original`: puts its byte
+/// back, moves the instruction pointer back onto it, and returns the function's index.
+fn undo_breakpoint(pid: c_int, original: &HashMap<u64, (usize, u8)>) -> Option<usize> {
+    // SAFETY: reading one word of the stopped tracee's registers.
+    let rip = unsafe {
+        ptrace(
+            PTRACE_PEEKUSER,
+            pid,
+            RIP_OFFSET as *mut c_void,
+            std::ptr::null_mut(),
+        )
+    } as u64;
+    let at = rip.wrapping_sub(1);
+    let &(i, byte) = original.get(&at)?;
+    put_byte(pid, at, byte);
+    // SAFETY: moving the stopped tracee back onto the restored instruction.
+    unsafe {
+        ptrace(
+            PTRACE_POKEUSER,
+            pid,
+            RIP_OFFSET as *mut c_void,
+            at as *mut c_void,
+        )
+    };
+    Some(i)
+}
+
 fn detach(pid: c_int) {
     // SAFETY: detaching a stopped tracee of ours.
     unsafe {
@@ -290,6 +317,11 @@ fn main() -> ExitCode {
                 detach(pid);
                 live.remove(&pid);
             } else {
+                // A breakpoint hit before the SIGSTOP arrives must still be undone, or the
+                // process resumes in the middle of an instruction.
+                if signal == SIGTRAP {
+                    undo_breakpoint(pid, &original);
+                }
                 resume(pid, 0);
             }
             continue;
@@ -306,27 +338,7 @@ fn main() -> ExitCode {
             continue;
         }
         if signal == SIGTRAP {
-            // SAFETY: reading one word of the stopped tracee's registers.
-            let rip = unsafe {
-                ptrace(
-                    PTRACE_PEEKUSER,
-                    pid,
-                    RIP_OFFSET as *mut c_void,
-                    std::ptr::null_mut(),
-                )
-            } as u64;
-            let at = rip.wrapping_sub(1);
-            if let Some(&(i, byte)) = original.get(&at) {
-                put_byte(pid, at, byte);
-                // SAFETY: moving the stopped tracee back onto the restored instruction.
-                unsafe {
-                    ptrace(
-                        PTRACE_POKEUSER,
-                        pid,
-                        RIP_OFFSET as *mut c_void,
-                        at as *mut c_void,
-                    )
-                };
+            if let Some(i) = undo_breakpoint(pid, &original) {
                 if seen.insert(i) {
                     order.push(i);
                 }
