@@ -58,6 +58,16 @@ pub enum Sealing {
 
 /// Whether `/proc/self/exe` is a file that cannot be opened for writing, and how.
 /// `Ok(None)`: it can be (the program runs from an ordinary writable file).
+///
+/// ```no_run
+/// use iso_chroot::exe::{is_sealed, Sealing};
+/// match is_sealed()? {
+///     Some(Sealing::ReadOnlyMount) => println!("running from a read-only mount"),
+///     Some(how) => println!("sealed: {how:?}"),
+///     None => println!("a container could overwrite this binary"),
+/// }
+/// # Ok::<(), iso_chroot::Error>(())
+/// ```
 pub fn is_sealed() -> Result<Option<Sealing>, Error> {
     let exe = std::fs::File::open(SELF_EXE).map_err(|e| Error::sys("open", SELF_EXE, e))?;
     sealing_of(exe.as_fd()).map_err(|e| Error::sys("fstatfs", SELF_EXE, e))
@@ -90,6 +100,12 @@ fn sealing_of(fd: BorrowedFd<'_>) -> io::Result<Option<Sealing>> {
 ///
 /// Errors when neither way works (no `/proc`, memfds refused), so that a caller can refuse
 /// to run containers rather than run them unprotected.
+///
+/// ```no_run
+/// let how = iso_chroot::exe::ensure_sealed()?; // may not return: the program starts over
+/// println!("running sealed: {how:?}");
+/// # Ok::<(), iso_chroot::Error>(())
+/// ```
 pub fn ensure_sealed() -> Result<Sealing, Error> {
     if let Some(how) = is_sealed()? {
         return Ok(how);
@@ -113,7 +129,7 @@ fn c_strings(items: impl Iterator<Item = OsString>) -> Vec<CString> {
 
 /// Re-executes the running program from a read-only overlay of its directory, else from a
 /// sealed memfd copy, with `argv` and `envp`. Returns only on failure.
-pub fn reexec_sealed(argv: &[CString], envp: &[CString]) -> Result<Infallible, Error> {
+fn reexec_sealed(argv: &[CString], envp: &[CString]) -> Result<Infallible, Error> {
     let exe = match overlay_copy() {
         Ok(fd) => fd,
         Err(_) => memfd_copy()?,

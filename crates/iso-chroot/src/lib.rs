@@ -65,6 +65,13 @@
 //! `MOVE_MOUNT_T_EMPTY_PATH`). Once resolved, a path is never looked up again, so swapping
 //! symlinks afterwards changes nothing.
 //!
+//! ## The runtime's own binary
+//!
+//! A runtime's process that enters a container shows the runtime's binary as its
+//! `/proc/<pid>/exe`; a container that writes that file owns the host (CVE-2019-5736).
+//! [`exe`] has the two ways out: a sealed trampoline to execute the container's program
+//! through, and re-executing the runtime from a read-only overlay of itself.
+//!
 //! ## Example
 //!
 //! ```no_run

@@ -19,9 +19,11 @@
 //! - in a new user namespace the init first becomes its root (the credentials the clone kept
 //!   are host root, which has no mapping inside), or every file it creates fails with
 //!   `EOVERFLOW`;
-//! - while the init waits for `start` it runs the runtime's code, so it is made
-//!   non-dumpable: `/proc/<pid>/exe` (the host's runtime binary) cannot be opened from the
-//!   container (CVE-2019-5736); after `execve` it is the user's program;
+//! - until it executes the container's program the init runs the runtime's code, so it is
+//!   non-dumpable from birth and executes the program through a sealed trampoline:
+//!   `/proc/<pid>/exe` (the host's runtime binary) can never be opened from the container
+//!   (CVE-2019-5736); a container that may hold `CAP_SYS_PTRACE` needs the runtime to run
+//!   from a sealed copy of itself ([`Error::SealRequired`], `iso_chroot::exe`);
 //! - every descriptor above stdio and the preserved ones is marked close-on-exec and the
 //!   working directory is checked to be inside the root (CVE-2024-21626);
 //! - seccomp is loaded last, so the filter need not allow the runtime's own setup calls
