@@ -46,7 +46,7 @@ pub(crate) fn before_entering_a_container(
         return Err(Error::SealRequired { reason });
     } else {
         Some(Trampoline::new().map_err(|_| Error::SealRequired {
-            reason: "this architecture has no exec trampoline",
+            reason: "no exec trampoline here (another architecture, or memfds refused)",
         })?)
     };
     // SAFETY: prctl with integer arguments.
