@@ -180,10 +180,17 @@ fn cgroup_mount(
 }
 
 /// The default devices, each replaced by a configured device at the same path, then the
-/// other configured ones in order.
+/// other configured ones in order. `/dev/ptmx` is left out: it is the `pts/ptmx` symlink of
+/// the container's own devpts, whatever the configuration lists (as runc and crun do).
 fn devices(configured: &[LinuxDevice]) -> Vec<Device> {
     let mut devices = iso_chroot::default_devices();
     for d in configured {
+        if d.path()
+            .components()
+            .eq(Path::new("/dev/ptmx").components())
+        {
+            continue;
+        }
         let kind = match d.typ() {
             LinuxDeviceType::B => DeviceKind::Block,
             LinuxDeviceType::P => DeviceKind::Fifo,

@@ -471,6 +471,31 @@ fn a_cgroup_mount_on_a_v2_host_is_one_bind() {
     assert_eq!(layout(UNIFIED).mode(), Mode::Unified);
 }
 
+#[test]
+fn configured_devices_are_allowed_after_a_device_list() {
+    let p = plan(json!({"linux": {
+        "resources": {"devices": [{"allow": false, "access": "rwm"}]},
+        "devices": [{"path": "/dev/tun", "type": "c", "major": 10, "minor": 200},
+                    {"path": "/dev/fifo", "type": "p", "major": 0, "minor": 0}]}}));
+    let devices = p.cgroup.resources.expect("resources").devices;
+    assert_eq!(devices.len(), 2 + default_device_rules().len());
+    let last = devices.last().expect("a rule");
+    assert!(last.allow);
+    assert_eq!((last.major, last.minor), (Some(10), Some(200)));
+}
+
+#[test]
+fn a_configured_dev_ptmx_stays_the_devpts_symlink() {
+    let p = plan(json!({"linux": {"devices": [
+        {"path": "/dev/ptmx", "type": "c", "major": 5, "minor": 2}]}}));
+    assert!(p
+        .init
+        .rootfs
+        .devices
+        .iter()
+        .all(|d| d.path() != Path::new("/dev/ptmx")));
+}
+
 // ---- devices, propagation, paths, root ----
 
 #[test]
