@@ -6,8 +6,7 @@
 //! Tests named `vm_` need a pure cgroup v2 host: they run in the VM tier.
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
@@ -118,25 +117,39 @@ fn write_config(bundle: &Path, config: &Value) {
     .unwrap();
 }
 
-/// Runs `config` under iso-runtime (`args` before the id, with `--bundle bundle`) and
-/// checks that it left nothing behind.
+/// Runs `config` under iso-runtime (`args` before the id, with `--bundle bundle`) and,
+/// unless it was detached, checks that it left nothing behind.
 fn run_ours(fx: &mut Fixture, name: &str, bundle: &Path, config: &Value, args: &[&str]) -> Output {
     write_config(bundle, config);
     let id = fx.id(name);
+    // What other containers of the test hold (the owner of joined namespaces, say).
+    let before = fx.leftovers(&id);
     let bundle = bundle.to_str().unwrap();
     let mut argv: Vec<&str> = args.to_vec();
     argv.extend(["--bundle", bundle, &id]);
     let out = fx.rt(&argv);
-    if argv[0] == "run" && !argv.contains(&"-d") && !argv.contains(&"--detach") {
-        no_leftovers(fx, &id);
+    let detached = argv.contains(&"-d") || argv.contains(&"--detach");
+    if argv[0] == "run" && !detached || argv[0] == "create" && !out.status.success() {
+        no_leftovers(fx, &id, &before);
     }
     out
 }
 
-/// Nothing of the container `id` is left on the host.
-fn no_leftovers(fx: &Fixture, id: &str) {
-    let left = fx.leftovers_after(id, Duration::from_secs(5));
-    assert!(left.is_empty(), "{id} left: {left:#?}");
+/// Nothing of the container `id` is left on the host (besides `before`, what was there).
+fn no_leftovers(fx: &Fixture, id: &str, before: &[String]) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let left: Vec<String> = fx
+            .leftovers(id)
+            .into_iter()
+            .filter(|l| !before.contains(l))
+            .collect();
+        if left.is_empty() {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{id} left: {left:#?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Runs `config` with `run` (and `flags`) under iso-runtime and `other`, and asserts both
@@ -178,20 +191,24 @@ fn same_as_in(
 /// `create` of `config` fails under iso-runtime (naming `needle`) and under runc, and
 /// iso-runtime leaves nothing.
 fn both_fail(fx: &mut Fixture, name: &str, config: &Value, needle: &str) {
+    ours_fails(fx, name, config, needle);
     let bundle = fx.bundle();
-    let ours = run_ours(fx, name, &bundle, config, &["create"]);
-    let id = fx.id(name);
-    assert!(!ours.status.success(), "{name}: iso-runtime succeeded");
-    assert!(
-        text(&ours.stderr).contains(needle),
-        "{name}: {}",
-        text(&ours.stderr)
-    );
-    no_leftovers(fx, &id);
     if Other::Runc.installed() {
         let theirs = run_other(fx, Other::Runc, &bundle, config, &["run"]);
         assert!(!theirs.status.success(), "{name}: runc succeeded");
     }
+}
+
+/// `create` of `config` fails under iso-runtime, naming `needle`, and leaves nothing.
+fn ours_fails(fx: &mut Fixture, name: &str, config: &Value, needle: &str) {
+    let bundle = fx.bundle();
+    let out = run_ours(fx, name, &bundle, config, &["create"]);
+    assert!(!out.status.success(), "{name}: iso-runtime succeeded");
+    assert!(
+        text(&out.stderr).contains(needle),
+        "{name}: {}",
+        text(&out.stderr)
+    );
 }
 
 /// The fixture's config with `/dev/pts` and `/dev/shm`, as `runc spec` writes it.
@@ -290,4 +307,151 @@ fn devices_in_a_user_namespace_are_bound_from_the_host() {
         {"path": "/dev/no-such-node", "type": "c", "major": 1, "minor": 3}
     ]);
     both_fail(&mut fx, "devu-missing", &c, "/dev/no-such-node");
+}
+
+// ---- 9. Root path and personality
+
+/// `root.path` of `.` (the bundle is the root filesystem) and of `rootfs/`, as runc reads
+/// them; `linux.personality` LINUX32 as crun applies it (runc 1.1 ignores the field), LINUX
+/// as both.
+#[test]
+fn root_path_dot_or_trailing_slash_and_personality() {
+    let Some(mut fx) = Fixture::new(bin(), "r2-root") else {
+        return;
+    };
+    let mut c = config(&fx, "ls /config.json; uname -m");
+    c["root"]["path"] = json!(".");
+    let rootfs = fx.rootfs();
+    let out = same_as_in(&mut fx, Other::Runc, "dot", &rootfs, &c, &[]);
+    assert_eq!(out, "/config.json\nx86_64\n");
+    fs::remove_file(rootfs.join("config.json")).unwrap();
+    let mut c = config(&fx, "uname -m");
+    c["root"]["path"] = json!("rootfs/");
+    c["linux"]["personality"] = json!({"domain": "LINUX"});
+    let out = same_as(&mut fx, Other::Runc, "slash", &c, &[]);
+    assert_eq!(out, "x86_64\n");
+    c["linux"]["personality"] = json!({"domain": "LINUX32"});
+    let out = same_as(&mut fx, Other::Crun, "linux32", &c, &[]);
+    assert_eq!(out, "i686\n");
+    // A root that is not there: both fail, nothing is left.
+    c["root"]["path"] = json!("no-such-rootfs/");
+    both_fail(&mut fx, "noroot", &c, "no-such-rootfs");
+}
+
+// ---- 2. Joined namespaces
+
+/// Runs `config` detached under iso-runtime as the owner of namespaces; returns its id and
+/// pid.
+fn pause(fx: &mut Fixture, name: &str, config: &Value) -> (String, i64) {
+    fx.write_config(config);
+    let id = fx.id(name);
+    let out = fx.rt(&["run", "-d", &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let pid = fx.state(&id)["pid"].as_i64().unwrap();
+    (id, pid)
+}
+
+/// A UTS namespace joined by path with `hostname` set: the name is set in it (runc does);
+/// the runtime's own UTS namespace is refused (it would rename the host).
+#[test]
+fn hostname_in_a_joined_uts_namespace() {
+    let Some(mut fx) = Fixture::new(bin(), "r2-uts") else {
+        return;
+    };
+    let owner = config(&fx, "sleep 600");
+    let (owner, pid) = pause(&mut fx, "owner", &owner);
+    let mut c = config(&fx, "hostname");
+    c["hostname"] = json!("joined");
+    c["linux"]["cgroupsPath"] = json!(format!("{}-b", fx.cgroup()));
+    c["linux"]["namespaces"] = json!([
+        {"type": "pid"}, {"type": "mount"},
+        {"type": "uts", "path": format!("/proc/{pid}/ns/uts")}
+    ]);
+    let out = same_as(&mut fx, Other::Runc, "member", &c, &[]);
+    assert_eq!(out, "joined\n");
+    let out = fx.rt(&["exec", &owner, "hostname"]);
+    assert_eq!(text(&out.stdout), "joined\n", "{}", text(&out.stderr));
+    let host = iso_ns::hostname().unwrap();
+    c["linux"]["namespaces"][2]["path"] = json!("/proc/self/ns/uts");
+    ours_fails(&mut fx, "hostuts", &c, "rename the host");
+    assert_eq!(iso_ns::hostname().unwrap(), host);
+}
+
+/// After joining another container's user namespace by path, the new namespaces belong to
+/// it: the hostname is set and the mounts are made (runc: join the user namespace first).
+#[test]
+fn joined_user_namespace_then_hostname_and_mounts() {
+    let Some(mut fx) = Fixture::new(bin(), "r2-user") else {
+        return;
+    };
+    chown_rootfs(&fx);
+    let mut owner = config(&fx, "sleep 600");
+    with_userns(&mut owner);
+    let (_, pid) = pause(&mut fx, "owner", &owner);
+    let mut c = config(
+        &fx,
+        "hostname; id -u; cat /proc/self/uid_map; grep -c ' /tmp ' /proc/self/mounts",
+    );
+    c["hostname"] = json!("member");
+    c["linux"]["cgroupsPath"] = json!(format!("{}-b", fx.cgroup()));
+    with_userns(&mut c);
+    c["linux"]["namespaces"] = json!([
+        {"type": "pid"}, {"type": "mount"}, {"type": "uts"}, {"type": "ipc"},
+        {"type": "network"}, {"type": "user", "path": format!("/proc/{pid}/ns/user")}
+    ]);
+    let out = same_as(&mut fx, Other::Runc, "member", &c, &[]);
+    assert!(out.starts_with("member\n0\n"), "{out}");
+    let user = fs::read_link(format!("/proc/{pid}/ns/user")).unwrap();
+    let mut c2 = c.clone();
+    c2["process"]["args"] = json!(["/bin/readlink", "/proc/self/ns/user"]);
+    let bundle = fx.bundle();
+    let out = run_ours(&mut fx, "member2", &bundle, &c2, &["run"]);
+    assert_eq!(text(&out.stdout).trim(), user.to_str().unwrap());
+    // A user namespace path that is not one: fails, nothing is left.
+    c["linux"]["namespaces"][5]["path"] = json!(format!("/proc/{pid}/ns/net"));
+    both_fail(&mut fx, "notuser", &c, "ns/net");
+}
+
+// ---- 3. Time namespace offsets
+
+/// `linux.timeOffsets` are written before the time namespace's first process: the
+/// container's clocks are shifted (/proc/uptime is boottime). runc 1.1 and crun 1.8 have no
+/// time namespace support, so the expected values are the spec's.
+#[test]
+fn time_namespace_offsets_shift_the_clocks() {
+    let Some(mut fx) = Fixture::new(bin(), "r2-time") else {
+        return;
+    };
+    let mut c = config(
+        &fx,
+        "cut -d' ' -f1 /proc/uptime; cat /proc/self/timens_offsets",
+    );
+    add_namespace(&mut c, json!({"type": "time"}));
+    c["linux"]["timeOffsets"] = json!({"monotonic": {"secs": 86400},
+                                      "boottime": {"secs": 172800, "nanosecs": 5}});
+    let host: f64 = fs::read_to_string("/proc/uptime")
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let bundle = fx.bundle();
+    let out = run_ours(&mut fx, "time", &bundle, &c, &["run"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    let mut lines = stdout.lines();
+    let uptime: f64 = lines.next().unwrap().parse().unwrap();
+    assert!(
+        uptime >= host + 172800.0 && uptime < host + 172800.0 + 600.0,
+        "{stdout}"
+    );
+    let offsets: Vec<Vec<&str>> = lines.map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(
+        offsets,
+        [["monotonic", "86400", "0"], ["boottime", "172800", "5"]]
+    );
+    // Offsets without a time namespace: refused, nothing is left.
+    c["linux"]["namespaces"].as_array_mut().unwrap().pop();
+    ours_fails(&mut fx, "nons", &c, "linux.timeOffsets");
 }

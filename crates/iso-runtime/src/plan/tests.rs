@@ -280,9 +280,13 @@ fn a_joined_user_namespace_is_joined_first() {
         {"type": "ipc", "path": "/i"},
         {"type": "user", "path": "/u"},
     ]}}));
+    // The clone happens inside it (its new namespaces belong to it); the others are
+    // joined after, with its credentials.
+    assert_eq!(p.namespaces.join_user.as_deref(), Some(Path::new("/u")));
     let kinds: Vec<_> = p.namespaces.join.iter().map(|j| j.kind).collect();
-    assert_eq!(kinds, [Namespace::User, Namespace::Net, Namespace::Ipc]);
+    assert_eq!(kinds, [Namespace::Net, Namespace::Ipc]);
     assert!(p.init.become_root, "root of the joined user namespace");
+    assert!(p.namespaces.uid_map.is_none());
 }
 
 #[test]
@@ -294,16 +298,42 @@ fn a_new_cgroup_namespace_is_unshared_by_the_init_not_cloned() {
 }
 
 #[test]
-fn a_hostname_needs_a_new_uts_namespace() {
-    refused(json!({"hostname": "box"}), "hostname");
-    refused(
-        json!({"domainname": "example", "linux": {"namespaces": [{"type": "uts", "path": "/u"}]}}),
-        "needs a new UTS namespace",
-    );
+fn a_hostname_needs_a_uts_namespace_new_or_joined() {
+    refused(json!({"hostname": "box"}), "needs a UTS namespace");
     let p = plan(json!({"hostname": "box", "domainname": "ex",
         "linux": {"namespaces": [{"type": "uts"}]}}));
     assert_eq!(p.init.hostname.as_deref(), Some("box"));
     assert_eq!(p.init.domainname.as_deref(), Some("ex"));
+    assert!(!p.namespaces.uts_joined);
+    // Set in the joined one; launch checks that it is not the runtime's own.
+    let p = plan(json!({"domainname": "example",
+        "linux": {"namespaces": [{"type": "uts", "path": "/u"}]}}));
+    assert!(p.namespaces.uts_joined);
+    assert_eq!(p.init.domainname.as_deref(), Some("example"));
+}
+
+#[test]
+fn time_offsets_go_with_a_new_time_namespace() {
+    let p = plan(json!({"linux": {"namespaces": [{"type": "time"}],
+        "timeOffsets": {"monotonic": {"secs": 86400}, "boottime": {"secs": -5, "nanosecs": 7}}}}));
+    let offsets = p.namespaces.time_offsets.expect("offsets");
+    assert_eq!(offsets.monotonic, iso_ns::ClockOffset::from_secs(86400));
+    assert_eq!(offsets.boottime, iso_ns::ClockOffset { secs: -5, nanos: 7 });
+    assert!(p.namespaces.new.contains(Namespace::Time));
+    refused(
+        json!({"linux": {"timeOffsets": {"monotonic": {"secs": 1}}}}),
+        "needs a new time namespace",
+    );
+    refused(
+        json!({"linux": {"namespaces": [{"type": "time"}],
+            "timeOffsets": {"realtime": {"secs": 1}}}}),
+        "linux.timeOffsets",
+    );
+    refused(
+        json!({"linux": {"namespaces": [{"type": "time"}],
+            "timeOffsets": {"boottime": {"secs": 1, "nanosecs": 1000000000u32}}}}),
+        "linux.timeOffsets",
+    );
 }
 
 #[test]
