@@ -90,6 +90,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod copy;
 mod dev;
 mod enter;
 mod error;

@@ -525,6 +525,21 @@ impl Mount {
         Ok(self)
     }
 
+    /// The same mount without the per-mount and recursive `flags` to set (to make it
+    /// writable first and read-only after filling it, say).
+    ///
+    /// ```
+    /// use iso_chroot::{Mount, MountFlags};
+    /// let m = Mount::tmpfs("/t").options("ro,nosuid")?.without_flags(MountFlags::RDONLY);
+    /// assert_eq!(m.mount_flags(), MountFlags::NOSUID);
+    /// # Ok::<(), iso_chroot::Error>(())
+    /// ```
+    pub fn without_flags(mut self, flags: MountFlags) -> Mount {
+        self.flags.remove(flags);
+        self.recursive_set.remove(flags);
+        self
+    }
+
     /// The kind of mount.
     ///
     /// ```

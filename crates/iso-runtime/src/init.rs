@@ -306,6 +306,9 @@ fn setup_rootfs(
     if let Some(console) = plan.console.take() {
         setup_console(&root, console)?;
     }
+    if fs.dev_readonly {
+        iso_chroot::remount_readonly(root.open_dir("/dev")?.as_fd())?;
+    }
     enter_cgroup_namespace(&plan.setup)?;
     sync_hooks(report, go)?;
     run_hooks(
@@ -336,6 +339,12 @@ fn make_mounts(root: &Root, fs: &RootfsPlan) -> Result<Option<PathBuf>, Failure>
     let mut proc_dest = None;
     for m in &fs.mounts {
         match m {
+            PlannedMount::Plain(m) if m.kind() == &iso_chroot::MountKind::Tmpfs => {
+                root.mount_tmpfs_over(m, false)?;
+            }
+            PlannedMount::TmpfsCopyUp(m) => {
+                root.mount_tmpfs_over(m, true)?;
+            }
             PlannedMount::Plain(m) => {
                 root.mount(m)?;
                 if m.kind() == &iso_chroot::MountKind::Proc && proc_dest.is_none() {

@@ -156,10 +156,11 @@ fn no_leftovers(fx: &Fixture, id: &str, before: &[String]) {
 /// print the same and exit the same way. Returns iso-runtime's output.
 fn same_as(fx: &mut Fixture, other: Other, name: &str, config: &Value, flags: &[&str]) -> String {
     let bundle = fx.bundle();
-    same_as_in(fx, other, name, &bundle, config, flags)
+    same_as_in(fx, other, name, &bundle, config, flags, &|| {})
 }
 
-/// [`same_as`] with the bundle directory `bundle`.
+/// [`same_as`] with the bundle directory `bundle`, calling `reset` before each run (to
+/// remove what a run created in the rootfs, so that both start from the same image).
 fn same_as_in(
     fx: &mut Fixture,
     other: Other,
@@ -167,10 +168,13 @@ fn same_as_in(
     bundle: &Path,
     config: &Value,
     flags: &[&str],
+    reset: &dyn Fn(),
 ) -> String {
     let mut args = vec!["run"];
     args.extend(flags);
+    reset();
     let ours = run_ours(fx, name, bundle, config, &args);
+    reset();
     let ours_out = text(&ours.stdout);
     if !other.installed() {
         eprintln!("{} is not installed: not compared", other.name());
@@ -322,7 +326,7 @@ fn root_path_dot_or_trailing_slash_and_personality() {
     let mut c = config(&fx, "ls /config.json; uname -m");
     c["root"]["path"] = json!(".");
     let rootfs = fx.rootfs();
-    let out = same_as_in(&mut fx, Other::Runc, "dot", &rootfs, &c, &[]);
+    let out = same_as_in(&mut fx, Other::Runc, "dot", &rootfs, &c, &[], &|| {});
     assert_eq!(out, "/config.json\nx86_64\n");
     fs::remove_file(rootfs.join("config.json")).unwrap();
     let mut c = config(&fx, "uname -m");
@@ -454,4 +458,178 @@ fn time_namespace_offsets_shift_the_clocks() {
     // Offsets without a time namespace: refused, nothing is left.
     c["linux"]["namespaces"].as_array_mut().unwrap().pop();
     ours_fails(&mut fx, "nons", &c, "linux.timeOffsets");
+}
+
+// ---- 4. Mounts
+
+/// Adds `mounts` after the config's own.
+fn add_mounts(config: &mut Value, mounts: Value) {
+    let list = config["mounts"].as_array_mut().unwrap();
+    list.extend(mounts.as_array().unwrap().iter().cloned());
+}
+
+/// A tmpfs without `mode` takes the covered directory's mode; `tmpcopyup` copies its
+/// content; a read-only tmpfs; a read-only /dev with its nodes and devpts made first.
+#[test]
+fn tmpfs_mode_copyup_read_only_and_a_read_only_dev() {
+    let Some(mut fx) = Fixture::new(bin(), "r2-tmpfs") else {
+        return;
+    };
+    let rootfs = fx.rootfs();
+    for (dir, mode) in [
+        ("covered", 0o710),
+        ("covered/sub", 0o700),
+        ("plain", 0o750),
+        ("ro", 0o755),
+    ] {
+        fs::create_dir(rootfs.join(dir)).unwrap();
+        fs::set_permissions(
+            rootfs.join(dir),
+            std::os::unix::fs::PermissionsExt::from_mode(mode),
+        )
+        .unwrap();
+    }
+    fs::write(rootfs.join("covered/file"), "hello\n").unwrap();
+    std::os::unix::fs::symlink("file", rootfs.join("covered/link")).unwrap();
+    std::os::unix::fs::chown(rootfs.join("covered/file"), Some(1000), Some(1001)).unwrap();
+    let script = "stat -c '%n %a %u %g' /covered /covered/file /covered/sub /plain /ro; \
+                  cat /covered/link; touch /covered/new; touch /ro/x 2>/dev/null || echo ro-ro; \
+                  touch /dev/x 2>/dev/null || echo dev-ro; ls /dev/pts; \
+                  echo x > /dev/null && echo null-ok";
+    let mut c = config(&fx, script);
+    c["mounts"][1]["options"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("ro"));
+    add_mounts(
+        &mut c,
+        json!([
+            {"destination": "/covered", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup"]},
+            {"destination": "/plain", "type": "tmpfs", "source": "tmpfs"},
+            {"destination": "/ro", "type": "tmpfs", "source": "tmpfs", "options": ["ro"]}
+        ]),
+    );
+    let out = same_as(&mut fx, Other::Runc, "tmpfs", &c, &[]);
+    for want in [
+        "/covered 710 0 0",
+        "/covered/file 644 1000 1001",
+        "/plain 750",
+        "hello",
+        "ro-ro",
+        "dev-ro",
+        "ptmx",
+        "null-ok",
+    ] {
+        assert!(out.contains(want), "{want:?} in {out}");
+    }
+    // The copy went to the tmpfs, not to the image.
+    assert!(!rootfs.join("covered/new").exists());
+    // A bind whose source is missing: both fail, nothing is left.
+    add_mounts(
+        &mut c,
+        json!([{"destination": "/x", "type": "bind",
+                               "source": "/no-such-source", "options": ["rbind"]}]),
+    );
+    both_fail(&mut fx, "nosource", &c, "/no-such-source");
+}
+
+/// Destinations through a dangling or an absolute symlink are resolved inside the root and
+/// created; a bind source inside an earlier mount of the same container sees that mount; a
+/// setgid root directory and destinations that need mkdir -p.
+#[test]
+fn destinations_through_symlinks_sources_in_earlier_mounts_and_setgid_root() {
+    let Some(mut fx) = Fixture::new(bin(), "r2-dest") else {
+        return;
+    };
+    let rootfs = fx.rootfs();
+    std::os::unix::fs::symlink("/nonexistent/deep", rootfs.join("dangling")).unwrap();
+    std::os::unix::fs::symlink("/etc", rootfs.join("abslink")).unwrap();
+    fs::set_permissions(
+        &rootfs,
+        std::os::unix::fs::PermissionsExt::from_mode(0o2755),
+    )
+    .unwrap();
+    let host = fx.path().join("hostdata");
+    fs::create_dir(&host).unwrap();
+    fs::write(host.join("f"), "from-host\n").unwrap();
+    let script = "grep -oE ' /(nonexistent/deep|etc/inner|a/b/c|data|data2) ' \
+                  /proc/self/mountinfo | sort; cat /data2/f; stat -c '%n %a' /a /a/b /a/b/c";
+    let mut c = config(&fx, script);
+    add_mounts(
+        &mut c,
+        json!([
+            {"destination": "/dangling", "type": "tmpfs", "source": "tmpfs"},
+            {"destination": "/abslink/inner", "type": "tmpfs", "source": "tmpfs"},
+            {"destination": "/a/b/c", "type": "tmpfs", "source": "tmpfs"},
+            {"destination": "/data", "type": "bind", "source": host, "options": ["rbind"]},
+            {"destination": "/data2", "type": "bind", "source": rootfs.join("data"),
+             "options": ["rbind"]}
+        ]),
+    );
+    let reset = || {
+        for d in ["nonexistent", "etc/inner", "a", "data", "data2"] {
+            let _ = fs::remove_dir_all(rootfs.join(d));
+        }
+    };
+    let bundle = fx.bundle();
+    let out = same_as_in(&mut fx, Other::Runc, "dest", &bundle, &c, &[], &reset);
+    for want in [
+        " /nonexistent/deep ",
+        " /etc/inner ",
+        " /data2 ",
+        "from-host",
+        "/a 2755",
+        "/a/b/c 1777",
+    ] {
+        assert!(out.contains(want), "{want:?} in {out}");
+    }
+    reset();
+}
+
+/// `/sys/fs/cgroup` read-only, with and without a cgroup namespace (the container's own
+/// cgroup is what it sees either way; its files are read-only).
+#[test]
+fn read_only_cgroup_mount_with_and_without_a_cgroup_namespace() {
+    let Some(mut fx) = Fixture::new(bin(), "r2-cg") else {
+        return;
+    };
+    let v2 = iso_testutil::VmFeature::CgroupV2.present();
+    let pids = if v2 {
+        "/sys/fs/cgroup"
+    } else {
+        "/sys/fs/cgroup/pids"
+    };
+    for cgroupns in [false, true] {
+        // Without a cgroup namespace runc shows the whole v2 hierarchy (the limit is not at
+        // its root) and the cgroup paths differ by name: compared is what the spec defines.
+        let limit = if cgroupns || !v2 {
+            format!("cat {pids}/pids.max; ")
+        } else {
+            String::new()
+        };
+        let own = if cgroupns {
+            "grep -E '^(0::|[0-9]+:pids:)' /proc/self/cgroup; "
+        } else {
+            ""
+        };
+        let script = format!(
+            "{limit}{own}touch {pids}/x 2>/dev/null || echo cg-ro; \
+             grep -c ' /sys/fs/cgroup' /proc/self/mountinfo >/dev/null && echo mounted"
+        );
+        let mut c = config(&fx, &script);
+        add_mounts(
+            &mut c,
+            json!([
+                {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+                 "options": ["nosuid", "noexec", "nodev", "ro"]},
+                {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+                 "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}
+            ]),
+        );
+        if cgroupns {
+            add_namespace(&mut c, json!({"type": "cgroup"}));
+        }
+        let out = same_as(&mut fx, Other::Runc, &format!("cg-{cgroupns}"), &c, &[]);
+        assert!(out.contains("cg-ro\nmounted"), "{out}");
+    }
 }

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use iso_cgroups::{Cgroup, Layout, Mode};
-use iso_chroot::{Device, DeviceKind, EnterMethod, Mount, MountKind, Propagation};
+use iso_chroot::{Device, DeviceKind, EnterMethod, Mount, MountFlags, MountKind, Propagation};
 use oci_spec::runtime::{Linux, LinuxDevice, LinuxDeviceType, Spec};
 
 use super::{CgroupPlan, ConfigFile, HostFacts, Request};
@@ -13,8 +13,11 @@ use crate::Error;
 /// A mount as the init makes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum PlannedMount {
-    /// An ordinary mount through `iso-chroot`.
+    /// An ordinary mount through `iso-chroot` (a tmpfs without `mode=` takes the mode of
+    /// the directory it covers: `iso_chroot::Root::mount_tmpfs_over`).
     Plain(Mount),
+    /// A tmpfs with OCI's `tmpcopyup`: the content of the directory it covers is copied in.
+    TmpfsCopyUp(Mount),
     /// An OCI `cgroup` mount: a tmpfs holding read-only (or not) binds of the container's
     /// cgroup directory in each v1 hierarchy (`name`, host directory), or, on a v2-only host,
     /// a bind of the container's cgroup directory.
@@ -43,6 +46,9 @@ pub(crate) struct RootfsPlan {
     pub devices: Vec<Device>,
     /// `/dev` is a tmpfs of ours: make its standard symlinks (`/dev/fd`, `/dev/stdin`, ...).
     pub dev_tmpfs: bool,
+    /// That tmpfs is read-only (`ro`): it is mounted writable and made read-only once its
+    /// nodes, symlinks, devpts and console are in place (as runc does).
+    pub dev_readonly: bool,
     /// `linux.maskedPaths`.
     pub masked: Vec<PathBuf>,
     /// `linux.readonlyPaths`.
@@ -68,10 +74,17 @@ impl RootfsPlan {
         for m in spec.mounts().iter().flatten() {
             mounts.push(plan_mount(m, req.bundle, cgroup, facts.layout, config)?);
         }
-        let dev_tmpfs = mounts.iter().any(|m| {
-            matches!(m, PlannedMount::Plain(m)
-                if m.destination() == Path::new("/dev") && m.kind() == &MountKind::Tmpfs)
-        });
+        let mut dev_tmpfs = false;
+        let mut dev_readonly = false;
+        for planned in &mut mounts {
+            if let PlannedMount::Plain(m) | PlannedMount::TmpfsCopyUp(m) = planned {
+                if m.destination() == Path::new("/dev") && m.kind() == &MountKind::Tmpfs {
+                    dev_tmpfs = true;
+                    dev_readonly = m.mount_flags().contains(MountFlags::RDONLY);
+                    *m = m.clone().without_flags(MountFlags::RDONLY);
+                }
+            }
+        }
         let paths = |list: &Option<Vec<String>>| -> Vec<PathBuf> {
             list.iter().flatten().map(PathBuf::from).collect()
         };
@@ -81,6 +94,7 @@ impl RootfsPlan {
             mounts,
             devices: devices(linux.devices().as_deref().unwrap_or_default()),
             dev_tmpfs,
+            dev_readonly,
             masked: paths(linux.masked_paths()),
             readonly: paths(linux.readonly_paths()),
             enter: if req.no_pivot {
@@ -142,7 +156,19 @@ fn plan_mount(
             src.clone()
         });
     }
-    Ok(PlannedMount::Plain(mount.options(&options.join(","))?))
+    // `tmpcopyup` is the runtime's, not the filesystem's.
+    let copy_up = mount.kind() == &MountKind::Tmpfs && options.iter().any(|o| o == "tmpcopyup");
+    let options: Vec<&str> = options
+        .iter()
+        .map(String::as_str)
+        .filter(|o| *o != "tmpcopyup" || !copy_up)
+        .collect();
+    let mount = mount.options(&options.join(","))?;
+    Ok(if copy_up {
+        PlannedMount::TmpfsCopyUp(mount)
+    } else {
+        PlannedMount::Plain(mount)
+    })
 }
 
 /// A `cgroup` mount: on a v2-only host a bind of the container's cgroup; otherwise a tmpfs

@@ -381,7 +381,7 @@ fn mounts_keep_their_order_and_get_their_kind_from_the_type() {
         .iter()
         .map(|m| match m {
             PlannedMount::Plain(m) => m.kind().clone(),
-            PlannedMount::Cgroup { .. } => panic!("no cgroup mount"),
+            other => panic!("not a plain mount: {other:?}"),
         })
         .collect();
     assert_eq!(
@@ -411,6 +411,31 @@ fn mount_options_are_parsed_into_the_mount() {
 }
 
 #[test]
+fn tmpcopyup_is_the_runtimes_and_a_read_only_dev_is_made_read_only_last() {
+    let p = plan(json!({"mounts": [
+        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["ro", "mode=755"]},
+        {"destination": "/etc", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup", "ro"]},
+    ]}));
+    let dev = Mount::new(MountKind::Tmpfs, "/dev")
+        .source("tmpfs")
+        .options("mode=755")
+        .unwrap();
+    let etc = Mount::new(MountKind::Tmpfs, "/etc")
+        .source("tmpfs")
+        .options("ro")
+        .unwrap();
+    assert_eq!(
+        p.init.rootfs.mounts,
+        [PlannedMount::Plain(dev), PlannedMount::TmpfsCopyUp(etc)]
+    );
+    assert!(p.init.rootfs.dev_tmpfs && p.init.rootfs.dev_readonly);
+    let p = plan(json!({"mounts": [
+        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs"},
+    ]}));
+    assert!(p.init.rootfs.dev_tmpfs && !p.init.rootfs.dev_readonly);
+}
+
+#[test]
 fn a_relative_bind_source_is_the_bundles() {
     let p = plan(json!({"mounts": [
         {"destination": "/data", "type": "bind", "source": "data", "options": ["rbind"]},
@@ -423,7 +448,7 @@ fn a_relative_bind_source_is_the_bundles() {
         .iter()
         .map(|m| match m {
             PlannedMount::Plain(m) => (m.kind().clone(), m.source_path().map(Path::to_path_buf)),
-            PlannedMount::Cgroup { .. } => panic!("no cgroup mount"),
+            other => panic!("not a plain mount: {other:?}"),
         })
         .collect();
     assert_eq!(
