@@ -290,7 +290,9 @@ fn setup_rootfs(
         iso_chroot::set_propagation(slash.as_fd(), Propagation::RPrivate)?;
     }
     drop(slash);
-    let root = Root::open(&fs.path)?.ensure_mount_point()?;
+    // Always a bind of its own (as runc does): a rootfs that is a mount point of the host is
+    // locked in a user namespace, and pivot_root or MS_MOVE refuse it.
+    let root = Root::open(&fs.path)?.rebind()?;
     let proc_dest = make_mounts(&root, fs)?;
     if !plan.setup.sysctls.is_empty() {
         let proc_root = match &proc_dest {

@@ -633,3 +633,68 @@ fn read_only_cgroup_mount_with_and_without_a_cgroup_namespace() {
         assert!(out.contains("cg-ro\nmounted"), "{out}");
     }
 }
+
+// ---- 6. Read-only root in a user namespace
+
+/// The rootfs bound onto itself on the host (as an image mount is), unmounted on drop.
+struct HostMount(std::path::PathBuf);
+
+impl HostMount {
+    fn bind(path: &Path) -> HostMount {
+        let status = Command::new("mount")
+            .args(["--bind"])
+            .arg(path)
+            .arg(path)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        HostMount(path.to_path_buf())
+    }
+}
+
+impl Drop for HostMount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// A read-only root in a user namespace, when the rootfs is a mount point of the host
+/// (locked in the user namespace: pivot_root and MS_MOVE refuse it) with and without
+/// `--no-pivot`; a failing rootfs setup leaves nothing on the host.
+#[test]
+fn read_only_root_in_a_user_namespace_and_failures_leave_nothing() {
+    let Some(mut fx) = Fixture::new(bin(), "r2-rouser") else {
+        return;
+    };
+    chown_rootfs(&fx);
+    let _mounted = HostMount::bind(&fx.rootfs());
+    let mut c = config(
+        &fx,
+        "touch /x 2>/dev/null || echo root-ro; id -u; ls /dev/pts",
+    );
+    with_userns(&mut c);
+    c["root"]["readonly"] = json!(true);
+    for flags in [&[][..], &["--no-pivot"][..]] {
+        let out = same_as(
+            &mut fx,
+            Other::Runc,
+            &format!("ro{}", flags.len()),
+            &c,
+            flags,
+        );
+        assert_eq!(out, "root-ro\n0\nptmx\n");
+    }
+    // Failures during the rootfs setup (a mount) and after the root is entered (the
+    // program): nothing is left either way.
+    let mut bad_mount = c.clone();
+    add_mounts(
+        &mut bad_mount,
+        json!([{"destination": "/x", "type": "no-such-fs",
+                                       "source": "none"}]),
+    );
+    both_fail(&mut fx, "badmount", &bad_mount, "/x");
+    let mut bad_cwd = c.clone();
+    bad_cwd["process"]["cwd"] = json!("/no/such/dir");
+    bad_cwd["process"]["args"] = json!(["/no/such/program"]);
+    both_fail(&mut fx, "badprog", &bad_cwd, "/no/such/program");
+}
