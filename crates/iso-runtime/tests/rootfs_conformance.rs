@@ -698,3 +698,35 @@ fn read_only_root_in_a_user_namespace_and_failures_leave_nothing() {
     bad_cwd["process"]["args"] = json!(["/no/such/program"]);
     both_fail(&mut fx, "badprog", &bad_cwd, "/no/such/program");
 }
+
+// ---- 7. --no-pivot
+
+/// With `--no-pivot` (MS_MOVE + chroot) the masked and read-only paths apply as with
+/// pivot_root, and what a root of the container's user namespace can mount (a fresh
+/// procfs or sysfs, which the kernel allows only where one is fully visible) is the same as
+/// under runc.
+#[test]
+fn no_pivot_applies_masked_and_read_only_paths() {
+    let Some(mut fx) = Fixture::new(bin(), "r2-nopivot") else {
+        return;
+    };
+    chown_rootfs(&fx);
+    fs::create_dir(fx.rootfs().join("mnt")).unwrap();
+    let script = "wc -c < /proc/keys; wc -c < /proc/timer_list; \
+                  echo 1 > /proc/sys/kernel/domainname 2>/dev/null || echo sys-ro; \
+                  echo x > /proc/sysrq-trigger 2>/dev/null || echo sysrq-ro; \
+                  grep -c . /proc/self/mountinfo; \
+                  mount -t proc proc /mnt 2>/dev/null && echo fresh-proc && umount /mnt; \
+                  mount -t sysfs sysfs /mnt 2>/dev/null && echo fresh-sys; true";
+    let mut c = config(&fx, script);
+    with_userns(&mut c);
+    let caps = json!(["CAP_SYS_ADMIN"]);
+    c["process"]["capabilities"] = json!({"bounding": caps, "effective": caps,
+                                          "permitted": caps});
+    c["linux"]["maskedPaths"] = json!(["/proc/keys", "/proc/timer_list", "/proc/kcore"]);
+    c["linux"]["readonlyPaths"] = json!(["/proc/sys", "/proc/sysrq-trigger"]);
+    for flags in [&["--no-pivot"][..], &[][..]] {
+        let out = same_as(&mut fx, Other::Runc, &format!("np{}", flags.len()), &c, flags);
+        assert!(out.starts_with("0\n0\nsys-ro\nsysrq-ro\n"), "{out}");
+    }
+}
