@@ -347,6 +347,14 @@ fn make_mounts(root: &Root, fs: &RootfsPlan) -> Result<Option<PathBuf>, Failure>
             PlannedMount::TmpfsCopyUp(m) => {
                 root.mount_tmpfs_over(m, true)?;
             }
+            PlannedMount::HostProc(m) => {
+                // Only a procfs root may cover /proc (CVE-2019-16884).
+                if let Some(src) = m.source_path() {
+                    iso_sys::procfs::ProcRoot::open_at(src)?;
+                }
+                root.mount(m)?;
+                proc_dest = proc_dest.or_else(|| Some(m.destination().to_path_buf()));
+            }
             PlannedMount::Plain(m) => {
                 root.mount(m)?;
                 if m.kind() == &iso_chroot::MountKind::Proc && proc_dest.is_none() {

@@ -726,7 +726,67 @@ fn no_pivot_applies_masked_and_read_only_paths() {
     c["linux"]["maskedPaths"] = json!(["/proc/keys", "/proc/timer_list", "/proc/kcore"]);
     c["linux"]["readonlyPaths"] = json!(["/proc/sys", "/proc/sysrq-trigger"]);
     for flags in [&["--no-pivot"][..], &[][..]] {
-        let out = same_as(&mut fx, Other::Runc, &format!("np{}", flags.len()), &c, flags);
+        let out = same_as(
+            &mut fx,
+            Other::Runc,
+            &format!("np{}", flags.len()),
+            &c,
+            flags,
+        );
         assert!(out.starts_with("0\n0\nsys-ro\nsysrq-ro\n"), "{out}");
     }
+}
+
+// ---- 8. Host PID namespace
+
+/// A container without a PID namespace of its own, with the host's /proc bound at /proc:
+/// it sees the host's processes (as under runc); `kill --all` and `delete --force` reach
+/// every process of its cgroup (without a PID namespace, the init's death ends nothing).
+#[test]
+fn host_pid_namespace_with_the_hosts_proc() {
+    let Some(mut fx) = Fixture::new(bin(), "r2-hostpid") else {
+        return;
+    };
+    let view = "test -d /proc/1 && echo host-proc; test $$ -ne 1 && echo not-pid1; \
+                grep -c ' /proc ' /proc/self/mountinfo";
+    let mut c = config(&fx, view);
+    c["mounts"][0] = json!({"destination": "/proc", "type": "bind", "source": "/proc",
+                            "options": ["rbind"]});
+    c["linux"]["namespaces"] = json!([{"type": "mount"}, {"type": "uts"}, {"type": "ipc"},
+                                      {"type": "network"}]);
+    c["linux"]["maskedPaths"] = json!([]);
+    c["linux"]["readonlyPaths"] = json!([]);
+    let out = same_as(&mut fx, Other::Runc, "view", &c, &[]);
+    assert!(out.starts_with("host-proc\nnot-pid1\n"), "{out}");
+    c["process"]["args"] = json!(["/bin/sh", "-c", "sleep 600 & sleep 601 & wait"]);
+    let bundle = fx.bundle();
+    let out = run_ours(&mut fx, "all", &bundle, &c, &["run", "-d"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let id = fx.id("all");
+    // Any hierarchy holds every process (v1, hybrid or v2).
+    let procs = || {
+        fx.cgroup_dirs()
+            .iter()
+            .find_map(|d| fs::read_to_string(d.join("cgroup.procs")).ok())
+            .map_or(0, |s| s.lines().count())
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while procs() < 3 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(procs(), 3);
+    let out = fx.rt(&["kill", "--all", &id, "KILL"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(fx.wait_status(&id, "stopped")["status"], "stopped");
+    assert!(fx.rt(&["delete", &id]).status.success());
+    no_leftovers(&fx, &id, &[]);
+    let out = run_ours(&mut fx, "force", &bundle, &c, &["run", "-d"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let id = fx.id("force");
+    let out = fx.rt(&["delete", "--force", &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    no_leftovers(&fx, &id, &[]);
+    // Not a procfs: refused when it is mounted, nothing is left.
+    c["mounts"][0]["source"] = json!("/tmp");
+    ours_fails(&mut fx, "notproc", &c, "/proc");
 }

@@ -18,6 +18,9 @@ pub(crate) enum PlannedMount {
     Plain(Mount),
     /// A tmpfs with OCI's `tmpcopyup`: the content of the directory it covers is copied in.
     TmpfsCopyUp(Mount),
+    /// A bind of the host's `/proc` at `/proc` (only without a PID namespace of the
+    /// container's own: `validate`), checked to be a procfs root when it is mounted.
+    HostProc(Mount),
     /// An OCI `cgroup` mount: a tmpfs holding read-only (or not) binds of the container's
     /// cgroup directory in each v1 hierarchy (`name`, host directory), or, on a v2-only host,
     /// a bind of the container's cgroup directory.
@@ -164,8 +167,11 @@ fn plan_mount(
         .filter(|o| *o != "tmpcopyup" || !copy_up)
         .collect();
     let mount = mount.options(&options.join(","))?;
+    let at_proc = dest.components().eq(Path::new("/proc").components());
     Ok(if copy_up {
         PlannedMount::TmpfsCopyUp(mount)
+    } else if is_bind && at_proc {
+        PlannedMount::HostProc(mount)
     } else {
         PlannedMount::Plain(mount)
     })

@@ -436,6 +436,15 @@ fn tmpcopyup_is_the_runtimes_and_a_read_only_dev_is_made_read_only_last() {
 }
 
 #[test]
+fn a_bind_at_proc_is_the_hosts_proc_checked_when_mounted() {
+    let p = plan(json!({"mounts": [
+        {"destination": "/proc", "type": "bind", "source": "/proc", "options": ["rbind"]},
+    ]}));
+    assert!(matches!(&p.init.rootfs.mounts[0], PlannedMount::HostProc(m)
+        if m.source_path() == Some(Path::new("/proc"))));
+}
+
+#[test]
 fn a_relative_bind_source_is_the_bundles() {
     let p = plan(json!({"mounts": [
         {"destination": "/data", "type": "bind", "source": "data", "options": ["rbind"]},
