@@ -287,7 +287,14 @@ fn launch(
         UnixListener::bind(&sock_path).map_err(io_err("bind", dir.path().join(EXEC_SOCKET)))?;
     let (go_read, go_write) = pipe()?;
     let (report_read, report_write) = pipe()?;
+    // Before the init enters its user namespace: sources only the host's root can reach.
+    let bind_trees = setup
+        .rootfs
+        .binds_to_clone()
+        .map(|(i, m)| Ok((i, m.clone_source()?)))
+        .collect::<Result<Vec<_>, Error>>()?;
     let init_plan = InitPlan {
+        bind_trees,
         setup,
         cgroup_v1: cg.prepare_join_v1()?,
         lock_fd: dir.lock_raw_fd(),

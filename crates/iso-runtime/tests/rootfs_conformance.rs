@@ -790,3 +790,42 @@ fn host_pid_namespace_with_the_hosts_proc() {
     c["mounts"][0]["source"] = json!("/tmp");
     ours_fails(&mut fx, "notproc", &c, "/proc");
 }
+
+// ---- 5. Bind sources the user namespace cannot reach
+
+/// A bind source below a 0700 directory of the host's root is unreachable by the root of
+/// the container's user namespace: the runtime clones it before the init enters the
+/// namespace (as runc does), and it is mounted with its options.
+#[test]
+fn bind_sources_unreachable_from_the_user_namespace() {
+    let Some(mut fx) = Fixture::new(bin(), "r2-bindu") else {
+        return;
+    };
+    chown_rootfs(&fx);
+    let secret = fx.path().join("secret");
+    fs::create_dir_all(secret.join("inner")).unwrap();
+    fs::write(secret.join("inner/f"), "s3cret\n").unwrap();
+    fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let script = "cat /data/f /file; touch /data/x 2>/dev/null || echo data-ro";
+    let mut c = config(&fx, script);
+    with_userns(&mut c);
+    add_mounts(
+        &mut c,
+        json!([
+            {"destination": "/data", "type": "bind", "source": secret.join("inner"),
+             "options": ["rbind", "ro"]},
+            {"destination": "/file", "type": "bind", "source": secret.join("inner/f"),
+             "options": ["bind"]}
+        ]),
+    );
+    let out = same_as(&mut fx, Other::Runc, "bindu", &c, &[]);
+    assert_eq!(out, "s3cret\ns3cret\ndata-ro\n");
+    assert!(!secret.join("inner/x").exists());
+    // A source that is not there: both fail, nothing is left.
+    add_mounts(
+        &mut c,
+        json!([{"destination": "/y", "type": "bind",
+                               "source": secret.join("missing"), "options": ["bind"]}]),
+    );
+    both_fail(&mut fx, "missing", &c, "missing");
+}

@@ -289,7 +289,8 @@ impl Plan {
             .ok_or_else(|| config.invalid("process", "is required"))?;
         let cgroup = CgroupPlan::from_spec(linux, req.id)?;
         let namespaces = NamespacePlan::from_spec(spec, linux, &config)?;
-        let rootfs = RootfsPlan::from_spec(spec, linux, req, &cgroup, facts, &config)?;
+        let mut rootfs = RootfsPlan::from_spec(spec, linux, req, &cgroup, facts, &config)?;
+        rootfs.clone_bind_sources = namespaces.become_root();
         let sysctls = namespaces.sysctls(linux, &config)?;
         let proc = ProcessPlan::from_process(&config, linux, process, req.preserve_fds, facts)?;
         let terminal = process.terminal().unwrap_or(false);

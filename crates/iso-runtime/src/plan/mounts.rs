@@ -60,6 +60,25 @@ pub(crate) struct RootfsPlan {
     pub enter: EnterMethod,
     /// `root.readonly`.
     pub readonly_root: bool,
+    /// The container has a user namespace: the runtime clones the bind sources
+    /// (`iso_chroot::Mount::clone_source`) before the init enters it, so that sources its
+    /// root cannot reach (a 0700 directory of the host's root) are mounted all the same.
+    pub clone_bind_sources: bool,
+}
+
+impl RootfsPlan {
+    /// The bind mounts whose sources the runtime clones for the init: (index in `mounts`,
+    /// the mount).
+    pub fn binds_to_clone(&self) -> impl Iterator<Item = (usize, &Mount)> {
+        let clone = self.clone_bind_sources;
+        self.mounts
+            .iter()
+            .enumerate()
+            .filter_map(move |(i, m)| match m {
+                PlannedMount::Plain(m) if clone && m.kind().is_bind() => Some((i, m)),
+                _ => None,
+            })
+    }
 }
 
 impl RootfsPlan {
@@ -110,6 +129,7 @@ impl RootfsPlan {
                 .as_ref()
                 .and_then(|r| r.readonly())
                 .unwrap_or(false),
+            clone_bind_sources: false,
         })
     }
 }

@@ -445,6 +445,19 @@ fn a_bind_at_proc_is_the_hosts_proc_checked_when_mounted() {
 }
 
 #[test]
+fn bind_sources_are_cloned_by_the_runtime_for_a_user_namespace() {
+    let mounts = json!([
+        {"destination": "/data", "type": "bind", "source": "/srv", "options": ["rbind"]},
+        {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"},
+    ]);
+    let p = plan(json!({"mounts": mounts.clone()}));
+    assert_eq!(p.init.rootfs.binds_to_clone().count(), 0);
+    let p = plan(json!({"mounts": mounts, "linux": {"namespaces": [{"type": "user"}]}}));
+    let cloned: Vec<usize> = p.init.rootfs.binds_to_clone().map(|(i, _)| i).collect();
+    assert_eq!(cloned, [0]);
+}
+
+#[test]
 fn a_relative_bind_source_is_the_bundles() {
     let p = plan(json!({"mounts": [
         {"destination": "/data", "type": "bind", "source": "data", "options": ["rbind"]},
