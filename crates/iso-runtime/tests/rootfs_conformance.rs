@@ -41,33 +41,11 @@ impl Other {
         }
     }
 
-    /// The command line before the global flags. crun 1.8 refuses hybrid hosts whose
-    /// cgroup2 mount owns a controller: it runs in a private mount namespace where that file
-    /// reads empty (the host is untouched).
+    /// The command line before the global flags (crun through its hybrid-host wrapper).
     fn argv(self, fx: &Fixture) -> Vec<String> {
         match self {
             Other::Runc => vec!["/usr/sbin/runc".into()],
-            Other::Crun => {
-                let empty = fx.path().join("empty");
-                fs::write(&empty, "").unwrap();
-                let wrapper = format!(
-                    "mount --bind -o ro {} /sys/fs/cgroup/unified/cgroup.controllers \
-                     2>/dev/null; exec /usr/bin/crun \"$@\"",
-                    empty.display()
-                );
-                [
-                    "/usr/bin/unshare",
-                    "-m",
-                    "--propagation",
-                    "private",
-                    "/bin/sh",
-                    "-c",
-                    &wrapper,
-                    "crun",
-                ]
-                .map(String::from)
-                .to_vec()
-            }
+            Other::Crun => iso_testutil::bundle::crun_argv(fx.path()),
         }
     }
 }
