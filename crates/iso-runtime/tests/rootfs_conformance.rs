@@ -795,7 +795,12 @@ fn bind_sources_unreachable_from_the_user_namespace() {
     fs::create_dir_all(secret.join("inner")).unwrap();
     fs::write(secret.join("inner/f"), "s3cret\n").unwrap();
     fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
-    let script = "cat /data/f /file; touch /data/x 2>/dev/null || echo data-ro";
+    // As runc does, every bind source of a user-namespace container is opened by the
+    // runtime, in the host's namespaces: one inside the rootfs is the image's directory, not
+    // an earlier mount of the container (which only a container without one sees).
+    fs::create_dir(fx.rootfs().join("early")).unwrap();
+    let script = "cat /data/f /file; touch /data/x 2>/dev/null || echo data-ro; \
+                  touch /early/m; ls /again";
     let mut c = config(&fx, script);
     with_userns(&mut c);
     add_mounts(
@@ -804,10 +809,18 @@ fn bind_sources_unreachable_from_the_user_namespace() {
             {"destination": "/data", "type": "bind", "source": secret.join("inner"),
              "options": ["rbind", "ro"]},
             {"destination": "/file", "type": "bind", "source": secret.join("inner/f"),
+             "options": ["bind"]},
+            {"destination": "/early", "type": "tmpfs", "source": "tmpfs"},
+            {"destination": "/again", "type": "bind", "source": "rootfs/early",
              "options": ["bind"]}
         ]),
     );
-    let out = same_as(&mut fx, Other::Runc, "bindu", &c, &[]);
+    let rootfs = fx.rootfs();
+    let reset = || {
+        let _ = fs::remove_dir(rootfs.join("again"));
+    };
+    let bundle = fx.bundle();
+    let out = same_as_in(&mut fx, Other::Runc, "bindu", &bundle, &c, &[], &reset);
     assert_eq!(out, "s3cret\ns3cret\ndata-ro\n");
     assert!(!secret.join("inner/x").exists());
     // A source that is not there: both fail, nothing is left.
