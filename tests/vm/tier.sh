@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The VM test tier: runs every test named vm_* inside the guest of run.sh (pure cgroup v2,
-# AppArmor active), and the whole runtime conformance suite (iso-runtime's
-# tests/conformance.rs is cgroup-version aware: it must hold on the host most users have
+# AppArmor active), and the whole runtime conformance suites (iso-runtime's
+# tests/conformance.rs and tests/rootfs_conformance.rs, the devices, mounts and namespaces
+# compared with runc, are cgroup-version aware: they must hold on the host most users have
 # too), reusing the test binaries already built on the host, so the guest only runs tests.
 # They run one at a time: AppArmor policy and the root cgroup are global to the guest
 # kernel, and tests that load profiles or enable controllers must not overlap.
@@ -23,4 +24,4 @@ ISO_VM_TIMEOUT=${ISO_VM_TIMEOUT:-3600} \
   "$nextest" nextest run --binaries-metadata "$meta/binaries.json" \
   --cargo-metadata "$meta/cargo.json" --workspace-remap "$top" \
   --no-tests=warn --no-fail-fast --test-threads 1 \
-  -E 'test(/(^|::)vm_/) | binary_id(iso-runtime::conformance)' "$@"
+  -E 'test(/(^|::)vm_/) | binary_id(iso-runtime::conformance) | binary_id(iso-runtime::rootfs_conformance)' "$@"

@@ -215,6 +215,23 @@ impl Root {
         if is_mount_root(self.as_fd()).map_err(|e| Error::sys("statx", self.path(), e))? {
             return Ok(self);
         }
+        self.rebind()
+    }
+}
+
+impl Root {
+    /// A recursive bind mount of the root onto itself, made in the caller's mount namespace,
+    /// even when the directory already is a mount point. A mount the namespace inherited
+    /// from one owned by a more privileged user namespace is locked, and the kernel refuses
+    /// to `pivot_root` to it or `MS_MOVE` it (`EINVAL`); the fresh bind is not locked.
+    ///
+    /// ```no_run
+    /// // In a child that has its own user and mount namespaces:
+    /// let root = iso_chroot::Root::open("/srv/rootfs")?.rebind()?;
+    /// iso_chroot::pivot_root(&root)?;
+    /// # Ok::<(), iso_chroot::Error>(())
+    /// ```
+    pub fn rebind(self) -> Result<Root> {
         let fd =
             bind_onto_itself(self.as_fd()).map_err(|(op, e)| Error::sys(op, self.path(), e))?;
         Ok(Root::from_fd(fd, self.path().to_path_buf()).with_resolver(self.resolver()))

@@ -97,6 +97,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod copy;
 mod dev;
 mod enter;
 mod error;

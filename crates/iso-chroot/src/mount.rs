@@ -525,6 +525,47 @@ impl Mount {
         Ok(self)
     }
 
+    /// The same mount without the per-mount and recursive `flags` to set (to make it
+    /// writable first and read-only after filling it, say).
+    ///
+    /// ```
+    /// use iso_chroot::{Mount, MountFlags};
+    /// let m = Mount::tmpfs("/t").options("ro,nosuid")?.without_flags(MountFlags::RDONLY);
+    /// assert_eq!(m.mount_flags(), MountFlags::NOSUID);
+    /// # Ok::<(), iso_chroot::Error>(())
+    /// ```
+    pub fn without_flags(mut self, flags: MountFlags) -> Mount {
+        self.flags.remove(flags);
+        self.recursive_set.remove(flags);
+        self
+    }
+
+    /// For a bind mount: a detached copy of its source (`open_tree(OPEN_TREE_CLONE)`,
+    /// recursive for `rbind`), made by the caller, who may reach a source the process that
+    /// mounts it cannot (a directory only the host's root may search, for a container in a
+    /// user namespace). Mounted with [`Root::mount_tree`]; closing it unmounts the copy.
+    ///
+    /// ```no_run
+    /// let tree = iso_chroot::Mount::rbind("/srv/data", "/data").clone_source()?;
+    /// # Ok::<(), iso_chroot::Error>(())
+    /// ```
+    pub fn clone_source(&self) -> Result<OwnedFd> {
+        let Some(src) = self.source.as_deref().filter(|_| self.kind.is_bind()) else {
+            return Err(Error::Invalid {
+                field: "source",
+                reason: "only a bind mount has a source tree to clone".into(),
+            });
+        };
+        let c = cpath(src, "source")?;
+        let mut flags = libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC;
+        if self.kind == MountKind::RBind {
+            flags |= libc::AT_RECURSIVE as u32;
+        }
+        sys::cwd()
+            .and_then(|cwd| sys::open_tree(cwd, &c, flags))
+            .map_err(|e| Error::sys("open_tree", src, e))
+    }
+
     /// The kind of mount.
     ///
     /// ```
@@ -674,14 +715,7 @@ impl Root {
     /// ```
     pub fn mount_with(&self, m: &Mount, api: MountApi) -> Result<OwnedFd> {
         let dest = m.destination();
-        let first = normalize(dest);
-        let special = matches!(
-            first.first().map(String::as_str),
-            Some("proc") | Some("sys")
-        ) || matches!(m.kind, MountKind::Proc | MountKind::Sysfs);
-        if special {
-            self.refuse_symlinks_on(dest)?;
-        }
+        self.check_destination(m)?;
         // A bind source is opened once; its type decides the target's, and the tree is cloned
         // from this very descriptor.
         let source = match (&m.kind, &m.source) {
@@ -698,20 +732,65 @@ impl Root {
             }
             _ => None,
         };
-        let source_is_dir = match &source {
-            Some(fd) => {
-                let st = sys::fstat(fd.as_fd())
-                    .map_err(|e| Error::sys("fstat", m.source.as_deref().unwrap_or(dest), e))?;
-                sys::file_type(&st) == libc::S_IFDIR
-            }
-            None => true,
-        };
-        let target = if source_is_dir {
-            self.mkdir_all(dest, 0o755)?
-        } else {
-            self.create_file(dest, 0o644)?
+        let target = match &source {
+            Some(fd) => self.target_like(m, fd.as_fd())?,
+            None => self.mkdir_all(dest, 0o755)?,
         };
         self.attach(m, source.as_ref().map(|f| f.as_fd()), target.as_fd(), api)
+    }
+
+    /// Mounts the bind `m` from `tree`, a detached copy of its source that
+    /// [`Mount::clone_source`] made, possibly in another process and user namespace, with the
+    /// same checks of the destination as [`Root::mount`]. The per-mount attributes and the
+    /// propagation are set once the tree is attached (a detached tree belongs to the user
+    /// namespace that made it). Returns the attached tree.
+    ///
+    /// ```no_run
+    /// use iso_chroot::{Mount, Root};
+    /// let m = Mount::bind("/srv/private", "/data").options("rbind,ro")?;
+    /// let tree = m.clone_source()?; // before entering the container's user namespace
+    /// let root = Root::open("/srv/rootfs")?;
+    /// root.mount_tree(&m, tree)?;
+    /// # Ok::<(), iso_chroot::Error>(())
+    /// ```
+    pub fn mount_tree(&self, m: &Mount, tree: OwnedFd) -> Result<OwnedFd> {
+        self.check_destination(m)?;
+        let dest = self.display(m.destination());
+        let target = self.target_like(m, tree.as_fd())?;
+        sys::move_mount_fds(tree.as_fd(), target.as_fd())
+            .map_err(|e| Error::sys("move_mount", &dest, e))?;
+        set_attrs(tree.as_fd(), m, &dest)?;
+        if let Some(p) = m.propagation {
+            set_propagation(tree.as_fd(), p)?;
+        }
+        Ok(tree)
+    }
+
+    /// Destinations in `/proc` and `/sys` (or of a procfs or sysfs) must be plain
+    /// directories (CVE-2019-19921).
+    fn check_destination(&self, m: &Mount) -> Result<()> {
+        let first = normalize(m.destination());
+        let special = matches!(
+            first.first().map(String::as_str),
+            Some("proc") | Some("sys")
+        ) || matches!(m.kind, MountKind::Proc | MountKind::Sysfs);
+        if special {
+            self.refuse_symlinks_on(m.destination())?;
+        }
+        Ok(())
+    }
+
+    /// The mount point of `m` for the bind source `source`: a directory, or a file when the
+    /// source is not a directory.
+    fn target_like(&self, m: &Mount, source: BorrowedFd<'_>) -> Result<OwnedFd> {
+        let dest = m.destination();
+        let st = sys::fstat(source)
+            .map_err(|e| Error::sys("fstat", m.source.as_deref().unwrap_or(dest), e))?;
+        if sys::file_type(&st) == libc::S_IFDIR {
+            self.mkdir_all(dest, 0o755)
+        } else {
+            self.create_file(dest, 0o644)
+        }
     }
 
     /// Builds the mount `m` and attaches it on the already resolved `target`.

@@ -378,6 +378,7 @@ pub struct Spawn {
     hostname: Option<UtsName>,
     domainname: Option<UtsName>,
     time_offsets: Option<TimeOffsets>,
+    user_ns: Option<std::sync::Arc<OwnedFd>>,
     cgroup: Option<std::sync::Arc<OwnedFd>>,
     force_clone: bool,
 }
@@ -473,6 +474,27 @@ impl Spawn {
         self
     }
 
+    /// Creates the child's new namespaces inside the existing user namespace `user_ns` (a
+    /// descriptor of `/proc/PID/ns/user`, say), so that they belong to it and the child, once
+    /// root there, may use them (set the hostname, mount). A helper process joins that user
+    /// namespace and clones the child with `CLONE_PARENT`: the child is still the caller's,
+    /// the caller's own namespaces are never touched. Not combinable with a new
+    /// [`Namespace::User`].
+    /// ```no_run
+    /// use std::os::fd::OwnedFd;
+    /// use iso_ns::{Exec, Namespace, NamespaceSet, Spawn};
+    /// let user: OwnedFd = std::fs::File::open("/proc/4242/ns/user")?.into();
+    /// let mut child = Spawn::new(NamespaceSet::from([Namespace::Uts, Namespace::Mount]))
+    ///     .in_user_namespace(user)
+    ///     .exec(&Exec::new("hostname"))?;
+    /// child.wait()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn in_user_namespace(mut self, user_ns: OwnedFd) -> Self {
+        self.user_ns = Some(std::sync::Arc::new(user_ns));
+        self
+    }
+
     /// Makes the child be born in the cgroup v2 directory `dir` (an `O_RDONLY` directory
     /// descriptor) with `clone3(CLONE_INTO_CGROUP)`, Linux 5.7+.
     ///
@@ -480,8 +502,7 @@ impl Spawn {
     /// `cgroup_threadgroup_rwsem` for writing, which waits for an RCU grace period (often
     /// milliseconds); a child born in its cgroup never needs that. Only the v2 (unified)
     /// hierarchy supports this; on a v1 hierarchy the kernel fails the clone with `EBADF`
-    /// or `EINVAL`. Not combinable with [`Spawn::time_offsets`] (whose helper clones the
-    /// child with `clone(2)`).
+    /// or `EINVAL`.
     ///
     /// ```no_run
     /// use std::os::fd::OwnedFd;
@@ -531,10 +552,16 @@ impl Spawn {
         if self.time_offsets.is_some() {
             need("time offsets", Namespace::Time)?;
         }
-        if self.cgroup.is_some() && (self.time_offsets.is_some() || self.force_clone) {
+        if self.cgroup.is_some() && self.force_clone {
             return Err(Error::InvalidValue {
                 field: "into_cgroup",
-                reason: "needs clone3, which the time-namespace and legacy paths do not use".into(),
+                reason: "needs clone3, which the legacy path does not use".into(),
+            });
+        }
+        if self.user_ns.is_some() && self.namespaces.contains(Namespace::User) {
+            return Err(Error::InvalidValue {
+                field: "in_user_namespace",
+                reason: "the child cannot both join a user namespace and get a new one".into(),
             });
         }
         Ok(())
@@ -651,43 +678,53 @@ impl Spawn {
         };
         let mut flags = self.namespaces.clone_flags();
         let mut f_slot = Some(f);
-        let (pid, pidfd) = match self.time_offsets {
-            None => {
-                // SAFETY: forwarded from this function's contract; f_slot holds the closure.
-                unsafe {
-                    clone_and_run(
-                        flags,
-                        self.force_clone,
-                        self.cgroup.as_deref().map(AsRawFd::as_raw_fd),
-                        &self.namespaces,
-                        &prepared,
-                        &mut f_slot,
-                        is_exec,
-                    )
-                }?
-            }
-            Some(offsets) => {
-                // The helper's time_for_children is the new namespace; the child, cloned by
-                // the helper with CLONE_PARENT, is born in it and is still our child.
-                flags &= !CLONE_NEWTIME;
-                let text = offsets.to_proc_string();
-                let proc_root = ProcRoot::open()?;
-                let time = TimeHelper {
-                    proc_fd: proc_root.as_fd().as_raw_fd(),
-                    text: text.as_bytes(),
-                };
-                // SAFETY: forwarded from this function's contract; f_slot holds the closure.
-                unsafe {
-                    clone_via_time_helper(
-                        flags,
-                        &self.namespaces,
-                        &time,
-                        &prepared,
-                        &mut f_slot,
-                        is_exec,
-                    )
-                }?
-            }
+        let cgroup = self.cgroup.as_deref().map(AsRawFd::as_raw_fd);
+        let (pid, pidfd) = if self.time_offsets.is_none() && self.user_ns.is_none() {
+            // SAFETY: forwarded from this function's contract; f_slot holds the closure.
+            unsafe {
+                clone_and_run(
+                    flags,
+                    self.force_clone,
+                    cgroup,
+                    &self.namespaces,
+                    &prepared,
+                    &mut f_slot,
+                    is_exec,
+                )
+            }?
+        } else {
+            // The helper's time_for_children is the new namespace, its user namespace the
+            // joined one; the child, cloned by the helper with CLONE_PARENT, is born in
+            // them and is still our child.
+            flags &= !CLONE_NEWTIME;
+            let text = self.time_offsets.map(|o| o.to_proc_string());
+            let proc_root = match text {
+                Some(_) => Some(ProcRoot::open()?),
+                None => None,
+            };
+            let helper = Helper {
+                user_ns: self.user_ns.as_deref().map(AsRawFd::as_raw_fd),
+                time: text
+                    .as_deref()
+                    .zip(proc_root.as_ref())
+                    .map(|(text, root)| TimeHelper {
+                        proc_fd: root.as_fd().as_raw_fd(),
+                        text: text.as_bytes(),
+                    }),
+                cgroup,
+                force_clone: self.force_clone,
+            };
+            // SAFETY: forwarded from this function's contract; f_slot holds the closure.
+            unsafe {
+                clone_via_helper(
+                    flags,
+                    &self.namespaces,
+                    &helper,
+                    &prepared,
+                    &mut f_slot,
+                    is_exec,
+                )
+            }?
         };
         drop(go_read);
         drop(report_write);
@@ -739,27 +776,82 @@ struct TimeHelper<'a> {
     text: &'a [u8],
 }
 
-/// Forks a helper that creates a time namespace for its children, writes the offsets (the
-/// kernel takes them only before a process enters the namespace, and only through the
-/// per-process `/proc/PID/timens_offsets`), and clones the real child with `CLONE_PARENT`
-/// so that it is born in the new time namespace yet is our child. Works on every kernel with
-/// time namespaces (5.6+); the caller's own namespaces are never touched.
+/// What the helper that clones the child does first, prepared before it is forked.
+struct Helper<'a> {
+    /// A user namespace to join (the child's new namespaces then belong to it).
+    user_ns: Option<RawFd>,
+    /// A time namespace to create, with its offsets.
+    time: Option<TimeHelper<'a>>,
+    /// The cgroup v2 directory the child is born in.
+    cgroup: Option<RawFd>,
+    /// Use `clone(2)` for the child.
+    force_clone: bool,
+}
+
+impl Helper<'_> {
+    /// In the helper: joins the user namespace, then creates the time namespace and writes
+    /// its offsets (the kernel takes them only before a process enters the namespace, and
+    /// only through the per-process `/proc/PID/timens_offsets`). Returns `-errno`.
+    /// System calls only, on data prepared before the fork.
+    fn enter(&self) -> std::result::Result<(), i32> {
+        let errno = || {
+            -io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EIO)
+        };
+        if let Some(fd) = self.user_ns {
+            // SAFETY: setns only changes this single-threaded helper's user namespace.
+            if unsafe { libc::setns(fd, libc::CLONE_NEWUSER) } < 0 {
+                return Err(errno());
+            }
+        }
+        let Some(time) = &self.time else {
+            return Ok(());
+        };
+        // SAFETY: unshare only changes this helper's namespaces.
+        if unsafe { libc::unshare(CLONE_NEWTIME) } < 0 {
+            return Err(errno());
+        }
+        let name = b"self/timens_offsets\0";
+        // SAFETY: name is NUL-terminated; proc_fd is a verified procfs root.
+        let fd = unsafe {
+            libc::openat(
+                time.proc_fd,
+                name.as_ptr().cast(),
+                libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW,
+            )
+        };
+        if fd < 0 {
+            return Err(errno());
+        }
+        // SAFETY: text is a valid buffer.
+        let n = unsafe { libc::write(fd, time.text.as_ptr().cast(), time.text.len()) };
+        if n < 0 || n as usize != time.text.len() {
+            return Err(errno());
+        }
+        Ok(())
+    }
+}
+
+/// Forks a helper that joins a user namespace and/or creates a time namespace for its
+/// children ([`Helper::enter`]), and clones the real child with `CLONE_PARENT` so that it
+/// is born in them yet is our child. Works on every kernel with time namespaces (5.6+); the
+/// caller's own namespaces are never touched.
 ///
 /// # Safety
 /// As for [`Spawn::run`]; `f_slot` must hold the closure.
-unsafe fn clone_via_time_helper<F: FnOnce() -> i32>(
+unsafe fn clone_via_helper<F: FnOnce() -> i32>(
     flags: i32,
     namespaces: &NamespaceSet,
-    time: &TimeHelper<'_>,
+    helper: &Helper<'_>,
     prepared: &Prepared<'_>,
     f_slot: &mut Option<F>,
     is_exec: bool,
 ) -> Result<(Pid, Option<OwnedFd>)> {
     let (pid_read, pid_write) = pipe()?;
-    let helper = match clone_child(0, true, None, namespaces)? {
+    let helper_pid = match clone_child(0, true, None, namespaces)? {
         Cloned::Parent { pid, .. } => pid,
         Cloned::Child => {
-            // In the helper: system calls only, on data prepared before the fork.
             let report = |value: i32| -> ! {
                 // SAFETY: write and _exit are async-signal-safe; the buffer is valid.
                 unsafe {
@@ -768,81 +860,53 @@ unsafe fn clone_via_time_helper<F: FnOnce() -> i32>(
                     libc::_exit(0)
                 }
             };
-            let errno = || {
-                -io::Error::last_os_error()
-                    .raw_os_error()
-                    .unwrap_or(libc::EIO)
-            };
-            // SAFETY: unshare only changes this helper's namespaces.
-            if unsafe { libc::unshare(CLONE_NEWTIME) } < 0 {
-                report(errno());
+            if let Err(errno) = helper.enter() {
+                report(errno);
             }
-            let name = b"self/timens_offsets\0";
-            // SAFETY: name is NUL-terminated; proc_fd is a verified procfs root.
-            let fd = unsafe {
-                libc::openat(
-                    time.proc_fd,
-                    name.as_ptr().cast(),
-                    libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW,
-                )
-            };
-            if fd < 0 {
-                report(errno());
-            }
-            // SAFETY: text is a valid buffer.
-            let n = unsafe { libc::write(fd, time.text.as_ptr().cast(), time.text.len()) };
-            if n < 0 || n as usize != time.text.len() {
-                report(errno());
-            }
-            // SAFETY: a raw clone like fork; CLONE_PARENT makes the child our parent's and
-            // gives it our exit signal (SIGCHLD).
-            let ret = unsafe {
-                libc::syscall(
-                    libc::SYS_clone,
-                    (flags | libc::CLONE_PARENT) as libc::c_ulong,
-                    0usize,
-                    0usize,
-                    0usize,
-                    0usize,
-                )
-            };
-            if ret == 0 {
-                match f_slot.take() {
+            // CLONE_PARENT makes the child our parent's and gives it our exit signal
+            // (SIGCHLD).
+            match raw_clone(
+                flags | libc::CLONE_PARENT,
+                helper.force_clone,
+                helper.cgroup,
+            ) {
+                Ok(RawCloned::Child) => match f_slot.take() {
                     // SAFETY: in the child; only async-signal-safe calls on prepared data.
                     Some(f) => unsafe { child_main(prepared, f, is_exec) },
                     // SAFETY: _exit is async-signal-safe (unreachable: the slot is filled).
                     None => unsafe { libc::_exit(127) },
-                }
+                },
+                Ok(RawCloned::Parent { pid, .. }) => report(pid),
+                Err((_, errno)) => report(-errno),
             }
-            report(if ret < 0 { errno() } else { ret as i32 })
         }
     };
     drop(pid_write);
     let mut buf = [0u8; 4];
     let got = read_exact_raw(pid_read.as_fd(), &mut buf);
-    let _ = wait_pid(helper);
+    let _ = wait_pid(helper_pid);
     let value = i32::from_ne_bytes(buf);
+    let fail = |errno: i32| {
+        let mut set = *namespaces;
+        if helper.time.is_some() {
+            set.insert(Namespace::Time);
+        }
+        if helper.user_ns.is_some() {
+            set.insert(Namespace::User);
+        }
+        Error::syscall(
+            "clone (namespace helper)",
+            set,
+            io::Error::from_raw_os_error(errno),
+        )
+    };
     if got != buf.len() {
-        return Err(Error::syscall(
-            "clone (time namespace helper)",
-            namespaces,
-            io::Error::from_raw_os_error(libc::EIO),
-        ));
+        return Err(fail(libc::EIO));
     }
     if value < 0 {
-        return Err(Error::syscall(
-            "clone (time namespace helper)",
-            *namespaces | Namespace::Time,
-            io::Error::from_raw_os_error(-value),
-        ));
+        return Err(fail(-value));
     }
-    let pid = Pid::from_raw(value).ok_or_else(|| {
-        Error::syscall(
-            "clone (time namespace helper)",
-            namespaces,
-            io::Error::from_raw_os_error(libc::EINVAL),
-        )
-    })?;
+    let pid = Pid::from_raw(value).ok_or_else(|| fail(libc::EINVAL))?;
     // The child is ours and not yet reaped, so its pid cannot have been reused.
     Ok((pid, pidfd_open(pid).ok()))
 }
@@ -883,6 +947,46 @@ fn clone_child(
     cgroup: Option<RawFd>,
     namespaces: &NamespaceSet,
 ) -> Result<Cloned> {
+    match raw_clone(flags, force_clone, cgroup) {
+        Ok(RawCloned::Child) => Ok(Cloned::Child),
+        Ok(RawCloned::Parent { pid, pidfd }) => {
+            let op = if pidfd.is_some() { "clone3" } else { "clone" };
+            let pid = Pid::from_raw(pid).ok_or_else(|| {
+                Error::syscall(op, namespaces, io::Error::from_raw_os_error(libc::EINVAL))
+            })?;
+            let pidfd = match pidfd {
+                Some(fd) => Some(fd),
+                None => pidfd_open(pid).ok(),
+            };
+            Ok(Cloned::Parent { pid, pidfd })
+        }
+        Err((op, errno)) => Err(Error::syscall(
+            op,
+            namespaces,
+            io::Error::from_raw_os_error(errno),
+        )),
+    }
+}
+
+/// What [`raw_clone`] returns in each process.
+enum RawCloned {
+    Child,
+    Parent { pid: i32, pidfd: Option<OwnedFd> },
+}
+
+/// `clone3` (with `CLONE_PIDFD`, and `CLONE_INTO_CGROUP` for `cgroup`), or `clone` where
+/// clone3 is missing or `force_clone`. System calls only (no allocation): usable in a
+/// forked helper. Fails with the call and its errno.
+fn raw_clone(
+    flags: i32,
+    force_clone: bool,
+    cgroup: Option<RawFd>,
+) -> std::result::Result<RawCloned, (&'static str, i32)> {
+    let errno = || {
+        io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO)
+    };
     if !force_clone {
         let mut pidfd: RawFd = -1;
         let args = CloneArgs {
@@ -890,7 +994,12 @@ fn clone_child(
                 | libc::CLONE_PIDFD as u64
                 | cgroup.map_or(0, |_| CLONE_INTO_CGROUP),
             pidfd: &mut pidfd as *mut RawFd as u64,
-            exit_signal: libc::SIGCHLD as u64,
+            // With CLONE_PARENT the child gets the caller's exit signal (clone3 wants 0).
+            exit_signal: if flags & libc::CLONE_PARENT != 0 {
+                0
+            } else {
+                libc::SIGCHLD as u64
+            },
             cgroup: cgroup.map_or(0, |fd| fd as u64),
             ..Default::default()
         };
@@ -905,24 +1014,19 @@ fn clone_child(
             )
         };
         if ret == 0 {
-            return Ok(Cloned::Child);
+            return Ok(RawCloned::Child);
         }
         if ret > 0 {
             // SAFETY: with CLONE_PIDFD the kernel stored a new descriptor nobody else owns.
             let pidfd = (pidfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(pidfd) });
-            let pid = Pid::from_raw(ret as i32).ok_or_else(|| {
-                Error::syscall(
-                    "clone3",
-                    namespaces,
-                    io::Error::from_raw_os_error(libc::EINVAL),
-                )
-            })?;
-            return Ok(Cloned::Parent { pid, pidfd });
+            return Ok(RawCloned::Parent {
+                pid: ret as i32,
+                pidfd,
+            });
         }
-        let err = io::Error::last_os_error();
-        if cgroup.is_some() || !matches!(err.raw_os_error(), Some(libc::ENOSYS) | Some(libc::E2BIG))
-        {
-            return Err(Error::syscall("clone3", namespaces, err));
+        let err = errno();
+        if cgroup.is_some() || !matches!(err, libc::ENOSYS | libc::E2BIG) {
+            return Err(("clone3", err));
         }
     }
     // SAFETY: clone without CLONE_VM and with a null stack behaves like fork. The trailing
@@ -937,27 +1041,14 @@ fn clone_child(
             0usize,
         )
     };
-    if ret == 0 {
-        return Ok(Cloned::Child);
+    match ret {
+        0 => Ok(RawCloned::Child),
+        r if r < 0 => Err(("clone", errno())),
+        r => Ok(RawCloned::Parent {
+            pid: r as i32,
+            pidfd: None,
+        }),
     }
-    if ret < 0 {
-        return Err(Error::syscall(
-            "clone",
-            namespaces,
-            io::Error::last_os_error(),
-        ));
-    }
-    let pid = Pid::from_raw(ret as i32).ok_or_else(|| {
-        Error::syscall(
-            "clone",
-            namespaces,
-            io::Error::from_raw_os_error(libc::EINVAL),
-        )
-    })?;
-    Ok(Cloned::Parent {
-        pid,
-        pidfd: pidfd_open(pid).ok(),
-    })
 }
 
 /// The child's side. Never returns.

@@ -748,3 +748,57 @@ fn into_cgroup_needs_clone3() {
         "{err}"
     );
 }
+
+#[test]
+fn new_namespaces_inside_a_joined_user_namespace_belong_to_it() {
+    if !iso_testutil::root_or_skip() {
+        return;
+    }
+    let owner_spawn = Spawn::new(NamespaceSet::from([Namespace::User]))
+        .uid_map(UidMap::single(0, 100000, 65536).unwrap())
+        .gid_map(GidMap::single(0, 100000, 65536).unwrap());
+    let (mut owner, release_owner) = parked_child(&owner_spawn);
+    let user: OwnedFd = std::fs::File::open(format!("/proc/{}/ns/user", owner.pid()))
+        .unwrap()
+        .into();
+    let user_link = ns_link(&owner.pid().to_string(), "user");
+    // The child is born in the joined user namespace, in a new UTS namespace owned by it,
+    // whose hostname it may set; with a time namespace made by the same helper.
+    let mut child = Spawn::new(NamespaceSet::from([Namespace::Uts, Namespace::Time]))
+        .in_user_namespace(user)
+        .hostname("joined")
+        .unwrap()
+        .time_offsets(TimeOffsets {
+            boottime: ClockOffset::from_secs(10_000_000),
+            ..Default::default()
+        })
+        .exec(&Exec::new("/bin/sh").args([
+            "-c",
+            &format!(
+                "test \"$(readlink /proc/self/ns/user)\" = '{user_link}' && \
+                 test \"$(hostname)\" = joined && read up rest < /proc/uptime && \
+                 test \"${{up%.*}}\" -ge 10000000"
+            ),
+        ]))
+        .unwrap();
+    let status = child.wait().unwrap();
+    release(release_owner);
+    owner.wait().unwrap();
+    assert!(status.success(), "{status}");
+    // Joining and creating a user namespace at once is refused.
+    let fd: OwnedFd = std::fs::File::open("/proc/self/ns/user").unwrap().into();
+    let err = Spawn::new(Namespace::User.into())
+        .in_user_namespace(fd)
+        .exec(&Exec::new("/bin/true"))
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::InvalidValue {
+                field: "in_user_namespace",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}

@@ -62,6 +62,9 @@ pub(crate) struct InitPlan {
     /// What the program is executed through (see guard.rs); `None` when the runtime runs
     /// sealed and executes it directly.
     pub trampoline: Option<Trampoline>,
+    /// Detached copies of bind sources the runtime made (`RootfsPlan::binds_to_clone`), by
+    /// index in the plan's mounts.
+    pub bind_trees: Vec<(usize, OwnedFd)>,
 }
 
 /// The channel ends the child holds.
@@ -290,8 +293,12 @@ fn setup_rootfs(
         iso_chroot::set_propagation(slash.as_fd(), Propagation::RPrivate)?;
     }
     drop(slash);
-    let root = Root::open(&fs.path)?.ensure_mount_point()?;
-    let proc_dest = make_mounts(&root, fs)?;
+    // Always a bind of its own (as runc does): a rootfs that is a mount point of the host is
+    // locked in a user namespace, and pivot_root or MS_MOVE refuse it.
+    let root = Root::open(&fs.path)?.rebind()?;
+    let trees = std::mem::take(&mut plan.bind_trees);
+    let fs = &plan.setup.rootfs;
+    let proc_dest = make_mounts(&root, fs, trees)?;
     if !plan.setup.sysctls.is_empty() {
         let proc_root = match &proc_dest {
             Some(dest) => iso_sys::procfs::ProcRoot::open_at(
@@ -305,6 +312,9 @@ fn setup_rootfs(
     }
     if let Some(console) = plan.console.take() {
         setup_console(&root, console)?;
+    }
+    if fs.dev_readonly {
+        iso_chroot::remount_readonly(root.open_dir("/dev")?.as_fd())?;
     }
     enter_cgroup_namespace(&plan.setup)?;
     sync_hooks(report, go)?;
@@ -332,10 +342,35 @@ fn setup_rootfs(
 
 /// The mounts and device nodes, in order; returns where the first procfs went (the sysctls
 /// are written through it).
-fn make_mounts(root: &Root, fs: &RootfsPlan) -> Result<Option<PathBuf>, Failure> {
+fn make_mounts(
+    root: &Root,
+    fs: &RootfsPlan,
+    mut trees: Vec<(usize, OwnedFd)>,
+) -> Result<Option<PathBuf>, Failure> {
     let mut proc_dest = None;
-    for m in &fs.mounts {
+    for (i, m) in fs.mounts.iter().enumerate() {
+        if let Some(at) = trees.iter().position(|(index, _)| *index == i) {
+            let (_, tree) = trees.swap_remove(at);
+            if let PlannedMount::Plain(m) = m {
+                root.mount_tree(m, tree)?;
+                continue;
+            }
+        }
         match m {
+            PlannedMount::Plain(m) if m.kind() == &iso_chroot::MountKind::Tmpfs => {
+                root.mount_tmpfs_over(m, false)?;
+            }
+            PlannedMount::TmpfsCopyUp(m) => {
+                root.mount_tmpfs_over(m, true)?;
+            }
+            PlannedMount::HostProc(m) => {
+                // Only a procfs root may cover /proc (CVE-2019-16884).
+                if let Some(src) = m.source_path() {
+                    iso_sys::procfs::ProcRoot::open_at(src)?;
+                }
+                root.mount(m)?;
+                proc_dest = proc_dest.or_else(|| Some(m.destination().to_path_buf()));
+            }
             PlannedMount::Plain(m) => {
                 root.mount(m)?;
                 if m.kind() == &iso_chroot::MountKind::Proc && proc_dest.is_none() {

@@ -272,8 +272,9 @@ fn launch(
         cg.apply(resources)?;
     }
     let (join, join_pid) = open_namespaces(&namespaces)?;
-    check_joined_sysctls(&setup.sysctls, &join, &record)?;
-    let spawn = spawn_of(namespaces, &cg)?;
+    check_joined_own(&setup.sysctls, namespaces.uts_joined, &join, &record)?;
+    let join_user = open_join_user(&namespaces)?;
+    let spawn = spawn_of(namespaces, &cg, join_user)?;
     let console = match (&opts.console_socket, terminal) {
         (Some(path), true) => {
             Some(UnixStream::connect(path).map_err(io_err("connect console socket", path))?)
@@ -286,7 +287,14 @@ fn launch(
         UnixListener::bind(&sock_path).map_err(io_err("bind", dir.path().join(EXEC_SOCKET)))?;
     let (go_read, go_write) = pipe()?;
     let (report_read, report_write) = pipe()?;
+    // Before the init enters its user namespace: sources only the host's root can reach.
+    let bind_trees = setup
+        .rootfs
+        .binds_to_clone()
+        .map(|(i, m)| Ok((i, m.clone_source()?)))
+        .collect::<Result<Vec<_>, Error>>()?;
     let init_plan = InitPlan {
+        bind_trees,
         setup,
         cgroup_v1: cg.prepare_join_v1()?,
         lock_fd: dir.lock_raw_fd(),
@@ -359,17 +367,31 @@ fn open_namespaces(ns: &NamespacePlan) -> Result<(Vec<NsFd>, Option<NsFd>), Erro
     Ok((join, pid))
 }
 
-/// A sysctl in a joined namespace is the container's only if that namespace is not the
-/// runtime's own (the host's): compared by namespace id.
-fn check_joined_sysctls(sysctls: &[Sysctl], join: &[NsFd], record: &Record) -> Result<(), Error> {
-    for sysctl in sysctls.iter().filter(|s| s.joined) {
-        let own = match join.iter().find(|fd| fd.kind() == sysctl.namespace) {
-            Some(fd) => fd.id()? != NsFd::of_process(ProcPid::SelfPid, sysctl.namespace)?.id()?,
+/// A sysctl, or the hostname, in a joined namespace is the container's only if that
+/// namespace is not the runtime's own (the host's): compared by namespace id.
+fn check_joined_own(
+    sysctls: &[Sysctl],
+    uts_joined: bool,
+    join: &[NsFd],
+    record: &Record,
+) -> Result<(), Error> {
+    let own = |kind: Namespace| -> Result<bool, Error> {
+        Ok(match join.iter().find(|fd| fd.kind() == kind) {
+            Some(fd) => fd.id()? != NsFd::of_process(ProcPid::SelfPid, kind)?.id()?,
             // join_plan left it out: the runtime is in it already.
             None => false,
-        };
-        if !own {
-            return Err(ConfigFile::of_bundle(&record.bundle).invalid(
+        })
+    };
+    let config = ConfigFile::of_bundle(&record.bundle);
+    if uts_joined && !own(Namespace::Uts)? {
+        return Err(config.invalid(
+            "hostname",
+            "the joined UTS namespace is the runtime's own (it would rename the host)",
+        ));
+    }
+    for sysctl in sysctls.iter().filter(|s| s.joined) {
+        if !own(sysctl.namespace)? {
+            return Err(config.invalid(
                 "linux.sysctl",
                 format!(
                     "{:?} needs the container to have its own {:?} namespace",
@@ -381,10 +403,29 @@ fn check_joined_sysctls(sysctls: &[Sysctl], join: &[NsFd], record: &Record) -> R
     Ok(())
 }
 
+/// The user namespace the clone happens in (`linux.namespaces` user with a path), unless it
+/// is the runtime's own.
+fn open_join_user(ns: &NamespacePlan) -> Result<Option<OwnedFd>, Error> {
+    let Some(path) = &ns.join_user else {
+        return Ok(None);
+    };
+    let fd = NsFd::open_kind(path, Namespace::User)?;
+    if fd.id()? == NsFd::of_process(ProcPid::SelfPid, Namespace::User)?.id()? {
+        return Ok(None);
+    }
+    Ok(Some(fd.into()))
+}
+
 /// The clone: the new namespaces, born in the v2 cgroup (no migration; the init joins v1
 /// itself, see `InitPlan`), the id maps written while the child waits.
-fn spawn_of(ns: NamespacePlan, cg: &Cgroup) -> Result<Spawn, Error> {
+fn spawn_of(ns: NamespacePlan, cg: &Cgroup, user: Option<OwnedFd>) -> Result<Spawn, Error> {
     let mut spawn = Spawn::new(ns.new);
+    if let Some(user) = user {
+        spawn = spawn.in_user_namespace(user);
+    }
+    if let Some(offsets) = ns.time_offsets {
+        spawn = spawn.time_offsets(offsets);
+    }
     if let Some(dir) = cg.open_v2_dir()? {
         spawn = spawn.into_cgroup(dir);
     }

@@ -31,7 +31,9 @@
 //!   init sets its capabilities (`capset`: `EPERM`), which with iso happens after `start`;
 //!   runc fails `create` on it. Ambient capabilities outside the bounding set are not refused
 //!   (runc drops them silently, iso with a warning).
-//! - **Mounts at or under `/proc`**: only a procfs, and only at `/proc` itself. Anything
+//! - **Mounts at or under `/proc`**: only a procfs, and only at `/proc` itself (a new one,
+//!   or, for a container without a PID namespace of its own, a bind of the host's `/proc`,
+//!   checked to be a procfs when it is mounted). Anything
 //!   else could shadow files that the runtime, the kernel's LSM interface or the masks write
 //!   through or protect: a bind over `/proc/sys` or `/proc/self/attr` (the CVE-2019-16884
 //!   class), or a second procfs at `/proc/bus` whose `sys/` the `linux.readonlyPaths` entry
@@ -84,8 +86,15 @@ pub(crate) fn config(spec: &Spec) -> Result<(), Invalid> {
             no_nul(field, v)?;
         }
     }
+    // Without a PID namespace of its own the container may bind the host's /proc at /proc
+    // (runc allows any procfs source there): it shows the processes the container sees.
+    let host_pid = !spec
+        .linux()
+        .iter()
+        .flat_map(|l| l.namespaces().iter().flatten())
+        .any(|ns| ns.typ() == oci_spec::runtime::LinuxNamespaceType::Pid);
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
-        mount(i, m)?;
+        mount(i, m, host_pid)?;
     }
     if let Some(linux) = spec.linux() {
         self::linux(linux)?;
@@ -194,7 +203,7 @@ pub(crate) fn process(p: &Process) -> Result<(), Invalid> {
     Ok(())
 }
 
-fn mount(i: usize, m: &Mount) -> Result<(), Invalid> {
+fn mount(i: usize, m: &Mount, host_pid: bool) -> Result<(), Invalid> {
     let field = format!("mounts[{i}].destination");
     let dest = m.destination();
     path_bytes(&field, dest)?;
@@ -205,7 +214,13 @@ fn mount(i: usize, m: &Mount) -> Result<(), Invalid> {
     let typ = m.typ().as_deref().unwrap_or_default();
     let options = m.options().as_deref().unwrap_or_default();
     let bind = typ == "bind" || options.iter().any(|o| o == "bind" || o == "rbind");
-    under_proc(&field, dest, typ, bind)
+    let host_proc = bind && host_pid && m.source().as_deref() == Some(Path::new("/proc"));
+    under_proc(
+        &field,
+        dest,
+        if host_proc { "proc" } else { typ },
+        bind && !host_proc,
+    )
 }
 
 /// The `/proc` rule for a mount destination: outside `/proc` anything goes; at `/proc` only
@@ -373,6 +388,14 @@ mod tests {
     }
 
     #[test]
+    fn the_host_proc_may_be_bound_without_a_pid_namespace() {
+        let v = json!({"mounts": [{"destination": "/proc", "type": "bind", "source": "/proc",
+                                   "options": ["rbind"]}],
+                       "linux": {"namespaces": [{"type": "mount"}]}});
+        assert_eq!(config(&spec(v)), Ok(()));
+    }
+
+    #[test]
     fn messages_name_the_field() {
         let long = format!("/{}", "a".repeat(PATH_MAX));
         let cases = [
@@ -464,6 +487,17 @@ mod tests {
             (
                 json!({"mounts": [{"destination": "/proc/bus", "type": "proc", "source": "proc"}]}),
                 "mounts[0].destination: /proc/bus is inside /proc",
+            ),
+            (
+                json!({"mounts": [{"destination": "/proc", "type": "bind", "source": "/proc",
+                                   "options": ["rbind"]}],
+                       "linux": {"namespaces": [{"type": "pid"}]}}),
+                "mounts[0].destination: /proc is inside /proc",
+            ),
+            (
+                json!({"mounts": [{"destination": "/proc", "type": "bind", "source": "/tmp",
+                                   "options": ["rbind"]}]}),
+                "mounts[0].destination: /proc is inside /proc",
             ),
             (
                 json!({"mounts": [{"destination": "/proc/cpuinfo", "type": "bind",

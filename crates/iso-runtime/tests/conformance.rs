@@ -840,29 +840,9 @@ fn differential_against_runc_and_crun() {
         compared += 1;
     }
     if Path::new("/usr/bin/crun").exists() {
-        // crun 1.8 refuses hybrid hosts whose cgroup2 mount owns a controller: run it in a
-        // private mount namespace where that file reads empty (the host is untouched). On a
-        // pure v2 host there is no such file and the bind fails harmlessly.
-        let empty = fx.path().join("empty");
-        fs::write(&empty, "").unwrap();
-        let wrapper = format!(
-            "mount --bind -o ro {} /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null; exec /usr/bin/crun \"$@\"",
-            empty.display()
-        );
-        let out = view_under(
-            &fx,
-            "crun",
-            &[
-                "/usr/bin/unshare",
-                "-m",
-                "--propagation",
-                "private",
-                "/bin/sh",
-                "-c",
-                &wrapper,
-                "crun",
-            ],
-        );
+        let argv = iso_testutil::bundle::crun_argv(fx.path());
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let out = view_under(&fx, "crun", &argv);
         assert!(out.status.success(), "crun: {}", text(&out.stderr));
         let theirs = text(&out.stdout);
         assert_eq!(
@@ -1018,8 +998,10 @@ fn namespaces_joined_by_path_like_a_pod() {
     assert_eq!(lines[1], ns("ipc").to_str().unwrap());
     assert_eq!(lines[2], ns("uts").to_str().unwrap());
     assert_eq!(lines[3], "isotest");
-    // A hostname without a new UTS namespace is refused (it would change the joined one).
+    // A hostname in the runtime's own UTS namespace is refused (it would rename the host);
+    // in another container's, it is set there (rootfs_conformance.rs).
     config["hostname"] = json!("other");
+    config["linux"]["namespaces"][4]["path"] = json!("/proc/self/ns/uts");
     fx.write_config(&config);
     create_fails_naming(&mut fx, "refused", "hostname");
 }

@@ -427,6 +427,38 @@ impl Drop for Fixture {
     }
 }
 
+/// The command line that runs crun (`/usr/bin/crun`, then the caller's arguments) on this
+/// host: crun 1.8 refuses hybrid hosts whose cgroup2 mount owns a controller, so it runs in
+/// a private mount namespace where that file reads empty (an empty file made in `dir`; the
+/// host is untouched). On a pure v2 host there is no such file and the bind fails harmlessly.
+///
+/// ```no_run
+/// let dir = iso_testutil::TempDir::new("doc-crun");
+/// let argv = iso_testutil::bundle::crun_argv(dir.path());
+/// let status = std::process::Command::new(&argv[0]).args(&argv[1..]).arg("--version").status();
+/// ```
+pub fn crun_argv(dir: &Path) -> Vec<String> {
+    let empty = dir.join("empty");
+    fs::write(&empty, "").expect("write an empty file");
+    let wrapper = format!(
+        "mount --bind -o ro {} /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null; \
+         exec /usr/bin/crun \"$@\"",
+        empty.display()
+    );
+    [
+        "/usr/bin/unshare",
+        "-m",
+        "--propagation",
+        "private",
+        "/bin/sh",
+        "-c",
+        &wrapper,
+        "crun",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
 /// Runs `cmd` with its stdout and stderr in fresh files under `dir` and returns both with
 /// the exit status.
 ///

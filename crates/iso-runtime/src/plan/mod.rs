@@ -144,10 +144,14 @@ impl CgroupPlan {
             Some(res) => {
                 let mut resources = iso_cgroups::Resources::try_from(res)?;
                 if !resources.devices.is_empty() {
-                    // The devices every container gets (created by the init): allowed after
-                    // the configuration's own rules, as runc does, so that a "deny all"
-                    // config still has /dev/null, a tty and its pty.
+                    // The devices every container gets (created by the init) and those
+                    // `linux.devices` adds: allowed after the configuration's own rules, as
+                    // runc does, so that a "deny all" config still has /dev/null, a tty, its
+                    // pty and the nodes it asked for.
                     resources.devices.extend(default_device_rules());
+                    resources
+                        .devices
+                        .extend(configured_device_rules(linux.devices().iter().flatten()));
                 }
                 Some(resources)
             }
@@ -183,6 +187,30 @@ fn default_device_rules() -> Vec<iso_cgroups::DeviceRule> {
         rule(5, Some(2)),
         rule(136, None),
     ]
+}
+
+/// Allow rules (read, write, mknod) for the character and block devices of `linux.devices`.
+fn configured_device_rules<'a>(
+    devices: impl Iterator<Item = &'a oci_spec::runtime::LinuxDevice>,
+) -> Vec<iso_cgroups::DeviceRule> {
+    use iso_cgroups::{DeviceAccess, DeviceKind, DeviceRule};
+    use oci_spec::runtime::LinuxDeviceType;
+    devices
+        .filter_map(|d| {
+            let kind = match d.typ() {
+                LinuxDeviceType::B => DeviceKind::Block,
+                LinuxDeviceType::C | LinuxDeviceType::U => DeviceKind::Char,
+                _ => return None,
+            };
+            Some(DeviceRule {
+                allow: true,
+                kind,
+                major: Some(d.major() as u32),
+                minor: Some(d.minor() as u32),
+                access: DeviceAccess::READ | DeviceAccess::WRITE | DeviceAccess::MKNOD,
+            })
+        })
+        .collect()
 }
 
 /// Everything the init does between the clone and `start`, and after it: prepared data
@@ -261,7 +289,8 @@ impl Plan {
             .ok_or_else(|| config.invalid("process", "is required"))?;
         let cgroup = CgroupPlan::from_spec(linux, req.id)?;
         let namespaces = NamespacePlan::from_spec(spec, linux, &config)?;
-        let rootfs = RootfsPlan::from_spec(spec, linux, req, &cgroup, facts, &config)?;
+        let mut rootfs = RootfsPlan::from_spec(spec, linux, req, &cgroup, facts, &config)?;
+        rootfs.clone_bind_sources = namespaces.become_root();
         let sysctls = namespaces.sysctls(linux, &config)?;
         let proc = ProcessPlan::from_process(&config, linux, process, req.preserve_fds, facts)?;
         let terminal = process.terminal().unwrap_or(false);

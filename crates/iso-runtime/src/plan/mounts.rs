@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use iso_cgroups::{Cgroup, Layout, Mode};
-use iso_chroot::{Device, DeviceKind, EnterMethod, Mount, MountKind, Propagation};
+use iso_chroot::{Device, DeviceKind, EnterMethod, Mount, MountFlags, MountKind, Propagation};
 use oci_spec::runtime::{Linux, LinuxDevice, LinuxDeviceType, Spec};
 
 use super::{CgroupPlan, ConfigFile, HostFacts, Request};
@@ -13,8 +13,14 @@ use crate::Error;
 /// A mount as the init makes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum PlannedMount {
-    /// An ordinary mount through `iso-chroot`.
+    /// An ordinary mount through `iso-chroot` (a tmpfs without `mode=` takes the mode of
+    /// the directory it covers: `iso_chroot::Root::mount_tmpfs_over`).
     Plain(Mount),
+    /// A tmpfs with OCI's `tmpcopyup`: the content of the directory it covers is copied in.
+    TmpfsCopyUp(Mount),
+    /// A bind of the host's `/proc` at `/proc` (only without a PID namespace of the
+    /// container's own: `validate`), checked to be a procfs root when it is mounted.
+    HostProc(Mount),
     /// An OCI `cgroup` mount: a tmpfs holding read-only (or not) binds of the container's
     /// cgroup directory in each v1 hierarchy (`name`, host directory), or, on a v2-only host,
     /// a bind of the container's cgroup directory.
@@ -43,6 +49,9 @@ pub(crate) struct RootfsPlan {
     pub devices: Vec<Device>,
     /// `/dev` is a tmpfs of ours: make its standard symlinks (`/dev/fd`, `/dev/stdin`, ...).
     pub dev_tmpfs: bool,
+    /// That tmpfs is read-only (`ro`): it is mounted writable and made read-only once its
+    /// nodes, symlinks, devpts and console are in place (as runc does).
+    pub dev_readonly: bool,
     /// `linux.maskedPaths`.
     pub masked: Vec<PathBuf>,
     /// `linux.readonlyPaths`.
@@ -51,6 +60,25 @@ pub(crate) struct RootfsPlan {
     pub enter: EnterMethod,
     /// `root.readonly`.
     pub readonly_root: bool,
+    /// The container has a user namespace: the runtime clones the bind sources
+    /// (`iso_chroot::Mount::clone_source`) before the init enters it, so that sources its
+    /// root cannot reach (a 0700 directory of the host's root) are mounted all the same.
+    pub clone_bind_sources: bool,
+}
+
+impl RootfsPlan {
+    /// The bind mounts whose sources the runtime clones for the init: (index in `mounts`,
+    /// the mount).
+    pub fn binds_to_clone(&self) -> impl Iterator<Item = (usize, &Mount)> {
+        let clone = self.clone_bind_sources;
+        self.mounts
+            .iter()
+            .enumerate()
+            .filter_map(move |(i, m)| match m {
+                PlannedMount::Plain(m) if clone && m.kind().is_bind() => Some((i, m)),
+                _ => None,
+            })
+    }
 }
 
 impl RootfsPlan {
@@ -68,10 +96,17 @@ impl RootfsPlan {
         for m in spec.mounts().iter().flatten() {
             mounts.push(plan_mount(m, req.bundle, cgroup, facts.layout, config)?);
         }
-        let dev_tmpfs = mounts.iter().any(|m| {
-            matches!(m, PlannedMount::Plain(m)
-                if m.destination() == Path::new("/dev") && m.kind() == &MountKind::Tmpfs)
-        });
+        let mut dev_tmpfs = false;
+        let mut dev_readonly = false;
+        for planned in &mut mounts {
+            if let PlannedMount::Plain(m) | PlannedMount::TmpfsCopyUp(m) = planned {
+                if m.destination() == Path::new("/dev") && m.kind() == &MountKind::Tmpfs {
+                    dev_tmpfs = true;
+                    dev_readonly = m.mount_flags().contains(MountFlags::RDONLY);
+                    *m = m.clone().without_flags(MountFlags::RDONLY);
+                }
+            }
+        }
         let paths = |list: &Option<Vec<String>>| -> Vec<PathBuf> {
             list.iter().flatten().map(PathBuf::from).collect()
         };
@@ -81,6 +116,7 @@ impl RootfsPlan {
             mounts,
             devices: devices(linux.devices().as_deref().unwrap_or_default()),
             dev_tmpfs,
+            dev_readonly,
             masked: paths(linux.masked_paths()),
             readonly: paths(linux.readonly_paths()),
             enter: if req.no_pivot {
@@ -93,6 +129,7 @@ impl RootfsPlan {
                 .as_ref()
                 .and_then(|r| r.readonly())
                 .unwrap_or(false),
+            clone_bind_sources: false,
         })
     }
 }
@@ -142,7 +179,22 @@ fn plan_mount(
             src.clone()
         });
     }
-    Ok(PlannedMount::Plain(mount.options(&options.join(","))?))
+    // `tmpcopyup` is the runtime's, not the filesystem's.
+    let copy_up = mount.kind() == &MountKind::Tmpfs && options.iter().any(|o| o == "tmpcopyup");
+    let options: Vec<&str> = options
+        .iter()
+        .map(String::as_str)
+        .filter(|o| *o != "tmpcopyup" || !copy_up)
+        .collect();
+    let mount = mount.options(&options.join(","))?;
+    let at_proc = dest.components().eq(Path::new("/proc").components());
+    Ok(if copy_up {
+        PlannedMount::TmpfsCopyUp(mount)
+    } else if is_bind && at_proc {
+        PlannedMount::HostProc(mount)
+    } else {
+        PlannedMount::Plain(mount)
+    })
 }
 
 /// A `cgroup` mount: on a v2-only host a bind of the container's cgroup; otherwise a tmpfs
@@ -180,10 +232,17 @@ fn cgroup_mount(
 }
 
 /// The default devices, each replaced by a configured device at the same path, then the
-/// other configured ones in order.
+/// other configured ones in order. `/dev/ptmx` is left out: it is the `pts/ptmx` symlink of
+/// the container's own devpts, whatever the configuration lists (as runc and crun do).
 fn devices(configured: &[LinuxDevice]) -> Vec<Device> {
     let mut devices = iso_chroot::default_devices();
     for d in configured {
+        if d.path()
+            .components()
+            .eq(Path::new("/dev/ptmx").components())
+        {
+            continue;
+        }
         let kind = match d.typ() {
             LinuxDeviceType::B => DeviceKind::Block,
             LinuxDeviceType::P => DeviceKind::Fifo,

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use iso_ns::{GidMap, IdMapEntry, Namespace, NamespaceSet, UidMap};
+use iso_ns::{ClockOffset, GidMap, IdMapEntry, Namespace, NamespaceSet, TimeOffsets, UidMap};
 use oci_spec::runtime::{Linux, LinuxIdMapping, Spec};
 
 use super::ConfigFile;
@@ -26,9 +26,13 @@ pub(crate) struct NamespacePlan {
     /// A new cgroup namespace, unshared by the init once it is in its cgroup (the clone
     /// would make the runtime's cgroup the container's root).
     pub new_cgroup_ns: bool,
-    /// Joined by the init right after the clone, the user namespace first (so the others
-    /// are joined with its credentials). `launch` refines the order with the kernel's
-    /// answers (`iso_ns::join_plan`: which user namespace owns each).
+    /// A user namespace to join: the clone happens inside it (through a helper, see
+    /// `iso_ns::Spawn::in_user_namespace`), so the new namespaces belong to it and the init,
+    /// root there, can set their hostname and mount; the other joined ones are entered with
+    /// its credentials.
+    pub join_user: Option<PathBuf>,
+    /// Joined by the init right after the clone (after `join_user`). `launch` orders them
+    /// with the kernel's answers (`iso_ns::join_plan`: which user namespace owns each).
     pub join: Vec<JoinNs>,
     /// A PID namespace to join: entered by the runtime before the clone, since a process
     /// never changes its own PID namespace, only its children's.
@@ -37,6 +41,11 @@ pub(crate) struct NamespacePlan {
     pub uid_map: Option<UidMap>,
     /// `linux.gidMappings`, likewise.
     pub gid_map: Option<GidMap>,
+    /// `linux.timeOffsets`, written before the new time namespace gets its first process.
+    pub time_offsets: Option<TimeOffsets>,
+    /// `hostname` or `domainname` is set in a joined UTS namespace: `launch` checks it is
+    /// not the runtime's own (that would rename the host).
+    pub uts_joined: bool,
 }
 
 impl NamespacePlan {
@@ -46,12 +55,16 @@ impl NamespacePlan {
         let mut new = NamespaceSet::default();
         let mut join = Vec::new();
         let mut join_pid = None;
+        let mut join_user = None;
         for ns in linux.namespaces().iter().flatten() {
             let kind = Namespace::from_clone_flag(ns.typ() as i32)
                 .ok_or_else(|| config.invalid("linux.namespaces", "unknown type"))?;
             match ns.path() {
                 Some(path) if !path.as_os_str().is_empty() && kind == Namespace::Pid => {
                     join_pid = Some(path.clone());
+                }
+                Some(path) if !path.as_os_str().is_empty() && kind == Namespace::User => {
+                    join_user = Some(path.clone());
                 }
                 Some(path) if !path.as_os_str().is_empty() => join.push(JoinNs {
                     kind,
@@ -62,15 +75,13 @@ impl NamespacePlan {
                 }
             }
         }
-        // Stable: the others keep the configuration's order.
-        join.sort_by_key(|j| j.kind != Namespace::User);
         let new_cgroup_ns = new.remove(Namespace::Cgroup);
-        if (spec.hostname().is_some() || spec.domainname().is_some())
-            && !new.contains(Namespace::Uts)
-        {
+        let names_host = spec.hostname().is_some() || spec.domainname().is_some();
+        let uts_joined = names_host && join.iter().any(|j| j.kind == Namespace::Uts);
+        if names_host && !new.contains(Namespace::Uts) && !uts_joined {
             return Err(config.invalid(
                 "hostname",
-                "needs a new UTS namespace (it would change the host's)",
+                "needs a UTS namespace of the container's own (it would change the host's)",
             ));
         }
         let (uid_map, gid_map) = if new.contains(Namespace::User) {
@@ -82,18 +93,24 @@ impl NamespacePlan {
             (None, None)
         };
         Ok(NamespacePlan {
+            time_offsets: time_offsets(linux, &new, config)?,
             new,
             new_cgroup_ns,
+            join_user,
             join,
             join_pid,
             uid_map,
             gid_map,
+            uts_joined,
         })
     }
 
     /// Whether the container has a namespace of `kind`, new or joined.
     pub fn has(&self, kind: Namespace) -> bool {
-        self.new.contains(kind) || self.join.iter().any(|j| j.kind == kind)
+        self.new.contains(kind)
+            || self.join.iter().any(|j| j.kind == kind)
+            || (kind == Namespace::User && self.join_user.is_some())
+            || (kind == Namespace::Pid && self.join_pid.is_some())
     }
 
     /// Whether the init runs in a user namespace other than the runtime's, whose root it
@@ -135,6 +152,39 @@ impl NamespacePlan {
         out.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(out)
     }
+}
+
+/// `linux.timeOffsets` (`monotonic`, `boottime`), which need a new time namespace.
+fn time_offsets(
+    linux: &Linux,
+    new: &NamespaceSet,
+    config: &ConfigFile,
+) -> Result<Option<TimeOffsets>, Error> {
+    let Some(map) = linux.time_offsets().as_ref().filter(|m| !m.is_empty()) else {
+        return Ok(None);
+    };
+    if !new.contains(Namespace::Time) {
+        return Err(config.invalid(
+            "linux.timeOffsets",
+            "needs a new time namespace in linux.namespaces",
+        ));
+    }
+    let mut offsets = TimeOffsets::default();
+    for (clock, offset) in map {
+        let value = ClockOffset::new(offset.secs().unwrap_or(0), offset.nanosecs().unwrap_or(0))
+            .map_err(|e| config.invalid("linux.timeOffsets", format!("{clock}: {e}")))?;
+        match clock.as_str() {
+            "monotonic" => offsets.monotonic = value,
+            "boottime" => offsets.boottime = value,
+            other => {
+                return Err(config.invalid(
+                    "linux.timeOffsets",
+                    format!("{other:?} is not a clock a time namespace shifts"),
+                ))
+            }
+        }
+    }
+    Ok(Some(offsets))
 }
 
 /// The entries of a `linux.uidMappings`/`gidMappings` list, if there is one.

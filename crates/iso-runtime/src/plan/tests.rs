@@ -280,9 +280,13 @@ fn a_joined_user_namespace_is_joined_first() {
         {"type": "ipc", "path": "/i"},
         {"type": "user", "path": "/u"},
     ]}}));
+    // The clone happens inside it (its new namespaces belong to it); the others are
+    // joined after, with its credentials.
+    assert_eq!(p.namespaces.join_user.as_deref(), Some(Path::new("/u")));
     let kinds: Vec<_> = p.namespaces.join.iter().map(|j| j.kind).collect();
-    assert_eq!(kinds, [Namespace::User, Namespace::Net, Namespace::Ipc]);
+    assert_eq!(kinds, [Namespace::Net, Namespace::Ipc]);
     assert!(p.init.become_root, "root of the joined user namespace");
+    assert!(p.namespaces.uid_map.is_none());
 }
 
 #[test]
@@ -294,16 +298,42 @@ fn a_new_cgroup_namespace_is_unshared_by_the_init_not_cloned() {
 }
 
 #[test]
-fn a_hostname_needs_a_new_uts_namespace() {
-    refused(json!({"hostname": "box"}), "hostname");
-    refused(
-        json!({"domainname": "example", "linux": {"namespaces": [{"type": "uts", "path": "/u"}]}}),
-        "needs a new UTS namespace",
-    );
+fn a_hostname_needs_a_uts_namespace_new_or_joined() {
+    refused(json!({"hostname": "box"}), "needs a UTS namespace");
     let p = plan(json!({"hostname": "box", "domainname": "ex",
         "linux": {"namespaces": [{"type": "uts"}]}}));
     assert_eq!(p.init.hostname.as_deref(), Some("box"));
     assert_eq!(p.init.domainname.as_deref(), Some("ex"));
+    assert!(!p.namespaces.uts_joined);
+    // Set in the joined one; launch checks that it is not the runtime's own.
+    let p = plan(json!({"domainname": "example",
+        "linux": {"namespaces": [{"type": "uts", "path": "/u"}]}}));
+    assert!(p.namespaces.uts_joined);
+    assert_eq!(p.init.domainname.as_deref(), Some("example"));
+}
+
+#[test]
+fn time_offsets_go_with_a_new_time_namespace() {
+    let p = plan(json!({"linux": {"namespaces": [{"type": "time"}],
+        "timeOffsets": {"monotonic": {"secs": 86400}, "boottime": {"secs": -5, "nanosecs": 7}}}}));
+    let offsets = p.namespaces.time_offsets.expect("offsets");
+    assert_eq!(offsets.monotonic, iso_ns::ClockOffset::from_secs(86400));
+    assert_eq!(offsets.boottime, iso_ns::ClockOffset { secs: -5, nanos: 7 });
+    assert!(p.namespaces.new.contains(Namespace::Time));
+    refused(
+        json!({"linux": {"timeOffsets": {"monotonic": {"secs": 1}}}}),
+        "needs a new time namespace",
+    );
+    refused(
+        json!({"linux": {"namespaces": [{"type": "time"}],
+            "timeOffsets": {"realtime": {"secs": 1}}}}),
+        "linux.timeOffsets",
+    );
+    refused(
+        json!({"linux": {"namespaces": [{"type": "time"}],
+            "timeOffsets": {"boottime": {"secs": 1, "nanosecs": 1000000000u32}}}}),
+        "linux.timeOffsets",
+    );
 }
 
 #[test]
@@ -351,7 +381,7 @@ fn mounts_keep_their_order_and_get_their_kind_from_the_type() {
         .iter()
         .map(|m| match m {
             PlannedMount::Plain(m) => m.kind().clone(),
-            PlannedMount::Cgroup { .. } => panic!("no cgroup mount"),
+            other => panic!("not a plain mount: {other:?}"),
         })
         .collect();
     assert_eq!(
@@ -381,6 +411,53 @@ fn mount_options_are_parsed_into_the_mount() {
 }
 
 #[test]
+fn tmpcopyup_is_the_runtimes_and_a_read_only_dev_is_made_read_only_last() {
+    let p = plan(json!({"mounts": [
+        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["ro", "mode=755"]},
+        {"destination": "/etc", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup", "ro"]},
+    ]}));
+    let dev = Mount::new(MountKind::Tmpfs, "/dev")
+        .source("tmpfs")
+        .options("mode=755")
+        .unwrap();
+    let etc = Mount::new(MountKind::Tmpfs, "/etc")
+        .source("tmpfs")
+        .options("ro")
+        .unwrap();
+    assert_eq!(
+        p.init.rootfs.mounts,
+        [PlannedMount::Plain(dev), PlannedMount::TmpfsCopyUp(etc)]
+    );
+    assert!(p.init.rootfs.dev_tmpfs && p.init.rootfs.dev_readonly);
+    let p = plan(json!({"mounts": [
+        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs"},
+    ]}));
+    assert!(p.init.rootfs.dev_tmpfs && !p.init.rootfs.dev_readonly);
+}
+
+#[test]
+fn a_bind_at_proc_is_the_hosts_proc_checked_when_mounted() {
+    let p = plan(json!({"mounts": [
+        {"destination": "/proc", "type": "bind", "source": "/proc", "options": ["rbind"]},
+    ]}));
+    assert!(matches!(&p.init.rootfs.mounts[0], PlannedMount::HostProc(m)
+        if m.source_path() == Some(Path::new("/proc"))));
+}
+
+#[test]
+fn bind_sources_are_cloned_by_the_runtime_for_a_user_namespace() {
+    let mounts = json!([
+        {"destination": "/data", "type": "bind", "source": "/srv", "options": ["rbind"]},
+        {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"},
+    ]);
+    let p = plan(json!({"mounts": mounts.clone()}));
+    assert_eq!(p.init.rootfs.binds_to_clone().count(), 0);
+    let p = plan(json!({"mounts": mounts, "linux": {"namespaces": [{"type": "user"}]}}));
+    let cloned: Vec<usize> = p.init.rootfs.binds_to_clone().map(|(i, _)| i).collect();
+    assert_eq!(cloned, [0]);
+}
+
+#[test]
 fn a_relative_bind_source_is_the_bundles() {
     let p = plan(json!({"mounts": [
         {"destination": "/data", "type": "bind", "source": "data", "options": ["rbind"]},
@@ -393,7 +470,7 @@ fn a_relative_bind_source_is_the_bundles() {
         .iter()
         .map(|m| match m {
             PlannedMount::Plain(m) => (m.kind().clone(), m.source_path().map(Path::to_path_buf)),
-            PlannedMount::Cgroup { .. } => panic!("no cgroup mount"),
+            other => panic!("not a plain mount: {other:?}"),
         })
         .collect();
     assert_eq!(
@@ -469,6 +546,31 @@ fn a_cgroup_mount_on_a_v2_host_is_one_bind() {
         }]
     );
     assert_eq!(layout(UNIFIED).mode(), Mode::Unified);
+}
+
+#[test]
+fn configured_devices_are_allowed_after_a_device_list() {
+    let p = plan(json!({"linux": {
+        "resources": {"devices": [{"allow": false, "access": "rwm"}]},
+        "devices": [{"path": "/dev/tun", "type": "c", "major": 10, "minor": 200},
+                    {"path": "/dev/fifo", "type": "p", "major": 0, "minor": 0}]}}));
+    let devices = p.cgroup.resources.expect("resources").devices;
+    assert_eq!(devices.len(), 2 + default_device_rules().len());
+    let last = devices.last().expect("a rule");
+    assert!(last.allow);
+    assert_eq!((last.major, last.minor), (Some(10), Some(200)));
+}
+
+#[test]
+fn a_configured_dev_ptmx_stays_the_devpts_symlink() {
+    let p = plan(json!({"linux": {"devices": [
+        {"path": "/dev/ptmx", "type": "c", "major": 5, "minor": 2}]}}));
+    assert!(p
+        .init
+        .rootfs
+        .devices
+        .iter()
+        .all(|d| d.path() != Path::new("/dev/ptmx")));
 }
 
 // ---- devices, propagation, paths, root ----
