@@ -50,10 +50,14 @@ use crate::{CreateOptions, Error, ExecOptions, Runtime};
     name = "iso-runtime",
     version = concat!(env!("CARGO_PKG_VERSION"), "\nspec: 1.2.0"),
     about = "An OCI container runtime composed from the iso crates",
-    long_about = None
+    long_about = None,
+    disable_version_flag = true
 )]
 pub struct Cli {
-    /// Root directory for container state.
+    /// Print the version (`-v`, as runc).
+    #[arg(short = 'v', long = "version", action = clap::ArgAction::Version)]
+    pub version: Option<bool>,
+    /// Root directory for container state (created, mode 0700, when missing).
     #[arg(long, global = true, default_value = "/run/iso")]
     pub root: PathBuf,
     /// Also write errors (and with --debug, debug lines) to this file.
@@ -62,7 +66,7 @@ pub struct Cli {
     /// Log format: text or json.
     #[arg(long = "log-format", global = true, default_value = "text")]
     pub log_format: String,
-    /// Debug logging.
+    /// Write debug lines (`level=debug`) to stderr, or to --log when given.
     #[arg(long, global = true)]
     pub debug: bool,
     /// Use systemd to manage cgroups (not supported).
@@ -164,6 +168,9 @@ pub struct ExecArgs {
     /// Unix socket that receives a pidfd of the process.
     #[arg(long = "pidfd-socket")]
     pub pidfd_socket: Option<PathBuf>,
+    /// Run the process even if the container is paused (it starts frozen).
+    #[arg(long = "ignore-paused")]
+    pub ignore_paused: bool,
 }
 
 /// The flags of `update`.
@@ -456,6 +463,7 @@ impl ExecArgs {
             preserve_fds: a.preserve_fds,
             sub_cgroup: a.cgroup.clone(),
             pidfd_socket: a.pidfd_socket.clone(),
+            ignore_paused: a.ignore_paused,
         })
     }
 

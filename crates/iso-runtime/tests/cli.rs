@@ -1,0 +1,443 @@
+//! The command line against runc's: each scenario runs under iso-runtime and, when it is
+//! installed, runc (same bundle, each runtime with its own state root and a cgroup below the
+//! fixture's), and what the commands print and exit with is compared.
+
+use std::cell::RefCell;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use iso_testutil::bundle::{run_to_files, text, Fixture};
+use serde_json::{json, Value};
+
+/// The runtime under test (see conformance.rs).
+fn bin() -> String {
+    std::env::var("ISO_RUNTIME_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_iso-runtime").to_owned())
+}
+
+const RUNC: &str = "/usr/sbin/runc";
+
+/// One runtime on the fixture's bundle: its binary, its own state root, the containers it
+/// made (deleted with `--force` when dropped).
+struct Under<'a> {
+    fx: &'a Fixture,
+    name: &'static str,
+    argv0: String,
+    ids: RefCell<Vec<String>>,
+}
+
+impl<'a> Under<'a> {
+    fn root(&self) -> PathBuf {
+        self.fx.path().join(format!("{}-state", self.name))
+    }
+
+    /// The cgroup of this runtime's containers: below the fixture's, which the fixture
+    /// removes (and whose processes it kills) whatever happens.
+    fn cgroup(&self, n: &str) -> String {
+        format!("{}/{}-{n}", self.fx.cgroup(), self.name)
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(&self.argv0);
+        c.env_remove("ISO_POLICY")
+            .arg("--root")
+            .arg(self.root())
+            .args(args)
+            .current_dir(self.fx.bundle())
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn rt(&self, args: &[&str]) -> Output {
+        run_to_files(self.cmd(args), self.fx.path())
+    }
+
+    /// A fresh container id for `n`, deleted on drop.
+    fn id(&self, n: &str) -> String {
+        let id = format!("{n}-{}-{}", self.name, std::process::id());
+        self.ids.borrow_mut().push(id.clone());
+        id
+    }
+
+    /// Writes the fixture's config running `script` in this runtime's cgroup `n`.
+    fn config(&self, n: &str, script: &str) -> Value {
+        let mut config = self.fx.config(script);
+        config["linux"]["cgroupsPath"] = json!(self.cgroup(n));
+        config
+    }
+
+    /// Creates container `n` running `script`; panics when create fails.
+    fn create(&self, n: &str, script: &str) -> String {
+        self.fx.write_config(&self.config(n, script));
+        let id = self.id(n);
+        let out = self.rt(&["create", &id]);
+        assert!(out.status.success(), "{}: {}", self.name, text(&out.stderr));
+        id
+    }
+
+    /// The `state` of `id` as JSON.
+    fn state(&self, id: &str) -> Value {
+        let out = self.rt(&["state", id]);
+        assert!(out.status.success(), "{}: {}", self.name, text(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("state prints JSON")
+    }
+
+    /// Polls until `id`'s status is `want` (at most 20 s).
+    fn wait_status(&self, id: &str, want: &str) {
+        for _ in 0..1000 {
+            if self.state(id)["status"] == want {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("{}: {id} never {want}", self.name);
+    }
+}
+
+impl Drop for Under<'_> {
+    fn drop(&mut self) {
+        for id in self.ids.borrow().iter() {
+            let _ = self.rt(&["delete", "--force", id]);
+        }
+    }
+}
+
+/// iso-runtime, then runc when installed.
+fn runtimes(fx: &Fixture) -> Vec<Under<'_>> {
+    let mut all = vec![Under {
+        fx,
+        name: "iso",
+        argv0: bin(),
+        ids: RefCell::default(),
+    }];
+    if Path::new(RUNC).exists() {
+        all.push(Under {
+            fx,
+            name: "runc",
+            argv0: RUNC.into(),
+            ids: RefCell::default(),
+        });
+    } else {
+        eprintln!("runc not installed: iso-runtime's side only");
+    }
+    all
+}
+
+/// Runs `scenario` under each runtime and asserts they observed the same.
+fn same_under_each(fx: &Fixture, scenario: impl Fn(&Under) -> Vec<String>) {
+    let mut seen: Vec<(&str, Vec<String>)> = Vec::new();
+    for rt in runtimes(fx) {
+        let observed = scenario(&rt);
+        seen.push((rt.name, observed));
+    }
+    for (name, observed) in &seen[1..] {
+        assert_eq!(seen[0].1, *observed, "iso-runtime (left) vs {name} (right)");
+    }
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().unwrap_or(-1)
+}
+
+/// The commands both runtimes have.
+const COMMANDS: [&str; 15] = [
+    "create", "start", "state", "kill", "delete", "run", "exec", "ps", "features", "list",
+    "update", "events", "spec", "pause", "resume",
+];
+
+#[test]
+fn version_help_usage_errors_and_a_missing_root() {
+    let Some(fx) = Fixture::new(bin(), "cli-global") else {
+        return;
+    };
+    same_under_each(&fx, |rt| {
+        let mut seen = Vec::new();
+        for v in ["-v", "--version"] {
+            let out = rt.rt(&[v]);
+            assert!(
+                text(&out.stdout).contains("spec: "),
+                "{}",
+                text(&out.stdout)
+            );
+            seen.push(format!("{v}: {}", code(&out)));
+        }
+        for c in COMMANDS {
+            for args in [vec![c, "-h"], vec![c, "--help"], vec!["help", c]] {
+                let out = rt.rt(&args);
+                assert!(
+                    !out.stdout.is_empty(),
+                    "{}: {args:?} printed nothing",
+                    rt.name
+                );
+                seen.push(format!("{args:?}: {}", code(&out)));
+            }
+        }
+        for args in [
+            vec!["kill"],
+            vec!["state"],
+            vec!["state", "--bogus", "x"],
+            vec!["spec", "--bogus"],
+            vec!["bogus"],
+        ] {
+            seen.push(format!("{args:?}: {}", code(&rt.rt(&args))));
+        }
+        // A --root that does not exist yet is created, private.
+        let root = rt.fx.path().join(format!("{}-new/a/b", rt.name));
+        let mut cmd = Command::new(&rt.argv0);
+        cmd.arg("--root").arg(&root).arg("list");
+        let out = run_to_files(cmd, rt.fx.path());
+        let mode = fs::metadata(&root)
+            .map(|m| format!("{:o}", m.permissions().mode() & 0o777))
+            .ok();
+        seen.push(format!("list with a new root: {} {mode:?}", code(&out)));
+        seen
+    });
+}
+
+#[test]
+fn debug_lines_go_to_stderr_or_to_the_log_in_text_and_json() {
+    let Some(fx) = Fixture::new(bin(), "cli-debug") else {
+        return;
+    };
+    same_under_each(&fx, |rt| {
+        let mut seen = Vec::new();
+        rt.fx.write_config(&rt.config("dbg", "true"));
+        let id = rt.id("dbg");
+        let out = rt.rt(&["--debug", "create", &id]);
+        let err = text(&out.stderr);
+        seen.push(format!(
+            "stderr: {} debug {}",
+            code(&out),
+            err.lines().any(|l| l.contains("level=debug"))
+        ));
+        rt.rt(&["delete", "--force", &id]);
+        for format in ["text", "json"] {
+            let log = rt.fx.path().join(format!("{}-{format}.log", rt.name));
+            let log_s = log.to_str().unwrap();
+            let out = rt.rt(&[
+                "--debug",
+                "--log",
+                log_s,
+                "--log-format",
+                format,
+                "create",
+                &id,
+            ]);
+            let lines = fs::read_to_string(&log).unwrap_or_default();
+            let debug = if format == "json" {
+                lines
+                    .lines()
+                    .any(|l| serde_json::from_str::<Value>(l).is_ok_and(|v| v["level"] == "debug"))
+            } else {
+                lines.lines().any(|l| l.contains("level=debug"))
+            };
+            seen.push(format!(
+                "{format} log: {} debug {debug}, on stderr {}",
+                code(&out),
+                text(&out.stderr).contains("level=debug")
+            ));
+            rt.rt(&["delete", "--force", &id]);
+        }
+        seen
+    });
+}
+
+#[test]
+fn kill_0_checks_the_container_is_alive() {
+    let Some(fx) = Fixture::new(bin(), "cli-kill0") else {
+        return;
+    };
+    same_under_each(&fx, |rt| {
+        let id = rt.create("k0", "sleep 100");
+        let mut seen = vec![format!("created: {}", code(&rt.rt(&["kill", &id, "0"])))];
+        assert!(rt.rt(&["start", &id]).status.success());
+        seen.push(format!("running: {}", code(&rt.rt(&["kill", &id, "0"]))));
+        assert!(rt.rt(&["kill", &id, "KILL"]).status.success());
+        rt.wait_status(&id, "stopped");
+        seen.push(format!("stopped: {}", code(&rt.rt(&["kill", &id, "0"]))));
+        seen
+    });
+}
+
+#[test]
+fn exec_into_a_paused_container_needs_ignore_paused() {
+    let Some(fx) = Fixture::new(bin(), "cli-paused") else {
+        return;
+    };
+    same_under_each(&fx, |rt| {
+        let id = rt.create("p", "sleep 100");
+        assert!(rt.rt(&["start", &id]).status.success());
+        assert!(rt.rt(&["pause", &id]).status.success());
+        let refused = rt.rt(&["exec", &id, "true"]);
+        let mut seen = vec![format!("exec paused: {}", code(&refused))];
+        // The process starts frozen: the exec returns once the container is resumed.
+        let mut cmd = Command::new("timeout");
+        cmd.args(["60", &rt.argv0, "--root"]).arg(rt.root()).args([
+            "exec",
+            "--ignore-paused",
+            &id,
+            "echo",
+            "thawed",
+        ]);
+        let dir = rt.fx.path().to_path_buf();
+        let exec = std::thread::spawn(move || run_to_files(cmd, &dir));
+        std::thread::sleep(Duration::from_millis(500));
+        assert!(rt.rt(&["resume", &id]).status.success());
+        let out = exec.join().expect("exec thread");
+        seen.push(format!(
+            "exec --ignore-paused: {} {:?}",
+            code(&out),
+            text(&out.stdout)
+        ));
+        seen
+    });
+}
+
+#[test]
+fn ps_filters_the_host_ps_and_prints_pids_as_json() {
+    let Some(fx) = Fixture::new(bin(), "cli-ps") else {
+        return;
+    };
+    same_under_each(&fx, |rt| {
+        let id = rt.create("ps", "exec sleep 100");
+        assert!(rt.rt(&["start", &id]).status.success());
+        let pid = rt.state(&id)["pid"].as_i64().unwrap();
+        let mut seen = Vec::new();
+        let out = rt.rt(&["ps", &id]);
+        let table = text(&out.stdout);
+        let mut lines = table.lines();
+        let header = lines.next().unwrap_or_default().to_owned();
+        let rows: Vec<Vec<String>> = lines
+            .map(|l| l.split_whitespace().map(str::to_owned).collect())
+            .collect();
+        seen.push(format!("ps: {} {header}", code(&out)));
+        // The UID and PID columns and the command of `ps -ef`.
+        seen.extend(rows.iter().map(|r| {
+            let same = r[1] == pid.to_string();
+            format!("{} init:{same} {}", r[0], r[7..].join(" "))
+        }));
+        let out = rt.rt(&["ps", &id, "-o", "pid,comm"]);
+        seen.push(format!(
+            "ps -o: {} {}",
+            code(&out),
+            text(&out.stdout).replace(&pid.to_string(), "PID")
+        ));
+        let out = rt.rt(&["ps", "--format", "json", &id]);
+        let pids: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        seen.push(format!("json: {} {}", code(&out), pids == json!([pid])));
+        seen
+    });
+    // `--` before the ps arguments (ours; runc 1.1 hands the `--` on to ps).
+    let rt = &runtimes(&fx)[0];
+    let id = rt.create("ps2", "exec sleep 100");
+    assert!(rt.rt(&["start", &id]).status.success());
+    let out = rt.rt(&["ps", &id, "--", "-o", "pid,comm"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("sleep"), "{}", text(&out.stdout));
+}
+
+#[test]
+fn run_keep_leaves_the_stopped_container_and_its_cgroup() {
+    let Some(fx) = Fixture::new(bin(), "cli-keep") else {
+        return;
+    };
+    same_under_each(&fx, |rt| {
+        rt.fx.write_config(&rt.config("keep", "exit 3"));
+        let id = rt.id("keep");
+        let out = rt.rt(&["run", "--keep", &id]);
+        let cgroup =
+            Path::new("/sys/fs/cgroup/pids").join(rt.cgroup("keep").trim_start_matches('/'));
+        let mut seen = vec![format!(
+            "run --keep: {} status {} cgroup {}",
+            code(&out),
+            rt.state(&id)["status"],
+            cgroup.exists()
+        )];
+        let out = rt.rt(&["delete", &id]);
+        seen.push(format!("delete: {} cgroup {}", code(&out), cgroup.exists()));
+        seen
+    });
+}
+
+#[test]
+fn state_and_list_json_have_runc_fields() {
+    let Some(fx) = Fixture::new(bin(), "cli-state") else {
+        return;
+    };
+    same_under_each(&fx, |rt| {
+        let id = rt.create("st", "sleep 100");
+        let keys = |v: &Value| v.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>());
+        // The order as printed.
+        let out = rt.rt(&["state", &id]);
+        let printed = text(&out.stdout);
+        let order: Vec<&str> = printed
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix('"')?.split('"').next())
+            .collect();
+        let state = rt.state(&id);
+        let out = rt.rt(&["list", "--format", "json"]);
+        let list: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        let entry = &list[0];
+        vec![
+            format!("state: {order:?} owner {}", state["owner"]),
+            format!("list: {:?} owner {}", keys(entry), entry["owner"]),
+            format!(
+                "same: {}",
+                ["id", "pid", "status", "bundle", "rootfs", "created"]
+                    .iter()
+                    .all(|k| entry[k] == state[k])
+            ),
+        ]
+    });
+}
+
+#[test]
+fn failing_commands_exit_as_runc() {
+    let Some(fx) = Fixture::new(bin(), "cli-exit") else {
+        return;
+    };
+    same_under_each(&fx, |rt| {
+        let mut seen = Vec::new();
+        for args in [
+            vec!["state", "nope"],
+            vec!["start", "nope"],
+            vec!["kill", "nope"],
+            vec!["kill", "nope", "0"],
+            vec!["delete", "nope"],
+            vec!["exec", "nope", "true"],
+            vec!["ps", "nope"],
+            vec!["pause", "nope"],
+            vec!["resume", "nope"],
+            vec!["events", "--stats", "nope"],
+            vec!["update", "--pids-limit", "5", "nope"],
+            vec!["list", "--format", "xml"],
+        ] {
+            seen.push(format!("{args:?}: {}", code(&rt.rt(&args))));
+        }
+        // A created container: start twice, exec of a missing program, its own status.
+        let id = rt.create("ex", "sleep 100");
+        seen.push(format!("pause created: {}", code(&rt.rt(&["pause", &id]))));
+        seen.push(format!("start: {}", code(&rt.rt(&["start", &id]))));
+        seen.push(format!("start again: {}", code(&rt.rt(&["start", &id]))));
+        seen.push(format!(
+            "exec missing: {}",
+            code(&rt.rt(&["exec", &id, "/nonexistent"]))
+        ));
+        seen.push(format!(
+            "exec 7: {}",
+            code(&rt.rt(&["exec", &id, "sh", "-c", "exit 7"]))
+        ));
+        seen.push(format!(
+            "delete running: {}",
+            code(&rt.rt(&["delete", &id]))
+        ));
+        seen.push(format!(
+            "resume running: {}",
+            code(&rt.rt(&["resume", &id]))
+        ));
+        seen
+    });
+}
