@@ -126,13 +126,8 @@ pub(crate) fn apply(cg: &Cgroup, r: &Resources) -> Result<()> {
             Version::V2 => crate::bpf::attach_device_filter(&dir, &r.devices)?,
         }
     }
-    if !r.unified.is_empty() {
-        let Some(u) = cg.layout().unified() else {
-            return Err(Error::unsupported(
-                "unified",
-                "the host has no cgroup v2 hierarchy",
-            ));
-        };
+    cg.layout().check_unified(&r.unified)?;
+    if let Some(u) = cg.layout().unified().filter(|_| !r.unified.is_empty()) {
         let dir = cg.path().dir_in(&u.mount_point);
         for (k, v) in &r.unified {
             set(&dir, k, &format!("unified.{k}"), v)?;

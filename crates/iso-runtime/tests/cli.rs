@@ -441,3 +441,184 @@ fn failing_commands_exit_as_runc() {
         seen
     });
 }
+
+/// Whether this is the hybrid development host (v1 controllers and a cgroup2 mount at
+/// /sys/fs/cgroup/unified); the cgroup edge cases below are about that layout.
+fn hybrid() -> bool {
+    Path::new("/sys/fs/cgroup/pids/cgroup.procs").exists()
+        && Path::new("/sys/fs/cgroup/unified/cgroup.procs").exists()
+}
+
+/// `dir` of the fixture's cgroup subtree in the v1 hierarchy `controller`.
+fn v1_dir(controller: &str, cgroup: &str) -> PathBuf {
+    Path::new("/sys/fs/cgroup")
+        .join(controller)
+        .join(cgroup.trim_start_matches('/'))
+}
+
+#[test]
+fn create_into_a_frozen_cgroup_fails_and_never_hangs() {
+    let Some(fx) = Fixture::new(bin(), "cli-frozen") else {
+        return;
+    };
+    if !hybrid() {
+        return;
+    }
+    same_under_each(&fx, |rt| {
+        let dir = v1_dir("freezer", &rt.cgroup("fz"));
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("freezer.state"), "FROZEN").unwrap();
+        rt.fx.write_config(&rt.config("fz", "true"));
+        let id = rt.id("fz");
+        let mut cmd = Command::new("timeout");
+        cmd.args(["60", &rt.argv0, "--root"])
+            .arg(rt.root())
+            .args(["create", &id])
+            .current_dir(rt.fx.bundle())
+            .stdin(Stdio::null());
+        let out = run_to_files(cmd, rt.fx.path());
+        let err = text(&out.stderr);
+        let _ = fs::write(dir.join("freezer.state"), "THAWED");
+        vec![format!(
+            "{} names it: {}",
+            code(&out),
+            err.contains("frozen")
+        )]
+    });
+}
+
+#[test]
+fn v1_cpuset_parents_left_empty_are_filled_from_the_nearest_ancestor() {
+    let Some(fx) = Fixture::new(bin(), "cli-cpuset") else {
+        return;
+    };
+    if !hybrid() {
+        return;
+    }
+    same_under_each(&fx, |rt| {
+        // Two levels made by someone else, both with empty cpus and mems.
+        let parent = format!("{}/made/by-hand", rt.cgroup("cs"));
+        let dir = v1_dir("cpuset", &parent);
+        fs::create_dir_all(&dir).unwrap();
+        let cpus = fs::read_to_string(dir.join("cpuset.cpus")).unwrap();
+        assert_eq!(cpus.trim(), "", "a new cpuset starts empty");
+        let mut config = rt.fx.config("grep Cpus_allowed_list /proc/self/status");
+        config["linux"]["cgroupsPath"] = json!(format!("{parent}/ctr"));
+        rt.fx.write_config(&config);
+        let id = rt.id("cs");
+        let out = rt.rt(&["run", &id]);
+        let host = fs::read_to_string("/sys/fs/cgroup/cpuset/cpuset.cpus").unwrap();
+        vec![format!(
+            "{} {:?} parent {:?}",
+            code(&out),
+            text(&out.stdout)
+                .split_whitespace()
+                .last()
+                .map(str::to_owned),
+            fs::read_to_string(dir.join("cpuset.cpus")).unwrap().trim() == host.trim()
+        )]
+    });
+}
+
+/// The fixture's config with a writable cgroup mount in a new cgroup namespace.
+fn cgroup_config(rt: &Under, n: &str, script: &str) -> Value {
+    let mut config = rt.config(n, script);
+    let mounts = config["mounts"].as_array_mut().unwrap();
+    mounts.push(
+        json!({"destination": "/sys", "type": "sysfs", "source": "sysfs",
+                       "options": ["nosuid", "noexec", "nodev"]}),
+    );
+    mounts.push(
+        json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+                       "options": ["nosuid", "noexec", "nodev", "relatime", "rw"]}),
+    );
+    config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "cgroup"}));
+    config
+}
+
+#[test]
+fn exec_joins_every_cgroup_of_a_hybrid_host() {
+    let Some(fx) = Fixture::new(bin(), "cli-execcg") else {
+        return;
+    };
+    same_under_each(&fx, |rt| {
+        rt.fx.write_config(&rt.config("ecg", "sleep 100"));
+        let id = rt.id("ecg");
+        assert!(rt.rt(&["create", &id]).status.success());
+        assert!(rt.rt(&["start", &id]).status.success());
+        let cgroups = |pid: &str| {
+            let out = rt.rt(&["exec", &id, "cat", &format!("/proc/{pid}/cgroup")]);
+            let mut lines: Vec<String> = text(&out.stdout).lines().map(str::to_owned).collect();
+            lines.sort();
+            lines
+        };
+        let (init, exec) = (cgroups("1"), cgroups("self"));
+        vec![format!(
+            "same: {} unified: {}",
+            init == exec,
+            exec.iter().any(|l| l.starts_with("0::/"))
+        )]
+    });
+}
+
+#[test]
+fn unified_keys_of_v1_controllers_fail_naming_the_key() {
+    let Some(fx) = Fixture::new(bin(), "cli-unified") else {
+        return;
+    };
+    if !hybrid() {
+        return;
+    }
+    same_under_each(&fx, |rt| {
+        let mut config = rt.config("uni", "true");
+        config["linux"]["resources"]["unified"] = json!({"memory.max": "100000000"});
+        rt.fx.write_config(&config);
+        let id = rt.id("uni");
+        let out = rt.rt(&["create", &id]);
+        if rt.name == "iso" {
+            let err = text(&out.stderr);
+            assert!(
+                err.contains("unified.memory.max") && err.contains("memory controller"),
+                "{err}"
+            );
+        }
+        vec![format!("create: {}", code(&out))]
+    });
+}
+
+#[test]
+fn delete_force_removes_sub_cgroups_made_inside() {
+    let Some(fx) = Fixture::new(bin(), "cli-subcg") else {
+        return;
+    };
+    if !hybrid() {
+        return;
+    }
+    same_under_each(&fx, |rt| {
+        let script = "for c in pids memory cpu; do mkdir -p /sys/fs/cgroup/$c/inner/deeper; done; \
+                      echo $$ > /sys/fs/cgroup/pids/inner/deeper/cgroup.procs && sleep 100";
+        rt.fx.write_config(&cgroup_config(rt, "sub", script));
+        let id = rt.id("sub");
+        assert!(rt.rt(&["create", &id]).status.success());
+        assert!(rt.rt(&["start", &id]).status.success());
+        let inner = v1_dir("pids", &rt.cgroup("sub")).join("inner/deeper");
+        for _ in 0..500 {
+            if fs::read_to_string(inner.join("cgroup.procs")).is_ok_and(|p| !p.trim().is_empty()) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let made = inner.exists();
+        let out = rt.rt(&["delete", "--force", &id]);
+        let left: Vec<String> = ["pids", "memory", "cpu"]
+            .iter()
+            .map(|c| v1_dir(c, &rt.cgroup("sub")))
+            .filter(|d| d.exists())
+            .map(|d| d.display().to_string())
+            .collect();
+        vec![format!("made {made}, delete {}, left {left:?}", code(&out))]
+    });
+}

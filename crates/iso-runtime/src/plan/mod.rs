@@ -260,6 +260,9 @@ impl Plan {
             .as_ref()
             .ok_or_else(|| config.invalid("process", "is required"))?;
         let cgroup = CgroupPlan::from_spec(linux, req.id)?;
+        if let Some(r) = &cgroup.resources {
+            facts.layout.check_unified(&r.unified)?;
+        }
         let namespaces = NamespacePlan::from_spec(spec, linux, &config)?;
         let rootfs = RootfsPlan::from_spec(spec, linux, req, &cgroup, facts, &config)?;
         let sysctls = namespaces.sysctls(linux, &config)?;
