@@ -176,11 +176,15 @@ fn memory_v1(dir: &Path, m: &Memory) -> Result<()> {
     }
     let set_limit = |l: Limit| set(dir, "memory.limit_in_bytes", "memory.limit", &l.v1_string());
     let set_swap = |s: Limit| set(dir, memsw, "memory.swap", &s.v1_string());
+    // An unlimited memory limit with swap unsaid lifts the memory+swap limit too, as runc
+    // does: the kernel refuses a memory limit above the memory+swap one.
+    let unlimited = m.limit == Some(Limit::Max) && dir.join(memsw).exists();
+    let swap = m.swap.or(unlimited.then_some(Limit::Max));
     // The kernel keeps memory+swap >= memory at every step, so the order depends on the
     // direction of the change: try limit first, and on refusal raise swap first.
     set_coupled(
         m.limit.map(|l| move || set_limit(l)),
-        m.swap.map(|s| move || set_swap(s)),
+        swap.map(|s| move || set_swap(s)),
     )?;
     if let Some(r) = m.reservation {
         set(

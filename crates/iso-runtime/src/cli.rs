@@ -196,9 +196,12 @@ pub struct UpdateArgs {
     /// CFS period in microseconds.
     #[arg(long = "cpu-period")]
     pub cpu_period: Option<u64>,
-    /// CPU shares (relative weight).
-    #[arg(long = "cpu-shares")]
+    /// CPU shares (relative weight); `--cpu-shares` is accepted too.
+    #[arg(long = "cpu-share", visible_alias = "cpu-shares")]
     pub cpu_shares: Option<u64>,
+    /// CFS burst in microseconds.
+    #[arg(long = "cpu-burst")]
+    pub cpu_burst: Option<u64>,
     /// Realtime period in microseconds.
     #[arg(long = "cpu-rt-period")]
     pub cpu_rt_period: Option<u64>,
@@ -217,6 +220,12 @@ pub struct UpdateArgs {
     /// Maximum number of tasks (-1 is unlimited).
     #[arg(long = "pids-limit", allow_hyphen_values = true)]
     pub pids_limit: Option<i64>,
+    /// Intel RDT/CAT L3 cache schema (refused: no resctrl support).
+    #[arg(long = "l3-cache-schema")]
+    pub l3_cache_schema: Option<String>,
+    /// Intel RDT/MBA memory bandwidth schema (refused: no resctrl support).
+    #[arg(long = "mem-bw-schema")]
+    pub mem_bw_schema: Option<String>,
 }
 
 /// A runtime command and its arguments.
@@ -593,6 +602,21 @@ impl UpdateArgs {
         }
         if let Some(v) = a.cpu_shares {
             set("cpu", "shares", json!(v));
+        }
+        if let Some(v) = a.cpu_burst {
+            set("cpu", "burst", json!(v));
+        }
+        for (flag, v) in [
+            ("--l3-cache-schema", &a.l3_cache_schema),
+            ("--mem-bw-schema", &a.mem_bw_schema),
+        ] {
+            if let Some(v) = v {
+                return Err(Error::InvalidArgument {
+                    what: flag,
+                    value: v.clone(),
+                    reason: "Intel RDT (resctrl) is not supported by this runtime".into(),
+                });
+            }
         }
         if let Some(v) = a.cpu_rt_period {
             set("cpu", "realtimePeriod", json!(v));

@@ -622,3 +622,101 @@ fn delete_force_removes_sub_cgroups_made_inside() {
         vec![format!("made {made}, delete {}, left {left:?}", code(&out))]
     });
 }
+
+/// The v1 files `update` writes, as `name=value` (or `name=?` when unreadable).
+fn v1_limits(cgroup: &str) -> String {
+    let files = [
+        ("memory", "memory.limit_in_bytes"),
+        ("memory", "memory.memsw.limit_in_bytes"),
+        ("memory", "memory.soft_limit_in_bytes"),
+        ("pids", "pids.max"),
+        ("cpu", "cpu.shares"),
+        ("cpu", "cpu.cfs_period_us"),
+        ("cpu", "cpu.cfs_quota_us"),
+        ("cpu", "cpu.rt_period_us"),
+        ("cpu", "cpu.rt_runtime_us"),
+        ("cpuset", "cpuset.cpus"),
+        ("cpuset", "cpuset.mems"),
+        ("blkio", "blkio.weight"),
+    ];
+    files
+        .iter()
+        .map(|(c, f)| {
+            let v = fs::read_to_string(v1_dir(c, cgroup).join(f));
+            format!(
+                "{f}={}",
+                v.map(|v| v.trim().to_owned()).unwrap_or("?".into())
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn update_flags_unlimited_and_swap_order_as_runc() {
+    let Some(fx) = Fixture::new(bin(), "cli-update") else {
+        return;
+    };
+    if !hybrid()
+        || !v1_dir("memory", "/")
+            .join("memory.memsw.limit_in_bytes")
+            .exists()
+    {
+        return;
+    }
+    same_under_each(&fx, |rt| {
+        let mut config = rt.config("up", "sleep 100");
+        config["linux"]["resources"]["memory"] = json!({"limit": 67108864, "swap": 67108864});
+        rt.fx.write_config(&config);
+        let id = rt.id("up");
+        assert!(rt.rt(&["create", &id]).status.success());
+        assert!(rt.rt(&["start", &id]).status.success());
+        let file = rt.fx.path().join("res.json");
+        fs::write(&file, r#"{"pids": {"limit": 7}, "cpu": {"shares": 300}}"#).unwrap();
+        let steps: [&[&str]; 14] = [
+            &["--memory", "128m", "--memory-swap", "256m"],
+            &["--memory", "32m", "--memory-swap", "32m"],
+            &["--memory", "-1"],
+            &["--memory-reservation", "16m"],
+            &["--pids-limit", "-1"],
+            &["--pids-limit", "10"],
+            &[
+                "--cpu-share",
+                "512",
+                "--cpu-period",
+                "200000",
+                "--cpu-quota",
+                "50000",
+            ],
+            &["--cpu-quota", "-1"],
+            &["--cpu-rt-period", "900000", "--cpu-rt-runtime", "0"],
+            &["--cpuset-cpus", "0", "--cpuset-mems", "0"],
+            &["--blkio-weight", "500"],
+            &["-r", file.to_str().unwrap()],
+            &["--l3-cache-schema", "L3:0=f"],
+            &["--mem-bw-schema", "MB:0=50"],
+        ];
+        let mut seen = Vec::new();
+        for step in steps {
+            let mut args = vec!["update"];
+            args.extend_from_slice(step);
+            args.push(&id);
+            let out = rt.rt(&args);
+            seen.push(format!(
+                "{step:?}: {} {}",
+                code(&out),
+                v1_limits(&rt.cgroup("up"))
+            ));
+        }
+        // `-r -`: the resources from stdin.
+        let mut cmd = rt.cmd(&["update", "-r", "-", &id]);
+        cmd.stdin(fs::File::open(&file).unwrap());
+        let out = run_to_files(cmd, rt.fx.path());
+        seen.push(format!(
+            "-r -: {} {}",
+            code(&out),
+            v1_limits(&rt.cgroup("up"))
+        ));
+        seen
+    });
+}
