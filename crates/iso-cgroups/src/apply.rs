@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use crate::cgroup::{read, write_raw, Cgroup};
+use crate::devices::DeviceState;
 use crate::error::{Error, Result};
 use crate::layout::{Controller, Version};
 use crate::resources::{
@@ -114,13 +115,18 @@ pub(crate) fn apply(cg: &Cgroup, r: &Resources) -> Result<()> {
         let (h, dir) = cg.owner_dir(Controller::Devices, "devices")?;
         match h.version {
             Version::V1 => {
-                for rule in &r.devices {
-                    let file = if rule.allow {
+                // From what the kernel holds, the smallest change (see devices.rs).
+                let list = read(&dir.join("devices.list"))?;
+                let current = DeviceState::from_list(&list).ok_or_else(|| {
+                    Error::invalid("devices", format!("unreadable devices.list {list:?}"))
+                })?;
+                for w in current.transition(&current.after(&r.devices)) {
+                    let file = if w.allow {
                         "devices.allow"
                     } else {
                         "devices.deny"
                     };
-                    set(&dir, file, "devices", &rule.v1_line())?;
+                    set(&dir, file, "devices", &w.line)?;
                 }
             }
             Version::V2 => crate::bpf::attach_device_filter(&dir, &r.devices)?,

@@ -69,6 +69,7 @@
 mod apply;
 mod bpf;
 mod cgroup;
+mod devices;
 mod error;
 mod join;
 mod layout;

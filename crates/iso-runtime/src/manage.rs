@@ -130,7 +130,8 @@ impl Runtime {
             "only a created, running or paused container can be updated",
         )?;
         let cg = self.host.cgroup(&record.cgroup)?;
-        let converted = iso_cgroups::Resources::try_from(resources)?;
+        let mut converted = iso_cgroups::Resources::try_from(resources)?;
+        crate::plan::with_default_devices(&mut converted);
         converted.validate()?;
         cg.apply(&converted)?;
         let mut merged = serde_json::to_value(record.resources.clone().unwrap_or_default())

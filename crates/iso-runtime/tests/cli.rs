@@ -720,3 +720,53 @@ fn update_flags_unlimited_and_swap_order_as_runc() {
         seen
     });
 }
+
+#[test]
+fn update_of_device_rules_writes_only_the_difference() {
+    let Some(fx) = Fixture::new(bin(), "cli-devices") else {
+        return;
+    };
+    if !hybrid() {
+        return;
+    }
+    let rt = &runtimes(&fx)[0];
+    let rules = json!([{"allow": false, "access": "rwm"},
+                       {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}]);
+    let mut config = rt.config(
+        "dev",
+        "while true; do cat /dev/null || echo denied >> /tmp/fails; done",
+    );
+    config["linux"]["resources"]["devices"] = rules.clone();
+    rt.fx.write_config(&config);
+    let id = rt.id("dev");
+    assert!(rt.rt(&["create", &id]).status.success());
+    assert!(rt.rt(&["start", &id]).status.success());
+    let list = v1_dir("devices", &rt.cgroup("dev")).join("devices.list");
+    let before = fs::read_to_string(&list).unwrap();
+    assert!(
+        before.contains("c 1:3 rwm") && !before.contains("a *:*"),
+        "{before}"
+    );
+    let mut more = rules.as_array().unwrap().clone();
+    more.push(json!({"allow": true, "type": "b", "major": 7, "minor": 0, "access": "r"}));
+    let file = rt.fx.path().join("devices.json");
+    for round in 0..20 {
+        let devices = if round % 2 == 0 {
+            json!(more)
+        } else {
+            rules.clone()
+        };
+        fs::write(&file, json!({ "devices": devices }).to_string()).unwrap();
+        let out = rt.rt(&["update", "-r", file.to_str().unwrap(), &id]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let now = fs::read_to_string(&list).unwrap();
+        assert_eq!(now.contains("b 7:0 r"), round % 2 == 0, "{now}");
+        assert!(now.contains("c 1:3 rwm"), "{now}");
+    }
+    let out = rt.rt(&["exec", &id, "cat", "/tmp/fails"]);
+    assert_eq!(
+        text(&out.stdout),
+        "",
+        "/dev/null was denied during an update"
+    );
+}

@@ -143,12 +143,7 @@ impl CgroupPlan {
         let resources = match linux.resources() {
             Some(res) => {
                 let mut resources = iso_cgroups::Resources::try_from(res)?;
-                if !resources.devices.is_empty() {
-                    // The devices every container gets (created by the init): allowed after
-                    // the configuration's own rules, as runc does, so that a "deny all"
-                    // config still has /dev/null, a tty and its pty.
-                    resources.devices.extend(default_device_rules());
-                }
+                with_default_devices(&mut resources);
                 Some(resources)
             }
             None => None,
@@ -157,6 +152,15 @@ impl CgroupPlan {
             path: CgroupPath::new(&path)?,
             resources,
         })
+    }
+}
+
+/// Adds, after a non-empty device list, allow rules for the devices every container gets
+/// (created by the init), as runc does, so that a "deny all" list (in a config or an
+/// `update`) still leaves /dev/null, a tty and its pty.
+pub(crate) fn with_default_devices(resources: &mut iso_cgroups::Resources) {
+    if !resources.devices.is_empty() {
+        resources.devices.extend(default_device_rules());
     }
 }
 
