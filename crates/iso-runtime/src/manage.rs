@@ -47,7 +47,8 @@ fn record_err(id: &str, e: impl std::fmt::Display) -> Error {
 /// ```
 /// let ev = iso_runtime::stats_event("web", &iso_cgroups::Stats::default());
 /// assert_eq!(ev["type"], "stats");
-/// assert_eq!(ev["data"]["pids"]["current"], 0);
+/// // Zero counters are left out, as runc leaves them.
+/// assert!(ev["data"]["pids"].get("current").is_none());
 /// ```
 pub fn stats_event(id: &str, s: &Stats) -> Value {
     let blkio = |entries: &[iso_cgroups::BlkioEntry]| {
@@ -67,7 +68,7 @@ pub fn stats_event(id: &str, s: &Stats) -> Value {
         })
         .collect();
     let raw = |key: &str| s.memory.raw.get(key).copied().unwrap_or(0);
-    json!({
+    let mut event = json!({
         "type": "stats",
         "id": id,
         "data": {
@@ -100,8 +101,46 @@ pub fn stats_event(id: &str, s: &Stats) -> Value {
                 "ioServicedRecursive": blkio(&s.blkio.io_serviced),
             },
             "hugetlb": hugetlb,
+            "intel_rdt": {},
+            "network_interfaces": null,
         }
-    })
+    });
+    omit_empty(&mut event["data"]);
+    event
+}
+
+/// Drops the fields runc leaves out when they are zero or empty (its `omitempty` ones):
+/// CPU total and per-CPU usage, the throttling counters, the memory cache, usage and
+/// maximum, pids, hugetlb usage and maximum, the empty blkio lists and raw memory map.
+fn omit_empty(data: &mut Value) {
+    let empty = |v: &Value| match v {
+        Value::Number(n) => n.as_u64() == Some(0),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        _ => false,
+    };
+    let prune = |v: &mut Value, keys: &[&str]| {
+        if let Some(o) = v.as_object_mut() {
+            o.retain(|k, v| !(keys.contains(&k.as_str()) && empty(v)));
+        }
+    };
+    prune(&mut data["cpu"]["usage"], &["total", "percpu"]);
+    prune(
+        &mut data["cpu"]["throttling"],
+        &["periods", "throttledPeriods", "throttledTime"],
+    );
+    prune(&mut data["memory"]["usage"], &["usage", "max"]);
+    prune(&mut data["memory"], &["cache", "raw"]);
+    prune(&mut data["pids"], &["current", "limit"]);
+    prune(
+        &mut data["blkio"],
+        &["ioServiceBytesRecursive", "ioServicedRecursive"],
+    );
+    if let Some(sizes) = data["hugetlb"].as_object_mut() {
+        for h in sizes.values_mut() {
+            prune(h, &["usage", "max"]);
+        }
+    }
 }
 
 /// The statuses in which a container has a live init and cgroup.
@@ -199,6 +238,16 @@ impl Runtime {
         let mut next = Instant::now() + interval;
         loop {
             std::thread::sleep(poll);
+            let stats = match cg.stats() {
+                Ok(s) => s,
+                // The cgroup went away with the container.
+                Err(_) => return Ok(()),
+            };
+            // Before the status: an OOM kill of the init also stops the container.
+            if ooms(&stats) > seen {
+                seen = ooms(&stats);
+                emit(out, &json!({"type": "oom", "id": id}))?;
+            }
             let (dir, record) = match self.open(id) {
                 Ok(x) => x,
                 Err(_) => return Ok(()),
@@ -207,15 +256,6 @@ impl Runtime {
                 return Ok(());
             }
             drop(dir);
-            let stats = match cg.stats() {
-                Ok(s) => s,
-                // The cgroup went away with the container.
-                Err(_) => return Ok(()),
-            };
-            if ooms(&stats) > seen {
-                seen = ooms(&stats);
-                emit(out, &json!({"type": "oom", "id": id}))?;
-            }
             if Instant::now() >= next {
                 emit(out, &stats_event(id, &stats))?;
                 next = Instant::now() + interval;
@@ -254,7 +294,13 @@ mod tests {
         assert_eq!(ev["data"]["memory"]["usage"]["usage"], 4096);
         assert_eq!(ev["data"]["memory"]["usage"]["limit"], u64::MAX);
         assert_eq!(ev["data"]["cpu"]["usage"]["total"], 7);
-        assert!(ev["data"]["blkio"]["ioServiceBytesRecursive"].is_array());
+        // Empty and zero fields are left out, as runc's omitempty does.
+        assert!(ev["data"]["blkio"].as_object().unwrap().is_empty());
+        assert!(ev["data"]["cpu"]["throttling"]
+            .as_object()
+            .unwrap()
+            .is_empty());
         assert!(ev["data"]["hugetlb"].is_object());
+        assert!(ev["data"]["network_interfaces"].is_null());
     }
 }

@@ -1539,11 +1539,12 @@ fn events_stats_prints_runc_json() {
     assert_eq!(d["pids"]["limit"], 42);
     assert!(d["cpu"]["usage"]["total"].as_u64().unwrap() > 0, "{ev}");
     assert!(d["cpu"]["usage"]["percpu"].is_array(), "{ev}");
-    assert!(d["cpu"]["throttling"]["periods"].is_u64(), "{ev}");
+    // Zero throttling counters are left out, as runc's omitempty leaves them.
+    assert!(d["cpu"]["throttling"].is_object(), "{ev}");
     assert!(d["memory"]["usage"]["usage"].as_u64().unwrap() > 0, "{ev}");
     assert!(d["memory"]["usage"]["limit"].is_u64(), "{ev}");
     assert!(d["memory"]["raw"].is_object(), "{ev}");
-    assert!(d["blkio"]["ioServiceBytesRecursive"].is_array(), "{ev}");
+    assert!(d["blkio"].is_object(), "{ev}");
     assert!(d["hugetlb"].is_object(), "{ev}");
     // Streaming: a stats line per interval until the container stops.
     let mut cmd = fx.cmd(&["events", "--interval", "100ms", &id]);
