@@ -1,17 +1,20 @@
 //! The command line of `iso-runtime`: runc's commands and flags, parsed with clap.
 //!
 //! ```text
-//! iso-runtime [--root DIR] [--log FILE] [--log-format text|json] [--debug] [--policy FILE] COMMAND ...
-//!   create <id> [--bundle DIR] [--pid-file F] [--console-socket S] [--preserve-fds N] [--no-pivot]
-//!   start <id> | state <id> | kill <id> [SIGNAL] [--all] | delete <id> [--force]
+//! iso-runtime [--root DIR] [--log FILE] [--log-format text|json] [--debug] [--policy FILE]
+//!             [--systemd-cgroup] [--rootless[=X]] [-v|--version] COMMAND ...
+//!   create <id> [--bundle DIR] [--pid-file F] [--console-socket S] [--pidfd-socket S]
+//!          [--preserve-fds N] [--no-pivot] [--no-new-keyring]
+//!   start <id> | state <id> | kill <id> [SIGNAL|0] [--all] | delete <id> [--force]
 //!   run <id> [create flags] [--detach] [--keep]
 //!   exec <id> [--process F | -- cmd...] [-t --console-socket S] [--detach] [--pid-file F]
 //!        [--env K=V]... [--cwd D] [--user U[:G]] [--additional-gids G]... [--cap C]...
 //!        [--no-new-privs] [--apparmor P] [--process-label L] [--preserve-fds N] [--cgroup C]
-//!   ps <id> [--format table|json] [-- ps-args] | list [--format table|json] [-q]
-//!   pause <id> | resume <id> | update <id> [--resources F|-] [--memory N] [--pids-limit N] ...
+//!        [--pidfd-socket S] [--ignore-paused]
+//!   ps <id> [--format table|json] [[--] ps-args] | list [--format table|json] [-q]
+//!   pause <id> | resume <id> | update <id> [--resources F|-] [--memory N] [--cpu-share N] ...
 //!   events <id> [--stats] [--interval D] | spec [--bundle B] [--rootless] | features
-//!   policy check [--bundle B]
+//!   policy check [--bundle B] | demo [--busybox B] | help [COMMAND]
 //! ```
 //!
 //! The argument strings of a command line come from whoever runs the runtime (an engine, a
