@@ -857,3 +857,35 @@ fn events_stats_interval_and_oom_as_runc() {
         ]
     });
 }
+
+#[test]
+fn spec_bundle_writes_into_the_named_directory_as_runc() {
+    let Some(fx) = Fixture::new(bin(), "cli-spec") else {
+        return;
+    };
+    same_under_each(&fx, |rt| {
+        let dir = rt.fx.path().join(format!("{}-spec", rt.name));
+        fs::create_dir(&dir).unwrap();
+        let d = dir.to_str().unwrap();
+        let first = rt.rt(&["spec", "--bundle", d]);
+        let config: Value =
+            serde_json::from_slice(&fs::read(dir.join("config.json")).unwrap_or_default())
+                .unwrap_or_default();
+        let mut keys: Vec<String> = config
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default();
+        keys.sort();
+        // Not over an existing config; nor into a missing directory.
+        let again = rt.rt(&["spec", "-b", d]);
+        let missing = rt.rt(&["spec", "-b", &format!("{d}/nope")]);
+        vec![format!(
+            "spec: {} {keys:?} again: {} missing: {} args {} root {}",
+            code(&first),
+            code(&again),
+            code(&missing),
+            config["process"]["args"],
+            config["root"]["path"]
+        )]
+    });
+}
