@@ -47,6 +47,21 @@ fn line((kind, major, minor): Class, access: DeviceAccess) -> String {
     )
 }
 
+/// For each class of `want`, the access `have` lacks, written with `allow`.
+fn missing<'a>(
+    want: &'a BTreeMap<Class, DeviceAccess>,
+    have: &'a BTreeMap<Class, DeviceAccess>,
+    allow: bool,
+) -> impl Iterator<Item = Write> + 'a {
+    want.iter().filter_map(move |(class, w)| {
+        let h = have.get(class).copied().unwrap_or(DeviceAccess::empty());
+        (!h.contains(*w)).then(|| Write {
+            allow,
+            line: line(*class, w.difference(h)),
+        })
+    })
+}
+
 impl DeviceState {
     /// The state `devices.list` shows, or `None` for a line it cannot read.
     pub(crate) fn from_list(text: &str) -> Option<DeviceState> {
@@ -113,32 +128,8 @@ impl DeviceState {
         let against = !target.allow_default;
         let mut out = Vec::new();
         if self.allow_default == target.allow_default && self.known {
-            for (class, want) in &target.exceptions {
-                let have = self
-                    .exceptions
-                    .get(class)
-                    .copied()
-                    .unwrap_or(DeviceAccess::empty());
-                if !have.contains(*want) {
-                    out.push(Write {
-                        allow: against,
-                        line: line(*class, want.difference(have)),
-                    });
-                }
-            }
-            for (class, have) in &self.exceptions {
-                let want = target
-                    .exceptions
-                    .get(class)
-                    .copied()
-                    .unwrap_or(DeviceAccess::empty());
-                if !want.contains(*have) {
-                    out.push(Write {
-                        allow: !against,
-                        line: line(*class, have.difference(want)),
-                    });
-                }
-            }
+            out.extend(missing(&target.exceptions, &self.exceptions, against));
+            out.extend(missing(&self.exceptions, &target.exceptions, !against));
             return out;
         }
         out.push(Write {

@@ -78,6 +78,25 @@ impl<'a> Under<'a> {
         id
     }
 
+    /// Creates and starts container `n` running `script`.
+    fn running(&self, n: &str, script: &str) -> String {
+        let id = self.create(n, script);
+        self.start(&id);
+        id
+    }
+
+    /// Creates container `id` from the bundle's config as written, and starts it.
+    fn create_and_start(&self, id: &str) {
+        let out = self.rt(&["create", id]);
+        assert!(out.status.success(), "{}: {}", self.name, text(&out.stderr));
+        self.start(id);
+    }
+
+    fn start(&self, id: &str) {
+        let out = self.rt(&["start", id]);
+        assert!(out.status.success(), "{}: {}", self.name, text(&out.stderr));
+    }
+
     /// The `state` of `id` as JSON.
     fn state(&self, id: &str) -> Value {
         let out = self.rt(&["state", id]);
@@ -268,8 +287,7 @@ fn exec_into_a_paused_container_needs_ignore_paused() {
         return;
     };
     same_under_each(&fx, |rt| {
-        let id = rt.create("p", "sleep 100");
-        assert!(rt.rt(&["start", &id]).status.success());
+        let id = rt.running("p", "sleep 100");
         assert!(rt.rt(&["pause", &id]).status.success());
         let refused = rt.rt(&["exec", &id, "true"]);
         let mut seen = vec![format!("exec paused: {}", code(&refused))];
@@ -302,8 +320,7 @@ fn ps_filters_the_host_ps_and_prints_pids_as_json() {
         return;
     };
     same_under_each(&fx, |rt| {
-        let id = rt.create("ps", "exec sleep 100");
-        assert!(rt.rt(&["start", &id]).status.success());
+        let id = rt.running("ps", "exec sleep 100");
         let pid = rt.state(&id)["pid"].as_i64().unwrap();
         let mut seen = Vec::new();
         let out = rt.rt(&["ps", &id]);
@@ -332,8 +349,7 @@ fn ps_filters_the_host_ps_and_prints_pids_as_json() {
     });
     // `--` before the ps arguments (ours; runc 1.1 hands the `--` on to ps).
     let rt = &runtimes(&fx)[0];
-    let id = rt.create("ps2", "exec sleep 100");
-    assert!(rt.rt(&["start", &id]).status.success());
+    let id = rt.running("ps2", "exec sleep 100");
     let out = rt.rt(&["ps", &id, "--", "-o", "pid,comm"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("sleep"), "{}", text(&out.stdout));
@@ -547,8 +563,7 @@ fn exec_joins_every_cgroup_of_a_hybrid_host() {
     same_under_each(&fx, |rt| {
         rt.fx.write_config(&rt.config("ecg", "sleep 100"));
         let id = rt.id("ecg");
-        assert!(rt.rt(&["create", &id]).status.success());
-        assert!(rt.rt(&["start", &id]).status.success());
+        rt.create_and_start(&id);
         let cgroups = |pid: &str| {
             let out = rt.rt(&["exec", &id, "cat", &format!("/proc/{pid}/cgroup")]);
             let mut lines: Vec<String> = text(&out.stdout).lines().map(str::to_owned).collect();
@@ -602,8 +617,7 @@ fn delete_force_removes_sub_cgroups_made_inside() {
                       echo $$ > /sys/fs/cgroup/pids/inner/deeper/cgroup.procs && sleep 100";
         rt.fx.write_config(&cgroup_config(rt, "sub", script));
         let id = rt.id("sub");
-        assert!(rt.rt(&["create", &id]).status.success());
-        assert!(rt.rt(&["start", &id]).status.success());
+        rt.create_and_start(&id);
         let inner = v1_dir("pids", &rt.cgroup("sub")).join("inner/deeper");
         for _ in 0..500 {
             if fs::read_to_string(inner.join("cgroup.procs")).is_ok_and(|p| !p.trim().is_empty()) {
@@ -669,8 +683,7 @@ fn update_flags_unlimited_and_swap_order_as_runc() {
         config["linux"]["resources"]["memory"] = json!({"limit": 67108864, "swap": 67108864});
         rt.fx.write_config(&config);
         let id = rt.id("up");
-        assert!(rt.rt(&["create", &id]).status.success());
-        assert!(rt.rt(&["start", &id]).status.success());
+        rt.create_and_start(&id);
         let file = rt.fx.path().join("res.json");
         fs::write(&file, r#"{"pids": {"limit": 7}, "cpu": {"shares": 300}}"#).unwrap();
         let steps: [&[&str]; 14] = [
@@ -739,8 +752,7 @@ fn update_of_device_rules_writes_only_the_difference() {
     config["linux"]["resources"]["devices"] = rules.clone();
     rt.fx.write_config(&config);
     let id = rt.id("dev");
-    assert!(rt.rt(&["create", &id]).status.success());
-    assert!(rt.rt(&["start", &id]).status.success());
+    rt.create_and_start(&id);
     let list = v1_dir("devices", &rt.cgroup("dev")).join("devices.list");
     let before = fs::read_to_string(&list).unwrap();
     assert!(
