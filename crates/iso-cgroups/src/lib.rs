@@ -89,5 +89,6 @@ pub use resources::{
     HugepageLimit, Limit, Memory, Network, Pids, Rdma, Resources, ThrottleDevice, WeightDevice,
 };
 pub use stats::{
-    hugepage_sizes, BlkioEntry, BlkioStats, CpuStats, HugetlbStats, MemoryStats, PidsStats, Stats,
+    hugepage_sizes, BlkioEntry, BlkioStats, CpuStats, HugetlbStats, MemoryCounter, MemoryStats,
+    PidsStats, Stats,
 };

@@ -68,6 +68,10 @@ pub fn stats_event(id: &str, s: &Stats) -> Value {
         })
         .collect();
     let raw = |key: &str| s.memory.raw.get(key).copied().unwrap_or(0);
+    let counter = |c: &iso_cgroups::MemoryCounter| {
+        json!({"limit": c.limit.unwrap_or(u64::MAX), "usage": c.usage, "max": c.max_usage,
+               "failcnt": c.failcnt})
+    };
     let mut event = json!({
         "type": "stats",
         "id": id,
@@ -94,6 +98,9 @@ pub fn stats_event(id: &str, s: &Stats) -> Value {
                     "failcnt": s.memory.failcnt,
                 },
                 "raw": s.memory.raw,
+                "swap": s.memory.swap.as_ref().map(counter),
+                "kernel": s.memory.kernel.as_ref().map(counter),
+                "kernelTCP": s.memory.kernel_tcp.as_ref().map(counter),
             },
             "pids": {"current": s.pids.current, "limit": s.pids.limit.unwrap_or(0)},
             "blkio": {
@@ -129,7 +136,13 @@ fn omit_empty(data: &mut Value) {
         &mut data["cpu"]["throttling"],
         &["periods", "throttledPeriods", "throttledTime"],
     );
-    prune(&mut data["memory"]["usage"], &["usage", "max"]);
+    for entry in ["usage", "swap", "kernel", "kernelTCP"] {
+        prune(&mut data["memory"][entry], &["usage", "max"]);
+    }
+    if let Some(m) = data["memory"].as_object_mut() {
+        // The entries the host has no counters for.
+        m.retain(|_, v| !v.is_null());
+    }
     prune(&mut data["memory"], &["cache", "raw"]);
     prune(&mut data["pids"], &["current", "limit"]);
     prune(
