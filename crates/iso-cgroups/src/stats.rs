@@ -51,6 +51,10 @@ pub struct CpuStats {
     pub usage_system_ns: u64,
     /// Per-CPU time in nanoseconds (v1 only).
     pub per_cpu_ns: Vec<u64>,
+    /// Per-CPU system time in nanoseconds (v1 `cpuacct.usage_percpu_sys`, where present).
+    pub per_cpu_system_ns: Vec<u64>,
+    /// Per-CPU user time in nanoseconds (v1 `cpuacct.usage_percpu_user`, where present).
+    pub per_cpu_user_ns: Vec<u64>,
     /// CFS periods that elapsed with tasks runnable.
     pub periods: u64,
     /// Periods in which the group was throttled.
@@ -274,12 +278,18 @@ pub(crate) fn read(cg: &Cgroup) -> Result<Stats> {
             s.cpu.usage_total_ns = num(&dir.join("cpuacct.usage"))?.unwrap_or(0);
             s.cpu.usage_user_ns = num(&dir.join("cpuacct.usage_user"))?.unwrap_or(0);
             s.cpu.usage_system_ns = num(&dir.join("cpuacct.usage_sys"))?.unwrap_or(0);
-            if let Ok(text) = std::fs::read_to_string(dir.join("cpuacct.usage_percpu")) {
-                s.cpu.per_cpu_ns = text
-                    .split_whitespace()
-                    .filter_map(|v| v.parse().ok())
-                    .collect();
-            }
+            let per_cpu = |file: &str| {
+                std::fs::read_to_string(dir.join(file))
+                    .map(|text| {
+                        text.split_whitespace()
+                            .filter_map(|v| v.parse().ok())
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            s.cpu.per_cpu_ns = per_cpu("cpuacct.usage_percpu");
+            s.cpu.per_cpu_system_ns = per_cpu("cpuacct.usage_percpu_sys");
+            s.cpu.per_cpu_user_ns = per_cpu("cpuacct.usage_percpu_user");
         } else if s.cpu.usage_total_ns == 0 {
             let stat = keyed(&dir.join("cpu.stat"))?;
             s.cpu.usage_total_ns = stat

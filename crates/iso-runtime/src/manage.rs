@@ -80,6 +80,8 @@ pub fn stats_event(id: &str, s: &Stats) -> Value {
                 "usage": {
                     "total": s.cpu.usage_total_ns,
                     "percpu": s.cpu.per_cpu_ns,
+                    "percpu_kernel": s.cpu.per_cpu_system_ns,
+                    "percpu_user": s.cpu.per_cpu_user_ns,
                     "kernel": s.cpu.usage_system_ns,
                     "user": s.cpu.usage_user_ns,
                 },
@@ -117,7 +119,7 @@ pub fn stats_event(id: &str, s: &Stats) -> Value {
 }
 
 /// Drops the fields runc leaves out when they are zero or empty (its `omitempty` ones):
-/// CPU total and per-CPU usage, the throttling counters, the memory cache, usage and
+/// CPU total and per-CPU usage (all, kernel, user), the throttling counters, the memory cache, usage and
 /// maximum, pids, hugetlb usage and maximum, the empty blkio lists and raw memory map.
 fn omit_empty(data: &mut Value) {
     let empty = |v: &Value| match v {
@@ -131,7 +133,10 @@ fn omit_empty(data: &mut Value) {
             o.retain(|k, v| !(keys.contains(&k.as_str()) && empty(v)));
         }
     };
-    prune(&mut data["cpu"]["usage"], &["total", "percpu"]);
+    prune(
+        &mut data["cpu"]["usage"],
+        &["total", "percpu", "percpu_kernel", "percpu_user"],
+    );
     prune(
         &mut data["cpu"]["throttling"],
         &["periods", "throttledPeriods", "throttledTime"],
