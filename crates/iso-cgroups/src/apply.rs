@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use crate::cgroup::{read, write_raw, Cgroup};
+use crate::devices::DeviceState;
 use crate::error::{Error, Result};
 use crate::layout::{Controller, Version};
 use crate::resources::{
@@ -114,25 +115,25 @@ pub(crate) fn apply(cg: &Cgroup, r: &Resources) -> Result<()> {
         let (h, dir) = cg.owner_dir(Controller::Devices, "devices")?;
         match h.version {
             Version::V1 => {
-                for rule in &r.devices {
-                    let file = if rule.allow {
+                // From what the kernel holds, the smallest change (see devices.rs).
+                let list = read(&dir.join("devices.list"))?;
+                let current = DeviceState::from_list(&list).ok_or_else(|| {
+                    Error::invalid("devices", format!("unreadable devices.list {list:?}"))
+                })?;
+                for w in current.transition(&current.after(&r.devices)) {
+                    let file = if w.allow {
                         "devices.allow"
                     } else {
                         "devices.deny"
                     };
-                    set(&dir, file, "devices", &rule.v1_line())?;
+                    set(&dir, file, "devices", &w.line)?;
                 }
             }
             Version::V2 => crate::bpf::attach_device_filter(&dir, &r.devices)?,
         }
     }
-    if !r.unified.is_empty() {
-        let Some(u) = cg.layout().unified() else {
-            return Err(Error::unsupported(
-                "unified",
-                "the host has no cgroup v2 hierarchy",
-            ));
-        };
+    cg.layout().check_unified(&r.unified)?;
+    if let Some(u) = cg.layout().unified().filter(|_| !r.unified.is_empty()) {
         let dir = cg.path().dir_in(&u.mount_point);
         for (k, v) in &r.unified {
             set(&dir, k, &format!("unified.{k}"), v)?;
@@ -181,11 +182,15 @@ fn memory_v1(dir: &Path, m: &Memory) -> Result<()> {
     }
     let set_limit = |l: Limit| set(dir, "memory.limit_in_bytes", "memory.limit", &l.v1_string());
     let set_swap = |s: Limit| set(dir, memsw, "memory.swap", &s.v1_string());
+    // An unlimited memory limit with swap unsaid lifts the memory+swap limit too, as runc
+    // does: the kernel refuses a memory limit above the memory+swap one.
+    let unlimited = m.limit == Some(Limit::Max) && dir.join(memsw).exists();
+    let swap = m.swap.or(unlimited.then_some(Limit::Max));
     // The kernel keeps memory+swap >= memory at every step, so the order depends on the
     // direction of the change: try limit first, and on refusal raise swap first.
     set_coupled(
         m.limit.map(|l| move || set_limit(l)),
-        m.swap.map(|s| move || set_swap(s)),
+        swap.map(|s| move || set_swap(s)),
     )?;
     if let Some(r) = m.reservation {
         set(

@@ -102,9 +102,10 @@ pub struct Cgroup {
 }
 
 impl Cgroup {
-    /// Creates the cgroup and any missing parents in every hierarchy. On v1 `cpuset`, new
-    /// directories get their parent's `cpus` and `mems` (they start empty, and an empty
-    /// cpuset cannot take tasks). On v2, the controllers this layout drives through v2 are
+    /// Creates the cgroup and any missing parents in every hierarchy. On v1 `cpuset`, each
+    /// directory on the path whose `cpus` or `mems` is empty (every new one, and existing
+    /// ones made empty by someone else) gets them from its nearest non-empty ancestor: an
+    /// empty cpuset cannot take tasks (`ENOSPC`). On v2, the controllers this layout drives through v2 are
     /// enabled in each parent's `cgroup.subtree_control` (best effort: a non-root parent
     /// with processes of its own refuses, by the no-internal-process rule).
     ///
@@ -592,13 +593,14 @@ fn create_in(h: &Hierarchy, path: &CgroupPath) -> Result<()> {
         let parent = dir.clone();
         dir.push(part);
         match std::fs::create_dir(&dir) {
-            Ok(()) => {
-                if h.owns(Controller::Cpuset) && h.version == Version::V1 {
-                    inherit_cpuset(&parent, &dir)?;
-                }
-            }
+            Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(Error::io("mkdir", &dir, e)),
+        }
+        // Existing parents too: one made by someone else may be empty, and the parent was
+        // filled the step before, so the nearest non-empty ancestor's sets reach down.
+        if h.owns(Controller::Cpuset) && h.version == Version::V1 {
+            inherit_cpuset(&parent, &dir)?;
         }
     }
     Ok(())

@@ -479,6 +479,73 @@ impl Layout {
         self.unified.as_ref()
     }
 
+    /// Checks that each key of `unified` (a v2 interface file such as `memory.max`) can be
+    /// written: the host has a cgroup2 mount, and the controller the key names (its part
+    /// before the first dot; `cgroup.*` files are the core's) is on it. On a hybrid host a
+    /// controller held by a v1 hierarchy has no files on the cgroup2 mount; the error names
+    /// the key.
+    ///
+    /// ```
+    /// use iso_cgroups::{parse_mountinfo, Controller, Layout};
+    /// let text = "30 1 0:26 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n\
+    ///             41 1 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n";
+    /// let layout = Layout::from_mounts(&parse_mountinfo(text)?, |_| vec![Controller::Hugetlb])?;
+    /// let keys = |k: &str| [(k.to_string(), "1".to_string())].into_iter().collect();
+    /// assert!(layout.check_unified(&keys("hugetlb.2MB.max")).is_ok());
+    /// let err = layout.check_unified(&keys("memory.max")).unwrap_err();
+    /// assert_eq!(err.field(), Some("unified.memory.max"));
+    /// # Ok::<(), iso_cgroups::Error>(())
+    /// ```
+    pub fn check_unified(
+        &self,
+        unified: &std::collections::BTreeMap<String, String>,
+    ) -> Result<()> {
+        let Some((key, _)) = unified.iter().next() else {
+            return Ok(());
+        };
+        let Some(u) = &self.unified else {
+            return Err(Error::unsupported(
+                format!("unified.{key}"),
+                "the host has no cgroup v2 hierarchy",
+            ));
+        };
+        for key in unified.keys() {
+            let prefix = key.split('.').next().unwrap_or_default();
+            if prefix == "cgroup" {
+                continue;
+            }
+            match Controller::from_name(prefix) {
+                Some(c) if u.owns(c) => {}
+                Some(c) => {
+                    let held = match self.owner(c) {
+                        Some(h) => format!(
+                            "it is held by the v1 hierarchy at {}",
+                            h.mount_point.display()
+                        ),
+                        None => "it is not mounted".to_owned(),
+                    };
+                    return Err(Error::unsupported(
+                        format!("unified.{key}"),
+                        format!(
+                            "the {prefix} controller is not on the cgroup2 mount {}: {held}",
+                            u.mount_point.display()
+                        ),
+                    ));
+                }
+                None => {
+                    return Err(Error::unsupported(
+                        format!("unified.{key}"),
+                        format!(
+                            "no controller {prefix:?} on the cgroup2 mount {}",
+                            u.mount_point.display()
+                        ),
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// A layout with only the v2 mount: on a hybrid host this drives the cgroup2 mount on
     /// its own (its freezer `cgroup.freeze`, `cgroup.kill`, the eBPF device filter and
     /// whatever controllers it owns).

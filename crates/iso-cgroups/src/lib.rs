@@ -69,6 +69,7 @@
 mod apply;
 mod bpf;
 mod cgroup;
+mod devices;
 mod error;
 mod join;
 mod layout;
@@ -88,5 +89,6 @@ pub use resources::{
     HugepageLimit, Limit, Memory, Network, Pids, Rdma, Resources, ThrottleDevice, WeightDevice,
 };
 pub use stats::{
-    hugepage_sizes, BlkioEntry, BlkioStats, CpuStats, HugetlbStats, MemoryStats, PidsStats, Stats,
+    hugepage_sizes, BlkioEntry, BlkioStats, CpuStats, HugetlbStats, MemoryCounter, MemoryStats,
+    PidsStats, Stats,
 };

@@ -51,6 +51,10 @@ pub struct CpuStats {
     pub usage_system_ns: u64,
     /// Per-CPU time in nanoseconds (v1 only).
     pub per_cpu_ns: Vec<u64>,
+    /// Per-CPU system time in nanoseconds (v1 `cpuacct.usage_percpu_sys`, where present).
+    pub per_cpu_system_ns: Vec<u64>,
+    /// Per-CPU user time in nanoseconds (v1 `cpuacct.usage_percpu_user`, where present).
+    pub per_cpu_user_ns: Vec<u64>,
     /// CFS periods that elapsed with tasks runnable.
     pub periods: u64,
     /// Periods in which the group was throttled.
@@ -85,6 +89,49 @@ pub struct MemoryStats {
     pub under_oom: bool,
     /// Every key of `memory.stat`.
     pub raw: BTreeMap<String, u64>,
+    /// v1 memory+swap (`memory.memsw.*`), where swap accounting is on.
+    pub swap: Option<MemoryCounter>,
+    /// v1 kernel memory (`memory.kmem.*`), where the kernel has it.
+    pub kernel: Option<MemoryCounter>,
+    /// v1 kernel TCP buffer memory (`memory.kmem.tcp.*`), where the kernel has it.
+    pub kernel_tcp: Option<MemoryCounter>,
+}
+
+/// One v1 memory counter family (`PREFIX.usage_in_bytes`, `limit_in_bytes`,
+/// `max_usage_in_bytes`, `failcnt`).
+///
+/// ```no_run
+/// use iso_cgroups::{Cgroup, CgroupPath, Layout};
+/// let m = Cgroup::open(&Layout::detect()?, CgroupPath::new("/iso/doc")?)?.stats()?.memory;
+/// if let Some(swap) = m.swap {
+///     println!("memory+swap {} of {:?}", swap.usage, swap.limit);
+/// }
+/// # Ok::<(), iso_cgroups::Error>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemoryCounter {
+    /// Current usage in bytes.
+    pub usage: u64,
+    /// The limit in bytes (`None`: unlimited).
+    pub limit: Option<u64>,
+    /// Peak usage in bytes.
+    pub max_usage: u64,
+    /// Times the limit was hit.
+    pub failcnt: u64,
+}
+
+/// The v1 counters `dir/PREFIX.*`, or `None` when the kernel has no such files.
+fn counter(dir: &Path, prefix: &str) -> Result<Option<MemoryCounter>> {
+    let file = |name: &str| dir.join(format!("{prefix}.{name}"));
+    if !file("usage_in_bytes").exists() {
+        return Ok(None);
+    }
+    Ok(Some(MemoryCounter {
+        usage: num(&file("usage_in_bytes"))?.unwrap_or(0),
+        limit: limit(num(&file("limit_in_bytes"))?),
+        max_usage: num(&file("max_usage_in_bytes"))?.unwrap_or(0),
+        failcnt: num(&file("failcnt"))?.unwrap_or(0),
+    }))
 }
 
 /// Task counter statistics.
@@ -231,12 +278,18 @@ pub(crate) fn read(cg: &Cgroup) -> Result<Stats> {
             s.cpu.usage_total_ns = num(&dir.join("cpuacct.usage"))?.unwrap_or(0);
             s.cpu.usage_user_ns = num(&dir.join("cpuacct.usage_user"))?.unwrap_or(0);
             s.cpu.usage_system_ns = num(&dir.join("cpuacct.usage_sys"))?.unwrap_or(0);
-            if let Ok(text) = std::fs::read_to_string(dir.join("cpuacct.usage_percpu")) {
-                s.cpu.per_cpu_ns = text
-                    .split_whitespace()
-                    .filter_map(|v| v.parse().ok())
-                    .collect();
-            }
+            let per_cpu = |file: &str| {
+                std::fs::read_to_string(dir.join(file))
+                    .map(|text| {
+                        text.split_whitespace()
+                            .filter_map(|v| v.parse().ok())
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            s.cpu.per_cpu_ns = per_cpu("cpuacct.usage_percpu");
+            s.cpu.per_cpu_system_ns = per_cpu("cpuacct.usage_percpu_sys");
+            s.cpu.per_cpu_user_ns = per_cpu("cpuacct.usage_percpu_user");
         } else if s.cpu.usage_total_ns == 0 {
             let stat = keyed(&dir.join("cpu.stat"))?;
             s.cpu.usage_total_ns = stat
@@ -268,6 +321,9 @@ pub(crate) fn read(cg: &Cgroup) -> Result<Stats> {
                 s.memory.oom_kill_events = oom.get("oom_kill").copied().unwrap_or(0);
                 s.memory.oom_events = s.memory.oom_kill_events;
                 s.memory.under_oom = oom.get("under_oom").copied().unwrap_or(0) != 0;
+                s.memory.swap = counter(&dir, "memory.memsw")?;
+                s.memory.kernel = counter(&dir, "memory.kmem")?;
+                s.memory.kernel_tcp = counter(&dir, "memory.kmem.tcp")?;
             }
             Version::V2 => {
                 s.memory.usage = num(&dir.join("memory.current"))?.unwrap_or(0);

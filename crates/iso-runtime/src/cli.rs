@@ -1,17 +1,20 @@
 //! The command line of `iso-runtime`: runc's commands and flags, parsed with clap.
 //!
 //! ```text
-//! iso-runtime [--root DIR] [--log FILE] [--log-format text|json] [--debug] [--policy FILE] COMMAND ...
-//!   create <id> [--bundle DIR] [--pid-file F] [--console-socket S] [--preserve-fds N] [--no-pivot]
-//!   start <id> | state <id> | kill <id> [SIGNAL] [--all] | delete <id> [--force]
+//! iso-runtime [--root DIR] [--log FILE] [--log-format text|json] [--debug] [--policy FILE]
+//!             [--systemd-cgroup] [--rootless[=X]] [-v|--version] COMMAND ...
+//!   create <id> [--bundle DIR] [--pid-file F] [--console-socket S] [--pidfd-socket S]
+//!          [--preserve-fds N] [--no-pivot] [--no-new-keyring]
+//!   start <id> | state <id> | kill <id> [SIGNAL|0] [--all] | delete <id> [--force]
 //!   run <id> [create flags] [--detach] [--keep]
 //!   exec <id> [--process F | -- cmd...] [-t --console-socket S] [--detach] [--pid-file F]
 //!        [--env K=V]... [--cwd D] [--user U[:G]] [--additional-gids G]... [--cap C]...
 //!        [--no-new-privs] [--apparmor P] [--process-label L] [--preserve-fds N] [--cgroup C]
-//!   ps <id> [--format table|json] [-- ps-args] | list [--format table|json] [-q]
-//!   pause <id> | resume <id> | update <id> [--resources F|-] [--memory N] [--pids-limit N] ...
+//!        [--pidfd-socket S] [--ignore-paused]
+//!   ps <id> [--format table|json] [[--] ps-args] | list [--format table|json] [-q]
+//!   pause <id> | resume <id> | update <id> [--resources F|-] [--memory N] [--cpu-share N] ...
 //!   events <id> [--stats] [--interval D] | spec [--bundle B] [--rootless] | features
-//!   policy check [--bundle B]
+//!   policy check [--bundle B] | demo [--busybox B] | help [COMMAND]
 //! ```
 //!
 //! The argument strings of a command line come from whoever runs the runtime (an engine, a
@@ -50,10 +53,14 @@ use crate::{CreateOptions, Error, ExecOptions, Runtime};
     name = "iso-runtime",
     version = concat!(env!("CARGO_PKG_VERSION"), "\nspec: 1.2.0"),
     about = "An OCI container runtime composed from the iso crates",
-    long_about = None
+    long_about = None,
+    disable_version_flag = true
 )]
 pub struct Cli {
-    /// Root directory for container state.
+    /// Print the version (`-v`, as runc).
+    #[arg(short = 'v', long = "version", action = clap::ArgAction::Version)]
+    pub version: Option<bool>,
+    /// Root directory for container state (created, mode 0700, when missing).
     #[arg(long, global = true, default_value = "/run/iso")]
     pub root: PathBuf,
     /// Also write errors (and with --debug, debug lines) to this file.
@@ -62,7 +69,7 @@ pub struct Cli {
     /// Log format: text or json.
     #[arg(long = "log-format", global = true, default_value = "text")]
     pub log_format: String,
-    /// Debug logging.
+    /// Write debug lines (`level=debug`) to stderr, or to --log when given.
     #[arg(long, global = true)]
     pub debug: bool,
     /// Use systemd to manage cgroups (not supported).
@@ -164,6 +171,9 @@ pub struct ExecArgs {
     /// Unix socket that receives a pidfd of the process.
     #[arg(long = "pidfd-socket")]
     pub pidfd_socket: Option<PathBuf>,
+    /// Run the process even if the container is paused (it starts frozen).
+    #[arg(long = "ignore-paused")]
+    pub ignore_paused: bool,
 }
 
 /// The flags of `update`.
@@ -189,9 +199,12 @@ pub struct UpdateArgs {
     /// CFS period in microseconds.
     #[arg(long = "cpu-period")]
     pub cpu_period: Option<u64>,
-    /// CPU shares (relative weight).
-    #[arg(long = "cpu-shares")]
+    /// CPU shares (relative weight); `--cpu-shares` is accepted too.
+    #[arg(long = "cpu-share", visible_alias = "cpu-shares")]
     pub cpu_shares: Option<u64>,
+    /// CFS burst in microseconds.
+    #[arg(long = "cpu-burst")]
+    pub cpu_burst: Option<u64>,
     /// Realtime period in microseconds.
     #[arg(long = "cpu-rt-period")]
     pub cpu_rt_period: Option<u64>,
@@ -210,6 +223,12 @@ pub struct UpdateArgs {
     /// Maximum number of tasks (-1 is unlimited).
     #[arg(long = "pids-limit", allow_hyphen_values = true)]
     pub pids_limit: Option<i64>,
+    /// Intel RDT/CAT L3 cache schema (refused: no resctrl support).
+    #[arg(long = "l3-cache-schema")]
+    pub l3_cache_schema: Option<String>,
+    /// Intel RDT/MBA memory bandwidth schema (refused: no resctrl support).
+    #[arg(long = "mem-bw-schema")]
+    pub mem_bw_schema: Option<String>,
 }
 
 /// A runtime command and its arguments.
@@ -456,6 +475,7 @@ impl ExecArgs {
             preserve_fds: a.preserve_fds,
             sub_cgroup: a.cgroup.clone(),
             pidfd_socket: a.pidfd_socket.clone(),
+            ignore_paused: a.ignore_paused,
         })
     }
 
@@ -585,6 +605,21 @@ impl UpdateArgs {
         }
         if let Some(v) = a.cpu_shares {
             set("cpu", "shares", json!(v));
+        }
+        if let Some(v) = a.cpu_burst {
+            set("cpu", "burst", json!(v));
+        }
+        for (flag, v) in [
+            ("--l3-cache-schema", &a.l3_cache_schema),
+            ("--mem-bw-schema", &a.mem_bw_schema),
+        ] {
+            if let Some(v) = v {
+                return Err(Error::InvalidArgument {
+                    what: flag,
+                    value: v.clone(),
+                    reason: "Intel RDT (resctrl) is not supported by this runtime".into(),
+                });
+            }
         }
         if let Some(v) = a.cpu_rt_period {
             set("cpu", "realtimePeriod", json!(v));

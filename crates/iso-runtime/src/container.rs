@@ -290,11 +290,18 @@ impl Runtime {
     /// `detach`, otherwise the process' exit code. As [`Runtime::create`], it makes the caller
     /// non-dumpable and may fail with [`Error::SealRequired`].
     pub fn exec(&self, id: &str, opts: &ExecOptions) -> Result<i32, Error> {
-        let (dir, record) = self.open_in(
-            id,
-            &[Status::Created, Status::Running],
-            "exec needs a created or running container",
-        )?;
+        let (allowed, reason): (&[Status], _) = if opts.ignore_paused {
+            (
+                &[Status::Created, Status::Running, Status::Paused],
+                "exec needs a created, running or paused container",
+            )
+        } else {
+            (
+                &[Status::Created, Status::Running],
+                "exec needs a created or running container (a paused one with --ignore-paused)",
+            )
+        };
+        let (dir, record) = self.open_in(id, allowed, reason)?;
         let bundle = Bundle::load(&record.bundle)?;
         let request = ExecRequest {
             bundle: bundle.path(),
@@ -319,24 +326,32 @@ impl Runtime {
             .collect())
     }
 
-    /// `pause`: freezes every process of a running container (its cgroup's freezer).
+    /// `pause`: freezes every process of a created or running container (its cgroup's
+    /// freezer), as runc does; a paused created container cannot be started.
     pub fn pause(&self, id: &str) -> Result<(), Error> {
         let (_dir, record) = self.open_in(
             id,
-            &[Status::Running],
-            "only a running container can be paused",
+            &[Status::Created, Status::Running],
+            "only a created or running container can be paused",
         )?;
         let cg = self.host.cgroup(&record.cgroup)?;
         Ok(cg.freeze()?)
     }
 
-    /// `resume`: thaws a paused container.
+    /// `resume`: thaws a paused container. It reads the record without taking the
+    /// container's lock: an `exec --ignore-paused` holds that lock while it waits for its
+    /// process, which sits frozen until this thaws it.
     pub fn resume(&self, id: &str) -> Result<(), Error> {
-        let (_dir, record) = self.open_in(
-            id,
-            &[Status::Paused],
-            "only a paused container can be resumed",
-        )?;
+        let id = ContainerId::new(id)?;
+        let record: Record = self.store.peek(&id)?;
+        let status = record.status(&self.store.path_of(&id), &self.host);
+        if status != Status::Paused {
+            return Err(Error::WrongState {
+                id,
+                status: status.to_string(),
+                reason: "only a paused container can be resumed".into(),
+            });
+        }
         let cg = self.host.cgroup(&record.cgroup)?;
         Ok(cg.thaw()?)
     }

@@ -244,6 +244,31 @@ pub(crate) fn create(
     }
 }
 
+/// Fails when the container's cgroup exists already and is frozen: the init would stop in
+/// the kernel (D state) on joining it, and `create` would wait for it forever. Checked
+/// before anything is created, so the failure leaves the cgroup as it was.
+fn refuse_frozen(
+    host: &Host,
+    path: &iso_cgroups::CgroupPath,
+    record: &Record,
+) -> Result<(), Error> {
+    let existing = Cgroup::at(host.layout()?, path.clone());
+    match existing.freezer_state() {
+        Ok(iso_cgroups::FreezerState::Frozen | iso_cgroups::FreezerState::Freezing) => {
+            Err(Error::ConfigValue {
+                path: record.bundle.join("config.json"),
+                field: "linux.cgroupsPath".into(),
+                reason: format!(
+                    "cgroup {path} exists and is frozen: the container's processes could not \
+                     run in it (thaw it, or choose another path)"
+                ),
+            })
+        }
+        // Missing (the usual case), thawed, or no freezer controller.
+        _ => Ok(()),
+    }
+}
+
 fn launch(
     plan: Plan,
     dir: &ContainerDir,
@@ -265,6 +290,7 @@ fn launch(
     dir.save(&record)?;
     // Cgroup first: the init joins it before it does anything else. Noted beside the record
     // so that `delete --force` finds it even when the record is unreadable.
+    refuse_frozen(host, &cgroup.path, &record)?;
     dir.note_cgroup(cgroup.path.as_str())?;
     let cg = Cgroup::create(host.layout()?, cgroup.path)?;
     cleanup.cgroup = Some(cg.clone());

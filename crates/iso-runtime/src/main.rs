@@ -8,19 +8,20 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use iso_runtime::cli::{parse_interval, Cli, Command};
-use iso_runtime::{CreateOptions, Error, Level, LogFormat, Logger, Runtime, Signal};
+use iso_runtime::cli::{parse_interval, Cli, Command, CreateArgs, ExecArgs, UpdateArgs};
+use iso_runtime::{CreateOptions, Created, Error, Level, LogFormat, Logger, Runtime, Signal};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let format: LogFormat = cli.log_format.parse().unwrap_or_default();
-    let mut file_log = cli
-        .log
-        .as_ref()
-        .and_then(|p| Logger::to_file(p, format, cli.debug).ok());
-    if let Some(log) = &mut file_log {
-        log.log(Level::Debug, &format!("{:?}", cli.command));
-    }
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e),
+    };
+    let mut logs = Logs::new(&cli);
+    logs.debug(&format!(
+        "iso-runtime {}: {:?}",
+        env!("CARGO_PKG_VERSION"),
+        std::env::args().collect::<Vec<_>>()
+    ));
     let result = match run(&cli) {
         // This container needs the runtime to run from a copy of itself no container can
         // write (see iso_runtime's guard): re-execute from one, which starts over.
@@ -30,139 +31,254 @@ fn main() -> ExitCode {
         other => other,
     };
     match result {
-        Ok(code) => ExitCode::from(code),
+        Ok(code) => {
+            logs.debug(&format!("{} done, exit status {code}", command_name(&cli)));
+            ExitCode::from(code)
+        }
         Err(e) => {
-            let msg = e.to_string();
-            let mut stderr = Logger::to_stderr(LogFormat::Text, cli.debug);
-            if cli.log.is_none() || format == LogFormat::Text {
-                stderr.log(Level::Error, &msg);
-            } else {
-                let _ = writeln!(std::io::stderr(), "iso-runtime: {msg}");
-            }
-            if let Some(log) = &mut file_log {
-                log.log(Level::Error, &msg);
-            }
-            ExitCode::from(1)
+            logs.error(&e.to_string());
+            ExitCode::from(failure_status(&cli.command))
         }
     }
 }
 
-fn run(cli: &Cli) -> Result<u8, Error> {
-    if cli.log_format != "text" && cli.log_format != "json" {
-        cli.log_format.parse::<LogFormat>()?;
+/// A command line clap refused, or `--help`/`--version`: printed as clap formats it, with
+/// runc's exit statuses (0 for help and version, 3 for an unknown command, 1 otherwise).
+fn usage_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let _ = e.print();
+    match e.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => ExitCode::SUCCESS,
+        ErrorKind::InvalidSubcommand => ExitCode::from(3),
+        _ => ExitCode::from(1),
     }
+}
+
+/// The exit status of a failed command, as runc's: 255 for `exec` (whose successful status
+/// is the process' own), 1 for every other command.
+fn failure_status(command: &Command) -> u8 {
+    match command {
+        Command::Exec(_) => 255,
+        _ => 1,
+    }
+}
+
+/// The command's name, for log lines.
+fn command_name(cli: &Cli) -> String {
+    format!("{:?}", cli.command)
+        .split(|c: char| !c.is_alphanumeric())
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+}
+
+/// Where this command's log lines go: errors to stderr and to `--log`; with `--debug`,
+/// debug lines to `--log` when given, else to stderr (as runc writes them).
+struct Logs {
+    file: Option<Logger<std::fs::File>>,
+    stderr: Logger<std::io::Stderr>,
+    /// Errors go to stderr as plain `iso-runtime: msg` (a JSON `--log` has them).
+    plain_stderr: bool,
+}
+
+impl Logs {
+    fn new(cli: &Cli) -> Self {
+        let format: LogFormat = cli.log_format.parse().unwrap_or_default();
+        let file = cli
+            .log
+            .as_ref()
+            .and_then(|p| Logger::to_file(p, format, cli.debug).ok());
+        Logs {
+            plain_stderr: file.is_some() && format != LogFormat::Text,
+            file,
+            stderr: Logger::to_stderr(LogFormat::Text, cli.debug),
+        }
+    }
+
+    fn debug(&mut self, msg: &str) {
+        match &mut self.file {
+            Some(file) => file.log(Level::Debug, msg),
+            None => self.stderr.log(Level::Debug, msg),
+        }
+    }
+
+    fn error(&mut self, msg: &str) {
+        if self.plain_stderr {
+            let _ = writeln!(std::io::stderr(), "iso-runtime: {msg}");
+        } else {
+            self.stderr.log(Level::Error, msg);
+        }
+        if let Some(file) = &mut self.file {
+            file.log(Level::Error, msg);
+        }
+    }
+}
+
+/// Checks the global flags and creates `--root` (mode 0700) when it is missing, as runc.
+fn prepare(cli: &Cli) -> Result<(), Error> {
+    cli.log_format.parse::<LogFormat>()?;
     if cli.systemd_cgroup {
         return Err(Error::Unsupported(
             "--systemd-cgroup (no systemd cgroup driver yet; use an absolute cgroupsPath)",
         ));
     }
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&cli.root)
+        .map_err(|e| Error::Io {
+            op: "create the state root",
+            path: cli.root.clone(),
+            source: e,
+        })
+}
+
+fn run(cli: &Cli) -> Result<u8, Error> {
+    prepare(cli)?;
     let rt = Runtime::new(&cli.root);
+    let done = |r: Result<(), Error>| r.map(|()| 0);
     match &cli.command {
-        Command::Create(a) => {
-            let mut opts = a.options()?;
-            opts.policy = policy_for(cli, &a.bundle)?;
-            rt.create(&a.id, &a.bundle, &opts)?;
-            Ok(0)
-        }
-        Command::Start { id } => rt.start(id).map(|()| 0),
-        Command::State { id } => {
-            let state = rt.state(id)?;
-            let text = serde_json::to_string_pretty(&state).map_err(|e| Error::Record {
-                path: cli.root.join(id),
-                reason: e.to_string(),
-            })?;
-            println!("{text}");
-            Ok(0)
-        }
-        Command::Kill { id, signal, all } => {
-            let sig = match signal {
-                Some(s) => s.parse::<Signal>()?,
-                None => Signal::TERM,
-            };
-            rt.kill(id, sig, *all).map(|()| 0)
-        }
-        Command::Delete { id, force } => rt.delete(id, *force).map(|()| 0),
+        Command::Create(a) => create(cli, &rt, a).map(|_| 0),
+        Command::Start { id } => done(rt.start(id)),
+        Command::State { id } => state(cli, &rt, id),
+        Command::Kill { id, signal, all } => kill(&rt, id, signal.as_deref(), *all),
+        Command::Delete { id, force } => done(rt.delete(id, *force)),
         Command::Run {
             create,
             detach,
             keep,
-        } => {
-            let mut opts = create.options()?;
-            opts.policy = policy_for(cli, &create.bundle)?;
-            let mut created = rt.create(&create.id, &create.bundle, &opts)?;
-            if !detach {
-                created.hold_signals();
-            }
-            if let Err(e) = rt.start(&create.id) {
-                let _ = rt.delete(&create.id, true);
-                return Err(e);
-            }
-            if *detach {
-                return Ok(0);
-            }
-            let code = created.wait_forwarding_signals()?;
-            if !keep {
-                rt.delete(&create.id, true)?;
-            }
-            Ok(u8::try_from(code).unwrap_or(255))
-        }
+        } => run_container(cli, &rt, create, *detach, *keep),
         Command::Demo { busybox } => demo(busybox),
         Command::Policy { action, bundle } => policy_check(cli, action, bundle),
-        Command::Features => {
-            let doc = iso_runtime::features::features();
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&doc).unwrap_or_else(|_| doc.to_string())
-            );
-            Ok(0)
-        }
+        Command::Features => features(),
         Command::Ps {
             id,
             format,
             ps_args,
         } => ps(&rt, id, format, ps_args),
-        Command::Update(a) => {
-            let mut res = a.resources()?;
-            if let Some(p) = iso_runtime::policy::Policy::locate(cli.policy.as_deref())? {
-                let (clamped, changes) = p.apply_update(&res)?;
-                let mut stderr = Logger::to_stderr(LogFormat::Text, cli.debug);
-                for c in &changes {
-                    stderr.log(Level::Warn, &format!("policy: {c}"));
-                }
-                res = clamped;
-            }
-            rt.update(&a.id, &res).map(|()| 0)
-        }
+        Command::Update(a) => update(cli, &rt, a),
         Command::Events {
             id,
             stats,
             interval,
-        } => {
-            let interval = parse_interval(interval)?;
-            rt.events(id, interval, *stats, &mut std::io::stdout().lock())
-                .map(|()| 0)
-        }
-        Command::Spec { bundle } => {
-            let rootless = cli.rootless.as_deref().is_some_and(|r| r == "true");
-            iso_runtime::spec::write_default(bundle, rootless).map(|()| 0)
-        }
-        Command::Exec(a) => {
-            let mut opts = a.options(&cli.root)?;
-            if let Some(p) = iso_runtime::policy::Policy::locate(cli.policy.as_deref())? {
-                let (process, changes) = p.apply_exec(&opts.process)?;
-                let mut stderr = Logger::to_stderr(LogFormat::Text, cli.debug);
-                for c in &changes {
-                    stderr.log(Level::Warn, &format!("policy: {c}"));
-                }
-                opts.process = process;
-            }
-            let code = rt.exec(&a.id, &opts)?;
-            Ok(u8::try_from(code).unwrap_or(255))
-        }
-        Command::Pause { id } => rt.pause(id).map(|()| 0),
-        Command::Resume { id } => rt.resume(id).map(|()| 0),
+        } => events(&rt, id, *stats, interval),
+        Command::Spec { bundle } => spec(cli, bundle),
+        Command::Exec(a) => exec(cli, &rt, a),
+        Command::Pause { id } => done(rt.pause(id)),
+        Command::Resume { id } => done(rt.resume(id)),
         Command::List { format, quiet } => list(&rt, format, *quiet),
     }
+}
+
+/// `create`: the container, with the site policy applied.
+fn create(cli: &Cli, rt: &Runtime, a: &CreateArgs) -> Result<Created, Error> {
+    let mut opts = a.options()?;
+    opts.policy = policy_for(cli, &a.bundle)?;
+    rt.create(&a.id, &a.bundle, &opts)
+}
+
+/// `run`: create, start, and (unless `detach`) wait forwarding signals, then delete unless
+/// `keep`; the container's exit status is the command's.
+fn run_container(
+    cli: &Cli,
+    rt: &Runtime,
+    a: &CreateArgs,
+    detach: bool,
+    keep: bool,
+) -> Result<u8, Error> {
+    let mut created = create(cli, rt, a)?;
+    if !detach {
+        created.hold_signals();
+    }
+    if let Err(e) = rt.start(&a.id) {
+        let _ = rt.delete(&a.id, true);
+        return Err(e);
+    }
+    if detach {
+        return Ok(0);
+    }
+    let code = created.wait_forwarding_signals()?;
+    if !keep {
+        rt.delete(&a.id, true)?;
+    }
+    Ok(u8::try_from(code).unwrap_or(255))
+}
+
+/// `state`: the OCI state as pretty JSON.
+fn state(cli: &Cli, rt: &Runtime, id: &str) -> Result<u8, Error> {
+    let state = rt.state(id)?;
+    let text = serde_json::to_string_pretty(&state).map_err(|e| Error::Record {
+        path: cli.root.join(id),
+        reason: e.to_string(),
+    })?;
+    println!("{text}");
+    Ok(0)
+}
+
+/// `kill ID [SIGNAL]`: TERM by default; 0 only checks the container is alive.
+fn kill(rt: &Runtime, id: &str, signal: Option<&str>, all: bool) -> Result<u8, Error> {
+    let sig = match signal {
+        Some(s) => s.parse::<Signal>()?,
+        None => Signal::TERM,
+    };
+    rt.kill(id, sig, all).map(|()| 0)
+}
+
+/// `features`: the OCI features document.
+fn features() -> Result<u8, Error> {
+    let doc = iso_runtime::features::features();
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&doc).unwrap_or_else(|_| doc.to_string())
+    );
+    Ok(0)
+}
+
+/// Logs each change a site policy made to a command's request as a warning on stderr.
+fn warn_policy_changes(cli: &Cli, changes: &[impl std::fmt::Display]) {
+    let mut stderr = Logger::to_stderr(LogFormat::Text, cli.debug);
+    for c in changes {
+        stderr.log(Level::Warn, &format!("policy: {c}"));
+    }
+}
+
+/// `update`: the flags' resources, clamped by the site policy, applied.
+fn update(cli: &Cli, rt: &Runtime, a: &UpdateArgs) -> Result<u8, Error> {
+    let mut res = a.resources()?;
+    if let Some(p) = iso_runtime::policy::Policy::locate(cli.policy.as_deref())? {
+        let (clamped, changes) = p.apply_update(&res)?;
+        warn_policy_changes(cli, &changes);
+        res = clamped;
+    }
+    rt.update(&a.id, &res).map(|()| 0)
+}
+
+/// `events`: statistics every `interval` (or once with `stats`) and OOM notices.
+fn events(rt: &Runtime, id: &str, stats: bool, interval: &str) -> Result<u8, Error> {
+    let interval = parse_interval(interval)?;
+    rt.events(id, interval, stats, &mut std::io::stdout().lock())
+        .map(|()| 0)
+}
+
+/// `spec`: a default `config.json` in `bundle` (rootless with `--rootless`).
+fn spec(cli: &Cli, bundle: &std::path::Path) -> Result<u8, Error> {
+    let rootless = cli.rootless.as_deref().is_some_and(|r| r == "true");
+    iso_runtime::spec::write_default(bundle, rootless).map(|()| 0)
+}
+
+/// `exec`: the process (clamped by the site policy) run in the container; its exit status.
+fn exec(cli: &Cli, rt: &Runtime, a: &ExecArgs) -> Result<u8, Error> {
+    let mut opts = a.options(&cli.root)?;
+    if let Some(p) = iso_runtime::policy::Policy::locate(cli.policy.as_deref())? {
+        let (process, changes) = p.apply_exec(&opts.process)?;
+        warn_policy_changes(cli, &changes);
+        opts.process = process;
+    }
+    let code = rt.exec(&a.id, &opts)?;
+    Ok(u8::try_from(code).unwrap_or(255))
 }
 
 fn demo(busybox: &std::path::Path) -> Result<u8, Error> {
@@ -207,8 +323,8 @@ fn check_format(format: &str) -> Result<(), Error> {
     }
 }
 
-/// `ps`: the pids as a JSON list, or a table: `PID` alone, or with ps(1) arguments the
-/// lines of `ps ARGS` whose PID column names a process of the container.
+/// `ps`: the pids as a JSON list, or the lines of the host's `ps ARGS` (`ps -ef` without
+/// arguments) whose PID column names a process of the container, under ps' header.
 fn ps(rt: &Runtime, id: &str, format: &str, args: &[String]) -> Result<u8, Error> {
     check_format(format)?;
     let pids = rt.pids(id)?;
@@ -216,13 +332,8 @@ fn ps(rt: &Runtime, id: &str, format: &str, args: &[String]) -> Result<u8, Error
         println!("{}", serde_json::Value::from(pids));
         return Ok(0);
     }
-    if args.is_empty() {
-        println!("PID");
-        for p in pids {
-            println!("{p}");
-        }
-        return Ok(0);
-    }
+    let default = ["-ef".to_owned()];
+    let args = if args.is_empty() { &default[..] } else { args };
     let out = std::process::Command::new("ps")
         .args(args)
         .output()
@@ -231,6 +342,17 @@ fn ps(rt: &Runtime, id: &str, format: &str, args: &[String]) -> Result<u8, Error
             path: "ps".into(),
             source: e,
         })?;
+    if !out.status.success() {
+        return Err(Error::InvalidArgument {
+            what: "ps arguments",
+            value: args.join(" "),
+            reason: format!(
+                "ps {}: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        });
+    }
     let text = String::from_utf8_lossy(&out.stdout);
     let mut lines = text.lines();
     let header = lines.next().unwrap_or("");
@@ -258,7 +380,11 @@ fn ps(rt: &Runtime, id: &str, format: &str, args: &[String]) -> Result<u8, Error
 /// `list`: a table like runc's, a JSON array of states, or (`-q`) the ids.
 fn list(rt: &Runtime, format: &str, quiet: bool) -> Result<u8, Error> {
     check_format(format)?;
-    let states = rt.list()?;
+    let mut states = rt.list()?;
+    // runc's `list` names the owner of each container's state (`state` leaves it empty).
+    for s in states.iter_mut().filter(|s| s.owner.is_empty()) {
+        s.owner = "root".into();
+    }
     // One write for the whole answer: Rust's stdout flushes at every newline.
     let mut out = String::new();
     if quiet {
@@ -280,15 +406,15 @@ fn list(rt: &Runtime, format: &str, quiet: bool) -> Result<u8, Error> {
             "ID", "PID", "STATUS", "BUNDLE", "CREATED"
         );
         for s in states {
-            let owner = if s.owner.is_empty() { "root" } else { &s.owner };
             let _ = writeln!(
                 out,
-                "{:<20} {:<8} {:<10} {:<40} {:<30} {owner}",
+                "{:<20} {:<8} {:<10} {:<40} {:<30} {}",
                 s.id,
                 s.pid,
                 s.status,
                 s.bundle.display(),
-                s.created
+                s.created,
+                s.owner
             );
         }
     }

@@ -47,7 +47,8 @@ fn record_err(id: &str, e: impl std::fmt::Display) -> Error {
 /// ```
 /// let ev = iso_runtime::stats_event("web", &iso_cgroups::Stats::default());
 /// assert_eq!(ev["type"], "stats");
-/// assert_eq!(ev["data"]["pids"]["current"], 0);
+/// // Zero counters are left out, as runc leaves them.
+/// assert!(ev["data"]["pids"].get("current").is_none());
 /// ```
 pub fn stats_event(id: &str, s: &Stats) -> Value {
     let blkio = |entries: &[iso_cgroups::BlkioEntry]| {
@@ -67,7 +68,11 @@ pub fn stats_event(id: &str, s: &Stats) -> Value {
         })
         .collect();
     let raw = |key: &str| s.memory.raw.get(key).copied().unwrap_or(0);
-    json!({
+    let counter = |c: &iso_cgroups::MemoryCounter| {
+        json!({"limit": c.limit.unwrap_or(u64::MAX), "usage": c.usage, "max": c.max_usage,
+               "failcnt": c.failcnt})
+    };
+    let mut event = json!({
         "type": "stats",
         "id": id,
         "data": {
@@ -75,6 +80,8 @@ pub fn stats_event(id: &str, s: &Stats) -> Value {
                 "usage": {
                     "total": s.cpu.usage_total_ns,
                     "percpu": s.cpu.per_cpu_ns,
+                    "percpu_kernel": s.cpu.per_cpu_system_ns,
+                    "percpu_user": s.cpu.per_cpu_user_ns,
                     "kernel": s.cpu.usage_system_ns,
                     "user": s.cpu.usage_user_ns,
                 },
@@ -93,6 +100,9 @@ pub fn stats_event(id: &str, s: &Stats) -> Value {
                     "failcnt": s.memory.failcnt,
                 },
                 "raw": s.memory.raw,
+                "swap": s.memory.swap.as_ref().map(counter),
+                "kernel": s.memory.kernel.as_ref().map(counter),
+                "kernelTCP": s.memory.kernel_tcp.as_ref().map(counter),
             },
             "pids": {"current": s.pids.current, "limit": s.pids.limit.unwrap_or(0)},
             "blkio": {
@@ -100,8 +110,55 @@ pub fn stats_event(id: &str, s: &Stats) -> Value {
                 "ioServicedRecursive": blkio(&s.blkio.io_serviced),
             },
             "hugetlb": hugetlb,
+            "intel_rdt": {},
+            "network_interfaces": null,
         }
-    })
+    });
+    omit_empty(&mut event["data"]);
+    event
+}
+
+/// Drops the fields runc leaves out when they are zero or empty (its `omitempty` ones):
+/// CPU total and per-CPU usage (all, kernel, user), the throttling counters, the memory cache, usage and
+/// maximum, pids, hugetlb usage and maximum, the empty blkio lists and raw memory map.
+fn omit_empty(data: &mut Value) {
+    let empty = |v: &Value| match v {
+        Value::Number(n) => n.as_u64() == Some(0),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        _ => false,
+    };
+    let prune = |v: &mut Value, keys: &[&str]| {
+        if let Some(o) = v.as_object_mut() {
+            o.retain(|k, v| !(keys.contains(&k.as_str()) && empty(v)));
+        }
+    };
+    prune(
+        &mut data["cpu"]["usage"],
+        &["total", "percpu", "percpu_kernel", "percpu_user"],
+    );
+    prune(
+        &mut data["cpu"]["throttling"],
+        &["periods", "throttledPeriods", "throttledTime"],
+    );
+    for entry in ["usage", "swap", "kernel", "kernelTCP"] {
+        prune(&mut data["memory"][entry], &["usage", "max"]);
+    }
+    if let Some(m) = data["memory"].as_object_mut() {
+        // The entries the host has no counters for.
+        m.retain(|_, v| !v.is_null());
+    }
+    prune(&mut data["memory"], &["cache", "raw"]);
+    prune(&mut data["pids"], &["current", "limit"]);
+    prune(
+        &mut data["blkio"],
+        &["ioServiceBytesRecursive", "ioServicedRecursive"],
+    );
+    if let Some(sizes) = data["hugetlb"].as_object_mut() {
+        for h in sizes.values_mut() {
+            prune(h, &["usage", "max"]);
+        }
+    }
 }
 
 /// The statuses in which a container has a live init and cgroup.
@@ -130,7 +187,8 @@ impl Runtime {
             "only a created, running or paused container can be updated",
         )?;
         let cg = self.host.cgroup(&record.cgroup)?;
-        let converted = iso_cgroups::Resources::try_from(resources)?;
+        let mut converted = iso_cgroups::Resources::try_from(resources)?;
+        crate::plan::with_default_devices(&mut converted);
         converted.validate()?;
         cg.apply(&converted)?;
         let mut merged = serde_json::to_value(record.resources.clone().unwrap_or_default())
@@ -198,6 +256,16 @@ impl Runtime {
         let mut next = Instant::now() + interval;
         loop {
             std::thread::sleep(poll);
+            let stats = match cg.stats() {
+                Ok(s) => s,
+                // The cgroup went away with the container.
+                Err(_) => return Ok(()),
+            };
+            // Before the status: an OOM kill of the init also stops the container.
+            if ooms(&stats) > seen {
+                seen = ooms(&stats);
+                emit(out, &json!({"type": "oom", "id": id}))?;
+            }
             let (dir, record) = match self.open(id) {
                 Ok(x) => x,
                 Err(_) => return Ok(()),
@@ -206,15 +274,6 @@ impl Runtime {
                 return Ok(());
             }
             drop(dir);
-            let stats = match cg.stats() {
-                Ok(s) => s,
-                // The cgroup went away with the container.
-                Err(_) => return Ok(()),
-            };
-            if ooms(&stats) > seen {
-                seen = ooms(&stats);
-                emit(out, &json!({"type": "oom", "id": id}))?;
-            }
             if Instant::now() >= next {
                 emit(out, &stats_event(id, &stats))?;
                 next = Instant::now() + interval;
@@ -253,7 +312,13 @@ mod tests {
         assert_eq!(ev["data"]["memory"]["usage"]["usage"], 4096);
         assert_eq!(ev["data"]["memory"]["usage"]["limit"], u64::MAX);
         assert_eq!(ev["data"]["cpu"]["usage"]["total"], 7);
-        assert!(ev["data"]["blkio"]["ioServiceBytesRecursive"].is_array());
+        // Empty and zero fields are left out, as runc's omitempty does.
+        assert!(ev["data"]["blkio"].as_object().unwrap().is_empty());
+        assert!(ev["data"]["cpu"]["throttling"]
+            .as_object()
+            .unwrap()
+            .is_empty());
         assert!(ev["data"]["hugetlb"].is_object());
+        assert!(ev["data"]["network_interfaces"].is_null());
     }
 }

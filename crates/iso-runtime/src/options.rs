@@ -32,7 +32,8 @@ pub struct CreateOptions {
 ///     r#"{"cwd":"/","args":["/bin/echo","hi"],"user":{"uid":0,"gid":0}}"#,
 /// ).expect("valid process");
 /// let opts = iso_runtime::ExecOptions { process, detach: false, pid_file: None,
-///     console_socket: None, preserve_fds: 0, sub_cgroup: None, pidfd_socket: None };
+///     console_socket: None, preserve_fds: 0, sub_cgroup: None, pidfd_socket: None,
+///     ignore_paused: false };
 /// let code = iso_runtime::Runtime::new("/run/iso").exec("web", &opts)?;
 /// # Ok::<(), iso_runtime::Error>(())
 /// ```
@@ -52,4 +53,7 @@ pub struct ExecOptions {
     pub sub_cgroup: Option<String>,
     /// A unix socket that receives a pidfd of the new process (`--pidfd-socket`).
     pub pidfd_socket: Option<PathBuf>,
+    /// Run the process in a paused container too (`--ignore-paused`); otherwise `exec` into
+    /// a paused container is refused.
+    pub ignore_paused: bool,
 }

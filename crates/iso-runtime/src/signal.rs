@@ -40,7 +40,8 @@ const NAMES: [(&str, i32); 31] = [
     ("SYS", libc::SIGSYS),
 ];
 
-/// A signal number between 1 and `SIGRTMAX`.
+/// A signal number between 1 and `SIGRTMAX`, or 0: no signal, only the check that the
+/// target exists and may be signalled, as `kill(2)` does (`kill ID 0`).
 ///
 /// ```
 /// use iso_runtime::Signal;
@@ -48,6 +49,7 @@ const NAMES: [(&str, i32); 31] = [
 /// assert_eq!(term, "15".parse()?);
 /// assert_eq!(term.as_raw(), libc::SIGTERM);
 /// assert_eq!("rtmin+2".parse::<Signal>()?.as_raw(), libc::SIGRTMIN() + 2);
+/// assert_eq!("0".parse::<Signal>()?, Signal::PROBE);
 /// # Ok::<(), iso_runtime::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +60,8 @@ impl Signal {
     pub const TERM: Signal = Signal(libc::SIGTERM);
     /// `SIGKILL`.
     pub const KILL: Signal = Signal(libc::SIGKILL);
+    /// 0: nothing is delivered; sending it checks that the process is alive.
+    pub const PROBE: Signal = Signal(0);
 
     /// The raw signal number.
     pub fn as_raw(self) -> i32 {
@@ -75,7 +79,7 @@ impl FromStr for Signal {
             reason: "not a signal name or number".to_owned(),
         };
         if let Ok(number) = text.parse::<i32>() {
-            return if (1..=libc::SIGRTMAX()).contains(&number) {
+            return if (0..=libc::SIGRTMAX()).contains(&number) {
                 Ok(Signal(number))
             } else {
                 Err(invalid())
@@ -136,7 +140,7 @@ mod tests {
             libc::SIGRTMAX() - 1
         );
         assert_eq!(Signal::TERM.to_string(), "SIGTERM");
-        for bad in ["", "0", "-1", "65", "SIGFOO", "RTMIN+99", "RTMIN+x"] {
+        for bad in ["", "-1", "65", "SIGFOO", "RTMIN+99", "RTMIN+x"] {
             let err = bad.parse::<Signal>().unwrap_err();
             assert!(err.to_string().contains("signal"), "{err}");
         }

@@ -72,10 +72,10 @@ pub struct State {
     pub oci_version: String,
     /// The container id.
     pub id: String,
-    /// The derived status.
-    pub status: Status,
     /// The init's pid in the runtime's PID namespace (0 once stopped).
     pub pid: i32,
+    /// The derived status.
+    pub status: Status,
     /// The bundle directory.
     pub bundle: PathBuf,
     /// The root filesystem.
@@ -122,11 +122,12 @@ impl Record {
         if !self.init_alive(host) {
             return Status::Stopped;
         }
-        if dir.join(EXEC_SOCKET).exists() && waits_for_start(dir) {
-            return Status::Created;
-        }
+        // Frozen first: a paused created container is paused, as runc reports it.
         if self.frozen(host) {
             return Status::Paused;
+        }
+        if dir.join(EXEC_SOCKET).exists() && waits_for_start(dir) {
+            return Status::Created;
         }
         Status::Running
     }

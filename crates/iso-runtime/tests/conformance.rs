@@ -1307,9 +1307,15 @@ fn ps_and_list_show_init_and_exec_processes() {
         .map(|p| p.as_i64().unwrap())
         .collect();
     assert!(pids.contains(&init) && pids.contains(&exec_pid), "{json}");
+    // Without arguments: the host's `ps -ef` lines of the container (runc's default).
     let table = text(&fx.rt(&["ps", &id]).stdout);
-    assert!(table.starts_with("PID\n"), "{table}");
-    assert!(table.contains(&format!("\n{exec_pid}\n")), "{table}");
+    assert!(table.starts_with("UID "), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.split_whitespace().nth(1) == Some(&exec_pid.to_string())),
+        "{table}"
+    );
     // With ps(1) arguments: only the container's lines, under ps' own header.
     let out = fx.rt(&["ps", &id, "--", "-ef"]);
     let table = text(&out.stdout);
@@ -1515,11 +1521,12 @@ fn events_stats_prints_runc_json() {
     assert_eq!(d["pids"]["limit"], 42);
     assert!(d["cpu"]["usage"]["total"].as_u64().unwrap() > 0, "{ev}");
     assert!(d["cpu"]["usage"]["percpu"].is_array(), "{ev}");
-    assert!(d["cpu"]["throttling"]["periods"].is_u64(), "{ev}");
+    // Zero throttling counters are left out, as runc's omitempty leaves them.
+    assert!(d["cpu"]["throttling"].is_object(), "{ev}");
     assert!(d["memory"]["usage"]["usage"].as_u64().unwrap() > 0, "{ev}");
     assert!(d["memory"]["usage"]["limit"].is_u64(), "{ev}");
     assert!(d["memory"]["raw"].is_object(), "{ev}");
-    assert!(d["blkio"]["ioServiceBytesRecursive"].is_array(), "{ev}");
+    assert!(d["blkio"].is_object(), "{ev}");
     assert!(d["hugetlb"].is_object(), "{ev}");
     // Streaming: a stats line per interval until the container stops.
     let mut cmd = fx.cmd(&["events", "--interval", "100ms", &id]);
@@ -1771,7 +1778,7 @@ fn demo_shows_the_container_view_and_cleans_up() {
 /// (a pre-made cpuset cgroup without CPUs answers ENOSPC), `create` fails naming that file
 /// and leaves no state, cgroup or process behind.
 #[test]
-fn a_cgroup_the_init_cannot_join_fails_create_naming_the_file() {
+fn a_premade_empty_cpuset_cgroup_is_filled_as_runc_fills_it() {
     let Some(mut fx) = Fixture::new(bin(), "rt-nocpus") else {
         return;
     };
@@ -1780,7 +1787,8 @@ fn a_cgroup_the_init_cannot_join_fails_create_naming_the_file() {
         eprintln!("skipped: no v1 cpuset hierarchy on this host");
         return;
     }
-    // A new v1 cpuset cgroup starts with no CPUs; the runtime keeps what it finds.
+    // A new v1 cpuset cgroup starts with no CPUs, which no task can join (ENOSPC); the
+    // runtime fills it from its parent, as runc does, and the container runs.
     fs::create_dir(&cpuset).unwrap();
     assert_eq!(
         fs::read_to_string(cpuset.join("cpuset.cpus"))
@@ -1788,11 +1796,23 @@ fn a_cgroup_the_init_cannot_join_fails_create_naming_the_file() {
             .trim(),
         ""
     );
-    fx.write_config(&fx.config("true"));
+    fx.write_config(&fx.config("echo ran"));
+    let out = fx.run("nocpus");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "ran\n");
     let id = fx.id("nocpus");
-    let out = fx.rt(&["create", &id]);
-    fails_naming(&out, &cpuset.join("tasks").display().to_string());
-    assert!(text(&out.stderr).contains("No space left on device"));
     let left = fx.leftovers(&id);
     assert!(left.is_empty(), "left behind: {left:?}");
+    if Path::new("/usr/sbin/runc").exists() {
+        fs::create_dir(&cpuset).unwrap();
+        let mut cmd = Command::new("/usr/sbin/runc");
+        cmd.arg("--root")
+            .arg(fx.path().join("runc-state"))
+            .args(["run", &format!("runc-{id}")])
+            .current_dir(fx.bundle())
+            .stdin(Stdio::null());
+        let theirs = run_to_files(cmd, fx.path());
+        assert!(theirs.status.success(), "runc: {}", text(&theirs.stderr));
+        assert_eq!(text(&theirs.stdout), "ran\n");
+    }
 }

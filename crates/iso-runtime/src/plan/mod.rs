@@ -148,7 +148,7 @@ impl CgroupPlan {
                     // `linux.devices` adds: allowed after the configuration's own rules, as
                     // runc does, so that a "deny all" config still has /dev/null, a tty, its
                     // pty and the nodes it asked for.
-                    resources.devices.extend(default_device_rules());
+                    with_default_devices(&mut resources);
                     resources
                         .devices
                         .extend(configured_device_rules(linux.devices().iter().flatten()));
@@ -161,6 +161,15 @@ impl CgroupPlan {
             path: CgroupPath::new(&path)?,
             resources,
         })
+    }
+}
+
+/// Adds, after a non-empty device list, allow rules for the devices every container gets
+/// (created by the init), as runc does, so that a "deny all" list (in a config or an
+/// `update`) still leaves /dev/null, a tty and its pty.
+pub(crate) fn with_default_devices(resources: &mut iso_cgroups::Resources) {
+    if !resources.devices.is_empty() {
+        resources.devices.extend(default_device_rules());
     }
 }
 
@@ -288,6 +297,9 @@ impl Plan {
             .as_ref()
             .ok_or_else(|| config.invalid("process", "is required"))?;
         let cgroup = CgroupPlan::from_spec(linux, req.id)?;
+        if let Some(r) = &cgroup.resources {
+            facts.layout.check_unified(&r.unified)?;
+        }
         let namespaces = NamespacePlan::from_spec(spec, linux, &config)?;
         let mut rootfs = RootfsPlan::from_spec(spec, linux, req, &cgroup, facts, &config)?;
         rootfs.clone_bind_sources = namespaces.become_root();
