@@ -473,13 +473,71 @@ fn setup_console(root: &Root, console: UnixStream) -> Result<(), Failure> {
     make_ctty(&slave)
 }
 
-/// After `start`: credentials, labels, descriptors, cwd, seccomp, exec.
+/// After `start`: process attributes, labels, descriptors, credentials, hooks, seccomp, exec.
+///
+/// Once the seccomp filter is loaded the process makes as few calls as it can, since a
+/// strict profile allows little more than what the program needs: labels, affinity and the
+/// close-on-exec sweep come first; with `noNewPrivileges` the filter is loaded last, right
+/// before the exec, whose arguments are ready by then. Without it, loading a filter needs
+/// CAP_SYS_ADMIN, which the user switch may drop: it is loaded before the switch, so the
+/// switch and the `startContainer` hooks run under it (as with runc, so a profile runc runs
+/// allows them), and the program's pre-check treats a refused check as "let execve decide".
 fn finish(
     p: &ProcessPlan,
     trampoline: Option<&Trampoline>,
     hooks: &[oci_spec::runtime::Hook],
     state_json: &[u8],
 ) -> Result<Never, Failure> {
+    set_attributes(p)?;
+    set_exec_labels(p)?;
+    if let Some(set) = &p.affinity_final {
+        crate::process::set_affinity(set).map_err(Failure::io("process.execCPUAffinity.final"))?;
+    }
+    iso_sys::fd::cloexec_from(3 + p.preserve_fds)?;
+    // Searched before the filter when it comes before the user switch (PATH lookups make
+    // calls a strict profile refuses); otherwise as the user, after the switch.
+    let early = match p.no_new_privs {
+        false => Some(resolve_program(p)?),
+        true => None,
+    };
+    let mut listener = None;
+    if !p.no_new_privs {
+        listener = load_seccomp(p)?;
+    }
+    p.user.apply()?;
+    run_hooks(HookKind::StartContainer, hooks, state_json).map_err(Failure::from_error)?;
+    let program = match early {
+        Some(program) => program,
+        None => resolve_program(p)?,
+    };
+    let exec_failed = |errno: i32| {
+        let program = String::from_utf8_lossy(program.as_bytes());
+        Failure::new(format!("process.args: exec {program}"), errno)
+    };
+    // The trampoline cannot report why the program did not start: check what can be.
+    if trampoline.is_some() {
+        check_executable(&program)?;
+    }
+    let direct = DirectExec::new(&program, p);
+    let via = trampoline.map(|t| t.prepare(&program, &p.argv, &p.envp));
+    reset_signals();
+    if p.no_new_privs {
+        listener = load_seccomp(p)?;
+    }
+    if let (Some(fd), Some(path)) = (&listener, &p.listener_path) {
+        iso_seccomp::notify::send_fd_to_path(path, fd.as_fd(), state_json)?;
+    }
+    // Close-on-exec already (the kernel makes it so): no close under the filter.
+    std::mem::forget(listener);
+    let e = match &via {
+        Some(via) => via.exec(),
+        None => direct.exec(),
+    };
+    Err(exec_failed(e.raw_os_error().unwrap_or(0)))
+}
+
+/// Personality, scheduler, I/O priority, umask and cwd (checked to be inside the root).
+fn set_attributes(p: &ProcessPlan) -> Result<(), Failure> {
     if let Some(persona) = p.personality {
         // SAFETY: personality takes an integer.
         if unsafe { libc::personality(persona) } < 0 {
@@ -506,43 +564,36 @@ fn finish(
             p.cwd.display()
         )));
     }
-    check_cwd_inside()?;
-    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which the user switch may
-    // drop: load it first then (the filter must allow the remaining setup calls, as with
-    // every runtime).
-    let mut listener = None;
-    if !p.no_new_privs {
-        if let Some(bpf) = &p.seccomp {
-            listener = bpf.load()?;
-        }
+    check_cwd_inside()
+}
+
+/// The AppArmor profile and SELinux label of the exec, through the container's /proc
+/// verified to be procfs (CVE-2019-16884: a volume over /proc would otherwise swallow the
+/// label write and leave the process unconfined).
+fn set_exec_labels(p: &ProcessPlan) -> Result<(), Failure> {
+    if p.apparmor_profile.is_none() && p.selinux_label.is_none() {
+        return Ok(());
     }
-    if p.apparmor_profile.is_some() || p.selinux_label.is_some() {
-        // The container's /proc, verified to be procfs (CVE-2019-16884: a volume over /proc
-        // would otherwise swallow the label write and leave the process unconfined).
-        let proc_root = iso_sys::procfs::ProcRoot::open()?;
-        if let Some(name) = &p.apparmor_profile {
-            iso_mac::apparmor::set_exec_profile(&proc_root, name)?;
-        }
-        if let Some(label) = &p.selinux_label {
-            iso_mac::selinux::set_exec_label(&proc_root, Some(label))?;
-        }
+    let proc_root = iso_sys::procfs::ProcRoot::open()?;
+    if let Some(name) = &p.apparmor_profile {
+        iso_mac::apparmor::set_exec_profile(&proc_root, name)?;
     }
-    p.user.apply()?;
-    run_hooks(HookKind::StartContainer, hooks, state_json).map_err(Failure::from_error)?;
-    if let Some(set) = &p.affinity_final {
-        crate::process::set_affinity(set).map_err(Failure::io("process.execCPUAffinity.final"))?;
+    if let Some(label) = &p.selinux_label {
+        iso_mac::selinux::set_exec_label(&proc_root, Some(label))?;
     }
-    iso_sys::fd::cloexec_from(3 + p.preserve_fds)?;
-    if p.no_new_privs {
-        if let Some(bpf) = &p.seccomp {
-            listener = bpf.load()?;
-        }
+    Ok(())
+}
+
+fn load_seccomp(p: &ProcessPlan) -> Result<Option<OwnedFd>, Failure> {
+    match &p.seccomp {
+        Some(bpf) => Ok(bpf.load()?),
+        None => Ok(None),
     }
-    if let (Some(fd), Some(path)) = (&listener, &p.listener_path) {
-        iso_seccomp::notify::send_fd_to_path(path, fd.as_fd(), state_json)?;
-    }
-    drop(listener);
-    let program = resolve_program(p)?;
+}
+
+/// Default SIGPIPE and an empty signal mask for the program (errors ignored: a filter may
+/// refuse the calls, and the program then starts with what the init had).
+fn reset_signals() {
     // SAFETY: signal and sigprocmask only reset this process' dispositions.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
@@ -550,25 +601,42 @@ fn finish(
         libc::sigemptyset(&mut empty);
         libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
     }
-    let exec_failed = |errno: i32| {
-        let program = String::from_utf8_lossy(program.as_bytes());
-        Failure::new(format!("process.args: exec {program}"), errno)
-    };
-    if let Some(trampoline) = trampoline {
-        // The trampoline cannot report why the program did not start: check what can be.
-        check_executable(&program)?;
-        let e = trampoline.exec(&program, &p.argv, &p.envp);
-        return Err(exec_failed(e.raw_os_error().unwrap_or(0)));
+}
+
+/// A plain `execve` of the program (the runtime runs sealed), its arrays made beforehand.
+struct DirectExec<'a> {
+    program: &'a CStr,
+    argv: Vec<*const libc::c_char>,
+    envp: Vec<*const libc::c_char>,
+}
+
+impl<'a> DirectExec<'a> {
+    fn new(program: &'a CStr, p: &'a ProcessPlan) -> Self {
+        let terminated = |list: &'a [CString]| {
+            list.iter()
+                .map(|a| a.as_ptr())
+                .chain([std::ptr::null()])
+                .collect()
+        };
+        DirectExec {
+            program,
+            argv: terminated(&p.argv),
+            envp: terminated(&p.envp),
+        }
     }
-    let mut argv: Vec<*const libc::c_char> = p.argv.iter().map(|a| a.as_ptr()).collect();
-    argv.push(std::ptr::null());
-    let mut envp: Vec<*const libc::c_char> = p.envp.iter().map(|a| a.as_ptr()).collect();
-    envp.push(std::ptr::null());
-    // SAFETY: NUL-terminated arrays of valid C strings.
-    unsafe { libc::execve(program.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
-    Err(exec_failed(
-        std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
-    ))
+
+    /// Returns only on failure, without allocating.
+    fn exec(&self) -> std::io::Error {
+        // SAFETY: NUL-terminated arrays of C strings that outlive the call.
+        unsafe {
+            libc::execve(
+                self.program.as_ptr(),
+                self.argv.as_ptr(),
+                self.envp.as_ptr(),
+            )
+        };
+        std::io::Error::last_os_error()
+    }
 }
 
 /// CVE-2024-21626: a cwd reached through a leaked descriptor is outside the root; the kernel
@@ -603,14 +671,32 @@ fn check_program(plan: &ProcessPlan) -> Result<(), Failure> {
     check_executable(&program)
 }
 
-/// Fails, naming `program` and the errno, when it is missing or not executable.
+/// Fails, naming `program` and the errno, when it is missing or not executable with the
+/// process' effective credentials (as `execve` decides: `AT_EACCESS`, so CAP_DAC_OVERRIDE
+/// counts and the real uid does not). A check the seccomp filter refuses (`EPERM`, which
+/// `faccessat` never answers for `X_OK` by itself, or `ENOSYS`) leaves it to `execve`.
 fn check_executable(program: &CStr) -> Result<(), Failure> {
-    // SAFETY: access with a valid C string.
-    if unsafe { libc::access(program.as_ptr(), libc::X_OK) } != 0 {
-        return Err(Failure::last_os(format!(
-            "process.args: exec {}",
-            String::from_utf8_lossy(program.to_bytes())
-        )));
+    match executable(program) {
+        Ok(()) | Err(libc::EPERM | libc::ENOSYS) => Ok(()),
+        Err(errno) => Err(Failure::new(
+            format!(
+                "process.args: exec {}",
+                String::from_utf8_lossy(program.to_bytes())
+            ),
+            errno,
+        )),
+    }
+}
+
+/// `faccessat(path, X_OK, AT_EACCESS)`: the errno when `path` is not executable.
+fn executable(path: &CStr) -> Result<(), i32> {
+    // SAFETY: faccessat with a valid C string.
+    let rc =
+        unsafe { libc::faccessat(libc::AT_FDCWD, path.as_ptr(), libc::X_OK, libc::AT_EACCESS) };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EACCES));
     }
     Ok(())
 }
@@ -625,8 +711,7 @@ fn resolve_program(plan: &ProcessPlan) -> Result<CString, Failure> {
         let Ok(c) = CString::new(candidate.as_os_str().as_bytes()) else {
             continue;
         };
-        // SAFETY: access with a valid C string.
-        if unsafe { libc::access(c.as_ptr(), libc::X_OK) } == 0 {
+        if executable(&c).is_ok() {
             return Ok(c);
         }
     }

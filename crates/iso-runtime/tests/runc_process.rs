@@ -1,0 +1,187 @@
+//! Differential tests of the container's process against runc (issue 18): the same bundle
+//! run by iso-runtime and by runc (and crun where it behaves like runc), comparing what the
+//! container sees and the exit status. Skipped (passing) where runc is not installed or the
+//! test does not run as root.
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use iso_testutil::bundle::{run_to_files, text, Fixture};
+use serde_json::{json, Value};
+
+/// The runtime under test (see conformance.rs).
+fn bin() -> String {
+    std::env::var("ISO_RUNTIME_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_iso-runtime").to_owned())
+}
+
+const RUNC: &str = "/usr/sbin/runc";
+
+/// The fixture, or `None` (skip) without root, busybox or runc.
+fn fixture(tag: &str) -> Option<Fixture> {
+    if !Path::new(RUNC).exists() {
+        eprintln!("skipped: runc is not installed");
+        return None;
+    }
+    Fixture::new(bin(), tag)
+}
+
+/// `runtime [global flags] --root <own state> <args> <id>` with `config` as the bundle's
+/// config in its own cgroup (removed afterwards); stdin from `/dev/null`.
+fn run_under(fx: &Fixture, runtime: &str, config: &Value, args: &[&str]) -> Output {
+    let name = Path::new(runtime)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut config = config.clone();
+    let cgroup = format!("{}-{name}", fx.cgroup());
+    config["linux"]["cgroupsPath"] = json!(cgroup);
+    fx.write_config(&config);
+    let id = format!("{name}-{}", std::process::id());
+    let mut cmd = Command::new(runtime);
+    cmd.env_remove("ISO_POLICY")
+        .arg("--root")
+        .arg(fx.path().join(format!("{name}-state")))
+        .args(args)
+        .arg(&id)
+        .current_dir(fx.bundle())
+        .stdin(Stdio::null());
+    let out = run_to_files(cmd, fx.path());
+    let _ = Command::new(runtime)
+        .arg("--root")
+        .arg(fx.path().join(format!("{name}-state")))
+        .args(["delete", "--force", &id])
+        .stderr(Stdio::null())
+        .status();
+    for h in iso_testutil::bundle::cgroup_hierarchies() {
+        let _ = fs::remove_dir(h.join(cgroup.trim_start_matches('/')));
+    }
+    out
+}
+
+/// `run` of `config` under iso-runtime and runc: both outputs, compared on stdout and exit
+/// status; returns ours.
+fn same_as_runc(fx: &Fixture, config: &Value) -> Output {
+    same_as_runc_with(fx, config, &["run"])
+}
+
+/// [`same_as_runc`] with other arguments before the id.
+fn same_as_runc_with(fx: &Fixture, config: &Value, args: &[&str]) -> Output {
+    let ours = run_under(fx, &bin(), config, args);
+    let theirs = run_under(fx, RUNC, config, args);
+    assert_eq!(
+        (text(&ours.stdout), ours.status.code()),
+        (text(&theirs.stdout), theirs.status.code()),
+        "iso-runtime (left) vs runc (right)\nours: {}\nrunc: {}",
+        text(&ours.stderr),
+        text(&theirs.stderr)
+    );
+    ours
+}
+
+/// The system calls busybox makes for the scripts below, the user switch's, and the few
+/// more runc's own init makes under the filter (runc runs the test too): no `close_range`.
+const STRICT_ALLOW: &[&str] = &[
+    "arch_prctl",
+    "brk",
+    "capget",
+    "capset",
+    "chdir",
+    "clone",
+    "close",
+    "dup2",
+    "dup3",
+    "epoll_create1",
+    "epoll_ctl",
+    "epoll_pwait",
+    "execve",
+    "exit",
+    "exit_group",
+    "faccessat",
+    "faccessat2",
+    "fchdir",
+    "fcntl",
+    "fstat",
+    "fstatfs",
+    "futex",
+    "getcwd",
+    "getdents64",
+    "getegid",
+    "geteuid",
+    "getgid",
+    "getpid",
+    "getppid",
+    "getrandom",
+    "gettid",
+    "getuid",
+    "lseek",
+    "madvise",
+    "mincore",
+    "mmap",
+    "mprotect",
+    "munmap",
+    "nanosleep",
+    "newfstatat",
+    "openat",
+    "pipe2",
+    "prctl",
+    "pread64",
+    "prlimit64",
+    "read",
+    "readlink",
+    "rseq",
+    "rt_sigaction",
+    "rt_sigprocmask",
+    "rt_sigreturn",
+    "sched_getaffinity",
+    "sched_yield",
+    "sendfile",
+    "set_robust_list",
+    "set_tid_address",
+    "setgid",
+    "setgroups",
+    "setresgid",
+    "setresuid",
+    "setuid",
+    "sigaltstack",
+    "statfs",
+    "tgkill",
+    "uname",
+    "wait4",
+    "write",
+];
+
+/// Issue 18.1: a profile whose default is ERRNO and that allows little more than what
+/// busybox needs (no `close_range`; `execveat` kills) runs under both runtimes, with and
+/// without noNewPrivileges, as root and as another user.
+#[test]
+fn strict_seccomp_profile_runs_like_runc() {
+    let Some(fx) = fixture("rp-seccomp") else {
+        return;
+    };
+    let mut config = fx.config(
+        "echo hi; id -u; grep Seccomp: /proc/self/status; mkdir /tmp/x 2>/dev/null || echo refused",
+    );
+    config["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "architectures": ["SCMP_ARCH_X86_64"],
+        "syscalls": [
+            {"names": STRICT_ALLOW, "action": "SCMP_ACT_ALLOW"},
+            {"names": ["execveat"], "action": "SCMP_ACT_KILL"}
+        ]
+    });
+    for nnp in [false, true] {
+        for uid in [0, 1000] {
+            config["process"]["noNewPrivileges"] = json!(nnp);
+            config["process"]["user"] = json!({"uid": uid, "gid": uid});
+            let out = same_as_runc(&fx, &config);
+            assert_eq!(
+                text(&out.stdout),
+                format!("hi\n{uid}\nSeccomp:\t2\nrefused\n"),
+                "nnp {nnp} uid {uid}: {}",
+                text(&out.stderr)
+            );
+        }
+    }
+}
