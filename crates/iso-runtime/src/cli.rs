@@ -359,6 +359,18 @@ impl CreateArgs {
     }
 }
 
+/// The process of `exec --process`: a process without `user` runs as uid and gid 0 (as
+/// with runc), one without `env` with an empty environment.
+fn exec_process(data: &[u8]) -> serde_json::Result<oci_spec::runtime::Process> {
+    let mut value: serde_json::Value = serde_json::from_slice(data)?;
+    if let Some(object) = value.as_object_mut() {
+        object
+            .entry("user")
+            .or_insert_with(|| serde_json::json!({"uid": 0, "gid": 0}));
+    }
+    serde_json::from_value(value)
+}
+
 impl ExecArgs {
     /// The [`ExecOptions`] these flags ask for: the `--process` file, or the container's own
     /// process (read from its bundle under `root`) with this command line; then the security
@@ -383,7 +395,7 @@ impl ExecArgs {
         let process: oci_spec::runtime::Process = match &a.process {
             Some(path) => {
                 let data = crate::bundle::read_config_file(path)?;
-                serde_json::from_slice(&data).map_err(|e| Error::Config {
+                exec_process(&data).map_err(|e| Error::Config {
                     path: path.clone(),
                     reason: e.to_string(),
                 })?

@@ -489,6 +489,14 @@ fn finish(
     state_json: &[u8],
 ) -> Result<Never, Failure> {
     set_attributes(p)?;
+    let with_home;
+    let envp = match p.home_of {
+        Some(uid) => {
+            with_home = crate::plan::with_home(&p.envp, &container_home(uid));
+            &with_home
+        }
+        None => &p.envp,
+    };
     set_exec_labels(p)?;
     if let Some(set) = &p.affinity_final {
         crate::process::set_affinity(set).map_err(Failure::io("process.execCPUAffinity.final"))?;
@@ -518,8 +526,8 @@ fn finish(
     if trampoline.is_some() {
         check_executable(&program)?;
     }
-    let direct = DirectExec::new(&program, p);
-    let via = trampoline.map(|t| t.prepare(&program, &p.argv, &p.envp));
+    let direct = DirectExec::new(&program, &p.argv, envp);
+    let via = trampoline.map(|t| t.prepare(&program, &p.argv, envp));
     reset_signals();
     if p.no_new_privs {
         listener = load_seccomp(p)?;
@@ -534,6 +542,33 @@ fn finish(
         None => direct.exec(),
     };
     Err(exec_failed(e.raw_os_error().unwrap_or(0)))
+}
+
+/// The home directory of `uid` in the container's `/etc/passwd` (the process' root is the
+/// container's by now, so no link leads out of it), else `/`, as runc does. Read without
+/// blocking (a FIFO there must not hang the init) and only when it is a regular file of at
+/// most 4 MiB.
+fn container_home(uid: u32) -> Vec<u8> {
+    const MAX: u64 = 4 << 20;
+    let read = || -> std::io::Result<Vec<u8>> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open("/etc/passwd")?;
+        let meta = file.metadata()?;
+        if !meta.is_file() || meta.len() > MAX {
+            return Err(std::io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        let mut data = Vec::new();
+        file.take(MAX).read_to_end(&mut data)?;
+        Ok(data)
+    };
+    let passwd = read().unwrap_or_default();
+    crate::plan::passwd_home(&passwd, uid)
+        .filter(|home| !home.is_empty())
+        .unwrap_or(b"/")
+        .to_vec()
 }
 
 /// Personality, scheduler, I/O priority, umask and cwd (checked to be inside the root).
@@ -611,7 +646,7 @@ struct DirectExec<'a> {
 }
 
 impl<'a> DirectExec<'a> {
-    fn new(program: &'a CStr, p: &'a ProcessPlan) -> Self {
+    fn new(program: &'a CStr, argv: &'a [CString], envp: &'a [CString]) -> Self {
         let terminated = |list: &'a [CString]| {
             list.iter()
                 .map(|a| a.as_ptr())
@@ -620,8 +655,8 @@ impl<'a> DirectExec<'a> {
         };
         DirectExec {
             program,
-            argv: terminated(&p.argv),
-            envp: terminated(&p.envp),
+            argv: terminated(argv),
+            envp: terminated(envp),
         }
     }
 

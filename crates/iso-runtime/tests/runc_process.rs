@@ -185,3 +185,125 @@ fn strict_seccomp_profile_runs_like_runc() {
         }
     }
 }
+
+/// Runs `config` detached (`run -d`, its program waiting) under `runtime`, then each `exec`
+/// command line; returns each exec's stdout and exit status, and removes the container.
+fn execs_under(
+    fx: &Fixture,
+    runtime: &str,
+    config: &Value,
+    execs: &[Vec<String>],
+) -> Vec<(String, Option<i32>)> {
+    let name = Path::new(runtime)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut config = config.clone();
+    let cgroup = format!("{}-{name}", fx.cgroup());
+    config["linux"]["cgroupsPath"] = json!(cgroup);
+    fx.write_config(&config);
+    let state = fx.path().join(format!("{name}-state"));
+    let id = format!("{name}-x-{}", std::process::id());
+    let rt = |args: &[&str]| {
+        let mut cmd = Command::new(runtime);
+        cmd.env_remove("ISO_POLICY")
+            .arg("--root")
+            .arg(&state)
+            .args(args)
+            .current_dir(fx.bundle())
+            .stdin(Stdio::null());
+        run_to_files(cmd, fx.path())
+    };
+    let started = rt(&["run", "-d", &id]);
+    let mut results = Vec::new();
+    if started.status.success() {
+        for argv in execs {
+            let mut args: Vec<&str> = vec!["exec"];
+            let (flags, rest) = argv.split_at(argv.iter().position(|a| a == "--").unwrap_or(0));
+            args.extend(flags.iter().map(String::as_str));
+            args.push(&id);
+            args.extend(rest.iter().skip(1).map(String::as_str));
+            let out = rt(&args);
+            results.push((text(&out.stdout), out.status.code()));
+            if !out.status.success() {
+                eprintln!("{name} exec {argv:?}: {}", text(&out.stderr));
+            }
+        }
+    } else {
+        eprintln!("{name} run -d: {}", text(&started.stderr));
+    }
+    let _ = rt(&["delete", "--force", &id]);
+    for h in iso_testutil::bundle::cgroup_hierarchies() {
+        let _ = fs::remove_dir(h.join(cgroup.trim_start_matches('/')));
+    }
+    results
+}
+
+/// [`execs_under`] under iso-runtime and runc, compared; returns ours.
+fn execs_like_runc(
+    fx: &Fixture,
+    config: &Value,
+    execs: &[Vec<String>],
+) -> Vec<(String, Option<i32>)> {
+    let ours = execs_under(fx, &bin(), config, execs);
+    let theirs = execs_under(fx, RUNC, config, execs);
+    assert_eq!(ours, theirs, "iso-runtime (left) vs runc (right)");
+    assert_eq!(ours.len(), execs.len(), "the container did not start");
+    ours
+}
+
+fn strings(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+/// Issue 18.4: HOME from the container's /etc/passwd when the env has none or an empty one
+/// (else `/`), for run and exec; each variable once, last value wins; `exec --env`
+/// overrides; newlines pass verbatim; `exec -p` of a process without user or env.
+#[test]
+fn environment_like_runc() {
+    let Some(fx) = fixture("rp-env") else {
+        return;
+    };
+    fs::write(
+        fx.rootfs().join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nu:x:1000:1000::/home/u:/bin/sh\n",
+    )
+    .unwrap();
+    let mut config = fx.config("env; echo \"[$B]\"");
+    for (env, uid, home) in [
+        (
+            json!(["PATH=/bin", "A=1", "B=x\ny", "A=2"]),
+            0,
+            "HOME=/root",
+        ),
+        (json!(["PATH=/bin", "HOME=", "A=1"]), 1000, "HOME=/home/u"),
+        (json!(["PATH=/bin"]), 1001, "HOME=/\n"),
+        (json!(["PATH=/bin", "HOME=/mine"]), 1000, "HOME=/mine"),
+    ] {
+        config["process"]["env"] = env;
+        config["process"]["user"] = json!({"uid": uid, "gid": uid});
+        let out = same_as_runc(&fx, &config);
+        assert!(text(&out.stdout).contains(home), "{}", text(&out.stdout));
+    }
+    config["process"]["env"] = json!(["PATH=/bin", "A=1", "K=spec"]);
+    config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    config["process"]["args"] = json!(["sleep", "100"]);
+    let process = fx.path().join("process.json");
+    fs::write(
+        &process,
+        r#"{"args": ["/bin/sh", "-c", "id; env"], "cwd": "/"}"#,
+    )
+    .unwrap();
+    let process = process.to_string_lossy().into_owned();
+    let out = execs_like_runc(
+        &fx,
+        &config,
+        &[
+            strings(&["--", "sh", "-c", "env"]),
+            strings(&["--env", "K=cli", "--env", "HOME=", "--", "sh", "-c", "env"]),
+            strings(&["-p", &process, "--"]),
+        ],
+    );
+    assert!(out[1].0.contains("K=cli"), "{}", out[1].0);
+    assert!(out[2].0.contains("uid=0"), "{}", out[2].0);
+}

@@ -36,7 +36,7 @@ use crate::{ContainerId, Error};
 
 pub(crate) use mounts::{PlannedMount, RootfsPlan};
 pub(crate) use namespaces::{sub_cgroup_path, ExecNamespaces, NamespacePlan, Sysctl};
-pub(crate) use process::{seal_reason, ProcessPlan};
+pub(crate) use process::{passwd_home, seal_reason, with_home, ProcessPlan};
 
 /// The parent under which containers with a relative or empty `cgroupsPath` are placed.
 ///

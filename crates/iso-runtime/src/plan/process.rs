@@ -32,8 +32,11 @@ pub(crate) struct ProcessPlan {
     pub path_dirs: Vec<PathBuf>,
     /// `process.args`.
     pub argv: Vec<CString>,
-    /// `process.env`.
+    /// `process.env`, each variable once (its last value, at its first place).
     pub envp: Vec<CString>,
+    /// The uid whose home directory in the container's `/etc/passwd` becomes `HOME`
+    /// (else `/`), when `process.env` has no `HOME` or an empty one: see [`with_home`].
+    pub home_of: Option<u32>,
     /// `linux.seccomp`, compiled.
     pub seccomp: Option<iso_seccomp::BpfProgram>,
     /// `linux.seccomp.listenerPath`.
@@ -88,7 +91,8 @@ impl ProcessPlan {
             program,
             path_dirs: path_dirs(env),
             argv,
-            envp: c_strings(config, "process.env", env)?,
+            envp: c_strings(config, "process.env", &dedup_env(env))?,
+            home_of: needs_home(env).then(|| process.user().uid()),
             seccomp,
             listener_path,
             preserve_fds,
@@ -151,6 +155,60 @@ fn c_strings(
             CString::new(s.as_bytes()).map_err(|_| config.invalid(field, "contains a NUL byte"))
         })
         .collect()
+}
+
+/// Each variable once, as a process setting them in order sees them: at the place of its
+/// first setting, with the value of its last (`exec --env` thus overrides the config's).
+/// An entry without `=` is its own name.
+pub(crate) fn dedup_env(env: &[String]) -> Vec<String> {
+    let name = |kv: &str| kv.split_once('=').map_or(kv, |(k, _)| k).to_owned();
+    let mut out: Vec<String> = Vec::with_capacity(env.len());
+    let mut place = std::collections::HashMap::new();
+    for kv in env {
+        match place.get(&name(kv)) {
+            Some(&i) => out[i] = kv.clone(),
+            None => {
+                place.insert(name(kv), out.len());
+                out.push(kv.clone());
+            }
+        }
+    }
+    out
+}
+
+/// Whether `HOME` must be found for the process: `env` sets none, or an empty one last.
+fn needs_home(env: &[String]) -> bool {
+    env.iter()
+        .rev()
+        .find_map(|kv| kv.strip_prefix("HOME="))
+        .map_or(true, str::is_empty)
+}
+
+/// The home directory of `uid` in the text of an `/etc/passwd`
+/// (`name:password:uid:gid:gecos:home:shell`), its first entry for that uid; `None` when
+/// there is none.
+pub(crate) fn passwd_home(passwd: &[u8], uid: u32) -> Option<&[u8]> {
+    passwd.split(|&b| b == b'\n').find_map(|line| {
+        let fields: Vec<&[u8]> = line.split(|&b| b == b':').collect();
+        let entry_uid = std::str::from_utf8(fields.get(2)?)
+            .ok()?
+            .parse::<u32>()
+            .ok()?;
+        (entry_uid == uid).then_some(*fields.get(5)?)
+    })
+}
+
+/// `envp` with `HOME=home`: in place of an empty `HOME=`, else last.
+pub(crate) fn with_home(envp: &[CString], home: &[u8]) -> Vec<CString> {
+    let mut kv = b"HOME=".to_vec();
+    kv.extend(home.iter().copied().filter(|&b| b != 0));
+    let home = CString::new(kv).unwrap_or_default();
+    let mut out = envp.to_vec();
+    match out.iter_mut().find(|kv| kv.as_bytes() == b"HOME=") {
+        Some(empty) => *empty = home,
+        None => out.push(home),
+    }
+    out
 }
 
 /// The absolute directories of the last `PATH=` in `env` (or the default `PATH`).
