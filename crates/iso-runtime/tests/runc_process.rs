@@ -307,3 +307,54 @@ fn environment_like_runc() {
     assert!(out[1].0.contains("K=cli"), "{}", out[1].0);
     assert!(out[2].0.contains("uid=0"), "{}", out[2].0);
 }
+
+/// Issue 18.5: unknown capability names are ignored (with a warning); `exec` keeps the
+/// spec's ambient set and `--cap` adds to it where the inheritable set allows; a program
+/// executable only with CAP_DAC_OVERRIDE starts for a user holding it.
+#[test]
+fn capabilities_like_runc() {
+    let Some(fx) = fixture("rp-caps") else {
+        return;
+    };
+    let opt = fx.rootfs().join("opt");
+    fs::create_dir_all(&opt).unwrap();
+    fs::copy("/bin/busybox", opt.join("echo")).unwrap();
+    let owner_only = std::os::unix::fs::PermissionsExt::from_mode(0o700);
+    fs::set_permissions(opt.join("echo"), owner_only).unwrap();
+    let mut config = fx.config("grep -E '^Cap(Inh|Prm|Eff|Amb)' /proc/self/status");
+    let caps = json!([
+        "CAP_KILL",
+        "CAP_CHOWN",
+        "CAP_DAC_OVERRIDE",
+        "CAP_FROM_THE_FUTURE"
+    ]);
+    config["process"]["capabilities"] = json!({
+        "bounding": caps, "effective": caps, "permitted": caps,
+        "inheritable": ["CAP_KILL", "CAP_CHOWN"], "ambient": ["CAP_KILL", "CAP_NOT_YET"]
+    });
+    config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    let out = same_as_runc(&fx, &config);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("CAP_FROM_THE_FUTURE"),
+        "{}",
+        text(&out.stderr)
+    );
+    config["process"]["args"] = json!(["/opt/echo", "ran"]);
+    let out = same_as_runc(&fx, &config);
+    assert_eq!(text(&out.stdout), "ran\n", "{}", text(&out.stderr));
+    config["process"]["args"] = json!(["sleep", "100"]);
+    let status = strings(&[
+        "--",
+        "sh",
+        "-c",
+        "grep -E '^Cap(Inh|Prm|Eff|Amb)' /proc/self/status",
+    ]);
+    let mut with_cap = strings(&["--cap", "CAP_CHOWN"]);
+    with_cap.extend(status.iter().cloned());
+    execs_like_runc(
+        &fx,
+        &config,
+        &[status, with_cap, strings(&["--", "/opt/echo", "exec-ran"])],
+    );
+}

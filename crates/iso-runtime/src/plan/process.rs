@@ -350,6 +350,22 @@ fn cpu_list(
         .transpose()
 }
 
+/// Whether the exec of the program may rely on a capability that overrides file permissions
+/// held by a non-root user only in the effective set: the kernel checks the exec with it,
+/// but a non-root process keeps only its ambient set through an exec, so the trampoline's
+/// exec would drop it before the program's.
+fn exec_needs_dac_capabilities(process: &Process) -> bool {
+    let Some(caps) = process.capabilities() else {
+        return false;
+    };
+    let effective = caps.effective().clone().unwrap_or_default();
+    let ambient = caps.ambient().clone().unwrap_or_default();
+    process.user().uid() != 0
+        && [Capability::DacOverride, Capability::DacReadSearch]
+            .iter()
+            .any(|c| effective.contains(c) && !ambient.contains(c))
+}
+
 /// Why a container needs the runtime to run from a sealed copy of its binary rather than
 /// executing its program through the trampoline (see guard.rs): a process that may hold
 /// `CAP_SYS_PTRACE` can open the runtime's non-dumpable processes, and `startContainer`
@@ -370,6 +386,12 @@ pub(crate) fn seal_reason(process: &Process, hooks: Option<&Hooks>) -> Option<&'
     });
     if may_ptrace {
         return Some("the container may hold CAP_SYS_PTRACE, which opens non-dumpable processes");
+    }
+    if exec_needs_dac_capabilities(process) {
+        return Some(
+            "the program's exec needs a capability (DAC_OVERRIDE, DAC_READ_SEARCH) that a \
+             non-root user loses at the trampoline's own exec",
+        );
     }
     let start_hooks = hooks.and_then(|h| h.start_container().as_ref());
     if start_hooks.is_some_and(|h| !h.is_empty()) {

@@ -1133,3 +1133,19 @@ fn with_home_replaces_an_empty_home_or_appends() {
     );
     assert_eq!(with_home(&c(&["A=1"]), b"/"), c(&["A=1", "HOME=/"]));
 }
+
+#[test]
+fn a_non_root_user_with_dac_override_outside_ambient_needs_a_sealed_runtime() {
+    let caps = |uid: u32, ambient: Value| {
+        plan(
+            json!({"process": {"user": {"uid": uid, "gid": 0}, "capabilities": {
+            "bounding": ["CAP_DAC_OVERRIDE"], "effective": ["CAP_DAC_OVERRIDE"],
+            "permitted": ["CAP_DAC_OVERRIDE"], "inheritable": ["CAP_DAC_OVERRIDE"],
+            "ambient": ambient}}}),
+        )
+        .seal_reason
+    };
+    assert!(caps(1000, json!([])).unwrap().contains("DAC_OVERRIDE"));
+    assert_eq!(caps(0, json!([])), None);
+    assert_eq!(caps(1000, json!(["CAP_DAC_OVERRIDE"])), None);
+}
