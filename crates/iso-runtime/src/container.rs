@@ -60,6 +60,7 @@ impl Runtime {
             last_cap: self.host.last_cap()?,
             lsm_active: &iso_mac::is_active,
             seccomp_cache: Some(self.store.root()),
+            other_exec_formats: &crate::process::other_exec_formats,
         })
     }
 

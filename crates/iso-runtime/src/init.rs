@@ -525,6 +525,9 @@ fn finish(
     // The trampoline cannot report why the program did not start: check what can be.
     if trampoline.is_some() {
         check_executable(&program)?;
+        if p.check_format {
+            check_format(&program)?;
+        }
     }
     let direct = DirectExec::new(&program, &p.argv, envp);
     let via = trampoline.map(|t| t.prepare(&program, &p.argv, envp));
@@ -723,7 +726,34 @@ fn check_executable(program: &CStr) -> Result<(), Failure> {
     }
 }
 
-/// `faccessat(path, X_OK, AT_EACCESS)`: the errno when `path` is not executable.
+/// Fails with `ENOEXEC` when `program` starts neither with the ELF magic nor with `#!`
+/// (when the kernel knows no other format: [`ProcessPlan::check_format`]). A program the
+/// process cannot read (execute-only) or read in full is left to `execve`.
+fn check_format(program: &CStr) -> Result<(), Failure> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = Path::new(std::ffi::OsStr::from_bytes(program.to_bytes()));
+    let Ok(file) = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+    else {
+        return Ok(());
+    };
+    let mut head = Vec::with_capacity(4);
+    if file.take(4).read_to_end(&mut head).is_err() {
+        return Ok(());
+    }
+    if head.starts_with(b"#!") || head == b"\x7fELF" {
+        return Ok(());
+    }
+    Err(Failure::new(
+        format!("process.args: exec {}", path.display()),
+        libc::ENOEXEC,
+    ))
+}
+
+/// `faccessat(path, X_OK, AT_EACCESS)`, and not a directory: the errno when `path` is not
+/// executable.
 fn executable(path: &CStr) -> Result<(), i32> {
     // SAFETY: faccessat with a valid C string.
     let rc =
@@ -733,7 +763,11 @@ fn executable(path: &CStr) -> Result<(), i32> {
             .raw_os_error()
             .unwrap_or(libc::EACCES));
     }
-    Ok(())
+    // The kernel executes no directory (EACCES), though X_OK grants it a search bit.
+    match std::fs::metadata(std::ffi::OsStr::from_bytes(path.to_bytes())) {
+        Ok(meta) if meta.is_dir() => Err(libc::EACCES),
+        _ => Ok(()),
+    }
 }
 
 /// `args[0]` with a `/` is used as is; otherwise it is searched in the process' `PATH`.

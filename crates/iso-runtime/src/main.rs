@@ -42,8 +42,23 @@ fn main() -> ExitCode {
             if let Some(log) = &mut file_log {
                 log.log(Level::Error, &msg);
             }
-            ExitCode::from(1)
+            ExitCode::from(failure_status(&cli.command, &e))
         }
+    }
+}
+
+/// The exit status of a failed command, as runc's: 255 for `exec` (its process did not
+/// start), except a program whose format the kernel refused at its exec (`ENOEXEC`), which
+/// runc reports as the process' own failure, 1; 1 for every other command.
+fn failure_status(command: &Command, e: &Error) -> u8 {
+    match (command, e) {
+        (Command::Exec(_), Error::Init { source, .. })
+            if source.raw_os_error() == Some(libc::ENOEXEC) =>
+        {
+            1
+        }
+        (Command::Exec(_), _) => 255,
+        _ => 1,
     }
 }
 

@@ -358,3 +358,48 @@ fn capabilities_like_runc() {
         &[status, with_cap, strings(&["--", "/opt/echo", "exec-ran"])],
     );
 }
+
+/// Issue 18.7: a program that cannot be executed: `run` and `exec` exit with runc's
+/// status, and the message names the program and the reason.
+#[test]
+fn exec_failures_like_runc() {
+    let Some(fx) = fixture("rp-execfail") else {
+        return;
+    };
+    fs::write(fx.rootfs().join("bin/noexec"), "#!/bin/sh\necho no\n").unwrap();
+    fs::write(fx.rootfs().join("bin/garbage"), "echo not a script\n").unwrap();
+    let exec_mode = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+    fs::set_permissions(fx.rootfs().join("bin/garbage"), exec_mode).unwrap();
+    let cases = [
+        (json!(["/bin/missing"]), "/bin/missing", "no such file"),
+        (json!(["missing"]), "missing", "not found"),
+        (json!(["/bin/noexec"]), "/bin/noexec", "permission denied"),
+        (json!(["/bin/garbage"]), "/bin/garbage", "exec format error"),
+        (json!(["/tmp"]), "/tmp", "permission denied"),
+    ];
+    let mut config = fx.config("true");
+    for (args, program, reason) in &cases {
+        config["process"]["args"] = args.clone();
+        let out = same_as_runc(&fx, &config);
+        let err = text(&out.stderr).to_lowercase();
+        assert!(
+            err.contains(program) && err.contains(reason),
+            "{args}: {err}"
+        );
+    }
+    config["process"]["args"] = json!(["sleep", "100"]);
+    let execs: Vec<Vec<String>> = cases
+        .iter()
+        .map(|(args, _, _)| {
+            let mut argv = strings(&["--"]);
+            argv.extend(
+                args.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|a| a.as_str().unwrap().to_owned()),
+            );
+            argv
+        })
+        .collect();
+    execs_like_runc(&fx, &config, &execs);
+}

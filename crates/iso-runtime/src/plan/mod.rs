@@ -75,6 +75,9 @@ pub(crate) struct HostFacts<'a> {
     /// The state root whose content-keyed cache (`<root>/@seccomp/`) holds compiled
     /// seccomp programs; `None` compiles without a cache (and writes nothing).
     pub seccomp_cache: Option<&'a Path>,
+    /// Whether the kernel may execute formats other than ELF and `#!` scripts
+    /// (`binfmt_misc` entries registered, or it cannot be told).
+    pub other_exec_formats: &'a dyn Fn() -> bool,
 }
 
 impl std::fmt::Debug for HostFacts<'_> {

@@ -59,6 +59,10 @@ pub(crate) struct ProcessPlan {
     pub affinity_final: Option<CpuSet>,
     /// `process.oomScoreAdj`.
     pub oom_score_adj: Option<i32>,
+    /// Whether the program's first bytes must show a format the kernel executes (ELF or
+    /// `#!`) before the exec through the trampoline, which cannot report why it failed:
+    /// only where the kernel knows no other format.
+    pub check_format: bool,
 }
 
 impl ProcessPlan {
@@ -127,6 +131,7 @@ impl ProcessPlan {
                 affinity.and_then(|a| a.cpu_affinity_final().as_deref()),
             )?,
             oom_score_adj: process.oom_score_adj(),
+            check_format: !(facts.other_exec_formats)(),
         })
     }
 }

@@ -36,6 +36,7 @@ fn facts(layout: &Layout) -> HostFacts<'_> {
         last_cap: 40,
         lsm_active: &|_| false,
         seccomp_cache: None,
+        other_exec_formats: &|| false,
     }
 }
 
