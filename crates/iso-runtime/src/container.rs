@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use iso_sys::Pid;
 
 use crate::error::io_err;
-use crate::hooks::{hooks_of, run_hooks, HookKind};
+use crate::hooks::{hooks_of, run_hooks, HookEnv, HookKind};
 use crate::init;
 use crate::plan::{ExecPlan, ExecRequest, HostFacts, Plan, Request};
 use crate::state::{socket_path, Host, Record, EXEC_SOCKET};
@@ -148,6 +148,7 @@ impl Runtime {
             HookKind::Poststart,
             &hooks_of(record.hooks.as_ref(), HookKind::Poststart),
             &state,
+            HookEnv::Runtime,
         ) {
             // The program runs already; the specification asks for a warning only.
             eprintln!("warning: {e}");
@@ -279,6 +280,7 @@ impl Runtime {
             HookKind::Poststop,
             &hooks_of(record.hooks.as_ref(), HookKind::Poststop),
             &state,
+            HookEnv::Runtime,
         ) {
             eprintln!("warning: {e}");
         }

@@ -29,7 +29,7 @@ use iso_chroot::exe::Trampoline;
 use iso_chroot::{DeviceMode, Mount, Propagation, Root};
 use iso_ns::NsFd;
 
-use crate::hooks::{run_hooks, HookKind};
+use crate::hooks::{run_hooks, HookEnv, HookKind};
 use crate::plan::{InitSetup, PlannedMount, ProcessPlan, RootfsPlan};
 use crate::Error;
 
@@ -312,6 +312,7 @@ fn setup_rootfs(
         HookKind::CreateContainer,
         &plan.setup.create_container_hooks,
         &plan.state_json,
+        HookEnv::Process(&plan.setup.proc.envp),
     )
     .map_err(Failure::from_error)?;
     root.mask_paths(&fs.masked)?;
@@ -513,7 +514,13 @@ fn finish(
         listener = load_seccomp(p)?;
     }
     p.user.apply()?;
-    run_hooks(HookKind::StartContainer, hooks, state_json).map_err(Failure::from_error)?;
+    run_hooks(
+        HookKind::StartContainer,
+        hooks,
+        state_json,
+        HookEnv::Process(envp),
+    )
+    .map_err(Failure::from_error)?;
     let program = match early {
         Some(program) => program,
         None => resolve_program(p)?,

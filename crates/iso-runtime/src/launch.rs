@@ -21,7 +21,7 @@ use iso_sys::{Pid, ProcPid};
 use oci_spec::runtime::Hook;
 
 use crate::error::io_err;
-use crate::hooks::{run_hooks, HookKind};
+use crate::hooks::{run_hooks, HookEnv, HookKind};
 use crate::init::{self, InitChannels, InitPlan};
 use crate::plan::{ConfigFile, ExecPlan, NamespacePlan, Plan, Sysctl};
 use crate::state::{socket_path, Host, Record, EXEC_SOCKET};
@@ -427,7 +427,7 @@ fn handshake(
         match byte[0] {
             init::MSG_HOOKS => {
                 for (kind, list) in hooks {
-                    run_hooks(*kind, list, &state)?;
+                    run_hooks(*kind, list, &state, HookEnv::Runtime)?;
                 }
                 go.write_all(&[init::GO])
                     .map_err(io_err("write to init", "(sync pipe)"))?;

@@ -403,3 +403,66 @@ fn exec_failures_like_runc() {
         .collect();
     execs_like_runc(&fx, &config, &execs);
 }
+
+/// A hook running `/bin/sh -c script` with `args[0]` = `name`, and `env` when given.
+fn sh_hook(name: &str, script: &str, env: Option<&[&str]>) -> Value {
+    let mut hook = json!({"path": "/bin/sh", "args": [name, "-c", script]});
+    if let Some(env) = env {
+        hook["env"] = json!(env);
+    }
+    hook
+}
+
+/// Issue 18.6: all six hook kinds run when configured at once, each with its `args[0]` as
+/// given; a hook without `env` gets the process environment when the init runs it
+/// (`createContainer`, `startContainer`) and the runtime's otherwise; a failing hook is
+/// named by kind and index.
+#[test]
+fn hooks_like_runc() {
+    let Some(fx) = fixture("rp-hooks") else {
+        return;
+    };
+    let log = fx.path().join("hooks.log");
+    let line =
+        |kind: &str, log: &str| format!("echo {kind} $0 ${{X-unset}} ${{PATH:+path}} >> {log}");
+    let host_log = log.to_string_lossy().into_owned();
+    let mut config = fx.config("true");
+    config["process"]["env"] = json!(["PATH=/bin", "X=proc"]);
+    config["hooks"] = json!({
+        "prestart": [sh_hook("hook-prestart", &line("prestart", &host_log), Some(&["X=given"]))],
+        "createRuntime": [sh_hook("hook-cr", &line("createRuntime", &host_log), None)],
+        "createContainer": [sh_hook("hook-cc", &line("createContainer", &host_log), None)],
+        "startContainer": [sh_hook("sh", &line("startContainer", "/start.log"), None)],
+        "poststart": [sh_hook("hook-ps", &line("poststart", &host_log), Some(&[]))],
+        "poststop": [sh_hook("hook-stop", &line("poststop", &host_log), None)]
+    });
+    let start_log = fx.rootfs().join("start.log");
+    let mut logs = Vec::new();
+    for runtime in [bin(), RUNC.to_owned()] {
+        let _ = fs::remove_file(&log);
+        let _ = fs::remove_file(&start_log);
+        let out = run_under(&fx, &runtime, &config, &["run"]);
+        assert!(out.status.success(), "{runtime}: {}", text(&out.stderr));
+        logs.push((
+            fs::read_to_string(&log).unwrap_or_default(),
+            fs::read_to_string(&start_log).unwrap_or_default(),
+        ));
+    }
+    assert_eq!(logs[0], logs[1], "iso-runtime (left) vs runc (right)");
+    assert_eq!(logs[0].0.lines().count(), 5, "{}", logs[0].0);
+    assert!(
+        logs[0].1.starts_with("startContainer sh proc"),
+        "{}",
+        logs[0].1
+    );
+    config["hooks"] = json!({"prestart": [
+        sh_hook("ok", "true", None),
+        sh_hook("bad", "exit 3", None)
+    ]});
+    let out = same_as_runc(&fx, &config);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("prestart hook #1") && err.contains("status 3"),
+        "{err}"
+    );
+}
