@@ -188,8 +188,10 @@ pub(crate) fn strip_unknown_capabilities(process: &mut serde_json::Value) -> Vec
     for (set, names) in sets.iter_mut() {
         if let Some(names) = names.as_array_mut() {
             names.retain(|name| {
-                let known =
-                    serde_json::from_value::<oci_spec::runtime::Capability>(name.clone()).is_ok();
+                // Not a string: a type error, left for the parser to report.
+                let known = !name.is_string()
+                    || serde_json::from_value::<oci_spec::runtime::Capability>(name.clone())
+                        .is_ok();
                 if !known {
                     unknown.push(format!("{set}: {name}"));
                 }
@@ -225,7 +227,7 @@ mod tests {
 
     #[test]
     fn unknown_capabilities_are_left_out() {
-        let config = r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"cwd":"/","args":["/bin/true"],"user":{"uid":0,"gid":0},"capabilities":{"bounding":["CAP_KILL","CAP_FROM_THE_FUTURE"],"effective":["CAP_NEW",7]}}}"#;
+        let config = r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"cwd":"/","args":["/bin/true"],"user":{"uid":0,"gid":0},"capabilities":{"bounding":["CAP_KILL","CAP_FROM_THE_FUTURE"],"effective":["CAP_NEW"]}}}"#;
         let spec = parse_config(config.as_bytes()).unwrap();
         let caps = spec
             .process()
@@ -245,6 +247,8 @@ mod tests {
             ["ambient: \"CAP_X\""]
         );
         assert!(parse_config(br#"{"process":{"capabilities":{"bounding":"x"}}}"#).is_err());
+        let typed = br#"{"process":{"capabilities":{"bounding":["CAP_NEW",7]}}}"#;
+        assert!(parse_config(typed).unwrap_err().contains("bounding"));
     }
 
     const MINIMAL: &str = r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"cwd":"/","args":["/bin/true"],"user":{"uid":0,"gid":0}},"somethingNew":{"x":1}}"#;
