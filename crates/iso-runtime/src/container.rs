@@ -135,13 +135,23 @@ impl Runtime {
         conn.write_all(&[init::GO])
             .map_err(io_err("start", dir.path().join(EXEC_SOCKET)))?;
         let _ = fs::remove_file(dir.path().join(EXEC_SOCKET));
-        let mut first = [0u8; 1];
         // End of file: the connection was closed by the execve (it is close-on-exec).
-        let n = conn
-            .read(&mut first)
-            .map_err(io_err("start", dir.path().join(EXEC_SOCKET)))?;
-        if n == 1 && first[0] == init::MSG_ERROR {
-            return Err(init::read_failure(&mut conn));
+        loop {
+            let mut first = [0u8; 1];
+            let n = conn
+                .read(&mut first)
+                .map_err(io_err("start", dir.path().join(EXEC_SOCKET)))?;
+            match (n, first[0]) {
+                (1, init::MSG_ERROR) => return Err(init::read_failure(&mut conn)),
+                (1, init::MSG_LISTENER) => {
+                    let pid = Pid::from_raw(record.pid)
+                        .ok_or_else(|| Error::NotFound(dir.id().clone()))?;
+                    let state = record.state_json(Status::Created);
+                    let mut ack = &conn;
+                    crate::launch::forward_listener(&mut &conn, &mut ack, pid, &state)?;
+                }
+                _ => break,
+            }
         }
         let state = record.state_json(Status::Running);
         if let Err(e) = run_hooks(

@@ -41,6 +41,20 @@ pub(crate) const MSG_READY: u8 = b'r';
 pub(crate) const MSG_HOOKS: u8 = b'h';
 /// child → `create` or `start`: an error follows (4 bytes errno, then the message).
 pub(crate) const MSG_ERROR: u8 = b'e';
+/// child → `start` or `exec`: the seccomp listener will be the descriptor whose number
+/// follows (4 bytes), for the listener named by the JSON that follows (4 bytes length,
+/// then `{"path", "metadata"}`); the child waits for one byte back once it was taken.
+pub(crate) const MSG_LISTENER: u8 = b'l';
+
+/// Where the init hands its seccomp listener to the runtime process, which takes it with
+/// `pidfd_getfd` and sends it to `listenerPath` itself: it is not filtered, so a profile
+/// that notifies on `connect` or `sendmsg` cannot stall it.
+pub(crate) struct Handoff<'a> {
+    /// Where the announcement ([`MSG_LISTENER`]) is written, before the filter is loaded.
+    pub tell: &'a mut dyn Write,
+    /// Where the runtime's byte arrives once it holds the listener.
+    pub ack: std::os::fd::BorrowedFd<'a>,
+}
 
 /// Everything the init does, prepared before the clone: the plan's part and what `launch`
 /// opened for it.
@@ -196,11 +210,17 @@ pub(crate) fn run(mut plan: InitPlan, channels: InitChannels) -> i32 {
             continue;
         }
         drop(exec_listener);
+        let mut tell = &conn;
+        let handoff = Handoff {
+            tell: &mut tell,
+            ack: conn.as_fd(),
+        };
         let f = match finish(
             &plan.setup.proc,
             plan.trampoline.as_ref(),
             &plan.setup.start_container_hooks,
             &plan.state_json,
+            handoff,
         ) {
             Ok(never) => match never {},
             Err(f) => f,
@@ -488,6 +508,7 @@ fn finish(
     trampoline: Option<&Trampoline>,
     hooks: &[oci_spec::runtime::Hook],
     state_json: &[u8],
+    mut handoff: Handoff<'_>,
 ) -> Result<Never, Failure> {
     set_attributes(p)?;
     let with_home;
@@ -511,7 +532,7 @@ fn finish(
     };
     let mut listener = None;
     if !p.no_new_privs {
-        listener = load_seccomp(p)?;
+        listener = load_seccomp(p, &mut handoff)?;
     }
     p.user.apply()?;
     run_hooks(
@@ -540,10 +561,7 @@ fn finish(
     let via = trampoline.map(|t| t.prepare(&program, &p.argv, envp));
     reset_signals();
     if p.no_new_privs {
-        listener = load_seccomp(p)?;
-    }
-    if let (Some(fd), Some(path)) = (&listener, &p.listener_path) {
-        iso_seccomp::notify::send_fd_to_path(path, fd.as_fd(), state_json)?;
+        listener = load_seccomp(p, &mut handoff)?;
     }
     // Close-on-exec already (the kernel makes it so): no close under the filter.
     std::mem::forget(listener);
@@ -629,11 +647,61 @@ fn set_exec_labels(p: &ProcessPlan) -> Result<(), Failure> {
     Ok(())
 }
 
-fn load_seccomp(p: &ProcessPlan) -> Result<Option<OwnedFd>, Failure> {
-    match &p.seccomp {
-        Some(bpf) => Ok(bpf.load()?),
-        None => Ok(None),
+/// Loads the filter; with a listener for `listenerPath`, announces its descriptor number
+/// before (the lowest free one, which the kernel will give it) and waits for the runtime to
+/// have taken it: the one call made under the filter for it is that `read`, which a
+/// notifying profile can answer since the listener has the descriptor by then.
+fn load_seccomp(p: &ProcessPlan, handoff: &mut Handoff<'_>) -> Result<Option<OwnedFd>, Failure> {
+    let Some(bpf) = &p.seccomp else {
+        return Ok(None);
+    };
+    let announced = match &p.listener_path {
+        Some(path) if bpf.new_listener() => Some(announce_listener(p, path, handoff)?),
+        _ => None,
+    };
+    let listener = bpf.load()?;
+    if let Some(number) = announced {
+        if listener.as_ref().map(|l| l.as_raw_fd()) != Some(number) {
+            return Err(Failure::new(
+                format!("seccomp listener is not descriptor {number}"),
+                libc::EBADF,
+            ));
+        }
+        let mut byte = 0u8;
+        // SAFETY: read of one byte into a valid buffer. Its result does not matter: a
+        // refused read only means the program may start before the listener is sent.
+        unsafe { libc::read(handoff.ack.as_raw_fd(), (&mut byte as *mut u8).cast(), 1) };
     }
+    Ok(listener)
+}
+
+/// Writes [`MSG_LISTENER`]: the number the listener will get, and where it goes.
+fn announce_listener(
+    p: &ProcessPlan,
+    path: &Path,
+    handoff: &mut Handoff<'_>,
+) -> Result<RawFd, Failure> {
+    // The lowest free descriptor, which the next one made (the listener) gets.
+    let probe = handoff
+        .ack
+        .try_clone_to_owned()
+        .map_err(Failure::io("dup (seccomp listener number)"))?;
+    let number = probe.as_raw_fd();
+    drop(probe);
+    let about = serde_json::json!({
+        "path": path,
+        "metadata": p.listener_metadata.as_deref().unwrap_or_default(),
+    })
+    .to_string();
+    let mut msg = vec![MSG_LISTENER];
+    msg.extend_from_slice(&number.to_le_bytes());
+    msg.extend_from_slice(&(about.len() as u32).to_le_bytes());
+    msg.extend_from_slice(about.as_bytes());
+    handoff
+        .tell
+        .write_all(&msg)
+        .map_err(Failure::io("announce the seccomp listener"))?;
+    Ok(number)
 }
 
 /// Default SIGPIPE and an empty signal mask for the program (errors ignored: a filter may
@@ -813,6 +881,9 @@ pub(crate) struct ExecPlan {
     pub proc: ProcessPlan,
     /// As [`InitPlan::trampoline`].
     pub trampoline: Option<Trampoline>,
+    /// With `listenerPath`: where the `exec` process' byte arrives once it took the
+    /// seccomp listener (see [`Handoff`]).
+    pub listener_ack: Option<OwnedFd>,
 }
 
 /// The body of an `exec` child. Reports failures on `report`; success is the end of file
@@ -821,8 +892,16 @@ pub(crate) fn run_exec(plan: ExecPlan, report: OwnedFd) -> i32 {
     // SAFETY: closing an inherited descriptor number this child never uses.
     unsafe { libc::close(plan.lock_fd) };
     let mut report = std::fs::File::from(report);
+    let mut tell = &report;
+    let handoff = Handoff {
+        tell: &mut tell,
+        ack: match &plan.listener_ack {
+            Some(ack) => ack.as_fd(),
+            None => report.as_fd(),
+        },
+    };
     let f = match exec_setup(&plan) {
-        Ok(()) => match finish(&plan.proc, plan.trampoline.as_ref(), &[], b"") {
+        Ok(()) => match finish(&plan.proc, plan.trampoline.as_ref(), &[], b"", handoff) {
             Ok(never) => match never {},
             Err(f) => f,
         },

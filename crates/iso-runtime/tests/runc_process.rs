@@ -466,3 +466,89 @@ fn hooks_like_runc() {
         "{err}"
     );
 }
+
+/// A seccomp agent at `path`: for each listener it receives, records the message (the
+/// container process state) and answers `mkdir`/`mkdirat` with a faked success, letting
+/// every other notified call run.
+fn fake_mkdir_agent(path: &Path) -> std::sync::mpsc::Receiver<Value> {
+    let socket = std::os::unix::net::UnixListener::bind(path).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for conn in socket.incoming().flatten() {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 64 << 10];
+                let Ok((fd, n)) =
+                    iso_seccomp::notify::recv_fd(std::os::fd::AsFd::as_fd(&conn), &mut buf)
+                else {
+                    return;
+                };
+                let _ = tx.send(serde_json::from_slice(&buf[..n]).unwrap_or(Value::Null));
+                let listener = iso_seccomp::notify::Listener::from_fd(fd);
+                while let Ok(req) = listener.recv() {
+                    let answer = match req.syscall_name().as_deref() {
+                        Some("mkdir" | "mkdirat") => iso_seccomp::notify::Response::Value(0),
+                        _ => iso_seccomp::notify::Response::Continue,
+                    };
+                    let _ = listener.respond(req.id, answer);
+                }
+            });
+        }
+    });
+    rx
+}
+
+/// Issue 18.2: the listener of `listenerPath` reaches the agent with the container process
+/// state, also when the profile notifies on `connect` and `sendmsg` (the runtime process
+/// sends it, not the filtered init), for `run` and `exec`; the agent's answers count.
+#[test]
+fn seccomp_listener_path_like_runc() {
+    let Some(fx) = fixture("rp-listener") else {
+        return;
+    };
+    let agent = fx.path().join("agent.sock");
+    let messages = fake_mkdir_agent(&agent);
+    let mut config =
+        fx.config("mkdir /tmp/x && echo faked; ls -d /tmp/x 2>/dev/null || echo absent");
+    config["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64"],
+        "listenerPath": agent,
+        "listenerMetadata": "meta",
+        "syscalls": [{"names": ["mkdir", "mkdirat", "connect", "sendmsg"],
+                      "action": "SCMP_ACT_NOTIFY"}]
+    });
+    for nnp in [true, false] {
+        config["process"]["noNewPrivileges"] = json!(nnp);
+        let out = same_as_runc(&fx, &config);
+        assert_eq!(
+            text(&out.stdout),
+            "faked\nabsent\n",
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    let mut received: Vec<Value> = messages.try_iter().collect();
+    assert_eq!(received.len(), 4, "{received:?}");
+    for m in &received {
+        assert_eq!(m["fds"], json!(["seccompFd"]), "{m}");
+        assert_eq!(m["metadata"], "meta", "{m}");
+        assert!(m["pid"].as_i64().unwrap_or(0) > 0, "{m}");
+        assert!(m["state"]["id"].is_string(), "{m}");
+    }
+    config["process"]["args"] = json!(["sleep", "100"]);
+    config["process"]["noNewPrivileges"] = json!(true);
+    let out = execs_like_runc(
+        &fx,
+        &config,
+        &[strings(&[
+            "--",
+            "sh",
+            "-c",
+            "mkdir /tmp/e && echo faked; ls -d /tmp/e 2>/dev/null || echo absent",
+        ])],
+    );
+    assert_eq!(out[0].0, "faked\nabsent\n");
+    received = messages.try_iter().collect();
+    assert!(received.len() >= 2, "{received:?}");
+}

@@ -41,6 +41,8 @@ pub(crate) struct ProcessPlan {
     pub seccomp: Option<iso_seccomp::BpfProgram>,
     /// `linux.seccomp.listenerPath`.
     pub listener_path: Option<PathBuf>,
+    /// `linux.seccomp.listenerMetadata`.
+    pub listener_metadata: Option<String>,
     /// `--preserve-fds`.
     pub preserve_fds: i32,
     /// `linux.personality`.
@@ -99,6 +101,10 @@ impl ProcessPlan {
             home_of: needs_home(env).then(|| process.user().uid()),
             seccomp,
             listener_path,
+            listener_metadata: linux
+                .seccomp()
+                .as_ref()
+                .and_then(|s| s.listener_metadata().clone()),
             preserve_fds,
             personality: converted(
                 config,
