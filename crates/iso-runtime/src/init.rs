@@ -324,7 +324,7 @@ fn setup_rootfs(
         }
     }
     if let Some(console) = plan.console.take() {
-        setup_console(&root, console)?;
+        setup_console(&root, console, &plan.setup.proc)?;
     }
     enter_cgroup_namespace(&plan.setup)?;
     sync_hooks(report, go)?;
@@ -478,9 +478,9 @@ fn mount_cgroup(
 
 /// Makes a pty in the container's devpts, sends the master to the console socket, binds the
 /// slave on `/dev/console`, and makes it the init's stdio and controlling terminal.
-fn setup_console(root: &Root, console: UnixStream) -> Result<(), Failure> {
+fn setup_console(root: &Root, console: UnixStream, p: &ProcessPlan) -> Result<(), Failure> {
     let master = root.open_file("/dev/ptmx", libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC)?;
-    let slave = open_pty_peer(&master)?;
+    let slave = open_pty_peer(&master, p)?;
     let mut number: libc::c_uint = 0;
     // SAFETY: TIOCGPTN writes an unsigned int to a valid pointer.
     if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTN, &mut number) } != 0 {
@@ -947,15 +947,28 @@ fn exec_setup(plan: &ExecPlan) -> Result<(), Failure> {
         }
         // SAFETY: a fresh descriptor we own.
         let master = unsafe { OwnedFd::from_raw_fd(master) };
-        let slave = open_pty_peer(&master)?;
+        let slave = open_pty_peer(&master, &plan.proc)?;
         iso_seccomp::notify::send_fd(console.as_fd(), master.as_fd(), b"/dev/pts")?;
         make_ctty(&slave)?;
     }
     Ok(())
 }
 
-/// Unlocks the pty and opens its slave through the master (`TIOCGPTPEER`).
-fn open_pty_peer(master: &OwnedFd) -> Result<OwnedFd, Failure> {
+/// Unlocks the pty and opens its slave through the master (`TIOCGPTPEER`), owned by the
+/// process' user (the group is left) as with runc, sized as `process.consoleSize` says.
+fn open_pty_peer(master: &OwnedFd, p: &ProcessPlan) -> Result<OwnedFd, Failure> {
+    if let Some((rows, cols)) = p.console_size {
+        let ws = libc::winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ reads a winsize from a valid pointer.
+        if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) } != 0 {
+            return Err(Failure::last_os("process.consoleSize: TIOCSWINSZ"));
+        }
+    }
     let unlock: libc::c_int = 0;
     // SAFETY: TIOCSPTLCK reads an int from a valid pointer.
     if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) } != 0 {
@@ -973,7 +986,12 @@ fn open_pty_peer(master: &OwnedFd) -> Result<OwnedFd, Failure> {
         return Err(Failure::last_os("open the pty slave"));
     }
     // SAFETY: a fresh descriptor we own.
-    Ok(unsafe { OwnedFd::from_raw_fd(slave) })
+    let slave = unsafe { OwnedFd::from_raw_fd(slave) };
+    // SAFETY: fchown of a descriptor we own, integer ids.
+    if unsafe { libc::fchown(slave.as_raw_fd(), p.tty_owner, libc::gid_t::MAX) } != 0 {
+        return Err(Failure::last_os("fchown the pty slave"));
+    }
+    Ok(slave)
 }
 
 /// Makes `slave` the controlling terminal and stdio of a new session.

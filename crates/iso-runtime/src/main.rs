@@ -11,6 +11,8 @@ use clap::Parser;
 use iso_runtime::cli::{parse_interval, Cli, Command};
 use iso_runtime::{CreateOptions, Error, Level, LogFormat, Logger, Runtime, Signal};
 
+mod relay;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let format: LogFormat = cli.log_format.parse().unwrap_or_default();
@@ -45,6 +47,21 @@ fn main() -> ExitCode {
             ExitCode::from(failure_status(&cli.command, &e))
         }
     }
+}
+
+/// For `process.terminal` without a console socket (`run`, `exec -t` in the foreground):
+/// the relay of the runtime's own terminal and the console socket it listens on.
+fn own_terminal(
+    cli: &Cli,
+    process: &oci_spec::runtime::Process,
+) -> Result<Option<(relay::Relay, std::path::PathBuf)>, Error> {
+    if process.terminal() != Some(true) {
+        return Ok(None);
+    }
+    let size = process
+        .console_size()
+        .map(|b| (b.height() as u16, b.width() as u16));
+    relay::Relay::start(&cli.root, size).map(Some)
 }
 
 /// The exit status of a failed command, as runc's: 255 for `exec` (its process did not
@@ -104,7 +121,26 @@ fn run(cli: &Cli) -> Result<u8, Error> {
         } => {
             let mut opts = create.options()?;
             opts.policy = policy_for(cli, &create.bundle)?;
+            let relay = match (*detach, &opts.console_socket) {
+                (false, None) => own_terminal(
+                    cli,
+                    &iso_runtime::Bundle::load(&create.bundle)?
+                        .spec()
+                        .process()
+                        .clone()
+                        .unwrap_or_default(),
+                )?,
+                _ => None,
+            };
+            let relay = relay.map(|(relay, socket)| {
+                opts.console_socket = Some(socket);
+                relay
+            });
+            let mut relay = relay;
             let mut created = rt.create(&create.id, &create.bundle, &opts)?;
+            if let Some(relay) = &mut relay {
+                relay.wait_ready();
+            }
             if !detach {
                 created.hold_signals();
             }
@@ -118,6 +154,9 @@ fn run(cli: &Cli) -> Result<u8, Error> {
             let code = created.wait_forwarding_signals()?;
             if !keep {
                 rt.delete(&create.id, true)?;
+            }
+            if let Some(relay) = relay {
+                relay.finish();
             }
             Ok(u8::try_from(code).unwrap_or(255))
         }
@@ -171,7 +210,32 @@ fn run(cli: &Cli) -> Result<u8, Error> {
                 }
                 opts.process = process;
             }
+            let relay = match (opts.detach, &opts.console_socket) {
+                (false, None) => {
+                    // The exec child hands the pty over and executes at once: it sizes
+                    // the pty itself, with the caller's terminal's size as runc.
+                    if let (Some(true), Some((rows, cols))) =
+                        (opts.process.terminal(), relay::caller_size())
+                    {
+                        let size = oci_spec::runtime::BoxBuilder::default()
+                            .height(u64::from(rows))
+                            .width(u64::from(cols))
+                            .build()
+                            .ok();
+                        opts.process.set_console_size(size);
+                    }
+                    own_terminal(cli, &opts.process)?
+                }
+                _ => None,
+            };
+            let relay = relay.map(|(relay, socket)| {
+                opts.console_socket = Some(socket);
+                relay
+            });
             let code = rt.exec(&a.id, &opts)?;
+            if let Some(relay) = relay {
+                relay.finish();
+            }
             Ok(u8::try_from(code).unwrap_or(255))
         }
         Command::Pause { id } => rt.pause(id).map(|()| 0),

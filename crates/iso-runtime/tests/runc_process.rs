@@ -552,3 +552,189 @@ fn seccomp_listener_path_like_runc() {
     received = messages.try_iter().collect();
     assert!(received.len() >= 2, "{received:?}");
 }
+
+/// What a terminal showed, and the exit status.
+type Seen = (String, Option<i32>);
+
+/// Runs `runtime --root <state> args` with a new pty (24 rows, 80 columns) as its stdio and
+/// controlling terminal, as from an interactive shell; returns what it wrote there (line
+/// ends normalised) and its exit status.
+fn on_a_terminal(fx: &Fixture, runtime: &str, args: &[&str]) -> Seen {
+    use std::io::Read;
+    use std::os::fd::{AsRawFd, FromRawFd};
+    use std::os::unix::process::CommandExt;
+    // SAFETY: posix_openpt/grantpt/unlockpt/ptsname_r on a fresh master; checked below.
+    let master = unsafe { libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) };
+    assert!(master >= 0);
+    // SAFETY: master is a fresh descriptor we own.
+    let master = unsafe { fs::File::from_raw_fd(master) };
+    let mut name = [0u8; 64];
+    // SAFETY: as above, with a valid buffer.
+    unsafe {
+        assert_eq!(libc::grantpt(master.as_raw_fd()), 0);
+        assert_eq!(libc::unlockpt(master.as_raw_fd()), 0);
+        assert_eq!(
+            libc::ptsname_r(master.as_raw_fd(), name.as_mut_ptr().cast(), name.len()),
+            0
+        );
+    }
+    let end = name.iter().position(|&b| b == 0).unwrap();
+    let slave_path = String::from_utf8_lossy(&name[..end]).into_owned();
+    let slave = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&slave_path)
+        .unwrap();
+    let ws = libc::winsize {
+        ws_row: 24,
+        ws_col: 80,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads a valid winsize.
+    unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+    let name = Path::new(runtime)
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let mut cmd = Command::new(runtime);
+    cmd.env_remove("ISO_POLICY")
+        .arg("--root")
+        .arg(fx.path().join(format!("{name}-state")))
+        .args(args)
+        .current_dir(fx.bundle())
+        .stdin(slave.try_clone().unwrap())
+        .stdout(slave.try_clone().unwrap())
+        .stderr(slave.try_clone().unwrap());
+    // SAFETY: setsid and TIOCSCTTY between fork and exec, no allocation.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            libc::ioctl(0, libc::TIOCSCTTY, 0);
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    // The command holds copies of the terminal: the master reads EIO only once all are gone.
+    drop(cmd);
+    drop(slave);
+    let mut reader = master.try_clone().unwrap();
+    let collector = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        out
+    });
+    let status = child.wait().unwrap();
+    drop(master);
+    let out = collector.join().unwrap();
+    (text(&out).replace("\r\n", "\n"), status.code())
+}
+
+/// Issue 18.3: `run` and `exec -t` with `process.terminal` and no console socket: the
+/// runtime relays its own terminal; the process sees a pty owned by its user as its
+/// controlling terminal, with the caller's size or `consoleSize`, and its exit status is
+/// the command's.
+#[test]
+fn terminal_without_console_socket_like_runc() {
+    let Some(fx) = fixture("rp-tty") else {
+        return;
+    };
+    for applet in ["tty", "stty"] {
+        let _ = std::os::unix::fs::symlink("busybox", fx.rootfs().join("bin").join(applet));
+    }
+    let script = "tty; stty size; stat -c '%u %g' $(tty); read -t 1 x; echo in=$x; exit 3";
+    let mut config = fx.config(script);
+    config["process"]["terminal"] = json!(true);
+    config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    config["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/dev/pts", "type": "devpts", "source": "devpts",
+        "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]}));
+    let mut outs = Vec::new();
+    for runtime in [bin(), RUNC.to_owned()] {
+        let mut c = config.clone();
+        let name = Path::new(&runtime)
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let cgroup = format!("{}-{name}", fx.cgroup());
+        c["linux"]["cgroupsPath"] = json!(cgroup);
+        fx.write_config(&c);
+        let id = format!("{name}-tty-{}", std::process::id());
+        let run = on_a_terminal(&fx, &runtime, &["run", &id]);
+        c["process"]["args"] = json!(["sleep", "100"]);
+        c["process"]["terminal"] = json!(false);
+        fx.write_config(&c);
+        let state = fx.path().join(format!("{name}-state"));
+        let rt = |args: &[&str]| {
+            let mut cmd = Command::new(&runtime);
+            cmd.arg("--root")
+                .arg(&state)
+                .args(args)
+                .current_dir(fx.bundle())
+                .stdin(Stdio::null());
+            run_to_files(cmd, fx.path())
+        };
+        let started = rt(&["run", "-d", &id]);
+        assert!(
+            started.status.success(),
+            "{runtime}: {}",
+            text(&started.stderr)
+        );
+        let process = fx.path().join("tty-process.json");
+        fs::write(
+            &process,
+            serde_json::to_vec(&json!({
+            "terminal": true, "consoleSize": {"height": 30, "width": 100},
+            "user": {"uid": 1000, "gid": 1000}, "cwd": "/", "env": ["PATH=/bin"],
+            "args": ["/bin/sh", "-c", script]}))
+            .unwrap(),
+        )
+        .unwrap();
+        let exec = on_a_terminal(
+            &fx,
+            &runtime,
+            &["exec", "-p", &process.to_string_lossy(), &id],
+        );
+        let _ = rt(&["delete", "--force", &id]);
+        for h in iso_testutil::bundle::cgroup_hierarchies() {
+            let _ = fs::remove_dir(h.join(cgroup.trim_start_matches('/')));
+        }
+        outs.push((run, exec));
+    }
+    // runc 1.1 sizes the pty of `run` only after starting the program: its `stty size`
+    // races with that (and may see 0 0). The size of `run` is checked for ours below.
+    fn unsized_run(o: &(Seen, Seen)) -> impl PartialEq + std::fmt::Debug {
+        // The second line of `run` is its `stty size`.
+        let run: Vec<String> =
+            o.0 .0
+                .lines()
+                .enumerate()
+                .filter(|(i, _)| *i != 1)
+                .map(|(_, l)| l.to_owned())
+                .collect();
+        (run, o.0 .1, o.1.clone())
+    }
+    assert_eq!(
+        unsized_run(&outs[0]),
+        unsized_run(&outs[1]),
+        "iso-runtime (left) vs runc (right)"
+    );
+    let ((run, code), _) = &outs[0];
+    assert_eq!(*code, Some(3));
+    assert!(run.contains("/dev/pts/0\n24 80\n1000 0\n"), "{run}");
+    // A caller whose stdin is not a terminal (runc 1.1 then fails opening /dev/tty):
+    // consoleSize applies.
+    config["process"]["consoleSize"] = json!({"height": 30, "width": 100});
+    let out = run_under(&fx, &bin(), &config, &["run"]);
+    let seen = text(&out.stdout).replace("\r\n", "\n");
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(seen.starts_with("/dev/pts/0\n30 100\n1000 0\n"), "{seen}");
+}

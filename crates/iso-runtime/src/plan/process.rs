@@ -22,6 +22,11 @@ pub(crate) struct ProcessPlan {
     pub umask: Option<u32>,
     /// Groups, gid, uid, capabilities, no_new_privs, applied in the kernel's order.
     pub user: iso_caps::UserSwitch,
+    /// `process.user.uid`: the owner of the process' terminal (its group stays the
+    /// creator's, as with runc).
+    pub tty_owner: u32,
+    /// `process.consoleSize` (rows, columns), set on the pty before it is handed over.
+    pub console_size: Option<(u16, u16)>,
     /// `process.noNewPrivileges` (decides when seccomp is loaded).
     pub no_new_privs: bool,
     /// `process.cwd`, absolute.
@@ -93,6 +98,11 @@ impl ProcessPlan {
             umask: process.user().umask(),
             user: user_switch(process, no_new_privs, facts.last_cap),
             no_new_privs,
+            tty_owner: process.user().uid(),
+            console_size: process.console_size().map(|b| {
+                let clamp = |v: u64| u16::try_from(v).unwrap_or(u16::MAX);
+                (clamp(b.height()), clamp(b.width()))
+            }),
             cwd: process.cwd().clone(),
             program,
             path_dirs: path_dirs(env),

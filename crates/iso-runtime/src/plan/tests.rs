@@ -1150,3 +1150,11 @@ fn a_non_root_user_with_dac_override_outside_ambient_needs_a_sealed_runtime() {
     assert_eq!(caps(0, json!([])), None);
     assert_eq!(caps(1000, json!(["CAP_DAC_OVERRIDE"])), None);
 }
+
+#[test]
+fn the_terminal_belongs_to_the_user_and_has_the_console_size() {
+    let p = plan(json!({"process": {"user": {"uid": 7, "gid": 8},
+        "consoleSize": {"height": 30, "width": 100000}}}));
+    assert_eq!(p.init.proc.tty_owner, 7);
+    assert_eq!(p.init.proc.console_size, Some((30, u16::MAX)));
+}
