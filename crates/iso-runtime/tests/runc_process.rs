@@ -27,36 +27,80 @@ fn fixture(tag: &str) -> Option<Fixture> {
     Fixture::new(bin(), tag)
 }
 
-/// `runtime [global flags] --root <own state> <args> <id>` with `config` as the bundle's
-/// config in its own cgroup (removed afterwards); stdin from `/dev/null`.
-fn run_under(fx: &Fixture, runtime: &str, config: &Value, args: &[&str]) -> Output {
-    let name = Path::new(runtime)
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut config = config.clone();
-    let cgroup = format!("{}-{name}", fx.cgroup());
-    config["linux"]["cgroupsPath"] = json!(cgroup);
-    fx.write_config(&config);
-    let id = format!("{name}-{}", std::process::id());
-    let mut cmd = Command::new(runtime);
-    cmd.env_remove("ISO_POLICY")
-        .arg("--root")
-        .arg(fx.path().join(format!("{name}-state")))
-        .args(args)
-        .arg(&id)
-        .current_dir(fx.bundle())
-        .stdin(Stdio::null());
-    let out = run_to_files(cmd, fx.path());
-    let _ = Command::new(runtime)
-        .arg("--root")
-        .arg(fx.path().join(format!("{name}-state")))
-        .args(["delete", "--force", &id])
-        .stderr(Stdio::null())
-        .status();
-    for h in iso_testutil::bundle::cgroup_hierarchies() {
-        let _ = fs::remove_dir(h.join(cgroup.trim_start_matches('/')));
+/// One runtime's use of the fixture: `config` written as the bundle's config in a cgroup of
+/// its own (removed when this drops), and a state root of its own.
+struct Under<'a> {
+    fx: &'a Fixture,
+    runtime: &'a str,
+    /// The runtime's file name (`iso-runtime`, `runc`).
+    name: String,
+    cgroup: String,
+}
+
+impl<'a> Under<'a> {
+    fn new(fx: &'a Fixture, runtime: &'a str, config: &Value) -> Self {
+        let name = Path::new(runtime)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let cgroup = format!("{}-{name}", fx.cgroup());
+        let under = Under {
+            fx,
+            runtime,
+            name,
+            cgroup,
+        };
+        under.write(config);
+        under
     }
+
+    /// Writes `config` (in this runtime's cgroup) as the bundle's config.
+    fn write(&self, config: &Value) {
+        let mut config = config.clone();
+        config["linux"]["cgroupsPath"] = json!(self.cgroup);
+        self.fx.write_config(&config);
+    }
+
+    /// The container id for `tag`.
+    fn id(&self, tag: &str) -> String {
+        format!("{}-{tag}-{}", self.name, std::process::id())
+    }
+
+    /// `runtime --root <state> args`, in the bundle, stdin from `/dev/null`.
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(self.runtime);
+        cmd.env_remove("ISO_POLICY")
+            .arg("--root")
+            .arg(self.fx.path().join(format!("{}-state", self.name)))
+            .args(args)
+            .current_dir(self.fx.bundle())
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// [`Under::cmd`] run, its output in files.
+    fn rt(&self, args: &[&str]) -> Output {
+        run_to_files(self.cmd(args), self.fx.path())
+    }
+}
+
+impl Drop for Under<'_> {
+    fn drop(&mut self) {
+        for h in iso_testutil::bundle::cgroup_hierarchies() {
+            let _ = fs::remove_dir(h.join(self.cgroup.trim_start_matches('/')));
+        }
+    }
+}
+
+/// `runtime --root <own state> <args> <id>` with `config` as the bundle's config in its
+/// own cgroup (removed afterwards); stdin from `/dev/null`.
+fn run_under(fx: &Fixture, runtime: &str, config: &Value, args: &[&str]) -> Output {
+    let under = Under::new(fx, runtime, config);
+    let id = under.id("run");
+    let mut full = args.to_vec();
+    full.push(&id);
+    let out = under.rt(&full);
+    let _ = under.rt(&["delete", "--force", &id]);
     out
 }
 
@@ -194,26 +238,10 @@ fn execs_under(
     config: &Value,
     execs: &[Vec<String>],
 ) -> Vec<(String, Option<i32>)> {
-    let name = Path::new(runtime)
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut config = config.clone();
-    let cgroup = format!("{}-{name}", fx.cgroup());
-    config["linux"]["cgroupsPath"] = json!(cgroup);
-    fx.write_config(&config);
-    let state = fx.path().join(format!("{name}-state"));
-    let id = format!("{name}-x-{}", std::process::id());
-    let rt = |args: &[&str]| {
-        let mut cmd = Command::new(runtime);
-        cmd.env_remove("ISO_POLICY")
-            .arg("--root")
-            .arg(&state)
-            .args(args)
-            .current_dir(fx.bundle())
-            .stdin(Stdio::null());
-        run_to_files(cmd, fx.path())
-    };
+    let under = Under::new(fx, runtime, config);
+    let name = &under.name;
+    let id = under.id("x");
+    let rt = |args: &[&str]| under.rt(args);
     let started = rt(&["run", "-d", &id]);
     let mut results = Vec::new();
     if started.status.success() {
@@ -233,9 +261,6 @@ fn execs_under(
         eprintln!("{name} run -d: {}", text(&started.stderr));
     }
     let _ = rt(&["delete", "--force", &id]);
-    for h in iso_testutil::bundle::cgroup_hierarchies() {
-        let _ = fs::remove_dir(h.join(cgroup.trim_start_matches('/')));
-    }
     results
 }
 
@@ -559,7 +584,7 @@ type Seen = (String, Option<i32>);
 /// Runs `runtime --root <state> args` with a new pty (24 rows, 80 columns) as its stdio and
 /// controlling terminal, as from an interactive shell; returns what it wrote there (line
 /// ends normalised) and its exit status.
-fn on_a_terminal(fx: &Fixture, runtime: &str, args: &[&str]) -> Seen {
+fn on_a_terminal(under: &Under<'_>, args: &[&str]) -> Seen {
     use std::io::Read;
     use std::os::fd::{AsRawFd, FromRawFd};
     use std::os::unix::process::CommandExt;
@@ -593,18 +618,8 @@ fn on_a_terminal(fx: &Fixture, runtime: &str, args: &[&str]) -> Seen {
     };
     // SAFETY: TIOCSWINSZ reads a valid winsize.
     unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
-    let name = Path::new(runtime)
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .into_owned();
-    let mut cmd = Command::new(runtime);
-    cmd.env_remove("ISO_POLICY")
-        .arg("--root")
-        .arg(fx.path().join(format!("{name}-state")))
-        .args(args)
-        .current_dir(fx.bundle())
-        .stdin(slave.try_clone().unwrap())
+    let mut cmd = under.cmd(args);
+    cmd.stdin(slave.try_clone().unwrap())
         .stdout(slave.try_clone().unwrap())
         .stderr(slave.try_clone().unwrap());
     // SAFETY: setsid and TIOCSCTTY between fork and exec, no allocation.
@@ -659,30 +674,13 @@ fn terminal_without_console_socket_like_runc() {
     let mut outs = Vec::new();
     for runtime in [bin(), RUNC.to_owned()] {
         let mut c = config.clone();
-        let name = Path::new(&runtime)
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
-        let cgroup = format!("{}-{name}", fx.cgroup());
-        c["linux"]["cgroupsPath"] = json!(cgroup);
-        fx.write_config(&c);
-        let id = format!("{name}-tty-{}", std::process::id());
-        let run = on_a_terminal(&fx, &runtime, &["run", &id]);
+        let under = Under::new(&fx, &runtime, &c);
+        let id = under.id("tty");
+        let run = on_a_terminal(&under, &["run", &id]);
         c["process"]["args"] = json!(["sleep", "100"]);
         c["process"]["terminal"] = json!(false);
-        fx.write_config(&c);
-        let state = fx.path().join(format!("{name}-state"));
-        let rt = |args: &[&str]| {
-            let mut cmd = Command::new(&runtime);
-            cmd.arg("--root")
-                .arg(&state)
-                .args(args)
-                .current_dir(fx.bundle())
-                .stdin(Stdio::null());
-            run_to_files(cmd, fx.path())
-        };
-        let started = rt(&["run", "-d", &id]);
+        under.write(&c);
+        let started = under.rt(&["run", "-d", &id]);
         assert!(
             started.status.success(),
             "{runtime}: {}",
@@ -698,15 +696,8 @@ fn terminal_without_console_socket_like_runc() {
             .unwrap(),
         )
         .unwrap();
-        let exec = on_a_terminal(
-            &fx,
-            &runtime,
-            &["exec", "-p", &process.to_string_lossy(), &id],
-        );
-        let _ = rt(&["delete", "--force", &id]);
-        for h in iso_testutil::bundle::cgroup_hierarchies() {
-            let _ = fs::remove_dir(h.join(cgroup.trim_start_matches('/')));
-        }
+        let exec = on_a_terminal(&under, &["exec", "-p", &process.to_string_lossy(), &id]);
+        let _ = under.rt(&["delete", "--force", &id]);
         outs.push((run, exec));
     }
     // runc 1.1 sizes the pty only after starting the program (first with consoleSize for
