@@ -342,18 +342,66 @@ impl Trampoline {
     }
 
     /// Executes `program` with `argv` and `envp` through the trampoline; returns only on
-    /// failure. The trampoline is executed by path (`/proc/self/fd/N`), which any seccomp
-    /// profile that allows `execve` allows, else with `execveat` on the descriptor (no
-    /// `/proc`).
+    /// failure. See [`TrampolineExec::exec`].
     pub fn exec(&self, program: &CStr, argv: &[CString], envp: &[CString]) -> io::Error {
+        self.prepare(program, argv, envp).exec()
+    }
+
+    /// Makes the pointer arrays of [`Trampoline::exec`] now, so that the exec itself
+    /// allocates nothing: after a strict seccomp filter is loaded the process should make
+    /// no call the program does not make anyway (the allocator's `brk` or `mmap` included).
+    pub fn prepare<'a>(
+        &'a self,
+        program: &'a CStr,
+        argv: &'a [CString],
+        envp: &'a [CString],
+    ) -> TrampolineExec<'a> {
         let mut args: Vec<*const libc::c_char> = Vec::with_capacity(argv.len() + 2);
         args.push(program.as_ptr());
         args.extend(null_terminated(argv));
-        let envp = null_terminated(envp);
+        TrampolineExec {
+            trampoline: self,
+            args,
+            envp: null_terminated(envp),
+            _strings: std::marker::PhantomData,
+        }
+    }
+}
+
+/// An exec through the [`Trampoline`] whose arguments are ready ([`Trampoline::prepare`]).
+#[derive(Debug)]
+pub struct TrampolineExec<'a> {
+    trampoline: &'a Trampoline,
+    /// `program`, then `argv`, NULL-terminated.
+    args: Vec<*const libc::c_char>,
+    /// NULL-terminated.
+    envp: Vec<*const libc::c_char>,
+    /// The strings the pointers point into.
+    _strings: std::marker::PhantomData<&'a CStr>,
+}
+
+impl TrampolineExec<'_> {
+    /// Executes the program; returns only on failure, without allocating. The trampoline is
+    /// executed by path (`/proc/self/fd/N`): a plain `execve`, which any seccomp profile that
+    /// lets the program start allows. Only when that path does not resolve (no `/proc` in
+    /// the container) is `execveat` on the descriptor tried: a refusal (`EPERM`, `ENOSYS`,
+    /// what a seccomp filter answers) is returned as it is, never retried with a call the
+    /// profile may kill the process for.
+    pub fn exec(&self) -> io::Error {
         // SAFETY: args and envp are NULL-terminated arrays of pointers to NUL-terminated
-        // strings that outlive the call.
-        unsafe { libc::execve(self.proc_path.as_ptr(), args.as_ptr(), envp.as_ptr()) };
-        execveat_raw(&self.memfd, &args, &envp)
+        // strings that outlive the call (the lifetime 'a).
+        unsafe {
+            libc::execve(
+                self.trampoline.proc_path.as_ptr(),
+                self.args.as_ptr(),
+                self.envp.as_ptr(),
+            )
+        };
+        let err = io::Error::last_os_error();
+        if !matches!(err.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)) {
+            return err;
+        }
+        execveat_raw(&self.trampoline.memfd, &self.args, &self.envp)
     }
 }
 

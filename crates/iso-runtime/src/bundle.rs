@@ -142,8 +142,25 @@ pub(crate) fn read_config(src: impl Read, path: &Path) -> Result<Vec<u8>, Error>
 
 /// Parses `config.json` bytes; the error text starts with the path of the offending field.
 /// The document must be the whole file: text after it (a second document, a truncated
-/// edit's leftovers) is an error, not ignored.
+/// edit's leftovers) is an error, not ignored. Capability names this build does not know (a
+/// config written for a newer kernel) are left out with a warning, as runc does.
 fn parse_config(data: &[u8]) -> Result<Spec, String> {
+    let err = match parse_document(data) {
+        Ok(spec) => return Ok(spec),
+        Err(err) => err,
+    };
+    if !err.starts_with("process.capabilities.") {
+        return Err(err);
+    }
+    let mut value: serde_json::Value = serde_json::from_slice(data).map_err(|_| err.clone())?;
+    if let Some(process) = value.get_mut("process") {
+        warn_unknown_capabilities(strip_unknown_capabilities(process));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| format!("{}: {}", e.path(), e.inner()))
+}
+
+/// [`parse_config`] without its second chance.
+fn parse_document(data: &[u8]) -> Result<Spec, String> {
     let mut de = serde_json::Deserializer::from_slice(data);
     let spec = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let field = e.path().to_string();
@@ -158,6 +175,43 @@ fn parse_config(data: &[u8]) -> Result<Spec, String> {
     Ok(spec)
 }
 
+/// Removes from a process' `capabilities` sets the names that are not capabilities this
+/// build knows; returns them (`set: name`).
+pub(crate) fn strip_unknown_capabilities(process: &mut serde_json::Value) -> Vec<String> {
+    let mut unknown = Vec::new();
+    let Some(sets) = process
+        .get_mut("capabilities")
+        .and_then(|c| c.as_object_mut())
+    else {
+        return unknown;
+    };
+    for (set, names) in sets.iter_mut() {
+        if let Some(names) = names.as_array_mut() {
+            names.retain(|name| {
+                // Not a string: a type error, left for the parser to report.
+                let known = !name.is_string()
+                    || serde_json::from_value::<oci_spec::runtime::Capability>(name.clone())
+                        .is_ok();
+                if !known {
+                    unknown.push(format!("{set}: {name}"));
+                }
+                known
+            });
+        }
+    }
+    unknown
+}
+
+/// The warning for [`strip_unknown_capabilities`]'s result, if any.
+pub(crate) fn warn_unknown_capabilities(unknown: Vec<String>) {
+    if !unknown.is_empty() {
+        eprintln!(
+            "warning: process.capabilities: ignoring unknown capabilities {}",
+            unknown.join(", ")
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,6 +223,32 @@ mod tests {
         fs::create_dir(dir.path().join("rootfs")).unwrap();
         fs::write(dir.path().join("config.json"), config).unwrap();
         dir
+    }
+
+    #[test]
+    fn unknown_capabilities_are_left_out() {
+        let config = r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"cwd":"/","args":["/bin/true"],"user":{"uid":0,"gid":0},"capabilities":{"bounding":["CAP_KILL","CAP_FROM_THE_FUTURE"],"effective":["CAP_NEW"]}}}"#;
+        let spec = parse_config(config.as_bytes()).unwrap();
+        let caps = spec
+            .process()
+            .as_ref()
+            .unwrap()
+            .capabilities()
+            .clone()
+            .unwrap();
+        let bounding = caps.bounding().clone().unwrap();
+        assert_eq!(bounding.len(), 1);
+        assert!(bounding.contains(&oci_spec::runtime::Capability::Kill));
+        assert!(caps.effective().clone().unwrap().is_empty());
+        let mut process: serde_json::Value =
+            serde_json::json!({"capabilities": {"ambient": ["CAP_X", "CAP_CHOWN"]}});
+        assert_eq!(
+            strip_unknown_capabilities(&mut process),
+            ["ambient: \"CAP_X\""]
+        );
+        assert!(parse_config(br#"{"process":{"capabilities":{"bounding":"x"}}}"#).is_err());
+        let typed = br#"{"process":{"capabilities":{"bounding":["CAP_NEW",7]}}}"#;
+        assert!(parse_config(typed).unwrap_err().contains("bounding"));
     }
 
     const MINIMAL: &str = r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"cwd":"/","args":["/bin/true"],"user":{"uid":0,"gid":0}},"somethingNew":{"x":1}}"#;

@@ -378,6 +378,20 @@ impl CreateArgs {
     }
 }
 
+/// The process of `exec --process`: a process without `user` runs as uid and gid 0 (as
+/// with runc), one without `env` with an empty environment; unknown capability names are
+/// left out with a warning.
+fn exec_process(data: &[u8]) -> serde_json::Result<oci_spec::runtime::Process> {
+    let mut value: serde_json::Value = serde_json::from_slice(data)?;
+    if let Some(object) = value.as_object_mut() {
+        object
+            .entry("user")
+            .or_insert_with(|| serde_json::json!({"uid": 0, "gid": 0}));
+    }
+    crate::bundle::warn_unknown_capabilities(crate::bundle::strip_unknown_capabilities(&mut value));
+    serde_json::from_value(value)
+}
+
 impl ExecArgs {
     /// The [`ExecOptions`] these flags ask for: the `--process` file, or the container's own
     /// process (read from its bundle under `root`) with this command line; then the security
@@ -402,7 +416,7 @@ impl ExecArgs {
         let process: oci_spec::runtime::Process = match &a.process {
             Some(path) => {
                 let data = crate::bundle::read_config_file(path)?;
-                serde_json::from_slice(&data).map_err(|e| Error::Config {
+                exec_process(&data).map_err(|e| Error::Config {
                     path: path.clone(),
                     reason: e.to_string(),
                 })?
@@ -480,8 +494,10 @@ impl ExecArgs {
     }
 
     /// The security flags of `exec`, applied on top of the process (also a `--process` one).
-    /// `--cap` adds to the bounding, effective and permitted sets only: an inheritable
-    /// capability would survive into programs run by the process (CVE-2022-29162).
+    /// `--cap` adds to the bounding, effective and permitted sets, and to the ambient set
+    /// where the process' inheritable set already holds it; never to the inheritable set:
+    /// an inheritable capability would survive into programs run by the process
+    /// (CVE-2022-29162).
     ///
     /// ```
     /// use clap::Parser;
@@ -520,9 +536,16 @@ impl ExecArgs {
                 }
                 Ok(Some(set))
             };
+            let inheritable = caps.inheritable().clone().unwrap_or_default();
+            let ambient = caps.ambient().clone().unwrap_or_default();
             caps.set_bounding(add(caps.bounding().clone())?);
             caps.set_effective(add(caps.effective().clone())?);
             caps.set_permitted(add(caps.permitted().clone())?);
+            // Ambient too, where the spec's inheritable set allows it (as runc, whose raise
+            // of one outside it fails).
+            let added = add(None)?.unwrap_or_default();
+            let raisable = added.into_iter().filter(|c| inheritable.contains(c));
+            caps.set_ambient(Some(ambient.into_iter().chain(raisable).collect()));
             p.set_capabilities(Some(caps));
         }
         if !a.additional_gids.is_empty() {

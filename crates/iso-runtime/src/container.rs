@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use iso_sys::Pid;
 
 use crate::error::io_err;
-use crate::hooks::{hooks_of, run_hooks, HookKind};
+use crate::hooks::{hooks_of, run_hooks, HookEnv, HookKind};
 use crate::init;
 use crate::plan::{ExecPlan, ExecRequest, HostFacts, Plan, Request};
 use crate::state::{socket_path, Host, Record, EXEC_SOCKET};
@@ -60,6 +60,7 @@ impl Runtime {
             last_cap: self.host.last_cap()?,
             lsm_active: &iso_mac::is_active,
             seccomp_cache: Some(self.store.root()),
+            other_exec_formats: &crate::process::other_exec_formats,
         })
     }
 
@@ -134,19 +135,30 @@ impl Runtime {
         conn.write_all(&[init::GO])
             .map_err(io_err("start", dir.path().join(EXEC_SOCKET)))?;
         let _ = fs::remove_file(dir.path().join(EXEC_SOCKET));
-        let mut first = [0u8; 1];
         // End of file: the connection was closed by the execve (it is close-on-exec).
-        let n = conn
-            .read(&mut first)
-            .map_err(io_err("start", dir.path().join(EXEC_SOCKET)))?;
-        if n == 1 && first[0] == init::MSG_ERROR {
-            return Err(init::read_failure(&mut conn));
+        loop {
+            let mut first = [0u8; 1];
+            let n = conn
+                .read(&mut first)
+                .map_err(io_err("start", dir.path().join(EXEC_SOCKET)))?;
+            match (n, first[0]) {
+                (1, init::MSG_ERROR) => return Err(init::read_failure(&mut conn)),
+                (1, init::MSG_LISTENER) => {
+                    let pid = Pid::from_raw(record.pid)
+                        .ok_or_else(|| Error::NotFound(dir.id().clone()))?;
+                    let state = record.state_json(Status::Created);
+                    let mut ack = &conn;
+                    crate::launch::forward_listener(&mut &conn, &mut ack, pid, &state)?;
+                }
+                _ => break,
+            }
         }
         let state = record.state_json(Status::Running);
         if let Err(e) = run_hooks(
             HookKind::Poststart,
             &hooks_of(record.hooks.as_ref(), HookKind::Poststart),
             &state,
+            HookEnv::Runtime,
         ) {
             // The program runs already; the specification asks for a warning only.
             eprintln!("warning: {e}");
@@ -278,6 +290,7 @@ impl Runtime {
             HookKind::Poststop,
             &hooks_of(record.hooks.as_ref(), HookKind::Poststop),
             &state,
+            HookEnv::Runtime,
         ) {
             eprintln!("warning: {e}");
         }

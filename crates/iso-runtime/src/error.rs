@@ -114,10 +114,12 @@ pub enum Error {
     #[error(transparent)]
     Sys(#[from] iso_sys::Error),
     /// A hook failed or timed out.
-    #[error("{kind} hook {path:?}: {reason}")]
+    #[error("{kind} hook #{index} {path:?}: {reason}")]
     Hook {
         /// Which hook list (`prestart`, `poststart`, ...).
         kind: &'static str,
+        /// The hook's place in its list, from 0.
+        index: usize,
         /// The hook's program.
         path: PathBuf,
         /// Its exit status, the timeout, or the spawn error.

@@ -11,7 +11,9 @@
 //!
 //! A hook with `timeout` is killed (SIGKILL) when it runs longer and counts as failed.
 
+use std::ffi::{CString, OsStr};
 use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -72,23 +74,46 @@ pub(crate) fn hooks_of(hooks: Option<&oci_spec::runtime::Hooks>, kind: HookKind)
     list.clone().unwrap_or_default()
 }
 
-/// Runs `hooks` one after the other; the first failure stops the list.
-pub(crate) fn run_hooks(kind: HookKind, hooks: &[Hook], state: &[u8]) -> Result<(), Error> {
-    for hook in hooks {
-        run_hook(kind, hook, state)?;
+/// The environment of a hook whose `env` is not set (as runc's): the container process'
+/// for the hooks the init runs, the runtime's own for the others.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum HookEnv<'a> {
+    /// The runtime's environment.
+    Runtime,
+    /// The container process' `process.env`.
+    Process(&'a [CString]),
+}
+
+/// Runs `hooks` one after the other; the first failure stops the list. Each gets its `env`
+/// when set (an empty list: an empty environment), else `default_env`; its `args[0]` as
+/// given.
+pub(crate) fn run_hooks(
+    kind: HookKind,
+    hooks: &[Hook],
+    state: &[u8],
+    default_env: HookEnv<'_>,
+) -> Result<(), Error> {
+    for (index, hook) in hooks.iter().enumerate() {
+        run_hook(kind, index, hook, state, default_env)?;
     }
     Ok(())
 }
 
-fn run_hook(kind: HookKind, hook: &Hook, state: &[u8]) -> Result<(), Error> {
+fn run_hook(
+    kind: HookKind,
+    index: usize,
+    hook: &Hook,
+    state: &[u8],
+    default_env: HookEnv<'_>,
+) -> Result<(), Error> {
     let fail = |reason: String| Error::Hook {
         kind: kind.name(),
+        index,
         path: hook.path().clone(),
         reason,
     };
     let mut cmd = Command::new(hook.path());
-    cmd.env_clear()
-        .stdin(Stdio::piped())
+    cmd.stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());
     if let Some(args) = hook.args() {
@@ -96,9 +121,20 @@ fn run_hook(kind: HookKind, hook: &Hook, state: &[u8]) -> Result<(), Error> {
             cmd.arg0(first).args(rest);
         }
     }
-    for kv in hook.env().as_deref().unwrap_or_default() {
-        if let Some((k, v)) = kv.split_once('=') {
-            cmd.env(k, v);
+    let env = match (hook.env(), default_env) {
+        (Some(env), _) => Some(env.iter().map(|kv| kv.as_bytes()).collect::<Vec<_>>()),
+        (None, HookEnv::Process(env)) => Some(env.iter().map(|kv| kv.as_bytes()).collect()),
+        (None, HookEnv::Runtime) => None,
+    };
+    if let Some(env) = env {
+        cmd.env_clear();
+        for kv in env {
+            if let Some(eq) = kv.iter().position(|&b| b == b'=') {
+                cmd.env(
+                    OsStr::from_bytes(&kv[..eq]),
+                    OsStr::from_bytes(&kv[eq + 1..]),
+                );
+            }
         }
     }
     let mut child = cmd.spawn().map_err(|e| fail(format!("spawn: {e}")))?;
@@ -148,14 +184,53 @@ mod tests {
             .args(vec!["sh".into(), "-c".into(), "grep -q '\"id\"'".into()])
             .build()
             .unwrap();
-        run_hooks(HookKind::Prestart, &[ok], br#"{"id":"x"}"#).unwrap();
+        run_hooks(
+            HookKind::Prestart,
+            &[ok],
+            br#"{"id":"x"}"#,
+            HookEnv::Runtime,
+        )
+        .unwrap();
         let bad = HookBuilder::default()
             .path("/bin/sh")
             .args(vec!["sh".into(), "-c".into(), "exit 3".into()])
             .build()
             .unwrap();
-        let err = run_hooks(HookKind::Poststop, &[bad], b"{}").unwrap_err();
+        let err = run_hooks(HookKind::Poststop, &[bad], b"{}", HookEnv::Runtime).unwrap_err();
         assert!(err.to_string().contains("status 3"), "{err}");
+        assert!(err.to_string().contains("poststop hook #0"), "{err}");
+    }
+
+    #[test]
+    fn a_hook_without_env_gets_the_default_one() {
+        let hook = |env: Option<Vec<String>>| {
+            let mut b = HookBuilder::default().path("/bin/sh").args(vec![
+                "sh".into(),
+                "-c".into(),
+                "test \"$0,${X-unset}\" = sh,proc".into(),
+            ]);
+            if let Some(env) = env {
+                b = b.env(env);
+            }
+            b.build().unwrap()
+        };
+        let proc_env = [CString::new("X=proc").unwrap()];
+        let default = HookEnv::Process(&proc_env);
+        run_hooks(HookKind::StartContainer, &[hook(None)], b"{}", default).unwrap();
+        run_hooks(
+            HookKind::StartContainer,
+            &[hook(Some(vec!["X=proc".into()]))],
+            b"{}",
+            HookEnv::Runtime,
+        )
+        .unwrap();
+        let err = run_hooks(
+            HookKind::StartContainer,
+            &[hook(Some(vec![]))],
+            b"{}",
+            default,
+        );
+        assert!(err.is_err(), "an empty env is empty");
     }
 
     #[test]
@@ -166,7 +241,7 @@ mod tests {
             .timeout(1i64)
             .build()
             .unwrap();
-        let err = run_hooks(HookKind::Poststart, &[slow], b"{}").unwrap_err();
+        let err = run_hooks(HookKind::Poststart, &[slow], b"{}", HookEnv::Runtime).unwrap_err();
         assert!(err.to_string().contains("timed out"), "{err}");
     }
 }

@@ -29,7 +29,7 @@ use iso_chroot::exe::Trampoline;
 use iso_chroot::{DeviceMode, Mount, Propagation, Root};
 use iso_ns::NsFd;
 
-use crate::hooks::{run_hooks, HookKind};
+use crate::hooks::{run_hooks, HookEnv, HookKind};
 use crate::plan::{InitSetup, PlannedMount, ProcessPlan, RootfsPlan};
 use crate::Error;
 
@@ -41,6 +41,20 @@ pub(crate) const MSG_READY: u8 = b'r';
 pub(crate) const MSG_HOOKS: u8 = b'h';
 /// child → `create` or `start`: an error follows (4 bytes errno, then the message).
 pub(crate) const MSG_ERROR: u8 = b'e';
+/// child → `start` or `exec`: the seccomp listener will be the descriptor whose number
+/// follows (4 bytes), for the listener named by the JSON that follows (4 bytes length,
+/// then `{"path", "metadata"}`); the child waits for one byte back once it was taken.
+pub(crate) const MSG_LISTENER: u8 = b'l';
+
+/// Where the init hands its seccomp listener to the runtime process, which takes it with
+/// `pidfd_getfd` and sends it to `listenerPath` itself: it is not filtered, so a profile
+/// that notifies on `connect` or `sendmsg` cannot stall it.
+pub(crate) struct Handoff<'a> {
+    /// Where the announcement ([`MSG_LISTENER`]) is written, before the filter is loaded.
+    pub tell: &'a mut dyn Write,
+    /// Where the runtime's byte arrives once it holds the listener.
+    pub ack: std::os::fd::BorrowedFd<'a>,
+}
 
 /// Everything the init does, prepared before the clone: the plan's part and what `launch`
 /// opened for it.
@@ -199,11 +213,17 @@ pub(crate) fn run(mut plan: InitPlan, channels: InitChannels) -> i32 {
             continue;
         }
         drop(exec_listener);
+        let mut tell = &conn;
+        let handoff = Handoff {
+            tell: &mut tell,
+            ack: conn.as_fd(),
+        };
         let f = match finish(
             &plan.setup.proc,
             plan.trampoline.as_ref(),
             &plan.setup.start_container_hooks,
             &plan.state_json,
+            handoff,
         ) {
             Ok(never) => match never {},
             Err(f) => f,
@@ -311,7 +331,7 @@ fn setup_rootfs(
         }
     }
     if let Some(console) = plan.console.take() {
-        setup_console(&root, console)?;
+        setup_console(&root, console, &plan.setup.proc)?;
     }
     if fs.dev_readonly {
         iso_chroot::remount_readonly(root.open_dir("/dev")?.as_fd())?;
@@ -322,6 +342,7 @@ fn setup_rootfs(
         HookKind::CreateContainer,
         &plan.setup.create_container_hooks,
         &plan.state_json,
+        HookEnv::Process(&plan.setup.proc.envp),
     )
     .map_err(Failure::from_error)?;
     root.mask_paths(&fs.masked)?;
@@ -492,9 +513,9 @@ fn mount_cgroup(
 
 /// Makes a pty in the container's devpts, sends the master to the console socket, binds the
 /// slave on `/dev/console`, and makes it the init's stdio and controlling terminal.
-fn setup_console(root: &Root, console: UnixStream) -> Result<(), Failure> {
+fn setup_console(root: &Root, console: UnixStream, p: &ProcessPlan) -> Result<(), Failure> {
     let master = root.open_file("/dev/ptmx", libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC)?;
-    let slave = open_pty_peer(&master)?;
+    let slave = open_pty_peer(&master, p)?;
     let mut number: libc::c_uint = 0;
     // SAFETY: TIOCGPTN writes an unsigned int to a valid pointer.
     if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTN, &mut number) } != 0 {
@@ -508,13 +529,113 @@ fn setup_console(root: &Root, console: UnixStream) -> Result<(), Failure> {
     make_ctty(&slave)
 }
 
-/// After `start`: credentials, labels, descriptors, cwd, seccomp, exec.
+/// After `start`: process attributes, labels, descriptors, credentials, hooks, seccomp, exec.
+///
+/// Once the seccomp filter is loaded the process makes as few calls as it can, since a
+/// strict profile allows little more than what the program needs: labels, affinity and the
+/// close-on-exec sweep come first; with `noNewPrivileges` the filter is loaded last, right
+/// before the exec, whose arguments are ready by then. Without it, loading a filter needs
+/// CAP_SYS_ADMIN, which the user switch may drop: it is loaded before the switch, so the
+/// switch and the `startContainer` hooks run under it (as with runc, so a profile runc runs
+/// allows them), and the program's pre-check treats a refused check as "let execve decide".
 fn finish(
     p: &ProcessPlan,
     trampoline: Option<&Trampoline>,
     hooks: &[oci_spec::runtime::Hook],
     state_json: &[u8],
+    mut handoff: Handoff<'_>,
 ) -> Result<Never, Failure> {
+    set_attributes(p)?;
+    let with_home;
+    let envp = match p.home_of {
+        Some(uid) => {
+            with_home = crate::plan::with_home(&p.envp, &container_home(uid));
+            &with_home
+        }
+        None => &p.envp,
+    };
+    set_exec_labels(p)?;
+    if let Some(set) = &p.affinity_final {
+        crate::process::set_affinity(set).map_err(Failure::io("process.execCPUAffinity.final"))?;
+    }
+    iso_sys::fd::cloexec_from(3 + p.preserve_fds)?;
+    // Searched before the filter when it comes before the user switch (PATH lookups make
+    // calls a strict profile refuses); otherwise as the user, after the switch.
+    let early = match p.no_new_privs {
+        false => Some(resolve_program(p)?),
+        true => None,
+    };
+    let mut listener = None;
+    if !p.no_new_privs {
+        listener = load_seccomp(p, &mut handoff)?;
+    }
+    p.user.apply()?;
+    run_hooks(
+        HookKind::StartContainer,
+        hooks,
+        state_json,
+        HookEnv::Process(envp),
+    )
+    .map_err(Failure::from_error)?;
+    let program = match early {
+        Some(program) => program,
+        None => resolve_program(p)?,
+    };
+    let exec_failed = |errno: i32| {
+        let program = String::from_utf8_lossy(program.as_bytes());
+        Failure::new(format!("process.args: exec {program}"), errno)
+    };
+    // The trampoline cannot report why the program did not start: check what can be.
+    if trampoline.is_some() {
+        check_executable(&program)?;
+        if p.check_format {
+            check_format(&program)?;
+        }
+    }
+    let direct = DirectExec::new(&program, &p.argv, envp);
+    let via = trampoline.map(|t| t.prepare(&program, &p.argv, envp));
+    reset_signals();
+    if p.no_new_privs {
+        listener = load_seccomp(p, &mut handoff)?;
+    }
+    // Close-on-exec already (the kernel makes it so): no close under the filter.
+    std::mem::forget(listener);
+    let e = match &via {
+        Some(via) => via.exec(),
+        None => direct.exec(),
+    };
+    Err(exec_failed(e.raw_os_error().unwrap_or(0)))
+}
+
+/// The home directory of `uid` in the container's `/etc/passwd` (the process' root is the
+/// container's by now, so no link leads out of it), else `/`, as runc does. Read without
+/// blocking (a FIFO there must not hang the init) and only when it is a regular file of at
+/// most 4 MiB.
+fn container_home(uid: u32) -> Vec<u8> {
+    const MAX: u64 = 4 << 20;
+    let read = || -> std::io::Result<Vec<u8>> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open("/etc/passwd")?;
+        let meta = file.metadata()?;
+        if !meta.is_file() || meta.len() > MAX {
+            return Err(std::io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        let mut data = Vec::new();
+        file.take(MAX).read_to_end(&mut data)?;
+        Ok(data)
+    };
+    let passwd = read().unwrap_or_default();
+    crate::plan::passwd_home(&passwd, uid)
+        .filter(|home| !home.is_empty())
+        .unwrap_or(b"/")
+        .to_vec()
+}
+
+/// Personality, scheduler, I/O priority, umask and cwd (checked to be inside the root).
+fn set_attributes(p: &ProcessPlan) -> Result<(), Failure> {
     if let Some(persona) = p.personality {
         // SAFETY: personality takes an integer.
         if unsafe { libc::personality(persona) } < 0 {
@@ -541,43 +662,86 @@ fn finish(
             p.cwd.display()
         )));
     }
-    check_cwd_inside()?;
-    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which the user switch may
-    // drop: load it first then (the filter must allow the remaining setup calls, as with
-    // every runtime).
-    let mut listener = None;
-    if !p.no_new_privs {
-        if let Some(bpf) = &p.seccomp {
-            listener = bpf.load()?;
+    check_cwd_inside()
+}
+
+/// The AppArmor profile and SELinux label of the exec, through the container's /proc
+/// verified to be procfs (CVE-2019-16884: a volume over /proc would otherwise swallow the
+/// label write and leave the process unconfined).
+fn set_exec_labels(p: &ProcessPlan) -> Result<(), Failure> {
+    if p.apparmor_profile.is_none() && p.selinux_label.is_none() {
+        return Ok(());
+    }
+    let proc_root = iso_sys::procfs::ProcRoot::open()?;
+    if let Some(name) = &p.apparmor_profile {
+        iso_mac::apparmor::set_exec_profile(&proc_root, name)?;
+    }
+    if let Some(label) = &p.selinux_label {
+        iso_mac::selinux::set_exec_label(&proc_root, Some(label))?;
+    }
+    Ok(())
+}
+
+/// Loads the filter; with a listener for `listenerPath`, announces its descriptor number
+/// before (the lowest free one, which the kernel will give it) and waits for the runtime to
+/// have taken it: the one call made under the filter for it is that `read`, which a
+/// notifying profile can answer since the listener has the descriptor by then.
+fn load_seccomp(p: &ProcessPlan, handoff: &mut Handoff<'_>) -> Result<Option<OwnedFd>, Failure> {
+    let Some(bpf) = &p.seccomp else {
+        return Ok(None);
+    };
+    let announced = match &p.listener_path {
+        Some(path) if bpf.new_listener() => Some(announce_listener(p, path, handoff)?),
+        _ => None,
+    };
+    let listener = bpf.load()?;
+    if let Some(number) = announced {
+        if listener.as_ref().map(|l| l.as_raw_fd()) != Some(number) {
+            return Err(Failure::new(
+                format!("seccomp listener is not descriptor {number}"),
+                libc::EBADF,
+            ));
         }
+        let mut byte = 0u8;
+        // SAFETY: read of one byte into a valid buffer. Its result does not matter: a
+        // refused read only means the program may start before the listener is sent.
+        unsafe { libc::read(handoff.ack.as_raw_fd(), (&mut byte as *mut u8).cast(), 1) };
     }
-    if p.apparmor_profile.is_some() || p.selinux_label.is_some() {
-        // The container's /proc, verified to be procfs (CVE-2019-16884: a volume over /proc
-        // would otherwise swallow the label write and leave the process unconfined).
-        let proc_root = iso_sys::procfs::ProcRoot::open()?;
-        if let Some(name) = &p.apparmor_profile {
-            iso_mac::apparmor::set_exec_profile(&proc_root, name)?;
-        }
-        if let Some(label) = &p.selinux_label {
-            iso_mac::selinux::set_exec_label(&proc_root, Some(label))?;
-        }
-    }
-    p.user.apply()?;
-    run_hooks(HookKind::StartContainer, hooks, state_json).map_err(Failure::from_error)?;
-    if let Some(set) = &p.affinity_final {
-        crate::process::set_affinity(set).map_err(Failure::io("process.execCPUAffinity.final"))?;
-    }
-    iso_sys::fd::cloexec_from(3 + p.preserve_fds)?;
-    if p.no_new_privs {
-        if let Some(bpf) = &p.seccomp {
-            listener = bpf.load()?;
-        }
-    }
-    if let (Some(fd), Some(path)) = (&listener, &p.listener_path) {
-        iso_seccomp::notify::send_fd_to_path(path, fd.as_fd(), state_json)?;
-    }
-    drop(listener);
-    let program = resolve_program(p)?;
+    Ok(listener)
+}
+
+/// Writes [`MSG_LISTENER`]: the number the listener will get, and where it goes.
+fn announce_listener(
+    p: &ProcessPlan,
+    path: &Path,
+    handoff: &mut Handoff<'_>,
+) -> Result<RawFd, Failure> {
+    // The lowest free descriptor, which the next one made (the listener) gets.
+    let probe = handoff
+        .ack
+        .try_clone_to_owned()
+        .map_err(Failure::io("dup (seccomp listener number)"))?;
+    let number = probe.as_raw_fd();
+    drop(probe);
+    let about = serde_json::json!({
+        "path": path,
+        "metadata": p.listener_metadata.as_deref().unwrap_or_default(),
+    })
+    .to_string();
+    let mut msg = vec![MSG_LISTENER];
+    msg.extend_from_slice(&number.to_le_bytes());
+    msg.extend_from_slice(&(about.len() as u32).to_le_bytes());
+    msg.extend_from_slice(about.as_bytes());
+    handoff
+        .tell
+        .write_all(&msg)
+        .map_err(Failure::io("announce the seccomp listener"))?;
+    Ok(number)
+}
+
+/// Default SIGPIPE and an empty signal mask for the program (errors ignored: a filter may
+/// refuse the calls, and the program then starts with what the init had).
+fn reset_signals() {
     // SAFETY: signal and sigprocmask only reset this process' dispositions.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
@@ -585,25 +749,42 @@ fn finish(
         libc::sigemptyset(&mut empty);
         libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
     }
-    let exec_failed = |errno: i32| {
-        let program = String::from_utf8_lossy(program.as_bytes());
-        Failure::new(format!("process.args: exec {program}"), errno)
-    };
-    if let Some(trampoline) = trampoline {
-        // The trampoline cannot report why the program did not start: check what can be.
-        check_executable(&program)?;
-        let e = trampoline.exec(&program, &p.argv, &p.envp);
-        return Err(exec_failed(e.raw_os_error().unwrap_or(0)));
+}
+
+/// A plain `execve` of the program (the runtime runs sealed), its arrays made beforehand.
+struct DirectExec<'a> {
+    program: &'a CStr,
+    argv: Vec<*const libc::c_char>,
+    envp: Vec<*const libc::c_char>,
+}
+
+impl<'a> DirectExec<'a> {
+    fn new(program: &'a CStr, argv: &'a [CString], envp: &'a [CString]) -> Self {
+        let terminated = |list: &'a [CString]| {
+            list.iter()
+                .map(|a| a.as_ptr())
+                .chain([std::ptr::null()])
+                .collect()
+        };
+        DirectExec {
+            program,
+            argv: terminated(argv),
+            envp: terminated(envp),
+        }
     }
-    let mut argv: Vec<*const libc::c_char> = p.argv.iter().map(|a| a.as_ptr()).collect();
-    argv.push(std::ptr::null());
-    let mut envp: Vec<*const libc::c_char> = p.envp.iter().map(|a| a.as_ptr()).collect();
-    envp.push(std::ptr::null());
-    // SAFETY: NUL-terminated arrays of valid C strings.
-    unsafe { libc::execve(program.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
-    Err(exec_failed(
-        std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
-    ))
+
+    /// Returns only on failure, without allocating.
+    fn exec(&self) -> std::io::Error {
+        // SAFETY: NUL-terminated arrays of C strings that outlive the call.
+        unsafe {
+            libc::execve(
+                self.program.as_ptr(),
+                self.argv.as_ptr(),
+                self.envp.as_ptr(),
+            )
+        };
+        std::io::Error::last_os_error()
+    }
 }
 
 /// CVE-2024-21626: a cwd reached through a leaked descriptor is outside the root; the kernel
@@ -638,16 +819,65 @@ fn check_program(plan: &ProcessPlan) -> Result<(), Failure> {
     check_executable(&program)
 }
 
-/// Fails, naming `program` and the errno, when it is missing or not executable.
+/// Fails, naming `program` and the errno, when it is missing or not executable with the
+/// process' effective credentials (as `execve` decides: `AT_EACCESS`, so CAP_DAC_OVERRIDE
+/// counts and the real uid does not). A check the seccomp filter refuses (`EPERM`, which
+/// `faccessat` never answers for `X_OK` by itself, or `ENOSYS`) leaves it to `execve`.
 fn check_executable(program: &CStr) -> Result<(), Failure> {
-    // SAFETY: access with a valid C string.
-    if unsafe { libc::access(program.as_ptr(), libc::X_OK) } != 0 {
-        return Err(Failure::last_os(format!(
-            "process.args: exec {}",
-            String::from_utf8_lossy(program.to_bytes())
-        )));
+    match executable(program) {
+        Ok(()) | Err(libc::EPERM | libc::ENOSYS) => Ok(()),
+        Err(errno) => Err(Failure::new(
+            format!(
+                "process.args: exec {}",
+                String::from_utf8_lossy(program.to_bytes())
+            ),
+            errno,
+        )),
     }
-    Ok(())
+}
+
+/// Fails with `ENOEXEC` when `program` starts neither with the ELF magic nor with `#!`
+/// (when the kernel knows no other format: [`ProcessPlan::check_format`]). A program the
+/// process cannot read (execute-only) or read in full is left to `execve`.
+fn check_format(program: &CStr) -> Result<(), Failure> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = Path::new(std::ffi::OsStr::from_bytes(program.to_bytes()));
+    let Ok(file) = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+    else {
+        return Ok(());
+    };
+    let mut head = Vec::with_capacity(4);
+    if file.take(4).read_to_end(&mut head).is_err() {
+        return Ok(());
+    }
+    if head.starts_with(b"#!") || head == b"\x7fELF" {
+        return Ok(());
+    }
+    Err(Failure::new(
+        format!("process.args: exec {}", path.display()),
+        libc::ENOEXEC,
+    ))
+}
+
+/// `faccessat(path, X_OK, AT_EACCESS)`, and not a directory: the errno when `path` is not
+/// executable.
+fn executable(path: &CStr) -> Result<(), i32> {
+    // SAFETY: faccessat with a valid C string.
+    let rc =
+        unsafe { libc::faccessat(libc::AT_FDCWD, path.as_ptr(), libc::X_OK, libc::AT_EACCESS) };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EACCES));
+    }
+    // The kernel executes no directory (EACCES), though X_OK grants it a search bit.
+    match std::fs::metadata(std::ffi::OsStr::from_bytes(path.to_bytes())) {
+        Ok(meta) if meta.is_dir() => Err(libc::EACCES),
+        _ => Ok(()),
+    }
 }
 
 /// `args[0]` with a `/` is used as is; otherwise it is searched in the process' `PATH`.
@@ -660,8 +890,7 @@ fn resolve_program(plan: &ProcessPlan) -> Result<CString, Failure> {
         let Ok(c) = CString::new(candidate.as_os_str().as_bytes()) else {
             continue;
         };
-        // SAFETY: access with a valid C string.
-        if unsafe { libc::access(c.as_ptr(), libc::X_OK) } == 0 {
+        if executable(&c).is_ok() {
             return Ok(c);
         }
     }
@@ -687,6 +916,9 @@ pub(crate) struct ExecPlan {
     pub proc: ProcessPlan,
     /// As [`InitPlan::trampoline`].
     pub trampoline: Option<Trampoline>,
+    /// With `listenerPath`: where the `exec` process' byte arrives once it took the
+    /// seccomp listener (see [`Handoff`]).
+    pub listener_ack: Option<OwnedFd>,
 }
 
 /// The body of an `exec` child. Reports failures on `report`; success is the end of file
@@ -695,8 +927,16 @@ pub(crate) fn run_exec(plan: ExecPlan, report: OwnedFd) -> i32 {
     // SAFETY: closing an inherited descriptor number this child never uses.
     unsafe { libc::close(plan.lock_fd) };
     let mut report = std::fs::File::from(report);
+    let mut tell = &report;
+    let handoff = Handoff {
+        tell: &mut tell,
+        ack: match &plan.listener_ack {
+            Some(ack) => ack.as_fd(),
+            None => report.as_fd(),
+        },
+    };
     let f = match exec_setup(&plan) {
-        Ok(()) => match finish(&plan.proc, plan.trampoline.as_ref(), &[], b"") {
+        Ok(()) => match finish(&plan.proc, plan.trampoline.as_ref(), &[], b"", handoff) {
             Ok(never) => match never {},
             Err(f) => f,
         },
@@ -742,15 +982,28 @@ fn exec_setup(plan: &ExecPlan) -> Result<(), Failure> {
         }
         // SAFETY: a fresh descriptor we own.
         let master = unsafe { OwnedFd::from_raw_fd(master) };
-        let slave = open_pty_peer(&master)?;
+        let slave = open_pty_peer(&master, &plan.proc)?;
         iso_seccomp::notify::send_fd(console.as_fd(), master.as_fd(), b"/dev/pts")?;
         make_ctty(&slave)?;
     }
     Ok(())
 }
 
-/// Unlocks the pty and opens its slave through the master (`TIOCGPTPEER`).
-fn open_pty_peer(master: &OwnedFd) -> Result<OwnedFd, Failure> {
+/// Unlocks the pty and opens its slave through the master (`TIOCGPTPEER`), owned by the
+/// process' user (the group is left) as with runc, sized as `process.consoleSize` says.
+fn open_pty_peer(master: &OwnedFd, p: &ProcessPlan) -> Result<OwnedFd, Failure> {
+    if let Some((rows, cols)) = p.console_size {
+        let ws = libc::winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ reads a winsize from a valid pointer.
+        if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) } != 0 {
+            return Err(Failure::last_os("process.consoleSize: TIOCSWINSZ"));
+        }
+    }
     let unlock: libc::c_int = 0;
     // SAFETY: TIOCSPTLCK reads an int from a valid pointer.
     if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) } != 0 {
@@ -768,7 +1021,12 @@ fn open_pty_peer(master: &OwnedFd) -> Result<OwnedFd, Failure> {
         return Err(Failure::last_os("open the pty slave"));
     }
     // SAFETY: a fresh descriptor we own.
-    Ok(unsafe { OwnedFd::from_raw_fd(slave) })
+    let slave = unsafe { OwnedFd::from_raw_fd(slave) };
+    // SAFETY: fchown of a descriptor we own, integer ids.
+    if unsafe { libc::fchown(slave.as_raw_fd(), p.tty_owner, libc::gid_t::MAX) } != 0 {
+        return Err(Failure::last_os("fchown the pty slave"));
+    }
+    Ok(slave)
 }
 
 /// Makes `slave` the controlling terminal and stdio of a new session.

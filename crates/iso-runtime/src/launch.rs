@@ -21,7 +21,7 @@ use iso_sys::{Pid, ProcPid};
 use oci_spec::runtime::Hook;
 
 use crate::error::io_err;
-use crate::hooks::{run_hooks, HookKind};
+use crate::hooks::{run_hooks, HookEnv, HookKind};
 use crate::init::{self, InitChannels, InitPlan};
 use crate::plan::{ConfigFile, ExecPlan, NamespacePlan, Plan, Sysctl};
 use crate::state::{socket_path, Host, Record, EXEC_SOCKET};
@@ -494,7 +494,7 @@ fn handshake(
         match byte[0] {
             init::MSG_HOOKS => {
                 for (kind, list) in hooks {
-                    run_hooks(*kind, list, &state)?;
+                    run_hooks(*kind, list, &state, HookEnv::Runtime)?;
                 }
                 go.write_all(&[init::GO])
                     .map_err(io_err("write to init", "(sync pipe)"))?;
@@ -551,6 +551,7 @@ pub(crate) fn exec(
         console,
         proc: plan.proc,
         trampoline,
+        listener_ack: None,
     };
     if plan.namespaces.pid {
         // pid_for_children of this process: the child is born in the container's PID
@@ -558,11 +559,23 @@ pub(crate) fn exec(
         iso_ns::setns_pidfd(&pidfd, Namespace::Pid.into())?;
     }
     let (report_read, report_write) = pipe()?;
+    let mut child_plan = child_plan;
+    let ack = match &child_plan.proc.listener_path {
+        Some(_) => {
+            let (ack_read, ack_write) = pipe()?;
+            child_plan.listener_ack = Some(ack_read);
+            Some(fs::File::from(ack_write))
+        }
+        None => None,
+    };
     let mut spawn = Spawn::new(NamespaceSet::default());
     if let Some(dir) = cg.open_v2_dir()? {
         spawn = spawn.into_cgroup(dir);
     }
-    let parent_ends = [report_read.as_raw_fd()];
+    let parent_ends = [
+        report_read.as_raw_fd(),
+        ack.as_ref().map_or(-1, |a| a.as_raw_fd()),
+    ];
     // SAFETY: exec checked that this process is single-threaded (see Spawn::run).
     let mut child = unsafe {
         spawn.run(move || {
@@ -570,7 +583,8 @@ pub(crate) fn exec(
             init::run_exec(child_plan, report_write)
         })
     }?;
-    if let Err(e) = exec_ready(report_read) {
+    let state = record.state_json(Status::Running);
+    if let Err(e) = exec_ready(report_read, ack, child.pid(), &state) {
         let _ = child.kill(libc::SIGKILL);
         let _ = child.wait();
         return Err(e);
@@ -593,17 +607,88 @@ pub(crate) fn exec(
 }
 
 /// Waits until the `exec` child executed its program (end of file: the pipe is
-/// close-on-exec) or reports why it could not.
-fn exec_ready(report: OwnedFd) -> Result<(), Error> {
+/// close-on-exec) or reports why it could not; forwards its seccomp listener on the way.
+fn exec_ready(
+    report: OwnedFd,
+    mut ack: Option<fs::File>,
+    pid: Pid,
+    state: &[u8],
+) -> Result<(), Error> {
     let mut report = fs::File::from(report);
-    let mut first = [0u8; 1];
-    let n = report
-        .read(&mut first)
-        .map_err(io_err("read from exec child", "(sync pipe)"))?;
-    if n == 1 && first[0] == init::MSG_ERROR {
-        return Err(init::read_failure(&mut report));
+    loop {
+        let mut first = [0u8; 1];
+        let n = report
+            .read(&mut first)
+            .map_err(io_err("read from exec child", "(sync pipe)"))?;
+        match (n, first[0], ack.as_mut()) {
+            (1, init::MSG_ERROR, _) => return Err(init::read_failure(&mut report)),
+            (1, init::MSG_LISTENER, Some(ack)) => forward_listener(&mut report, ack, pid, state)?,
+            _ => return Ok(()),
+        }
     }
-    Ok(())
+}
+
+/// A copy of descriptor `number` of process `pid` (`pidfd_getfd`). It was announced before
+/// the process made it (loading its filter takes two calls after the announcement): until
+/// it exists (`EBADF`), asked again for at most two seconds.
+fn take_fd(pid: Pid, number: RawFd) -> Result<OwnedFd, Error> {
+    let pidfd = iso_ns::pidfd_open(pid)?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        // SAFETY: pidfd_getfd returns a new descriptor (a copy of the process' `number`)
+        // or -1.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), number, 0) };
+        if fd >= 0 {
+            // SAFETY: a fresh descriptor this process owns.
+            return Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) });
+        }
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EBADF) || std::time::Instant::now() > deadline {
+            let what = format!("/proc/{}/fd/{number}", pid.as_raw());
+            return Err(io_err("pidfd_getfd (seccomp listener)", what)(e));
+        }
+        std::thread::sleep(std::time::Duration::from_micros(200));
+    }
+}
+
+/// After [`init::MSG_LISTENER`] on `from`: takes the process' seccomp listener (with
+/// `pidfd_getfd`; this process is not under the filter) and sends it to the listener path
+/// with the container process state the runtime specification defines (`fds`, `pid`,
+/// `metadata`, `state`), then tells the process with a byte on `ack`.
+pub(crate) fn forward_listener(
+    from: &mut impl Read,
+    ack: &mut impl Write,
+    pid: Pid,
+    state: &[u8],
+) -> Result<(), Error> {
+    let bad = |reason: &str| Error::Init {
+        step: format!("seccomp listener announcement: {reason}"),
+        source: std::io::Error::from_raw_os_error(libc::EPROTO),
+    };
+    let mut word = [0u8; 4];
+    from.read_exact(&mut word).map_err(|_| bad("short"))?;
+    let number = i32::from_le_bytes(word);
+    from.read_exact(&mut word).map_err(|_| bad("short"))?;
+    let mut about = vec![0u8; (u32::from_le_bytes(word) as usize).min(1 << 20)];
+    from.read_exact(&mut about).map_err(|_| bad("short"))?;
+    let about: serde_json::Value = serde_json::from_slice(&about).map_err(|_| bad("not JSON"))?;
+    let path = about["path"].as_str().ok_or_else(|| bad("no path"))?;
+    let listener = take_fd(pid, number)?;
+    let state: serde_json::Value = serde_json::from_slice(state).unwrap_or_default();
+    let payload = serde_json::json!({
+        "ociVersion": "1.0.2",
+        "fds": ["seccompFd"],
+        "pid": pid.as_raw(),
+        "metadata": about["metadata"],
+        "state": state,
+    });
+    iso_seccomp::notify::send_fd_to_path(
+        path,
+        std::os::fd::AsFd::as_fd(&listener),
+        payload.to_string().as_bytes(),
+    )?;
+    ack.write_all(&[init::GO])
+        .map_err(io_err("write to the process", "(seccomp listener)"))
 }
 
 /// Tells the caller the pid of a new process the way it asked: `--pid-file` (written

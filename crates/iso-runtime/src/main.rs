@@ -11,6 +11,8 @@ use clap::Parser;
 use iso_runtime::cli::{parse_interval, Cli, Command, CreateArgs, ExecArgs, UpdateArgs};
 use iso_runtime::{CreateOptions, Created, Error, Level, LogFormat, Logger, Runtime, Signal};
 
+mod relay;
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -37,7 +39,7 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             logs.error(&e.to_string());
-            ExitCode::from(failure_status(&cli.command))
+            ExitCode::from(failure_status(&cli.command, &e))
         }
     }
 }
@@ -56,13 +58,35 @@ fn usage_error(e: &clap::Error) -> ExitCode {
     }
 }
 
-/// The exit status of a failed command, as runc's: 255 for `exec` (whose successful status
-/// is the process' own), 1 for every other command.
-fn failure_status(command: &Command) -> u8 {
-    match command {
-        Command::Exec(_) => 255,
+/// The exit status of a failed command, as runc's: 255 for `exec` (its process did not
+/// start; its successful status is the process' own), except a program whose format the
+/// kernel refused at its exec (`ENOEXEC`), which runc reports as the process' own failure,
+/// 1; 1 for every other command.
+fn failure_status(command: &Command, e: &Error) -> u8 {
+    match (command, e) {
+        (Command::Exec(_), Error::Init { source, .. })
+            if source.raw_os_error() == Some(libc::ENOEXEC) =>
+        {
+            1
+        }
+        (Command::Exec(_), _) => 255,
         _ => 1,
     }
+}
+
+/// For `process.terminal` without a console socket (`run`, `exec -t` in the foreground):
+/// the relay of the runtime's own terminal and the console socket it listens on.
+fn own_terminal(
+    cli: &Cli,
+    process: &oci_spec::runtime::Process,
+) -> Result<Option<(relay::Relay, std::path::PathBuf)>, Error> {
+    if process.terminal() != Some(true) {
+        return Ok(None);
+    }
+    let size = process
+        .console_size()
+        .map(|b| (b.height() as u16, b.width() as u16));
+    relay::Relay::start(&cli.root, size).map(Some)
 }
 
 /// The command's name, for log lines.
@@ -173,11 +197,16 @@ fn run(cli: &Cli) -> Result<u8, Error> {
     }
 }
 
-/// `create`: the container, with the site policy applied.
-fn create(cli: &Cli, rt: &Runtime, a: &CreateArgs) -> Result<Created, Error> {
+/// `create`'s options: the flags and the site policy.
+fn create_options(cli: &Cli, a: &CreateArgs) -> Result<CreateOptions, Error> {
     let mut opts = a.options()?;
     opts.policy = policy_for(cli, &a.bundle)?;
-    rt.create(&a.id, &a.bundle, &opts)
+    Ok(opts)
+}
+
+/// `create`: the container, with the site policy applied.
+fn create(cli: &Cli, rt: &Runtime, a: &CreateArgs) -> Result<Created, Error> {
+    rt.create(&a.id, &a.bundle, &create_options(cli, a)?)
 }
 
 /// `run`: create, start, and (unless `detach`) wait forwarding signals, then delete unless
@@ -189,7 +218,20 @@ fn run_container(
     detach: bool,
     keep: bool,
 ) -> Result<u8, Error> {
-    let mut created = create(cli, rt, a)?;
+    let mut opts = create_options(cli, a)?;
+    let mut relay = None;
+    if !detach && opts.console_socket.is_none() {
+        let bundle = iso_runtime::Bundle::load(&a.bundle)?;
+        let process = bundle.spec().process().clone().unwrap_or_default();
+        if let Some((r, socket)) = own_terminal(cli, &process)? {
+            opts.console_socket = Some(socket);
+            relay = Some(r);
+        }
+    }
+    let mut created = rt.create(&a.id, &a.bundle, &opts)?;
+    if let Some(relay) = &mut relay {
+        relay.wait_ready();
+    }
     if !detach {
         created.hold_signals();
     }
@@ -203,6 +245,9 @@ fn run_container(
     let code = created.wait_forwarding_signals()?;
     if !keep {
         rt.delete(&a.id, true)?;
+    }
+    if let Some(relay) = relay {
+        relay.finish();
     }
     Ok(u8::try_from(code).unwrap_or(255))
 }
@@ -277,7 +322,27 @@ fn exec(cli: &Cli, rt: &Runtime, a: &ExecArgs) -> Result<u8, Error> {
         warn_policy_changes(cli, &changes);
         opts.process = process;
     }
+    let mut relay = None;
+    if !opts.detach && opts.console_socket.is_none() {
+        // The exec child hands the pty over and executes at once: it sizes the pty itself,
+        // with the caller's terminal's size as runc.
+        if let (Some(true), Some((rows, cols))) = (opts.process.terminal(), relay::caller_size()) {
+            let size = oci_spec::runtime::BoxBuilder::default()
+                .height(u64::from(rows))
+                .width(u64::from(cols))
+                .build()
+                .ok();
+            opts.process.set_console_size(size);
+        }
+        if let Some((r, socket)) = own_terminal(cli, &opts.process)? {
+            opts.console_socket = Some(socket);
+            relay = Some(r);
+        }
+    }
     let code = rt.exec(&a.id, &opts)?;
+    if let Some(relay) = relay {
+        relay.finish();
+    }
     Ok(u8::try_from(code).unwrap_or(255))
 }
 

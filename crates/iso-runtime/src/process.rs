@@ -166,6 +166,17 @@ pub(crate) fn set_affinity(set: &CpuSet) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Whether the kernel may execute formats other than ELF and `#!` scripts: `binfmt_misc`
+/// has an entry besides `register` and `status`, or its directory cannot be read (not
+/// mounted: its entries, if any, are unknown).
+pub(crate) fn other_exec_formats() -> bool {
+    let Ok(dir) = std::fs::read_dir("/proc/sys/fs/binfmt_misc") else {
+        return true;
+    };
+    dir.flatten()
+        .any(|e| !matches!(e.file_name().to_str(), Some("register" | "status")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -36,7 +36,7 @@ use crate::{ContainerId, Error};
 
 pub(crate) use mounts::{PlannedMount, RootfsPlan};
 pub(crate) use namespaces::{sub_cgroup_path, ExecNamespaces, NamespacePlan, Sysctl};
-pub(crate) use process::{seal_reason, ProcessPlan};
+pub(crate) use process::{passwd_home, seal_reason, with_home, ProcessPlan};
 
 /// The parent under which containers with a relative or empty `cgroupsPath` are placed.
 ///
@@ -75,6 +75,9 @@ pub(crate) struct HostFacts<'a> {
     /// The state root whose content-keyed cache (`<root>/@seccomp/`) holds compiled
     /// seccomp programs; `None` compiles without a cache (and writes nothing).
     pub seccomp_cache: Option<&'a Path>,
+    /// Whether the kernel may execute formats other than ELF and `#!` scripts
+    /// (`binfmt_misc` entries registered, or it cannot be told).
+    pub other_exec_formats: &'a dyn Fn() -> bool,
 }
 
 impl std::fmt::Debug for HostFacts<'_> {

@@ -22,6 +22,11 @@ pub(crate) struct ProcessPlan {
     pub umask: Option<u32>,
     /// Groups, gid, uid, capabilities, no_new_privs, applied in the kernel's order.
     pub user: iso_caps::UserSwitch,
+    /// `process.user.uid`: the owner of the process' terminal (its group stays the
+    /// creator's, as with runc).
+    pub tty_owner: u32,
+    /// `process.consoleSize` (rows, columns), set on the pty before it is handed over.
+    pub console_size: Option<(u16, u16)>,
     /// `process.noNewPrivileges` (decides when seccomp is loaded).
     pub no_new_privs: bool,
     /// `process.cwd`, absolute.
@@ -32,12 +37,17 @@ pub(crate) struct ProcessPlan {
     pub path_dirs: Vec<PathBuf>,
     /// `process.args`.
     pub argv: Vec<CString>,
-    /// `process.env`.
+    /// `process.env`, each variable once (its last value, at its first place).
     pub envp: Vec<CString>,
+    /// The uid whose home directory in the container's `/etc/passwd` becomes `HOME`
+    /// (else `/`), when `process.env` has no `HOME` or an empty one: see [`with_home`].
+    pub home_of: Option<u32>,
     /// `linux.seccomp`, compiled.
     pub seccomp: Option<iso_seccomp::BpfProgram>,
     /// `linux.seccomp.listenerPath`.
     pub listener_path: Option<PathBuf>,
+    /// `linux.seccomp.listenerMetadata`.
+    pub listener_metadata: Option<String>,
     /// `--preserve-fds`.
     pub preserve_fds: i32,
     /// `linux.personality`.
@@ -56,6 +66,10 @@ pub(crate) struct ProcessPlan {
     pub affinity_final: Option<CpuSet>,
     /// `process.oomScoreAdj`.
     pub oom_score_adj: Option<i32>,
+    /// Whether the program's first bytes must show a format the kernel executes (ELF or
+    /// `#!`) before the exec through the trampoline, which cannot report why it failed:
+    /// only where the kernel knows no other format.
+    pub check_format: bool,
 }
 
 impl ProcessPlan {
@@ -84,13 +98,23 @@ impl ProcessPlan {
             umask: process.user().umask(),
             user: user_switch(process, no_new_privs, facts.last_cap),
             no_new_privs,
+            tty_owner: process.user().uid(),
+            console_size: process.console_size().map(|b| {
+                let clamp = |v: u64| u16::try_from(v).unwrap_or(u16::MAX);
+                (clamp(b.height()), clamp(b.width()))
+            }),
             cwd: process.cwd().clone(),
             program,
             path_dirs: path_dirs(env),
             argv,
-            envp: c_strings(config, "process.env", env)?,
+            envp: c_strings(config, "process.env", &dedup_env(env))?,
+            home_of: needs_home(env).then(|| process.user().uid()),
             seccomp,
             listener_path,
+            listener_metadata: linux
+                .seccomp()
+                .as_ref()
+                .and_then(|s| s.listener_metadata().clone()),
             preserve_fds,
             personality: converted(
                 config,
@@ -123,6 +147,7 @@ impl ProcessPlan {
                 affinity.and_then(|a| a.cpu_affinity_final().as_deref()),
             )?,
             oom_score_adj: process.oom_score_adj(),
+            check_format: !(facts.other_exec_formats)(),
         })
     }
 }
@@ -151,6 +176,60 @@ fn c_strings(
             CString::new(s.as_bytes()).map_err(|_| config.invalid(field, "contains a NUL byte"))
         })
         .collect()
+}
+
+/// Each variable once, as a process setting them in order sees them: at the place of its
+/// first setting, with the value of its last (`exec --env` thus overrides the config's).
+/// An entry without `=` is its own name.
+pub(crate) fn dedup_env(env: &[String]) -> Vec<String> {
+    let name = |kv: &str| kv.split_once('=').map_or(kv, |(k, _)| k).to_owned();
+    let mut out: Vec<String> = Vec::with_capacity(env.len());
+    let mut place = std::collections::HashMap::new();
+    for kv in env {
+        match place.get(&name(kv)) {
+            Some(&i) => out[i] = kv.clone(),
+            None => {
+                place.insert(name(kv), out.len());
+                out.push(kv.clone());
+            }
+        }
+    }
+    out
+}
+
+/// Whether `HOME` must be found for the process: `env` sets none, or an empty one last.
+fn needs_home(env: &[String]) -> bool {
+    env.iter()
+        .rev()
+        .find_map(|kv| kv.strip_prefix("HOME="))
+        .map_or(true, str::is_empty)
+}
+
+/// The home directory of `uid` in the text of an `/etc/passwd`
+/// (`name:password:uid:gid:gecos:home:shell`), its first entry for that uid; `None` when
+/// there is none.
+pub(crate) fn passwd_home(passwd: &[u8], uid: u32) -> Option<&[u8]> {
+    passwd.split(|&b| b == b'\n').find_map(|line| {
+        let fields: Vec<&[u8]> = line.split(|&b| b == b':').collect();
+        let entry_uid = std::str::from_utf8(fields.get(2)?)
+            .ok()?
+            .parse::<u32>()
+            .ok()?;
+        (entry_uid == uid).then_some(*fields.get(5)?)
+    })
+}
+
+/// `envp` with `HOME=home`: in place of an empty `HOME=`, else last.
+pub(crate) fn with_home(envp: &[CString], home: &[u8]) -> Vec<CString> {
+    let mut kv = b"HOME=".to_vec();
+    kv.extend(home.iter().copied().filter(|&b| b != 0));
+    let home = CString::new(kv).unwrap_or_default();
+    let mut out = envp.to_vec();
+    match out.iter_mut().find(|kv| kv.as_bytes() == b"HOME=") {
+        Some(empty) => *empty = home,
+        None => out.push(home),
+    }
+    out
 }
 
 /// The absolute directories of the last `PATH=` in `env` (or the default `PATH`).
@@ -292,6 +371,22 @@ fn cpu_list(
         .transpose()
 }
 
+/// Whether the exec of the program may rely on a capability that overrides file permissions
+/// held by a non-root user only in the effective set: the kernel checks the exec with it,
+/// but a non-root process keeps only its ambient set through an exec, so the trampoline's
+/// exec would drop it before the program's.
+fn exec_needs_dac_capabilities(process: &Process) -> bool {
+    let Some(caps) = process.capabilities() else {
+        return false;
+    };
+    let effective = caps.effective().clone().unwrap_or_default();
+    let ambient = caps.ambient().clone().unwrap_or_default();
+    process.user().uid() != 0
+        && [Capability::DacOverride, Capability::DacReadSearch]
+            .iter()
+            .any(|c| effective.contains(c) && !ambient.contains(c))
+}
+
 /// Why a container needs the runtime to run from a sealed copy of its binary rather than
 /// executing its program through the trampoline (see guard.rs): a process that may hold
 /// `CAP_SYS_PTRACE` can open the runtime's non-dumpable processes, and `startContainer`
@@ -312,6 +407,12 @@ pub(crate) fn seal_reason(process: &Process, hooks: Option<&Hooks>) -> Option<&'
     });
     if may_ptrace {
         return Some("the container may hold CAP_SYS_PTRACE, which opens non-dumpable processes");
+    }
+    if exec_needs_dac_capabilities(process) {
+        return Some(
+            "the program's exec needs a capability (DAC_OVERRIDE, DAC_READ_SEARCH) that a \
+             non-root user loses at the trampoline's own exec",
+        );
     }
     let start_hooks = hooks.and_then(|h| h.start_container().as_ref());
     if start_hooks.is_some_and(|h| !h.is_empty()) {

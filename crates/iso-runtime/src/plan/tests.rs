@@ -36,6 +36,7 @@ fn facts(layout: &Layout) -> HostFacts<'_> {
         last_cap: 40,
         lsm_active: &|_| false,
         seccomp_cache: None,
+        other_exec_formats: &|| false,
     }
 }
 
@@ -1182,4 +1183,80 @@ fn ptrace_capability_or_start_container_hooks_ask_for_a_sealed_runtime() {
     // Hooks the runtime runs in its own namespaces, from the host's files, do not.
     let runtime_hooks = plan(json!({"hooks": {"createRuntime": [{"path": "/bin/true"}]}}));
     assert_eq!(runtime_hooks.seal_reason, None);
+}
+
+#[test]
+fn env_keeps_each_variable_once_at_its_first_place_with_its_last_value() {
+    let p = plan(json!({"process": {"env": ["A=1", "B=x\ny", "A=2", "C", "HOME=/h"]}}));
+    let envp: Vec<_> = p
+        .init
+        .proc
+        .envp
+        .iter()
+        .map(|a| a.to_str().unwrap())
+        .collect();
+    assert_eq!(envp, ["A=2", "B=x\ny", "C", "HOME=/h"]);
+    assert_eq!(p.init.proc.home_of, None);
+}
+
+#[test]
+fn home_is_looked_up_when_missing_or_empty() {
+    let uid = |env: Value| {
+        plan(json!({"process": {"env": env, "user": {"uid": 7, "gid": 7}}}))
+            .init
+            .proc
+            .home_of
+    };
+    assert_eq!(uid(json!(["A=1"])), Some(7));
+    assert_eq!(uid(json!(["HOME="])), Some(7));
+    assert_eq!(uid(json!(["HOME=/x", "HOME="])), Some(7));
+    assert_eq!(uid(json!(["HOME=", "HOME=/x"])), None);
+}
+
+#[test]
+fn passwd_home_finds_the_first_entry_of_the_uid() {
+    let passwd = b"root:x:0:0:root:/root:/bin/sh\nbad line\nu:x:1000:1000::/home/u:/bin/sh\n\
+                   v:x:1000:1000::/other:/bin/sh\nshort:x:5\n";
+    assert_eq!(passwd_home(passwd, 0), Some(&b"/root"[..]));
+    assert_eq!(passwd_home(passwd, 1000), Some(&b"/home/u"[..]));
+    assert_eq!(passwd_home(passwd, 5), None);
+    assert_eq!(passwd_home(passwd, 42), None);
+}
+
+#[test]
+fn with_home_replaces_an_empty_home_or_appends() {
+    let c = |v: &[&str]| -> Vec<std::ffi::CString> {
+        v.iter()
+            .map(|s| std::ffi::CString::new(*s).unwrap())
+            .collect()
+    };
+    assert_eq!(
+        with_home(&c(&["A=1", "HOME=", "B=2"]), b"/root"),
+        c(&["A=1", "HOME=/root", "B=2"])
+    );
+    assert_eq!(with_home(&c(&["A=1"]), b"/"), c(&["A=1", "HOME=/"]));
+}
+
+#[test]
+fn a_non_root_user_with_dac_override_outside_ambient_needs_a_sealed_runtime() {
+    let caps = |uid: u32, ambient: Value| {
+        plan(
+            json!({"process": {"user": {"uid": uid, "gid": 0}, "capabilities": {
+            "bounding": ["CAP_DAC_OVERRIDE"], "effective": ["CAP_DAC_OVERRIDE"],
+            "permitted": ["CAP_DAC_OVERRIDE"], "inheritable": ["CAP_DAC_OVERRIDE"],
+            "ambient": ambient}}}),
+        )
+        .seal_reason
+    };
+    assert!(caps(1000, json!([])).unwrap().contains("DAC_OVERRIDE"));
+    assert_eq!(caps(0, json!([])), None);
+    assert_eq!(caps(1000, json!(["CAP_DAC_OVERRIDE"])), None);
+}
+
+#[test]
+fn the_terminal_belongs_to_the_user_and_has_the_console_size() {
+    let p = plan(json!({"process": {"user": {"uid": 7, "gid": 8},
+        "consoleSize": {"height": 30, "width": 100000}}}));
+    assert_eq!(p.init.proc.tty_owner, 7);
+    assert_eq!(p.init.proc.console_size, Some((30, u16::MAX)));
 }
