@@ -142,7 +142,9 @@ impl Runtime {
                 .read(&mut first)
                 .map_err(io_err("start", dir.path().join(EXEC_SOCKET)))?;
             match (n, first[0]) {
-                (1, init::MSG_ERROR) => return Err(init::read_failure(&mut conn)),
+                (1, first @ (init::MSG_ERROR | init::MSG_EXEC_ERROR)) => {
+                    return Err(init::read_failure(first, &mut conn))
+                }
                 (1, init::MSG_LISTENER) => {
                     let pid = Pid::from_raw(record.pid)
                         .ok_or_else(|| Error::NotFound(dir.id().clone()))?;

@@ -92,6 +92,17 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// The kernel would not execute the container's program: its format, or its interpreter
+    /// (the ELF loader, a script's `#!` program) is missing. runc reports these as the
+    /// process' own failure rather than the runtime's (`exec` exits 1, not 255).
+    #[error("container init: {step}: {source}")]
+    Exec {
+        /// The program, as `process.args: exec PATH`.
+        step: String,
+        /// The errno the exec gets.
+        #[source]
+        source: io::Error,
+    },
     /// Namespaces or the clone of the init failed (`iso-ns`).
     #[error(transparent)]
     Namespace(#[from] iso_ns::Error),
@@ -160,7 +171,9 @@ impl Error {
     /// ```
     pub fn errno(&self) -> Option<i32> {
         match self {
-            Error::Io { source, .. } | Error::Init { source, .. } => source.raw_os_error(),
+            Error::Io { source, .. } | Error::Init { source, .. } | Error::Exec { source, .. } => {
+                source.raw_os_error()
+            }
             Error::Namespace(e) => e.errno(),
             Error::Rootfs(e) => e.errno(),
             Error::Sys(e) => e.errno(),

@@ -41,6 +41,9 @@ pub(crate) const MSG_READY: u8 = b'r';
 pub(crate) const MSG_HOOKS: u8 = b'h';
 /// child → `create` or `start`: an error follows (4 bytes errno, then the message).
 pub(crate) const MSG_ERROR: u8 = b'e';
+/// child → `start` or `exec`: as [`MSG_ERROR`], for a program the kernel would not execute
+/// ([`Error::Exec`]).
+pub(crate) const MSG_EXEC_ERROR: u8 = b'x';
 /// child → `start` or `exec`: the seccomp listener will be the descriptor whose number
 /// follows (4 bytes), for the listener named by the JSON that follows (4 bytes length,
 /// then `{"path", "metadata"}`); the child waits for one byte back once it was taken.
@@ -92,6 +95,8 @@ pub(crate) struct InitChannels {
 struct Failure {
     step: String,
     errno: i32,
+    /// The program could not be executed (its format or interpreter): [`Error::Exec`].
+    at_exec: bool,
 }
 
 impl Failure {
@@ -99,6 +104,14 @@ impl Failure {
         Failure {
             step: step.into(),
             errno,
+            at_exec: false,
+        }
+    }
+    /// The kernel would not execute `program` (see [`Error::Exec`]).
+    fn exec(program: &Path, errno: i32) -> Self {
+        Failure {
+            at_exec: true,
+            ..Failure::new(format!("process.args: exec {}", program.display()), errno)
         }
     }
     /// For `map_err`: an I/O error of `step`, keeping its errno.
@@ -123,14 +136,14 @@ impl<E: Into<Error>> From<E> for Failure {
 
 /// Encodes a failure for the parent.
 fn send_failure(mut out: impl Write, f: &Failure) {
-    let mut msg = vec![MSG_ERROR];
+    let mut msg = vec![if f.at_exec { MSG_EXEC_ERROR } else { MSG_ERROR }];
     msg.extend_from_slice(&f.errno.to_le_bytes());
     msg.extend_from_slice(f.step.as_bytes());
     let _ = out.write_all(&msg);
 }
 
-/// Decodes what follows a [`MSG_ERROR`] byte.
-pub(crate) fn read_failure(mut input: impl Read) -> Error {
+/// Decodes what follows a [`MSG_ERROR`] or [`MSG_EXEC_ERROR`] byte (`first`).
+pub(crate) fn read_failure(first: u8, mut input: impl Read) -> Error {
     let mut rest = Vec::new();
     let _ = input.read_to_end(&mut rest);
     if rest.len() < 4 {
@@ -146,7 +159,11 @@ pub(crate) fn read_failure(mut input: impl Read) -> Error {
     } else {
         std::io::Error::from_raw_os_error(errno)
     };
-    Error::Init { step, source }
+    if first == MSG_EXEC_ERROR {
+        Error::Exec { step, source }
+    } else {
+        Error::Init { step, source }
+    }
 }
 
 /// The body of the cloned child. Returns the exit code when it cannot exec.
@@ -582,8 +599,10 @@ fn finish(
         None => resolve_program(p)?,
     };
     let exec_failed = |errno: i32| {
-        let program = String::from_utf8_lossy(program.as_bytes());
-        Failure::new(format!("process.args: exec {program}"), errno)
+        Failure::exec(
+            Path::new(std::ffi::OsStr::from_bytes(program.as_bytes())),
+            errno,
+        )
     };
     // The trampoline cannot report why the program did not start: check what can be.
     if trampoline.is_some() {
@@ -591,6 +610,7 @@ fn finish(
         if p.check_format {
             check_format(&program)?;
         }
+        check_interpreter(&program)?;
     }
     let direct = DirectExec::new(&program, &p.argv, envp);
     let via = trampoline.map(|t| t.prepare(&program, &p.argv, envp));
@@ -856,10 +876,82 @@ fn check_format(program: &CStr) -> Result<(), Failure> {
     if head.starts_with(b"#!") || head == b"\x7fELF" {
         return Ok(());
     }
-    Err(Failure::new(
-        format!("process.args: exec {}", path.display()),
-        libc::ENOEXEC,
-    ))
+    Err(Failure::exec(path, libc::ENOEXEC))
+}
+
+/// The kernel fails the exec of `program`, with `ENOENT` or `EACCES` named after the
+/// program, when its interpreter cannot be executed: the ELF loader of a dynamically linked
+/// binary (`PT_INTERP`, say a glibc program in a musl image) or the `#!` line's program of a
+/// script (`#!/bin/bash` where there is none). Checked here because the trampoline could
+/// not say so; a file that cannot be read or parsed is left to the kernel.
+fn check_interpreter(program: &CStr) -> Result<(), Failure> {
+    let path = std::ffi::OsStr::from_bytes(program.to_bytes());
+    let Some(interpreter) = std::fs::File::open(path)
+        .ok()
+        .and_then(|f| interpreter_of(&f))
+    else {
+        return Ok(());
+    };
+    let Ok(interpreter) = CString::new(interpreter) else {
+        return Ok(());
+    };
+    executable(&interpreter).map_err(|errno| Failure::exec(Path::new(path), errno))
+}
+
+/// The absolute path of the program the kernel starts for `file`: `PT_INTERP` of an ELF
+/// (32 or 64 bit, little-endian), or the first word of a `#!` line.
+fn interpreter_of(file: &std::fs::File) -> Option<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    let mut head = [0u8; 256];
+    let n = file.read_at(&mut head, 0).ok()?;
+    let head = &head[..n];
+    let path = if let Some(line) = head.strip_prefix(b"#!") {
+        let line = line.split(|&b| b == b'\n').next()?;
+        let word = line
+            .split(|&b| b == b' ' || b == b'\t')
+            .find(|w| !w.is_empty())?;
+        word.to_vec()
+    } else {
+        let le = |b: &[u8]| {
+            b.iter()
+                .rev()
+                .fold(0u64, |acc, &x| (acc << 8) | u64::from(x))
+        };
+        let wide = match head.get(..6)? {
+            [0x7f, b'E', b'L', b'F', 2, 1] => true,
+            [0x7f, b'E', b'L', b'F', 1, 1] => false,
+            _ => return None,
+        };
+        // e_phoff, e_phentsize, e_phnum; then p_type, p_offset, p_filesz of each entry.
+        let (phoff, phentsize, phnum) = if wide {
+            (
+                le(head.get(32..40)?),
+                le(head.get(54..56)?),
+                le(head.get(56..58)?),
+            )
+        } else {
+            (
+                le(head.get(28..32)?),
+                le(head.get(42..44)?),
+                le(head.get(44..46)?),
+            )
+        };
+        let (offset_at, size_at) = if wide {
+            (8..16, 32..40)
+        } else {
+            (4..8, 16..20)
+        };
+        let mut entry = vec![0u8; usize::try_from(phentsize).ok()?.clamp(32, 64)];
+        let interp = (0..phnum.min(64)).find_map(|i| {
+            file.read_exact_at(&mut entry, phoff + i * phentsize).ok()?;
+            (le(&entry[..4]) == 3)
+                .then(|| (le(&entry[offset_at.clone()]), le(&entry[size_at.clone()])))
+        })?;
+        let mut path = vec![0u8; usize::try_from(interp.1.min(4096)).ok()?];
+        file.read_exact_at(&mut path, interp.0).ok()?;
+        path.split(|&b| b == 0).next()?.to_vec()
+    };
+    path.starts_with(b"/").then_some(path)
 }
 
 /// `faccessat(path, X_OK, AT_EACCESS)`, and not a directory: the errno when `path` is not

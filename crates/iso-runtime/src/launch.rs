@@ -500,7 +500,9 @@ fn handshake(
                     .map_err(io_err("write to init", "(sync pipe)"))?;
             }
             init::MSG_READY => return Ok(()),
-            init::MSG_ERROR => return Err(init::read_failure(&mut report)),
+            first @ (init::MSG_ERROR | init::MSG_EXEC_ERROR) => {
+                return Err(init::read_failure(first, &mut report))
+            }
             _ => {
                 return Err(Error::Init {
                     step: "unexpected message from the init".into(),
@@ -621,7 +623,9 @@ fn exec_ready(
             .read(&mut first)
             .map_err(io_err("read from exec child", "(sync pipe)"))?;
         match (n, first[0], ack.as_mut()) {
-            (1, init::MSG_ERROR, _) => return Err(init::read_failure(&mut report)),
+            (1, first @ (init::MSG_ERROR | init::MSG_EXEC_ERROR), _) => {
+                return Err(init::read_failure(first, &mut report))
+            }
             (1, init::MSG_LISTENER, Some(ack)) => forward_listener(&mut report, ack, pid, state)?,
             _ => return Ok(()),
         }

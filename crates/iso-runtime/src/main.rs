@@ -59,16 +59,12 @@ fn usage_error(e: &clap::Error) -> ExitCode {
 }
 
 /// The exit status of a failed command, as runc's: 255 for `exec` (its process did not
-/// start; its successful status is the process' own), except a program whose format the
-/// kernel refused at its exec (`ENOEXEC`), which runc reports as the process' own failure,
-/// 1; 1 for every other command.
+/// start; its successful status is the process' own), except a program the kernel would not
+/// execute (its format, its interpreter: [`Error::Exec`]), which runc reports as the
+/// process' own failure, 1; 1 for every other command.
 fn failure_status(command: &Command, e: &Error) -> u8 {
     match (command, e) {
-        (Command::Exec(_), Error::Init { source, .. })
-            if source.raw_os_error() == Some(libc::ENOEXEC) =>
-        {
-            1
-        }
+        (Command::Exec(_), Error::Exec { .. }) => 1,
         (Command::Exec(_), _) => 255,
         _ => 1,
     }

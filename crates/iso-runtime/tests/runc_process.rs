@@ -393,14 +393,30 @@ fn exec_failures_like_runc() {
     };
     fs::write(fx.rootfs().join("bin/noexec"), "#!/bin/sh\necho no\n").unwrap();
     fs::write(fx.rootfs().join("bin/garbage"), "echo not a script\n").unwrap();
-    let exec_mode = std::os::unix::fs::PermissionsExt::from_mode(0o755);
-    fs::set_permissions(fx.rootfs().join("bin/garbage"), exec_mode).unwrap();
+    // A script whose interpreter is missing, and a dynamically linked program without its
+    // loader (the rootfs is busybox-static's).
+    fs::write(
+        fx.rootfs().join("bin/bashscript"),
+        "#!/bin/bash -e\necho no\n",
+    )
+    .unwrap();
+    fs::copy("/usr/bin/true", fx.rootfs().join("bin/dynamic")).unwrap();
+    for name in ["garbage", "bashscript", "dynamic"] {
+        let exec_mode = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+        fs::set_permissions(fx.rootfs().join("bin").join(name), exec_mode).unwrap();
+    }
     let cases = [
         (json!(["/bin/missing"]), "/bin/missing", "no such file"),
         (json!(["missing"]), "missing", "not found"),
         (json!(["/bin/noexec"]), "/bin/noexec", "permission denied"),
         (json!(["/bin/garbage"]), "/bin/garbage", "exec format error"),
         (json!(["/tmp"]), "/tmp", "permission denied"),
+        (
+            json!(["/bin/bashscript"]),
+            "/bin/bashscript",
+            "no such file",
+        ),
+        (json!(["/bin/dynamic"]), "/bin/dynamic", "no such file"),
     ];
     let mut config = fx.config("true");
     for (args, program, reason) in &cases {
