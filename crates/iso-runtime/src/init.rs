@@ -869,14 +869,33 @@ fn check_format(program: &CStr) -> Result<(), Failure> {
     else {
         return Ok(());
     };
-    let mut head = Vec::with_capacity(4);
-    if file.take(4).read_to_end(&mut head).is_err() {
+    let mut head = Vec::with_capacity(20);
+    if file.take(20).read_to_end(&mut head).is_err() {
         return Ok(());
     }
-    if head.starts_with(b"#!") || head == b"\x7fELF" {
+    if head.starts_with(b"#!") || (head.starts_with(b"\x7fELF") && elf_runs_here(&head)) {
         return Ok(());
     }
     Err(Failure::exec(path, libc::ENOEXEC))
+}
+
+/// Whether the ELF header `head` (its first 20 bytes) is an executable or shared object of a
+/// machine this kernel runs natively: another architecture's program (an arm64 image on an
+/// x86_64 host) is the kernel's `ENOEXEC`. Unknown here (another host architecture, a short
+/// read): left to the kernel.
+fn elf_runs_here(head: &[u8]) -> bool {
+    let (Some(&[kind, _]), Some(&[machine_lo, machine_hi])) = (head.get(16..18), head.get(18..20))
+    else {
+        return true;
+    };
+    let machine = u16::from_le_bytes([machine_lo, machine_hi]);
+    // EM_386 and EM_X86_64; EM_ARM and EM_AARCH64 (32-bit compat where the kernel has it).
+    let native: &[u16] = match std::env::consts::ARCH {
+        "x86_64" => &[3, 62],
+        "aarch64" => &[40, 183],
+        _ => return true,
+    };
+    matches!(kind, 2 | 3) && native.contains(&machine)
 }
 
 /// The kernel fails the exec of `program`, with `ENOENT` or `EACCES` named after the

@@ -401,7 +401,16 @@ fn exec_failures_like_runc() {
     )
     .unwrap();
     fs::copy("/usr/bin/true", fx.rootfs().join("bin/dynamic")).unwrap();
-    for name in ["garbage", "bashscript", "dynamic"] {
+    // A program of another architecture (e_machine of an arm64 or an x86_64 ELF).
+    let mut foreign = fs::read("/bin/busybox").unwrap();
+    let other: u16 = if cfg!(target_arch = "aarch64") {
+        62
+    } else {
+        183
+    };
+    foreign[18..20].copy_from_slice(&other.to_le_bytes());
+    fs::write(fx.rootfs().join("bin/foreign"), foreign).unwrap();
+    for name in ["garbage", "bashscript", "dynamic", "foreign"] {
         let exec_mode = std::os::unix::fs::PermissionsExt::from_mode(0o755);
         fs::set_permissions(fx.rootfs().join("bin").join(name), exec_mode).unwrap();
     }
@@ -417,6 +426,7 @@ fn exec_failures_like_runc() {
             "no such file",
         ),
         (json!(["/bin/dynamic"]), "/bin/dynamic", "no such file"),
+        (json!(["/bin/foreign"]), "/bin/foreign", "exec format error"),
     ];
     let mut config = fx.config("true");
     for (args, program, reason) in &cases {
