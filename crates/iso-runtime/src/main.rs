@@ -144,6 +144,14 @@ fn prepare(cli: &Cli) -> Result<(), Error> {
             "--systemd-cgroup (no systemd cgroup driver yet; use an absolute cgroupsPath)",
         ));
     }
+    // As runc: the commands that keep containers create a missing root; those that do not
+    // (features, spec, policy, demo with its own root) leave the default one alone.
+    if matches!(
+        cli.command,
+        Command::Features | Command::Spec { .. } | Command::Policy { .. } | Command::Demo { .. }
+    ) {
+        return Ok(());
+    }
     use std::os::unix::fs::DirBuilderExt;
     std::fs::DirBuilder::new()
         .recursive(true)
