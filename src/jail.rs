@@ -185,6 +185,7 @@ impl Resource {
 /// assert_ne!(iso::jail::RootMethod::PivotRoot, iso::jail::RootMethod::Chroot);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RootMethod {
     /// A new mount namespace, the directory bind-mounted onto itself, `pivot_root`, and the
     /// old root detached: nothing of the host stays reachable.
@@ -205,6 +206,7 @@ pub enum RootMethod {
 /// assert!(matches!(SeccompPolicy::default(), SeccompPolicy::Default));
 /// ```
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub enum SeccompPolicy {
     /// The built-in allow-list, [`iso_seccomp::default_profile`], extended for the kept
     /// capabilities: everything else fails with `EPERM`.

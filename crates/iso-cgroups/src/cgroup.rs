@@ -69,6 +69,7 @@ impl Backoff {
 /// # Ok::<(), iso_cgroups::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FreezerState {
     /// Running normally.
     Thawed,

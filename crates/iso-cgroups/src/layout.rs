@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 /// assert_eq!(Controller::Blkio.v2_name(), Some("io"));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Controller {
     /// CPU time: shares/weight, CFS quota, realtime budget, idle.
     Cpu,

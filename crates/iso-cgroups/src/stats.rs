@@ -20,6 +20,7 @@ use crate::layout::{Controller, Version};
 /// # Ok::<(), iso_cgroups::Error>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Stats {
     /// CPU usage and throttling.
     pub cpu: CpuStats,
@@ -42,6 +43,7 @@ pub struct Stats {
 /// # Ok::<(), iso_cgroups::Error>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct CpuStats {
     /// Total CPU time in nanoseconds.
     pub usage_total_ns: u64,
@@ -72,6 +74,7 @@ pub struct CpuStats {
 /// # Ok::<(), iso_cgroups::Error>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct MemoryStats {
     /// Current usage in bytes.
     pub usage: u64,
@@ -109,6 +112,7 @@ pub struct MemoryStats {
 /// # Ok::<(), iso_cgroups::Error>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct MemoryCounter {
     /// Current usage in bytes.
     pub usage: u64,
@@ -143,6 +147,7 @@ fn counter(dir: &Path, prefix: &str) -> Result<Option<MemoryCounter>> {
 /// # Ok::<(), iso_cgroups::Error>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct PidsStats {
     /// Tasks in the group.
     pub current: u64,
@@ -160,6 +165,7 @@ pub struct PidsStats {
 /// # Ok::<(), iso_cgroups::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct BlkioEntry {
     /// Device major number.
     pub major: u64,
@@ -180,6 +186,7 @@ pub struct BlkioEntry {
 /// # Ok::<(), iso_cgroups::Error>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct BlkioStats {
     /// Bytes transferred.
     pub io_service_bytes: Vec<BlkioEntry>,
@@ -197,6 +204,7 @@ pub struct BlkioStats {
 /// # Ok::<(), iso_cgroups::Error>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct HugetlbStats {
     /// Bytes in use.
     pub usage: u64,

@@ -186,6 +186,7 @@ pub enum SeLinuxStatus {
 
 /// The state of Landlock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum LandlockStatus {
     /// The kernel was built without Landlock (`ENOSYS`).
     NotBuilt,
@@ -214,6 +215,7 @@ impl LandlockStatus {
 
 /// What [`detect`] found: the active modules and the state of the three this crate drives.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MacStatus {
     /// Where the module list came from.
     pub source: Source,

@@ -263,6 +263,7 @@ pub enum EnforcementStatus {
 /// assert_eq!(report.dropped_net, NetAccess::BIND_TCP);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Enforcement {
     /// The kernel's Landlock ABI (0 when unavailable).
     pub abi: u32,

@@ -19,6 +19,7 @@ pub(crate) const CLONE_NEWTIME: i32 = 0x80;
 /// # Ok::<(), iso_ns::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Namespace {
     /// Mount namespace (`CLONE_NEWNS`, `mnt`): the mount table.
     Mount,

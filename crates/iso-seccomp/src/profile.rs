@@ -21,6 +21,7 @@ pub const MAX_ERRNO: u32 = 4094;
 /// assert_eq!(Action::KillProcess.to_string(), "SCMP_ACT_KILL_PROCESS");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Action {
     /// Kill the calling thread (`SECCOMP_RET_KILL_THREAD`); the process dies with SIGSYS if
     /// it was its last thread.
@@ -136,6 +137,7 @@ macro_rules! arches {
         /// ```
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         #[allow(non_camel_case_types)]
+        #[non_exhaustive]
         pub enum Arch {
             /// The architecture this program runs as.
             Native,
@@ -268,6 +270,7 @@ bitflags::bitflags! {
 /// The kernel compares the 64-bit register value. For `MaskedEq` the argument is ANDed
 /// with `mask` and compared with `value`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Op {
     /// `arg != v`
     Ne(u64),
