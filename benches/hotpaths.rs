@@ -113,7 +113,7 @@ fn cgroups(c: &mut Criterion) {
     let parent = format!("/iso-bench/hotpaths-{}", std::process::id());
     let resources = Resources {
         pids: Some(Pids {
-            limit: Limit::Value(64),
+            limit: Some(Limit::Value(64)),
         }),
         ..Resources::default()
     };

@@ -66,7 +66,7 @@ fn demo(cg: &Cgroup, layout: &Layout, pid: Pid) -> Result<bool, Box<dyn std::err
     // Limits first, so the process never runs unconfined inside the group.
     let mut resources = Resources {
         pids: Some(Pids {
-            limit: Limit::Value(PIDS),
+            limit: Some(Limit::Value(PIDS)),
         }),
         memory: Some(Memory {
             limit: Some(Limit::Value(MEMORY)),

@@ -205,7 +205,7 @@ fn cgroup_demo() -> Result<bool, String> {
 fn cgroup_demo_in(cg: &Cgroup) -> Result<bool, String> {
     cg.apply(&Resources {
         pids: Some(Pids {
-            limit: Limit::Value(LIMIT),
+            limit: Some(Limit::Value(LIMIT)),
         }),
         ..Default::default()
     })

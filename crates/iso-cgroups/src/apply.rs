@@ -50,9 +50,9 @@ fn first_existing(dir: &Path, files: &[&'static str]) -> Option<&'static str> {
 
 pub(crate) fn apply(cg: &Cgroup, r: &Resources) -> Result<()> {
     r.validate()?;
-    if let Some(p) = &r.pids {
+    if let Some(limit) = r.pids.and_then(|p| p.limit) {
         let (_, dir) = cg.owner_dir(Controller::Pids, "pids.limit")?;
-        set(&dir, "pids.max", "pids.limit", &p.limit.v2_string())?;
+        set(&dir, "pids.max", "pids.limit", &limit.v2_string())?;
     }
     if let Some(m) = &r.memory {
         memory(cg, m)?;

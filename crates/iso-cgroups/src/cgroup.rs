@@ -337,7 +337,7 @@ impl Cgroup {
     /// use iso_cgroups::{Cgroup, CgroupPath, Layout};
     /// let cg = Cgroup::create(&Layout::detect()?, CgroupPath::new("/iso/doc")?)?;
     /// use iso_cgroups::{Limit, Pids, Resources};
-    /// cg.apply(&Resources { pids: Some(Pids { limit: Limit::Value(0) }), ..Resources::default() })?;
+    /// cg.apply(&Resources { pids: Some(Pids { limit: Some(Limit::Value(0)) }), ..Resources::default() })?;
     /// # Ok::<(), iso_cgroups::Error>(())
     /// ```
     pub fn apply(&self, resources: &Resources) -> Result<()> {

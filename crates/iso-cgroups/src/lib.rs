@@ -52,7 +52,7 @@
 //! let layout = Layout::detect()?;
 //! let cg = Cgroup::create(&layout, CgroupPath::new("/iso/job-42")?)?;
 //! cg.apply(&Resources {
-//!     pids: Some(Pids { limit: Limit::Value(32) }),
+//!     pids: Some(Pids { limit: Some(Limit::Value(32)) }),
 //!     memory: Some(Memory { limit: Some(Limit::Value(64 << 20)), ..Memory::default() }),
 //!     cpu: Some(Cpu { cpus: Some("0".into()), ..Cpu::default() }),
 //!     ..Resources::default()

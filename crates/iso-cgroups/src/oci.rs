@@ -51,7 +51,7 @@ impl TryFrom<&oci::LinuxResources> for Resources {
     /// let oci: oci_spec::runtime::LinuxResources = serde_json::from_str(
     ///     r#"{"pids": {"limit": 0}, "memory": {"limit": -1}}"#).unwrap();
     /// let r = iso_cgroups::Resources::try_from(&oci)?;
-    /// assert_eq!(r.pids.unwrap().limit, iso_cgroups::Limit::Value(0));
+    /// assert_eq!(r.pids.unwrap().limit, Some(iso_cgroups::Limit::Value(0)));
     /// assert_eq!(r.memory.unwrap().limit, Some(iso_cgroups::Limit::Max));
     /// # Ok::<(), iso_cgroups::Error>(())
     /// ```
@@ -59,7 +59,7 @@ impl TryFrom<&oci::LinuxResources> for Resources {
         let mut out = Resources::default();
         if let Some(p) = r.pids() {
             out.pids = Some(Pids {
-                limit: Limit::from_oci_field(p.limit(), "pids.limit")?,
+                limit: Some(Limit::from_oci_field(p.limit(), "pids.limit")?),
             });
         }
         if let Some(m) = r.memory() {

@@ -80,7 +80,7 @@ impl Limit {
 /// use iso_cgroups::{Cgroup, CgroupPath, Layout, Limit, Memory, Pids, Resources};
 /// let cg = Cgroup::create(&Layout::detect()?, CgroupPath::new("/iso/demo")?)?;
 /// cg.apply(&Resources {
-///     pids: Some(Pids { limit: Limit::Value(64) }),
+///     pids: Some(Pids { limit: Some(Limit::Value(64)) }),
 ///     memory: Some(Memory { limit: Some(Limit::Value(256 << 20)), ..Memory::default() }),
 ///     ..Resources::default()
 /// })?;
@@ -111,14 +111,19 @@ pub struct Resources {
 
 /// The `pids` controller.
 ///
+/// Shaped like every controller here: each field is an `Option`, and `None` leaves the
+/// kernel's value alone.
+///
 /// ```
-/// let p = iso_cgroups::Pids { limit: iso_cgroups::Limit::Value(0) };
-/// assert_eq!(p.limit.v2_string(), "0");
+/// use iso_cgroups::{Limit, Pids};
+/// let p = Pids { limit: Some(Limit::Value(0)) };
+/// assert_eq!(p.limit.map(|l| l.v2_string()).as_deref(), Some("0"));
+/// assert_eq!(Pids::default().limit, None); // unset: pids.max stays as it is
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pids {
-    /// Maximum number of tasks; `Value(0)` forbids any new task.
-    pub limit: Limit,
+    /// Maximum number of tasks (`pids.max`); `Value(0)` forbids any new task.
+    pub limit: Option<Limit>,
 }
 
 /// The `memory` controller.

@@ -71,7 +71,7 @@ fn prove_pids(layout: &Layout) {
     let g = test_cgroup(layout, "pids");
     g.0.apply(&Resources {
         pids: Some(Pids {
-            limit: Limit::Value(4),
+            limit: Some(Limit::Value(4)),
         }),
         ..Default::default()
     })
@@ -116,14 +116,16 @@ fn prove_pids(layout: &Layout) {
     // Limit 0 is a real limit: nothing may join by fork, but the value is accepted.
     g.0.apply(&Resources {
         pids: Some(Pids {
-            limit: Limit::Value(0),
+            limit: Some(Limit::Value(0)),
         }),
         ..Default::default()
     })
     .unwrap();
     assert_eq!(g.0.stats().unwrap().pids.limit, Some(0));
     g.0.apply(&Resources {
-        pids: Some(Pids { limit: Limit::Max }),
+        pids: Some(Pids {
+            limit: Some(Limit::Max),
+        }),
         ..Default::default()
     })
     .unwrap();
@@ -813,7 +815,7 @@ fn errors_name_the_field() {
     let g = test_cgroup(&layout, "err");
     let r = Resources {
         pids: Some(Pids {
-            limit: Limit::Value(5),
+            limit: Some(Limit::Value(5)),
         }),
         ..Default::default()
     };
@@ -932,8 +934,8 @@ mod prop {
     }
 
     fn resources() -> impl Strategy<Value = Resources> {
-        let pids = proptest::option::of((0u64..100).prop_map(|v| Pids {
-            limit: Limit::Value(v),
+        let pids = proptest::option::of(proptest::option::of(0u64..100).prop_map(|v| Pids {
+            limit: v.map(Limit::Value),
         }));
         let memory = proptest::option::of(
             (

@@ -26,7 +26,7 @@ fn full_oci_resources_convert() {
     assert_eq!(
         r.pids,
         Some(Pids {
-            limit: Limit::Value(0)
+            limit: Some(Limit::Value(0))
         })
     );
     let m = r.memory.unwrap();
@@ -60,7 +60,7 @@ fn zero_means_unset_except_for_pids() {
     )
     .unwrap();
     let r = Resources::try_from(&oci).unwrap();
-    assert_eq!(r.pids.unwrap().limit, Limit::Value(0));
+    assert_eq!(r.pids.unwrap().limit, Some(Limit::Value(0)));
     let m = r.memory.unwrap();
     assert_eq!((m.limit, m.swap), (None, None));
     let c = r.cpu.unwrap();

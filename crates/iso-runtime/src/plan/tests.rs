@@ -184,7 +184,7 @@ fn resources_are_converted_and_recorded() {
     let p = plan(json!({"linux": {"resources": {"pids": {"limit": 64}}}}));
     let res = p.cgroup.resources.expect("resources");
     assert_eq!(
-        res.pids.map(|p| p.limit),
+        res.pids.and_then(|p| p.limit),
         Some(iso_cgroups::Limit::Value(64))
     );
     assert!(res.devices.is_empty(), "no device list, no default rules");
@@ -217,7 +217,7 @@ fn a_policy_is_applied_and_its_changes_annotated() {
     let p = case.plan(json!({})).unwrap();
     let res = p.cgroup.resources.expect("the policy's pids limit");
     assert_eq!(
-        res.pids.map(|p| p.limit),
+        res.pids.and_then(|p| p.limit),
         Some(iso_cgroups::Limit::Value(100))
     );
     assert!(p
