@@ -224,6 +224,20 @@ impl Error {
     }
 }
 
+impl From<Error> for io::Error {
+    /// The kernel's errno when a system call failed (so `raw_os_error()` is the real one), the
+    /// error's message otherwise ([`iso_sys::into_io_error`]).
+    ///
+    /// ```
+    /// use iso::jail::Jail;
+    /// let err = Jail::new().chroot("/nonexistent-root").prepare().unwrap_err();
+    /// assert_eq!(std::io::Error::from(err).kind(), std::io::ErrorKind::NotFound);
+    /// ```
+    fn from(e: Error) -> io::Error {
+        iso_sys::into_io_error(e.errno(), e)
+    }
+}
+
 /// A failure inside the jail sequence, small and allocation-free so that the child can send
 /// it to the parent through a pipe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

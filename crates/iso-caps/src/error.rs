@@ -149,3 +149,11 @@ pub(crate) fn cap_label(n: u8) -> String {
         None => format!("capability {n}"),
     }
 }
+
+impl From<Error> for std::io::Error {
+    /// The kernel's errno when a system call failed (so `raw_os_error()` is the real one, as a
+    /// `pre_exec` closure needs), the error's message otherwise ([`iso_sys::into_io_error`]).
+    fn from(e: Error) -> std::io::Error {
+        iso_sys::into_io_error(e.errno(), e)
+    }
+}

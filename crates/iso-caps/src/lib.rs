@@ -108,6 +108,8 @@ mod user;
 pub use apply::{ApplyReport, CapConfig, PreparedCaps, SkipReason, Skipped};
 pub use capability::Capability;
 pub use error::Error;
+/// The shared types of `iso-sys` this crate's API uses, so one dependency is enough.
+pub use iso_sys::{procfs::ProcRoot, Error as SysError, InvalidPid, Pid, ProcPid};
 pub use securebits::{keep_caps, no_new_privs, set_keep_caps, set_no_new_privs, SecureBits};
 pub use set::{CapSet, Set, MAX_CAP_NUMBER};
 pub use state::{last_cap, last_cap_in, last_cap_probe, Capabilities};

@@ -322,7 +322,7 @@ impl Cgroup {
     pub fn procs_recursive(&self) -> Result<Vec<Pid>> {
         let mut all = Vec::new();
         for (_, dir) in self.dirs() {
-            collect_procs(&dir, &mut all)?;
+            collect_pids(&dir, "cgroup.procs", &mut all)?;
         }
         all.sort();
         all.dedup();
@@ -446,9 +446,11 @@ impl Cgroup {
     }
 
     /// Kills every process in the cgroup and its descendants and waits until none is
-    /// left. Uses v2 `cgroup.kill` where the kernel has it (one atomic write, no race with
+    /// listed. Uses v2 `cgroup.kill` where the kernel has it (one atomic write, no race with
     /// forks); otherwise freezes, sends SIGKILL to each listed process and thaws, until
-    /// the cgroup is empty.
+    /// `cgroup.procs` is empty. The kernel drops a process from that list as soon as it has
+    /// begun to exit, before it has released its memory and left the cgroup: to wait for
+    /// that too, use [`Cgroup::kill_and_wait`].
     ///
     /// The root cgroup is refused (that would be every process of the host). A caller that
     /// is itself inside the cgroup is killed too.
@@ -502,6 +504,64 @@ impl Cgroup {
         }
     }
 
+    /// Kills like [`Cgroup::kill`], then waits until no task of the sub-tree is left at all
+    /// ([`Cgroup::is_populated`] false): each has finished exiting and released its memory,
+    /// so memory usage has dropped and `rmdir` succeeds at once. A killed process stays
+    /// counted in `pids.current` until its parent reaps it (`wait`): reap your own children
+    /// after this returns. Gives up with [`Error::Timeout`] after a bounded wait.
+    ///
+    /// ```no_run
+    /// use iso_cgroups::{Cgroup, CgroupPath, Layout};
+    /// let cg = Cgroup::create(&Layout::detect()?, CgroupPath::new("/iso/doc")?)?;
+    /// cg.kill_and_wait()?;
+    /// assert!(!cg.is_populated()?);
+    /// cg.delete()?;
+    /// # Ok::<(), iso_cgroups::Error>(())
+    /// ```
+    pub fn kill_and_wait(&self) -> Result<()> {
+        self.kill()?;
+        let mut backoff = Backoff::new();
+        while self.is_populated()? {
+            if !backoff.wait() {
+                return Err(Error::Timeout {
+                    what: "no task left after SIGKILL",
+                    path: PathBuf::from(self.path.as_str()),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether any task (an exiting one included) is still in the cgroup or below it, in any
+    /// hierarchy: v2 `cgroup.events` says `populated 1`, or a v1 `tasks` file lists a
+    /// thread. A cgroup that does not exist is not populated.
+    ///
+    /// ```no_run
+    /// use iso_cgroups::{Cgroup, CgroupPath, Layout};
+    /// let cg = Cgroup::create(&Layout::detect()?, CgroupPath::new("/iso/doc")?)?;
+    /// assert!(!cg.is_populated()?);
+    /// # Ok::<(), iso_cgroups::Error>(())
+    /// ```
+    pub fn is_populated(&self) -> Result<bool> {
+        for (h, dir) in self.dirs() {
+            let populated = match h.version {
+                Version::V2 => match events_say(&dir, "populated 1") {
+                    Err(e) if e.errno() == Some(libc::ENOENT) => false,
+                    other => other?,
+                },
+                Version::V1 => {
+                    let mut tasks = Vec::new();
+                    collect_pids(&dir, "tasks", &mut tasks)?;
+                    !tasks.is_empty()
+                }
+            };
+            if populated {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// Removes the cgroup (and any child cgroups, leaf first) in every hierarchy. `rmdir`
     /// fails with `EBUSY` while the kernel still counts members (a killed task that has not
     /// finished exiting), so it is retried with a bounded backoff. A missing directory is
@@ -541,15 +601,16 @@ fn parse_pids(text: &str) -> impl Iterator<Item = Pid> + '_ {
         .filter_map(Pid::from_raw)
 }
 
-fn collect_procs(dir: &Path, out: &mut Vec<Pid>) -> Result<()> {
-    let file = dir.join("cgroup.procs");
+/// The pids of `list` (`cgroup.procs` or `tasks`) in `dir` and every cgroup below it.
+fn collect_pids(dir: &Path, list: &str, out: &mut Vec<Pid>) -> Result<()> {
+    let file = dir.join(list);
     match std::fs::read_to_string(&file) {
         Ok(text) => out.extend(parse_pids(&text)),
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
         Err(e) => return Err(Error::io("read", file, e)),
     }
     for sub in subdirs(dir)? {
-        collect_procs(&sub, out)?;
+        collect_pids(&sub, list, out)?;
     }
     Ok(())
 }

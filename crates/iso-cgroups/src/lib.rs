@@ -81,6 +81,8 @@ mod stats;
 
 pub use cgroup::{Cgroup, FreezerState};
 pub use error::{Error, Result};
+/// The shared types of `iso-sys` this crate's API uses, so one dependency is enough.
+pub use iso_sys::{Error as SysError, InvalidPid, Pid};
 pub use join::PreparedJoin;
 pub use layout::{parse_mountinfo, CgroupMount, Controller, Hierarchy, Layout, Mode, Version};
 pub use path::{Anchor, CgroupPath};

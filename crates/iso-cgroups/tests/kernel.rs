@@ -295,6 +295,52 @@ fn prove_kill(layout: &Layout) {
     }
 }
 
+/// `kill_and_wait` returns only once no task is left in any hierarchy (v2 `populated 0`, v1
+/// `tasks` empty): children of this test, and grandchildren that the kill orphans. Once all
+/// are reaped, `pids.current` is 0 and `rmdir` succeeds at once.
+fn prove_kill_and_wait(layout: &Layout) {
+    let g = test_cgroup(layout, "killwait");
+    assert!(!g.0.is_populated().unwrap());
+    let quiet = |args: &[&str]| {
+        Command::new(args[0])
+            .args(&args[1..])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut kids: Vec<Child> = (0..3).map(|_| quiet(&["sleep", "100"])).collect();
+    // The shell waits for a line before forking, so that its children are born inside.
+    let mut parent = Command::new("sh")
+        .args(["-c", "read go; sleep 100 & sleep 100 & echo forked; wait"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let gate = parent.stdin.take().unwrap();
+    let mut forked = std::io::BufReader::new(parent.stdout.take().unwrap());
+    kids.push(parent);
+    for k in &kids {
+        g.0.add_process(Pid::from(k)).unwrap();
+    }
+    writeln!(&gate, "go").unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut forked, &mut line).unwrap();
+    assert_eq!(line, "forked\n");
+    assert!(g.0.is_populated().unwrap());
+    g.0.kill_and_wait().unwrap();
+    assert!(!g.0.is_populated().unwrap());
+    for mut k in kids {
+        k.wait().unwrap();
+    }
+    if layout.owner(Controller::Pids).is_some() {
+        // The shell's children were orphaned: their new parent (PID 1) reaps them, not us,
+        // and some inits take a second or more.
+        wait_until("pids.current 0", || g.0.stats().unwrap().pids.current == 0);
+    }
+    g.0.delete().unwrap();
+}
+
 fn prove_join(layout: &Layout) {
     let g = test_cgroup(layout, "join");
     let mut child = spawn(&["sleep", "100"]);
@@ -667,6 +713,12 @@ fn freeze_stops_busy_process() {
 fn kill_leaves_cgroup_empty() {
     let Some(layout) = host() else { return };
     prove_kill(&layout);
+}
+
+#[test]
+fn kill_and_wait_leaves_no_task() {
+    let Some(layout) = host() else { return };
+    prove_kill_and_wait(&layout);
 }
 
 #[test]
@@ -1128,6 +1180,7 @@ fn vm_freeze_and_kill() {
     prove_born_in_v2(&l);
     prove_freeze(&l);
     prove_kill(&l);
+    prove_kill_and_wait(&l);
 }
 
 #[test]

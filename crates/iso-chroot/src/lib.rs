@@ -111,6 +111,8 @@ mod sys;
 pub use dev::{default_devices, Device, DeviceKind, DeviceMode};
 pub use enter::{chroot, enter, is_mount_root, move_root, pivot_root, verify_cwd, EnterMethod};
 pub use error::{Error, Result};
+/// The shared types of `iso-sys` this crate's API uses, so one dependency is enough.
+pub use iso_sys::Error as SysError;
 pub use mask::{Masked, NullDevice};
 pub use mount::{
     remount_readonly, set_propagation, Mount, MountApi, MountFlags, MountKind, Propagation,

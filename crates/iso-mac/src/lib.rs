@@ -81,3 +81,5 @@ pub use detect::{
     MacStatus, SeLinuxStatus, Source,
 };
 pub use error::{Error, Result};
+/// The shared types of `iso-sys` this crate's API uses, so one dependency is enough.
+pub use iso_sys::{procfs::ProcRoot, Error as SysError};

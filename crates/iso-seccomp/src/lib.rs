@@ -88,6 +88,8 @@ pub use bpf::{BpfProgram, MAX_INSTRUCTIONS};
 pub use compile::{library_version, Filter};
 pub use default_profile::{default_profile, NAMESPACE_CLONE_FLAGS};
 pub use error::{Error, Result};
+/// The shared types of `iso-sys` this crate's API uses, so one dependency is enough.
+pub use iso_sys::{InvalidPid, Pid};
 pub use profile::{Action, Arch, Condition, Flags, Op, Profile, SyscallRule, MAX_ERRNO};
 
 /// The README's example, compiled as a doctest so it stays correct.

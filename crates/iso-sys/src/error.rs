@@ -49,3 +49,36 @@ impl Error {
         }
     }
 }
+
+/// Turns an error of an iso crate into a [`std::io::Error`], keeping what matters to the
+/// caller: the raw errno when a system call produced one (so `raw_os_error()` and `kind()` are
+/// the kernel's, and a `pre_exec` closure reports the real errno to the parent), otherwise the
+/// error itself as the message (kind `Other`). Each crate's `From<Error> for io::Error` calls
+/// this; their errors keep the path and operation for callers who want them.
+///
+/// ```
+/// let e = iso_sys::procfs::ProcRoot::open_at("/nonexistent-iso-path").unwrap_err();
+/// let io = iso_sys::into_io_error(e.errno(), e);
+/// assert_eq!(io.raw_os_error(), Some(libc::ENOENT));
+/// ```
+pub fn into_io_error<E>(errno: Option<i32>, error: E) -> io::Error
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    match errno {
+        Some(errno) => io::Error::from_raw_os_error(errno),
+        None => io::Error::other(error),
+    }
+}
+
+impl From<Error> for io::Error {
+    /// See [`into_io_error`]: the errno when there is one, the message otherwise.
+    ///
+    /// ```
+    /// let e = iso_sys::procfs::ProcRoot::open_at("/nonexistent-iso-path").unwrap_err();
+    /// assert_eq!(std::io::Error::from(e).kind(), std::io::ErrorKind::NotFound);
+    /// ```
+    fn from(e: Error) -> io::Error {
+        into_io_error(e.errno(), e)
+    }
+}

@@ -36,6 +36,6 @@ mod openat2;
 mod pid;
 pub mod procfs;
 
-pub use error::Error;
+pub use error::{into_io_error, Error};
 pub use openat2::{openat2, openat2_cstr, Resolve};
-pub use pid::{Pid, ProcPid};
+pub use pid::{InvalidPid, Pid, ProcPid};
