@@ -632,7 +632,7 @@ impl Jail {
         let profile = match &self.seccomp {
             SeccompPolicy::Disabled => None,
             SeccompPolicy::Default => {
-                let names: Vec<String> = self.keep_caps.iter().map(|c| c.to_string()).collect();
+                let names: Vec<&str> = self.keep_caps.iter().map(|c| c.name()).collect();
                 Some(iso_seccomp::default_profile(&names))
             }
             SeccompPolicy::Profile(p) => {

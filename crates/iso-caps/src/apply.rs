@@ -27,7 +27,7 @@ pub enum SkipReason {
 ///
 /// ```
 /// use iso_caps::{CapConfig, Set};
-/// let config = CapConfig::new().names(Set::Effective, ["CAP_CHOWN", "CAP_TYPO"]);
+/// let config = CapConfig::new().names_skip_unknown(Set::Effective, ["CAP_CHOWN", "CAP_TYPO"]);
 /// let skipped = config.skipped();
 /// assert_eq!(skipped.len(), 1);
 /// assert_eq!(skipped[0].to_string(), "skipping unknown capability \"CAP_TYPO\" in the effective set");
@@ -89,9 +89,10 @@ impl ApplyReport {
 /// A full capability configuration (all five sets) to apply to the calling thread, like
 /// OCI's `process.capabilities`.
 ///
-/// Build it from a typed [`Capabilities`] or from names (unknown names are skipped with a
-/// warning, as runc does, rather than failing), then [`apply`](CapConfig::apply) it. Sets not
-/// given are empty, as in OCI.
+/// Build it from a typed [`Capabilities`] or from names (an unknown name is an error with
+/// [`CapConfig::names`]; [`CapConfig::names_skip_unknown`] skips it with a warning, as runc
+/// does for OCI configurations), then [`apply`](CapConfig::apply) it. Sets not given are
+/// empty, as in OCI.
 ///
 /// # The order of application
 ///
@@ -122,9 +123,9 @@ impl ApplyReport {
 ///     "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
 /// ];
 /// let report = CapConfig::new()
-///     .names(Set::Bounding, default)
-///     .names(Set::Effective, default)
-///     .names(Set::Permitted, default)
+///     .names(Set::Bounding, default)?
+///     .names(Set::Effective, default)?
+///     .names(Set::Permitted, default)?
 ///     .apply()?;
 /// for warning in &report.skipped {
 ///     eprintln!("warning: {warning}");
@@ -169,15 +170,41 @@ impl CapConfig {
     }
 
     /// Sets `set` to the capabilities named by `names` (any spelling [`Capability`] parses).
-    /// Unknown names are recorded as [`Skipped`] and reported by [`CapConfig::apply`].
+    /// A name that is no capability is an error naming it ([`Error::UnknownName`]): a typo
+    /// must not silently give a process less (or, in a drop list, more) than meant.
+    ///
+    /// ```
+    /// use iso_caps::{CapConfig, Error, Set};
+    /// let config = CapConfig::new().names(Set::Ambient, ["net_raw"])?;
+    /// assert_eq!(config.capabilities().ambient.to_string(), "CAP_NET_RAW");
+    /// let err = CapConfig::new().names(Set::Ambient, ["CAP_NET_RWA"]).unwrap_err();
+    /// assert!(matches!(err, Error::UnknownName { ref name } if name == "CAP_NET_RWA"));
+    /// # Ok::<(), iso_caps::Error>(())
+    /// ```
+    pub fn names<I, S>(mut self, set: Set, names: I) -> Result<Self, Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let caps = names
+            .into_iter()
+            .map(|name| name.as_ref().parse::<Capability>())
+            .collect::<Result<CapSet, Error>>()?;
+        *self.caps.get_mut(set) = caps;
+        Ok(self)
+    }
+
+    /// Like [`CapConfig::names`], but an unknown name is recorded as [`Skipped`] and reported
+    /// by [`CapConfig::apply`] instead of failing: what runc does with an OCI configuration,
+    /// which may name capabilities newer than this crate.
     ///
     /// ```
     /// use iso_caps::{CapConfig, Set};
-    /// let config = CapConfig::new().names(Set::Ambient, ["net_raw", "CAP_FUTURE_THING"]);
+    /// let config = CapConfig::new().names_skip_unknown(Set::Ambient, ["net_raw", "CAP_FUTURE_THING"]);
     /// assert_eq!(config.capabilities().ambient.to_string(), "CAP_NET_RAW");
     /// assert_eq!(config.skipped().len(), 1);
     /// ```
-    pub fn names<I, S>(mut self, set: Set, names: I) -> Self
+    pub fn names_skip_unknown<I, S>(mut self, set: Set, names: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
@@ -276,10 +303,11 @@ impl CapConfig {
     ///
     /// ```
     /// use iso_caps::{CapConfig, Set};
-    /// let config = CapConfig::new().names(Set::Bounding, ["CAP_CHOWN", "CAP_BPF"]);
+    /// let config = CapConfig::new().names(Set::Bounding, ["CAP_CHOWN", "CAP_BPF"])?;
     /// // CAP_BPF (39) is unknown to a kernel whose last capability is CAP_AUDIT_READ (37).
     /// let prepared = config.prepare_for(37);
     /// assert_eq!(prepared.capabilities().bounding.iter().count(), 1);
+    /// # Ok::<(), iso_caps::Error>(())
     /// ```
     pub fn prepare_for(&self, last: u8) -> PreparedCaps {
         let supported = CapSet::up_to(last);

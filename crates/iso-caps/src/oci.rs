@@ -30,7 +30,7 @@ impl From<&LinuxCapabilities> for CapConfig {
         for (set, caps) in sets {
             // oci-spec prints names without the CAP_ prefix ("NET_RAW"), which we accept.
             let names = caps.iter().flatten().map(|cap| cap.to_string());
-            config = config.names(set, names);
+            config = config.names_skip_unknown(set, names);
         }
         config
     }

@@ -144,9 +144,9 @@ impl UserSwitch {
     /// ```no_run
     /// use iso_caps::{CapConfig, Set, UserSwitch};
     /// let config = CapConfig::new()
-    ///     .names(Set::Bounding, ["CAP_NET_BIND_SERVICE"])
-    ///     .names(Set::Permitted, ["CAP_NET_BIND_SERVICE"])
-    ///     .names(Set::Effective, ["CAP_NET_BIND_SERVICE"]);
+    ///     .names(Set::Bounding, ["CAP_NET_BIND_SERVICE"])?
+    ///     .names(Set::Permitted, ["CAP_NET_BIND_SERVICE"])?
+    ///     .names(Set::Effective, ["CAP_NET_BIND_SERVICE"])?;
     /// UserSwitch::new(1000, 1000).capabilities(config.prepare()?).apply()?;
     /// # Ok::<(), iso_caps::Error>(())
     /// ```

@@ -233,10 +233,12 @@ fn full_config_applies_in_order_and_skips_unsupported() {
         bounding.insert_number(63).map_err(s)?;
         let report = CapConfig::new()
             .set(Set::Bounding, bounding)
-            .names(Set::Effective, default)
-            .names(Set::Permitted, default)
+            .names_skip_unknown(Set::Effective, default)
+            .names_skip_unknown(Set::Permitted, default)
             .names(Set::Inheritable, ["CAP_NET_BIND_SERVICE"])
+            .map_err(s)?
             .names(Set::Ambient, ["cap_net_bind_service"])
+            .map_err(s)?
             .apply()
             .map_err(s)?;
         let expected: CapSet = default[..14].join(",").parse().map_err(s)?;
@@ -456,10 +458,11 @@ fn user_switch_with_full_config_like_an_oci_process() {
         let nbs = ["CAP_NET_BIND_SERVICE"];
         let config = CapConfig::new()
             .names(Set::Bounding, ["CAP_NET_BIND_SERVICE", "CAP_NET_RAW"])
-            .names(Set::Permitted, nbs)
-            .names(Set::Effective, nbs)
-            .names(Set::Inheritable, nbs)
-            .names(Set::Ambient, nbs);
+            .and_then(|c| c.names(Set::Permitted, nbs))
+            .and_then(|c| c.names(Set::Effective, nbs))
+            .and_then(|c| c.names(Set::Inheritable, nbs))
+            .and_then(|c| c.names(Set::Ambient, nbs))
+            .map_err(s)?;
         UserSwitch::new(NOBODY, NOBODY)
             .capabilities(config.prepare().map_err(s)?)
             .apply()

@@ -993,13 +993,9 @@ fn default_resources(d: &Defaults, v: &mut Value, changes: &mut Vec<Change>) {
 /// The built-in seccomp profile for a config without one (allowing what the bounding set
 /// needs).
 fn default_seccomp(v: &mut Value, changes: &mut Vec<Change>) {
-    let caps: Vec<String> = get(v, &["process", "capabilities", "bounding"])
+    let caps: Vec<&str> = get(v, &["process", "capabilities", "bounding"])
         .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|c| c.as_str().map(str::to_owned))
-                .collect()
-        })
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
     let profile = iso_seccomp::default_profile(&caps);
     if let Some(val) = oci_spec::runtime::LinuxSeccomp::try_from(&profile)

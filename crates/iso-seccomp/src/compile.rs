@@ -8,7 +8,7 @@ use libseccomp::{ScmpAction, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, S
 
 use crate::bpf::BpfProgram;
 use crate::error::{Error, Result};
-use crate::profile::{Action, Arch, Condition, Flags, Op, Profile};
+use crate::profile::{Action, Arch, Condition, Flags, Op, Profile, UnknownSyscalls};
 
 /// The highest argument index a syscall has.
 const MAX_ARG: u32 = 5;
@@ -104,8 +104,9 @@ impl std::fmt::Debug for Filter {
 impl Profile {
     /// Compiles the profile with libseccomp.
     ///
-    /// Syscall names unknown on the running architecture are skipped with a
-    /// `tracing::debug!` message (see [`Filter::skipped_syscalls`]); rules whose action is
+    /// A syscall name unknown on the running architecture is an error naming it, or, with
+    /// [`UnknownSyscalls::Skip`] (profiles read from OCI), skipped with a `tracing::debug!`
+    /// message (see [`Filter::skipped_syscalls`]); rules whose action is
     /// the default action are dropped as redundant. Everything else that is wrong is an
     /// error naming the rule index and syscall: an argument index above 5, an errno above
     /// 4095, a conflicting rule libseccomp refuses. Profile-wide problems
@@ -113,10 +114,14 @@ impl Profile {
     /// architecture libseccomp cannot combine) are [`Error::InvalidProfile`].
     ///
     /// ```
-    /// use iso_seccomp::{Action, Condition, Profile, SyscallRule};
+    /// use iso_seccomp::{Action, Condition, Profile, SyscallRule, UnknownSyscalls};
     ///
+    /// let rule = SyscallRule::new(Action::Errno(1), ["no_such_syscall", "getpid"]);
+    /// let err = Profile::new(Action::Allow).rule(rule.clone()).compile().unwrap_err();
+    /// assert!(err.to_string().starts_with("rule 0 (no_such_syscall): unknown syscall"));
     /// let f = Profile::new(Action::Allow)
-    ///     .rule(SyscallRule::new(Action::Errno(1), ["no_such_syscall", "getpid"]))
+    ///     .unknown_syscalls(UnknownSyscalls::Skip)
+    ///     .rule(rule)
     ///     .compile()
     ///     .unwrap();
     /// assert_eq!(f.skipped_syscalls(), ["no_such_syscall"]);
@@ -205,6 +210,9 @@ impl Profile {
                     .entry(name.as_str())
                     .or_insert_with(|| ScmpSyscall::from_name(name).ok());
                 let Some(nr) = nr else {
+                    if self.unknown_syscalls == UnknownSyscalls::Fail {
+                        return Err(invalid(name, unknown_syscall(name)));
+                    }
                     tracing::debug!(syscall = %name, index, "unknown seccomp syscall name skipped");
                     if !skipped.contains(name) {
                         skipped.push(name.clone());
@@ -356,4 +364,16 @@ pub(crate) fn set_no_new_privs() -> Result<()> {
 pub(crate) fn errno() -> i32 {
     // SAFETY: __errno_location returns the calling thread's errno slot.
     unsafe { *libc::__errno_location() }
+}
+
+/// Why a name libseccomp does not know is refused, with the way out.
+fn unknown_syscall(name: &str) -> String {
+    let version = match library_version() {
+        Ok(((major, minor, micro), _)) => format!(" (libseccomp {major}.{minor}.{micro})"),
+        Err(_) => String::new(),
+    };
+    format!(
+        "unknown syscall {name:?} on this architecture{version}; check the spelling, \
+         or use UnknownSyscalls::Skip for syscalls newer than libseccomp"
+    )
 }

@@ -5,7 +5,7 @@
 //! mounts, new namespaces), and give back the privileged calls when the container holds
 //! the capability that the kernel would check anyway.
 
-use crate::profile::{Action, Arch, Condition, Profile, SyscallRule};
+use crate::profile::{Action, Arch, Condition, Profile, SyscallRule, UnknownSyscalls};
 
 /// Calls every container may make. Names the running architecture does not know are
 /// skipped when compiling (32-bit `*32`/`*64` variants, `socketcall`, ...).
@@ -497,18 +497,26 @@ fn native_family() -> &'static [Arch] {
 /// `kexec_file_load`, the keyring (`keyctl`, `add_key`, `request_key`), `userfaultfd`,
 /// `swapon`/`swapoff`, `io_uring_*`, obsolete calls.
 ///
+/// Capability names are matched without regard to case or the `CAP_` prefix; a name this
+/// list does not know adds nothing (so a typo allows less, never more).
+///
 /// ```
 /// use iso_seccomp::{default_profile, Action};
 ///
+/// let none = default_profile(&[]); // no capability: the narrowest profile
 /// let p = default_profile(&["CAP_CHOWN", "CAP_NET_BIND_SERVICE"]);
+/// assert!(p.syscalls.len() >= none.syscalls.len());
 /// assert_eq!(p.default_action, Action::Errno(libc::EPERM as u32));
 /// let filter = p.compile().unwrap();
 /// assert!(filter.to_bpf().unwrap().len() > 100);
 /// ```
-pub fn default_profile<S: AsRef<str>>(capabilities: &[S]) -> Profile {
-    let caps: Vec<String> = capabilities.iter().map(|c| normalise(c.as_ref())).collect();
+pub fn default_profile(capabilities: &[&str]) -> Profile {
+    let caps: Vec<String> = capabilities.iter().map(|c| normalise(c)).collect();
     let has = |c: &str| caps.iter().any(|h| h == c);
-    let mut p = Profile::new(Action::Errno(libc::EPERM as u32));
+    // An allow-list naming syscalls newer than some libseccomp: a name it does not know stays
+    // denied.
+    let mut p =
+        Profile::new(Action::Errno(libc::EPERM as u32)).unknown_syscalls(UnknownSyscalls::Skip);
     for &a in native_family() {
         p = p.arch(a);
     }

@@ -90,7 +90,9 @@ pub use default_profile::{default_profile, NAMESPACE_CLONE_FLAGS};
 pub use error::{Error, Result};
 /// The shared types of `iso-sys` this crate's API uses, so one dependency is enough.
 pub use iso_sys::{InvalidPid, Pid};
-pub use profile::{Action, Arch, Condition, Flags, Op, Profile, SyscallRule, MAX_ERRNO};
+pub use profile::{
+    Action, Arch, Condition, Flags, Op, Profile, SyscallRule, UnknownSyscalls, MAX_ERRNO,
+};
 
 /// The README's example, compiled as a doctest so it stays correct.
 #[cfg(doctest)]

@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::profile::{Action, Condition, Flags, Op, Profile, SyscallRule};
+use crate::profile::{Action, Condition, Flags, Op, Profile, SyscallRule, UnknownSyscalls};
 
 fn oci_err(field: impl Into<String>, reason: impl Into<String>) -> Error {
     Error::Oci {
@@ -65,11 +65,13 @@ impl TryFrom<&LinuxSeccomp> for Profile {
     /// Reads an OCI `linux.seccomp` object. `SCMP_ACT_ERRNO` without `errnoRet` means
     /// `EPERM`; for `SCMP_CMP_MASKED_EQ`, `value` is the mask and `valueTwo` the value.
     fn try_from(s: &LinuxSeccomp) -> Result<Profile> {
+        // OCI profiles name syscalls of newer kernels: skipped, as runc does.
         let mut p = Profile::new(action_from_oci(
             s.default_action(),
             s.default_errno_ret(),
             "defaultAction",
-        )?);
+        )?)
+        .unknown_syscalls(UnknownSyscalls::Skip);
         for a in s.architectures().iter().flatten() {
             let name = json_name(a, "architectures")?;
             p = p.arch(

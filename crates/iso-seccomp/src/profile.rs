@@ -424,6 +424,11 @@ pub struct SyscallRule {
 impl SyscallRule {
     /// A rule for these syscall names, without conditions.
     ///
+    /// Each name is one system call, matched exactly: a rule for `mkdir` does not cover
+    /// `mkdirat`, nor `open` cover `openat` or `openat2`, and libc often calls the `*at`
+    /// variant (glibc's `mkdir()` is `mkdirat` on aarch64 and `open()` is `openat` everywhere).
+    /// Name every variant a rule is meant to catch.
+    ///
     /// ```
     /// let r = iso_seccomp::SyscallRule::new(iso_seccomp::Action::Allow, ["read", "write"]);
     /// assert_eq!(r.names, ["read", "write"]);
@@ -450,6 +455,29 @@ impl SyscallRule {
         self.conditions.push(condition);
         self
     }
+}
+
+/// What [`Profile::compile`] does with a syscall name libseccomp does not know on this
+/// architecture (a typo, or a syscall newer than the installed libseccomp).
+///
+/// ```
+/// use iso_seccomp::{Action, Profile, SyscallRule, UnknownSyscalls};
+/// let p = Profile::new(Action::Allow).rule(SyscallRule::new(Action::Errno(1), ["getpdi"]));
+/// assert_eq!(p.unknown_syscalls, UnknownSyscalls::Fail);
+/// assert!(p.compile().unwrap_err().to_string().contains("unknown syscall \"getpdi\""));
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum UnknownSyscalls {
+    /// Compiling fails with an error naming the rule and the name: a misspelt deny rule
+    /// would otherwise deny nothing. The default of [`Profile::new`].
+    #[default]
+    Fail,
+    /// The name is left out and listed in [`Filter::skipped_syscalls`](crate::Filter::skipped_syscalls),
+    /// as runc does for OCI profiles, which name syscalls of newer kernels. The default for
+    /// profiles read from OCI and for [`default_profile`](crate::default_profile) (an
+    /// allow-list, so a left-out name is denied).
+    Skip,
 }
 
 /// A seccomp profile: a default action, the architectures, flags and the rules; as
@@ -479,6 +507,8 @@ pub struct Profile {
     pub listener_path: Option<PathBuf>,
     /// Opaque data for the seccomp agent (OCI `listenerMetadata`).
     pub listener_metadata: Option<String>,
+    /// Whether a syscall name libseccomp does not know is an error (the default) or skipped.
+    pub unknown_syscalls: UnknownSyscalls,
 }
 
 impl Profile {
@@ -496,7 +526,24 @@ impl Profile {
             syscalls: Vec::new(),
             listener_path: None,
             listener_metadata: None,
+            unknown_syscalls: UnknownSyscalls::Fail,
         }
+    }
+
+    /// Sets what compiling does with unknown syscall names ([`UnknownSyscalls`]).
+    ///
+    /// ```
+    /// use iso_seccomp::{Action, Profile, SyscallRule, UnknownSyscalls};
+    /// let f = Profile::new(Action::Allow)
+    ///     .unknown_syscalls(UnknownSyscalls::Skip)
+    ///     .rule(SyscallRule::new(Action::Errno(1), ["getpdi", "getpid"]))
+    ///     .compile()?;
+    /// assert_eq!(f.skipped_syscalls(), ["getpdi"]);
+    /// # Ok::<(), iso_seccomp::Error>(())
+    /// ```
+    pub fn unknown_syscalls(mut self, unknown: UnknownSyscalls) -> Self {
+        self.unknown_syscalls = unknown;
+        self
     }
 
     /// Adds an architecture.

@@ -70,11 +70,7 @@ fn the_default_profile_translates_its_rules_for_x86() {
         eprintln!("skipped: kernel without IA32 emulation");
         return;
     }
-    let bpf = default_profile::<&str>(&[])
-        .compile()
-        .unwrap()
-        .to_bpf()
-        .unwrap();
+    let bpf = default_profile(&[]).compile().unwrap().to_bpf().unwrap();
     let ended = fork_and_wait(|| {
         if bpf.load().is_err() {
             return 3;

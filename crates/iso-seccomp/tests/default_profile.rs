@@ -13,11 +13,7 @@ const BUSYBOX: &str = "/bin/busybox";
 
 /// Runs `sh -c script` with busybox under the default profile; returns (status, stdout).
 fn busybox_under_default_profile(script: &str) -> (Ended, String) {
-    let bpf = default_profile::<&str>(&[])
-        .compile()
-        .unwrap()
-        .to_bpf()
-        .unwrap();
+    let bpf = default_profile(&[]).compile().unwrap().to_bpf().unwrap();
     let argv_c: Vec<CString> = ["busybox", "sh", "-c", script]
         .iter()
         .map(|s| CString::new(*s).unwrap())

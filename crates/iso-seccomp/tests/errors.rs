@@ -1,6 +1,6 @@
 //! Compile-time validation: what is skipped, what is an error, and how errors name rules.
 
-use iso_seccomp::{Action, Arch, Condition, Error, Profile, SyscallRule};
+use iso_seccomp::{Action, Arch, Condition, Error, Profile, SyscallRule, UnknownSyscalls};
 
 fn rule_error(p: &Profile) -> (usize, String) {
     match p.compile().unwrap_err() {
@@ -9,16 +9,37 @@ fn rule_error(p: &Profile) -> (usize, String) {
     }
 }
 
-#[test]
-fn unknown_syscalls_are_skipped_and_reported() {
-    let f = Profile::new(Action::Allow)
+fn misspelt_deny() -> Profile {
+    Profile::new(Action::Allow)
+        .rule(SyscallRule::new(Action::Errno(1), ["getpid"]))
         .rule(SyscallRule::new(
             Action::Errno(1),
-            ["getpid", "frobnicate", "getppid"],
+            ["getppid", "ptarce", "getppid"],
         ))
+}
+
+#[test]
+fn unknown_syscalls_fail_by_default_naming_the_rule_and_name() {
+    let p = misspelt_deny();
+    assert_eq!(p.unknown_syscalls, UnknownSyscalls::Fail);
+    let err = p.compile().unwrap_err();
+    assert_eq!(rule_error(&p), (1, "ptarce".into()));
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with("rule 1 (ptarce): unknown syscall \"ptarce\" on this architecture"),
+        "{msg}"
+    );
+    assert!(msg.contains("UnknownSyscalls::Skip"), "{msg}");
+    assert_eq!(err.errno(), None);
+}
+
+#[test]
+fn unknown_syscalls_are_skipped_and_reported_when_asked() {
+    let f = misspelt_deny()
+        .unknown_syscalls(UnknownSyscalls::Skip)
         .compile()
         .unwrap();
-    assert_eq!(f.skipped_syscalls(), ["frobnicate"]);
+    assert_eq!(f.skipped_syscalls(), ["ptarce"]);
 }
 
 #[test]

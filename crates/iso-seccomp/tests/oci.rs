@@ -1,7 +1,9 @@
 //! OCI conversions (feature `oci`).
 #![cfg(feature = "oci")]
 
-use iso_seccomp::{default_profile, Action, Arch, Condition, Flags, Op, Profile, SyscallRule};
+use iso_seccomp::{
+    default_profile, Action, Arch, Condition, Flags, Op, Profile, SyscallRule, UnknownSyscalls,
+};
 
 #[test]
 fn parses_an_oci_profile_with_every_field() {
@@ -81,5 +83,25 @@ fn linux_seccomp_round_trips_the_default_profile() {
     assert_eq!(Profile::try_from(&oci).unwrap(), p);
     let p = Profile::new(Action::Trap).rule(SyscallRule::new(Action::Allow, ["read"]));
     let oci = oci_spec::runtime::LinuxSeccomp::try_from(&p).unwrap();
-    assert_eq!(Profile::try_from(&oci).unwrap(), p);
+    // Read back as an OCI profile: unknown names are skipped there.
+    assert_eq!(
+        Profile::try_from(&oci).unwrap(),
+        p.unknown_syscalls(UnknownSyscalls::Skip)
+    );
+}
+
+/// OCI profiles list syscalls of kernels newer than libseccomp: they still compile, as
+/// under runc, and the unknown names are reported.
+#[test]
+fn oci_profiles_skip_unknown_syscalls() {
+    let p = Profile::from_oci_json(
+        r#"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+            {"names": ["read", "syscall_of_linux_9"], "action": "SCMP_ACT_ALLOW"}]}"#,
+    )
+    .unwrap();
+    assert_eq!(p.unknown_syscalls, UnknownSyscalls::Skip);
+    assert_eq!(
+        p.compile().unwrap().skipped_syscalls(),
+        ["syscall_of_linux_9"]
+    );
 }
