@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (.ci/run calls exactly this). Run as root: privileged
 # tests skip otherwise, and fail instead of skipping when ISO_REQUIRE_ROOT=1 (CI sets it).
-#   1. formatting, clippy (warnings are errors), rustdoc (warnings are errors)
+#   1. formatting, clippy (warnings are errors), rustdoc (warnings are errors; the workspace,
+#      then each crate alone as docs.rs builds it)
 #   2. every test on this host's kernel, examples included (cargo nextest), the clients suite
 #      (tests/clients: real Docker, containerd and Podman drive iso-runtime), and the doctests
 #   3. the installed binary (scripts/build-dist.sh: static, size-optimised) passes the runtime
@@ -20,13 +21,19 @@ step "cargo clippy"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 step "cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps --quiet
+# Each published crate alone, with its default features and with all (as docs.rs builds it):
+# a link to a feature-gated item breaks only there.
+for p in iso-sys iso-ns iso-chroot iso-caps iso-cgroups iso-seccomp iso-mac iso-runtime iso-linux; do
+    RUSTDOCFLAGS="-D warnings" cargo doc -p "$p" --no-deps --quiet
+    RUSTDOCFLAGS="-D warnings" cargo doc -p "$p" --all-features --no-deps --quiet
+done
 step "host tests (cargo nextest)"
 cargo build --workspace --all-features --examples --quiet
 cargo nextest run --workspace --all-features --no-fail-fast
 step "clients suite: Docker, containerd (ctr, CRI) and Podman drive iso-runtime (tests/clients)"
 cargo build --workspace --all-features --bins --quiet # the iso-runtime the tests used
 ISO_RUNTIME="$PWD/target/debug/iso-runtime" tests/clients/run.sh
-step "doctests"
+step "doctests (every README included)"
 cargo test --workspace --all-features --doc --quiet
 step "the installed binary (scripts/build-dist.sh): conformance suite, hot-code layout"
 dist=$(scripts/build-dist.sh)

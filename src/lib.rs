@@ -23,6 +23,7 @@
 //! ```
 
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod jail;
 
@@ -33,3 +34,8 @@ pub use iso_mac as mac;
 pub use iso_ns as ns;
 pub use iso_seccomp as seccomp;
 pub use iso_sys as sys;
+
+/// The README's examples, compiled as doctests so they stay correct.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -91,7 +91,16 @@
 //! assert_eq!(caps.effective.iter().collect::<Vec<_>>(), [Capability::NetRaw]);
 //! # Ok::<(), iso_caps::Error>(())
 //! ```
+//!
+//! # Features
+//!
+//! `oci` (off by default): conversions from and to the types of the
+//! [`oci-spec`](https://docs.rs/oci-spec) crate (version 0.10). With it, `oci-spec` is a
+//! *public* dependency: its types appear in this crate's API, so use the same `oci-spec`
+//! version as this crate, and a new major version of `oci-spec` means a new major version of
+//! this crate.
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod apply;
 mod capability;
@@ -117,3 +126,8 @@ pub use user::UserSwitch;
 
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The README's examples, compiled as doctests so they stay correct.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -4,6 +4,7 @@ use oci_spec::runtime::LinuxCapabilities;
 
 use crate::{CapConfig, Set};
 
+#[cfg_attr(docsrs, doc(cfg(feature = "oci")))]
 impl From<&LinuxCapabilities> for CapConfig {
     /// The five sets of an OCI `process.capabilities`; an absent set is empty. Names
     /// `oci-spec` knows and this crate does not are recorded as skipped.

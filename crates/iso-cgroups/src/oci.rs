@@ -37,6 +37,7 @@ fn throttles(list: &Option<Vec<oci::LinuxThrottleDevice>>) -> Vec<ThrottleDevice
         .collect()
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "oci")))]
 impl TryFrom<&oci::LinuxResources> for Resources {
     type Error = Error;
 

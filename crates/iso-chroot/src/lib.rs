@@ -96,6 +96,7 @@
 //! # }
 //! ```
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod copy;
 mod dev;
@@ -119,3 +120,8 @@ pub use mount::{
 };
 pub use prepared::{ApplyStage, PreparedRoot};
 pub use resolve::{Resolver, Root, MAX_SYMLINKS};
+
+/// The README's examples, compiled as doctests so they stay correct.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

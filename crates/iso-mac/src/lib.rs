@@ -64,8 +64,17 @@
 //! println!("{plan}");
 //! ```
 //!
-//! With the `oci` feature, [`oci`] turns an OCI `process` into typed labels.
+//! With the `oci` feature, the `oci` module turns an OCI `process` into typed labels.
+//!
+//! # Features
+//!
+//! `oci` (off by default): conversions from and to the types of the
+//! [`oci-spec`](https://docs.rs/oci-spec) crate (version 0.10). With it, `oci-spec` is a
+//! *public* dependency: its types appear in this crate's API, so use the same `oci-spec`
+//! version as this crate, and a new major version of `oci-spec` means a new major version of
+//! this crate.
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod apparmor;
 mod attr;
@@ -73,6 +82,7 @@ mod detect;
 mod error;
 pub mod landlock;
 #[cfg(feature = "oci")]
+#[cfg_attr(docsrs, doc(cfg(feature = "oci")))]
 pub mod oci;
 pub mod selinux;
 
@@ -83,3 +93,8 @@ pub use detect::{
 pub use error::{Error, Result};
 /// The shared types of `iso-sys` this crate's API uses, so one dependency is enough.
 pub use iso_sys::{procfs::ProcRoot, Error as SysError};
+
+/// The README's examples, compiled as doctests so they stay correct.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

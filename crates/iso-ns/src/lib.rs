@@ -72,6 +72,7 @@
 //! # }
 //! ```
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod error;
 mod idmap;
@@ -90,3 +91,8 @@ pub use namespace::{Namespace, NamespaceSet};
 pub use spawn::{Child, Exec, ExitStatus, Spawn};
 pub use time::{ClockOffset, TimeOffsets};
 pub use uts::{domainname, hostname, set_domainname, set_hostname, UtsName, MAX_UTS_NAME_LEN};
+
+/// The README's examples, compiled as doctests so they stay correct.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

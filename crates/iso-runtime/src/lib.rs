@@ -70,6 +70,7 @@
 //! # Ok::<(), iso_runtime::Error>(())
 //! ```
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod bundle;
 pub mod cli;
@@ -105,3 +106,8 @@ pub use plan::{cgroup_path_for, DEFAULT_CGROUP_PARENT};
 pub use signal::Signal;
 pub use state::{State, Status};
 pub use store::{ContainerDir, ContainerId, Store};
+
+/// The README's examples, compiled as doctests so they stay correct.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -73,6 +73,7 @@ pub enum Error {
     },
     /// An OCI seccomp document could not be converted or parsed.
     #[cfg(feature = "oci")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "oci")))]
     #[error("OCI seccomp {field}: {reason}")]
     Oci {
         /// The OCI field (`defaultAction`, `syscalls[3].args`, ...).

@@ -73,7 +73,16 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # Features
+//!
+//! `oci` (off by default): conversions from and to the types of the
+//! [`oci-spec`](https://docs.rs/oci-spec) crate (version 0.10). With it, `oci-spec` is a
+//! *public* dependency: its types appear in this crate's API, so use the same `oci-spec`
+//! version as this crate, and a new major version of `oci-spec` means a new major version of
+//! this crate.
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod bpf;
 mod compile;

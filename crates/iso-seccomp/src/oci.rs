@@ -59,6 +59,7 @@ fn action_to_oci(a: Action) -> Result<(LinuxSeccompAction, Option<u32>)> {
     Ok((oci, ret))
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "oci")))]
 impl TryFrom<&LinuxSeccomp> for Profile {
     type Error = Error;
 
@@ -120,6 +121,7 @@ impl TryFrom<&LinuxSeccomp> for Profile {
     }
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "oci")))]
 impl TryFrom<&Profile> for LinuxSeccomp {
     type Error = Error;
 
@@ -203,6 +205,7 @@ impl TryFrom<&Profile> for LinuxSeccomp {
     }
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "oci")))]
 impl Profile {
     /// Parses an OCI `linux.seccomp` JSON object (the format of Docker's and Podman's
     /// profile files). Requires the `oci` feature.

@@ -29,6 +29,7 @@
 //! # }
 //! ```
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod error;
 pub mod fd;
@@ -39,3 +40,8 @@ pub mod procfs;
 pub use error::{into_io_error, Error};
 pub use openat2::{openat2, openat2_cstr, Resolve};
 pub use pid::{InvalidPid, Pid, ProcPid};
+
+/// The README's examples, compiled as doctests so they stay correct.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
