@@ -25,6 +25,9 @@ pub struct Exec {
     program: PathBuf,
     args: Vec<OsString>,
     env: Option<Vec<(OsString, OsString)>>,
+    /// Descriptors for fds 0, 1 and 2 (`None`: inherited).
+    stdio: [Option<std::sync::Arc<OwnedFd>>; 3],
+    current_dir: Option<PathBuf>,
 }
 
 impl Exec {
@@ -40,7 +43,56 @@ impl Exec {
             program: program.as_ref().to_path_buf(),
             args: Vec::new(),
             env: None,
+            stdio: [None, None, None],
+            current_dir: None,
         }
+    }
+
+    /// The program's standard input (fd 0): a file, a pipe end, a socket. Inherited when
+    /// not set.
+    ///
+    /// ```
+    /// let cmd = iso_ns::Exec::new("cat").stdin(std::fs::File::open("/dev/null")?);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn stdin(mut self, fd: impl Into<OwnedFd>) -> Self {
+        self.stdio[0] = Some(std::sync::Arc::new(fd.into()));
+        self
+    }
+
+    /// The program's standard output (fd 1). Inherited when not set.
+    ///
+    /// ```
+    /// let (read, write) = std::os::unix::net::UnixStream::pair()?;
+    /// let cmd = iso_ns::Exec::new("hostname").stdout(write);
+    /// # drop(read);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn stdout(mut self, fd: impl Into<OwnedFd>) -> Self {
+        self.stdio[1] = Some(std::sync::Arc::new(fd.into()));
+        self
+    }
+
+    /// The program's standard error (fd 2). Inherited when not set.
+    ///
+    /// ```
+    /// let cmd = iso_ns::Exec::new("ls").stderr(std::fs::File::create("/dev/null")?);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn stderr(mut self, fd: impl Into<OwnedFd>) -> Self {
+        self.stdio[2] = Some(std::sync::Arc::new(fd.into()));
+        self
+    }
+
+    /// The working directory of the program, changed to in the child (so resolved in its
+    /// mount namespace) just before `execve`. The caller's when not set.
+    ///
+    /// ```
+    /// let cmd = iso_ns::Exec::new("pwd").current_dir("/tmp");
+    /// ```
+    pub fn current_dir(mut self, dir: impl AsRef<Path>) -> Self {
+        self.current_dir = Some(dir.as_ref().to_path_buf());
+        self
     }
 
     /// Appends an argument.
@@ -331,10 +383,22 @@ static SPAWN_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 const STEP_READY: u32 = u32::MAX;
 
 /// Steps of the child's setup, reported to the parent by index when one fails.
-const STEPS: [&str; 3] = ["sethostname", "setdomainname", "execve"];
+const STEPS: [&str; 7] = [
+    "sethostname",
+    "setdomainname",
+    "execve",
+    "setresgid",
+    "setresuid",
+    "dup2 (stdio)",
+    "chdir",
+];
 const STEP_HOSTNAME: u32 = 0;
 const STEP_DOMAINNAME: u32 = 1;
 const STEP_EXECVE: u32 = 2;
+const STEP_SETRESGID: u32 = 3;
+const STEP_SETRESUID: u32 = 4;
+const STEP_STDIO: u32 = 5;
+const STEP_CHDIR: u32 = 6;
 
 /// Creates a child process in new namespaces and runs a program or a closure there.
 ///
@@ -354,14 +418,17 @@ const STEP_EXECVE: u32 = 2;
 ///    `/proc/CHILD/uid_map`, `setgroups` and `gid_map` ([`UidMap::write`]); then it lets the
 ///    child go. (A process cannot write a useful map for itself: before the map exists it
 ///    has no ids in the new namespace.)
-/// 4. The child sets the hostname and domain name, and execs the program or runs the
-///    closure.
+/// 4. The child sets the hostname and domain name, switches to its uid and gid inside the
+///    namespace ([`Spawn::uid`], [`Spawn::gid`]: root when the maps map 0), and execs the
+///    program (with its stdio and working directory, see [`Exec`]) or runs the closure.
 /// 5. Failures in the child before the user's code runs come back to [`Spawn::exec`] as
 ///    [`Error::ChildSetup`] with the step and the errno (through a close-on-exec pipe).
 ///
 /// ```no_run
 /// use iso_ns::{Exec, GidMap, Namespace, NamespaceSet, Spawn, UidMap};
 /// let namespaces = NamespaceSet::from([Namespace::User, Namespace::Pid, Namespace::Uts]);
+/// // As root: ids 0-65535 inside are 100000-165535 outside; the child runs as uid 0 inside
+/// // (the map maps 0), so it prints "sandbox", "0" and "1".
 /// let mut child = Spawn::new(namespaces)
 ///     .uid_map(UidMap::single(0, 100000, 65536)?)
 ///     .gid_map(GidMap::single(0, 100000, 65536)?)
@@ -381,6 +448,8 @@ pub struct Spawn {
     user_ns: Option<std::sync::Arc<OwnedFd>>,
     cgroup: Option<std::sync::Arc<OwnedFd>>,
     force_clone: bool,
+    uid: Option<u32>,
+    gid: Option<u32>,
 }
 
 /// Everything the child touches, prepared in the parent before the clone.
@@ -391,6 +460,9 @@ struct Prepared<'a> {
     report_write: RawFd,
     hostname: Option<&'a UtsName>,
     domainname: Option<&'a UtsName>,
+    /// The gid and uid to switch to (`setresgid`, then `setresuid`).
+    gid: Option<u32>,
+    uid: Option<u32>,
 }
 
 impl Spawn {
@@ -430,6 +502,56 @@ impl Spawn {
     pub fn gid_map(mut self, map: GidMap) -> Self {
         self.gid_map = Some(map);
         self
+    }
+
+    /// The uid the child switches to (`setresuid`, after the maps are written and the
+    /// hostname is set), as seen inside its user namespace. Without it, a program started
+    /// with [`Spawn::exec`] and a uid map that maps 0 becomes 0 (root in its namespace);
+    /// otherwise the child keeps its uid, which shows as the overflow uid 65534 inside when
+    /// the map does not cover it. A closure ([`Spawn::run`]) keeps its uid unless this is
+    /// set: it may have work to do as its outside identity first (a runtime's init joins
+    /// cgroup v1 hierarchies, whose files belong to the host's root), then switch itself.
+    ///
+    /// ```no_run
+    /// use iso_ns::{Exec, Namespace, Spawn, UidMap, GidMap};
+    /// // uid 1000 inside (100000 + 1000 outside), with no capability left.
+    /// let mut child = Spawn::new(Namespace::User.into())
+    ///     .uid_map(UidMap::single(0, 100000, 65536)?)
+    ///     .gid_map(GidMap::single(0, 100000, 65536)?)
+    ///     .uid(1000)
+    ///     .gid(1000)
+    ///     .exec(&Exec::new("id"))?;
+    /// child.wait()?;
+    /// # Ok::<(), iso_ns::Error>(())
+    /// ```
+    pub fn uid(mut self, uid: u32) -> Self {
+        self.uid = Some(uid);
+        self
+    }
+
+    /// The gid the child switches to (`setresgid`, before the uid), as for [`Spawn::uid`]:
+    /// without it, a program gets 0 when the gid map maps 0. Supplementary groups are left
+    /// as they are.
+    ///
+    /// ```
+    /// let spawn = iso_ns::Spawn::new(iso_ns::Namespace::User.into()).gid(0);
+    /// ```
+    pub fn gid(mut self, gid: u32) -> Self {
+        self.gid = Some(gid);
+        self
+    }
+
+    /// The uid and gid the child switches to: the ones set, or, for a program, 0 where the
+    /// map maps 0.
+    fn ids(&self, is_exec: bool) -> (Option<u32>, Option<u32>) {
+        let root_if_mapped = |outside: Option<u32>| outside.filter(|_| is_exec).map(|_| 0);
+        let uid = self
+            .uid
+            .or_else(|| root_if_mapped(self.uid_map.as_ref()?.to_outside(0)));
+        let gid = self
+            .gid
+            .or_else(|| root_if_mapped(self.gid_map.as_ref()?.to_outside(0)));
+        (uid, gid)
     }
 
     /// The hostname to set in the child's new UTS namespace (requires [`Namespace::Uts`]).
@@ -607,7 +729,22 @@ impl Spawn {
         argv_ptrs.push(std::ptr::null());
         let mut envp_ptrs: Vec<*const libc::c_char> = envp.iter().map(|e| e.as_ptr()).collect();
         envp_ptrs.push(std::ptr::null());
+        let cwd = match &cmd.current_dir {
+            Some(dir) => Some(cstring("current_dir", dir.as_os_str())?),
+            None => None,
+        };
+        let stdio: [Option<RawFd>; 3] =
+            std::array::from_fn(|i| cmd.stdio[i].as_deref().map(AsRawFd::as_raw_fd));
         let exec = || -> i32 {
+            if redirect_stdio(&stdio).is_err() {
+                return STEP_STDIO as i32;
+            }
+            if let Some(dir) = &cwd {
+                // SAFETY: dir is a NUL-terminated C string prepared before the clone.
+                if unsafe { libc::chdir(dir.as_ptr()) } != 0 {
+                    return STEP_CHDIR as i32;
+                }
+            }
             // Exec keeps ignored signals ignored and the mask as it is; Rust ignores SIGPIPE.
             // SAFETY: signal and sigprocmask are async-signal-safe and only reset this process.
             unsafe {
@@ -619,10 +756,10 @@ impl Spawn {
             // SAFETY: path, argv and envp are NUL-terminated arrays of valid C strings that
             // were built before the clone and live in this (copied) address space.
             unsafe { libc::execve(path.as_ptr(), argv_ptrs.as_ptr(), envp_ptrs.as_ptr()) };
-            -1
+            STEP_EXECVE as i32
         };
-        // SAFETY: the closure only resets signals and calls execve, all async-signal-safe,
-        // on data prepared above.
+        // SAFETY: the closure only duplicates fds, changes directory, resets signals and
+        // calls execve, all async-signal-safe, on data prepared above.
         unsafe { self.start(exec, true) }
     }
 
@@ -668,7 +805,10 @@ impl Spawn {
             (None, None)
         };
         let (report_read, report_write) = pipe()?;
+        let (uid, gid) = self.ids(is_exec);
         let prepared = Prepared {
+            uid,
+            gid,
             go_read: go_read.as_ref().map(|fd| fd.as_raw_fd()),
             go_write: go_write.as_ref().map(|fd| fd.as_raw_fd()),
             report_read: report_read.as_raw_fd(),
@@ -1097,9 +1237,22 @@ unsafe fn child_main<F: FnOnce() -> i32>(prepared: &Prepared<'_>, f: F, is_exec:
             fail(STEP_DOMAINNAME, e);
         }
     }
+    if let Some(gid) = prepared.gid {
+        // SAFETY: setresgid is async-signal-safe and changes only this process.
+        if unsafe { libc::setresgid(gid, gid, gid) } != 0 {
+            fail(STEP_SETRESGID, io::Error::last_os_error());
+        }
+    }
+    if let Some(uid) = prepared.uid {
+        // SAFETY: setresuid is async-signal-safe and changes only this process.
+        if unsafe { libc::setresuid(uid, uid, uid) } != 0 {
+            fail(STEP_SETRESUID, io::Error::last_os_error());
+        }
+    }
     if is_exec {
-        f();
-        fail(STEP_EXECVE, io::Error::last_os_error());
+        // The exec closure returns the step that failed, with errno still set.
+        let step = f();
+        fail(step as u32, io::Error::last_os_error());
     }
     // The setup is done: say so explicitly (end-of-file could be delayed by a copy of the
     // pipe in some other process).
@@ -1113,6 +1266,29 @@ unsafe fn child_main<F: FnOnce() -> i32>(prepared: &Prepared<'_>, f: F, is_exec:
     let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or(101);
     // SAFETY: _exit ends the child without running the parent's atexit handlers.
     unsafe { libc::_exit(code) }
+}
+
+/// In the child before `execve`: makes `stdio[i]` fd `i`. Each source is first copied above
+/// 2 (close-on-exec), so that a source that is itself 0, 1 or 2 is not overwritten by an
+/// earlier `dup2`; `dup2` then gives fds 0-2 without close-on-exec. System calls only.
+fn redirect_stdio(stdio: &[Option<RawFd>; 3]) -> io::Result<()> {
+    let mut copies: [RawFd; 3] = [-1; 3];
+    for (copy, fd) in copies.iter_mut().zip(stdio) {
+        if let Some(fd) = fd {
+            // SAFETY: fcntl(F_DUPFD_CLOEXEC) on a descriptor we hold; async-signal-safe.
+            *copy = unsafe { libc::fcntl(*fd, libc::F_DUPFD_CLOEXEC, 3) };
+            if *copy < 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+    }
+    for (target, copy) in (0..).zip(copies) {
+        // SAFETY: dup2 onto 0-2 from a descriptor we hold; async-signal-safe.
+        if copy >= 0 && unsafe { libc::dup2(copy, target) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 fn pipe() -> Result<(OwnedFd, OwnedFd)> {

@@ -802,3 +802,104 @@ fn new_namespaces_inside_a_joined_user_namespace_belong_to_it() {
         "{err}"
     );
 }
+
+/// Runs `script` with `sh` in a child of `spawn`, its stdin from `input`, its stdout into a
+/// pipe and its working directory `dir`; returns what it printed.
+fn exec_output(spawn: &Spawn, script: &str, input: &str, dir: &str) -> String {
+    let (in_read, mut in_write) = pipe();
+    in_write.write_all(input.as_bytes()).unwrap();
+    drop(in_write);
+    let (mut out_read, out_write) = pipe();
+    let mut child = spawn
+        .exec(
+            &Exec::new("/bin/sh")
+                .args(["-c", script])
+                .stdin(in_read)
+                .stdout(out_write)
+                .current_dir(dir),
+        )
+        .unwrap();
+    let mut out = String::new();
+    out_read.read_to_string(&mut out).unwrap();
+    assert!(child.wait().unwrap().success(), "{script}: {out}");
+    out
+}
+
+/// As root, a map of 0 to an unprivileged uid: the child becomes 0 inside (its own uid 0
+/// outside is not in the map, so without the switch it would be the overflow uid 65534);
+/// `uid` and `gid` choose other ids; stdio and the working directory reach the program.
+#[test]
+fn spawn_switches_ids_inside_and_sets_stdio_and_cwd() {
+    if !iso_testutil::root_or_skip() {
+        return;
+    }
+    let maps = || {
+        Spawn::new(Namespace::User.into())
+            .uid_map(UidMap::single(0, 100000, 2).unwrap())
+            .gid_map(GidMap::single(0, 100000, 2).unwrap())
+    };
+    let script = "id -u; id -g; pwd; cat";
+    let out = exec_output(&maps(), script, "from stdin\n", "/tmp");
+    assert_eq!(out, "0\n0\n/tmp\nfrom stdin\n");
+    let out = exec_output(&maps().uid(1).gid(1), script, "", "/");
+    assert_eq!(out, "1\n1\n/\n");
+    // A map without 0: the child keeps its uid, unmapped (65534 inside).
+    let unmapped = Spawn::new(Namespace::User.into())
+        .uid_map(UidMap::single(1, 100001, 1).unwrap())
+        .gid_map(GidMap::single(1, 100001, 1).unwrap());
+    assert_eq!(exec_output(&unmapped, "id -u", "", "/"), "65534\n");
+    // Failures name the step and keep the errno; the child is reaped.
+    let err = maps()
+        .exec(&Exec::new("/bin/true").current_dir("/nonexistent-iso-dir"))
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::ChildSetup { step: "chdir", .. }),
+        "{err}"
+    );
+    assert_eq!(err.errno(), Some(libc::ENOENT));
+    let err = maps().uid(5).exec(&Exec::new("/bin/true")).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::ChildSetup {
+                step: "setresuid",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(err.errno(), Some(libc::EINVAL));
+}
+
+/// A closure keeps its ids unless asked (it may need its outside identity first), and
+/// switches when `uid`/`gid` are set.
+#[test]
+fn spawn_run_keeps_ids_unless_set() {
+    if !iso_testutil::root_or_skip() {
+        return;
+    }
+    let ids_inside = |spawn: Spawn| {
+        let (report_read, mut report) = pipe();
+        let body = move || {
+            // SAFETY: getters without preconditions.
+            let ids = unsafe { (libc::geteuid(), libc::getegid()) };
+            let _ = writeln!(report, "{} {}", ids.0, ids.1);
+            0
+        };
+        // SAFETY: the closure makes system calls and formats into a pipe; this test
+        // process may have other threads, but the closure allocates nothing itself.
+        let mut child = unsafe { spawn.run(body) }.unwrap();
+        let mut out = String::new();
+        let mut report_read = report_read;
+        report_read.read_to_string(&mut out).unwrap();
+        assert!(child.wait().unwrap().success());
+        out
+    };
+    let maps = || {
+        Spawn::new(Namespace::User.into())
+            .uid_map(UidMap::single(0, 100000, 1).unwrap())
+            .gid_map(GidMap::single(0, 100000, 1).unwrap())
+    };
+    assert_eq!(ids_inside(maps()), "65534 65534\n");
+    assert_eq!(ids_inside(maps().uid(0).gid(0)), "0 0\n");
+}
