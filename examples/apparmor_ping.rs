@@ -38,6 +38,13 @@ fn profile() -> iso::mac::Result<Profile> {
 }
 
 fn main() -> ExitCode {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!(
+            "apparmor_ping: run me as root (loading an AppArmor profile needs CAP_MAC_ADMIN)"
+        );
+        return ExitCode::FAILURE;
+    }
     let profile = match profile() {
         Ok(p) => p,
         Err(e) => {

@@ -17,6 +17,11 @@ const PIDS: u64 = 16;
 const MEMORY: u64 = 64 << 20;
 
 fn main() -> ExitCode {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("cgroups: run me as root (creating a cgroup needs root)");
+        return ExitCode::FAILURE;
+    }
     match run() {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => {

@@ -2,15 +2,19 @@
 //! PHP-FPM's `chroot` and `user` settings do per pool, with [`iso::jail`].
 //!
 //! The master runs as root. For each pool (`pool-a`, `pool-b`) it creates a directory (the
-//! pool's root, holding only a `greeting` file), a TCP listener on 127.0.0.1 and a report
-//! pipe, prepares a jail, and forks one worker. The worker enters the jail in this order:
-//! its own network, IPC and UTS namespaces (the hostname is the pool's name), `pivot_root`
-//! into the pool directory, the pool's unprivileged uid/gid (no supplementary groups, no
-//! capabilities), `no_new_privs`, every fd closed except its listener and report pipe, and
-//! the default seccomp profile last.
+//! pool's root, holding a `greeting` file and the host's `/etc` bound read-only, as a pool
+//! that needs its resolver and time zone files would), a TCP listener on 127.0.0.1 and a
+//! report pipe, prepares a jail, and forks one worker. The worker enters the jail in this
+//! order: its own mount, network, IPC and UTS namespaces (the hostname is the pool's name),
+//! `pivot_root` into the pool directory, the pool's unprivileged uid/gid (no supplementary
+//! groups, no capabilities), `no_new_privs`, every fd closed except its listener and report
+//! pipe, and the default seccomp profile last.
 //!
-//! The worker then tries to break out, and reports each result on its pipe:
-//! read `/etc/shadow`, open a raw socket, mount a tmpfs, and regain root with `setuid(0)`.
+//! The worker then tries to break out, and reports each result on its pipe: read
+//! `/etc/shadow` (it is there, but the worker is no longer root and holds no
+//! `CAP_DAC_OVERRIDE`: `EACCES`), open a raw socket, mount a tmpfs, and regain root with
+//! `setuid(0)`. A file that is simply missing (`ENOENT`) would prove nothing, so it counts
+//! as a failure of the example.
 //! Finally it answers one request: it echoes the line it receives, prefixed with its pool's
 //! greeting (read from `/greeting` inside its root).
 //!
@@ -121,6 +125,7 @@ fn start_worker(base: &Path, pool: &'static Pool) -> Result<Running, String> {
     std::fs::create_dir(&root).map_err(|e| format!("mkdir {}: {e}", root.display()))?;
     std::fs::write(root.join("greeting"), format!("hello from {}", pool.name))
         .map_err(|e| format!("write greeting: {e}"))?;
+    std::fs::create_dir(root.join("etc")).map_err(|e| format!("mkdir etc: {e}"))?;
 
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
     let port = listener.local_addr().map_err(|e| e.to_string())?.port();
@@ -131,6 +136,7 @@ fn start_worker(base: &Path, pool: &'static Pool) -> Result<Running, String> {
         .namespaces(NamespaceSet::from([Namespace::Net, Namespace::Ipc]))
         .hostname(pool.name)
         .pivot_root(&root)
+        .bind_ro("/etc", "/etc")
         .user(pool.uid, pool.gid)
         .rlimit(Resource::Nofile, 16, 16)
         .rlimit(Resource::Core, 0, 0)
@@ -189,6 +195,10 @@ fn worker(prepared: PreparedJail, listener: &TcpListener, mut report: File) -> !
             Ok(()) => {
                 all_denied = false;
                 format!("ALLOWED {what}")
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                all_denied = false;
+                format!("FAIL {what}: nothing to deny ({e})")
             }
             Err(e) => format!("denied {what}: {e}"),
         };

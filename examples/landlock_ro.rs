@@ -18,6 +18,11 @@ use std::process::{Command, ExitCode, Stdio};
 use iso::mac::landlock::{Compat, FsAccess, Ruleset};
 
 fn main() -> ExitCode {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("landlock_ro: run me as root (the point is that Landlock stops even root)");
+        return ExitCode::FAILURE;
+    }
     let abi = iso::mac::landlock_status();
     println!("landlock_ro: kernel Landlock status: {abi:?}");
     if abi.abi() == 0 {

@@ -80,6 +80,11 @@ fn prepare_child() -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("newpid: run me as root (new PID and mount namespaces need CAP_SYS_ADMIN)");
+        return ExitCode::FAILURE;
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (program, program_args) = match args.split_first() {
         Some((program, rest)) => (program.clone(), rest.to_vec()),

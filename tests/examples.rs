@@ -68,7 +68,7 @@ examples!(
     seccomp_notify,
     landlock_ro,
     apparmor_ping,
-    fpm_jail,
+    fpm_jail => ["denied read /etc/shadow: Permission denied"],
     ulimit,
     namespaces_tour,
     runtime_chain => [

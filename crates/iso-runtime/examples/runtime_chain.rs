@@ -21,7 +21,7 @@
 //! from the host's in every kind the bundle asked for, they sit in the container's cgroup,
 //! and the init holds nothing but stdin, stdout and stderr (nothing of the runtime leaked).
 //! The container, its cgroup and the temporary directory are removed at the end.
-//! Run as root: `cargo run --example runtime_chain`.
+//! Run as root: `cargo run -p iso-runtime --example runtime_chain`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -43,7 +43,7 @@ fn main() -> ExitCode {
     }
     // The runtime's init runs this program's code inside the container until it executes
     // the container's program: run from a copy that no container can write (CVE-2019-5736).
-    if let Err(e) = iso::chroot::exe::ensure_sealed() {
+    if let Err(e) = iso_chroot::exe::ensure_sealed() {
         eprintln!("runtime_chain: {e}");
         return ExitCode::FAILURE;
     }

@@ -3,9 +3,9 @@
 //! cgroup, resolving a path inside a root, and parsing a bundle's config.json.
 //!
 //! ```text
-//! cargo bench --bench hotpaths            # all (the cgroup group needs root)
-//! cargo bench --bench hotpaths -- seccomp # only benchmarks whose id contains "seccomp"
-//! cargo test --bench hotpaths             # each benchmark once, as a check (no timing)
+//! cargo bench -p iso-bench --bench hotpaths            # all (the cgroup group needs root)
+//! cargo bench -p iso-bench --bench hotpaths -- seccomp # only benchmarks whose id contains "seccomp"
+//! cargo test -p iso-bench --bench hotpaths             # each benchmark once, as a check (no timing)
 //! ```
 //!
 //! criterion warms each benchmark up, samples it, and prints the time per iteration with a
