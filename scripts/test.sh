@@ -2,7 +2,7 @@
 # The whole test suite, as CI runs it (.ci/run calls exactly this). Run as root: privileged
 # tests skip otherwise, and fail instead of skipping when ISO_REQUIRE_ROOT=1 (CI sets it).
 #   1. formatting, clippy (warnings are errors), rustdoc (warnings are errors; the workspace,
-#      then each crate alone as docs.rs builds it)
+#      then each crate alone as docs.rs builds it), the public API against api/*.txt
 #   2. every test on this host's kernel, examples included (cargo nextest), the clients suite
 #      (tests/clients: real Docker, containerd and Podman drive iso-runtime), and the doctests
 #   3. the installed binary (scripts/build-dist.sh: static, size-optimised) passes the runtime
@@ -27,6 +27,8 @@ for p in iso-sys iso-ns iso-chroot iso-caps iso-cgroups iso-seccomp iso-mac iso-
     RUSTDOCFLAGS="-D warnings" cargo doc -p "$p" --no-deps --quiet
     RUSTDOCFLAGS="-D warnings" cargo doc -p "$p" --all-features --no-deps --quiet
 done
+step "public API: each published crate against its snapshot in api/ (scripts/public-api.sh)"
+scripts/public-api.sh
 step "host tests (cargo nextest)"
 cargo build --workspace --all-features --examples --quiet
 cargo nextest run --workspace --all-features --no-fail-fast
