@@ -27,6 +27,11 @@
 //! - **Arguments are registers.** A filter compares 64-bit register values ([`Op`]); it
 //!   cannot follow pointers, so path- or struct-based policy (`clone3`'s flags, `open`'s
 //!   path) needs notify or an LSM.
+//! - **A rule names one syscall, exactly.** `mkdir` and `mkdirat` are two system calls (and
+//!   libc may call either for `mkdir()`), as are `open`, `openat` and `openat2`: a deny rule
+//!   must name every variant. A name the running architecture does not have is an error
+//!   when compiling ([`UnknownSyscalls::Fail`], the default), so a typo cannot turn a deny
+//!   rule into nothing; OCI profiles skip such names ([`UnknownSyscalls::Skip`]).
 //! - **TSYNC.** A filter applies to the calling thread; [`Flags::TSYNC`] installs it on all
 //!   threads of the process atomically, or fails if one already diverged.
 //!
