@@ -59,7 +59,14 @@ def args(a):
 
 
 def path(p):
-    return name_of(p["path"]) + args(p.get("args"))
+    """A path by its last segment, qualified by its crate when it is another crate's
+    (`std::Error` is io's, `core::Error` the trait): stable when private modules move."""
+    name = name_of(p["path"])
+    summary = data["paths"].get(str(p.get("id")))
+    if summary and summary["crate_id"] != 0:
+        crate = data["external_crates"].get(str(summary["crate_id"]), {}).get("name")
+        name = f"{crate}::{name}" if crate else name
+    return name + args(p.get("args"))
 
 
 def bounds(bs):

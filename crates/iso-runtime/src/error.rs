@@ -202,3 +202,19 @@ pub(crate) fn io_err(
     let path = path.into();
     move |e| Error::io(op, path, e)
 }
+
+impl From<Error> for io::Error {
+    /// The kernel's errno when a system call failed (so `raw_os_error()` is the real one), the
+    /// error's message otherwise ([`iso_sys::into_io_error`]).
+    ///
+    /// ```
+    /// let e = iso_runtime::Error::Init {
+    ///     step: "chdir /nope".into(),
+    ///     source: std::io::Error::from_raw_os_error(libc::ENOENT),
+    /// };
+    /// assert_eq!(std::io::Error::from(e).kind(), std::io::ErrorKind::NotFound);
+    /// ```
+    fn from(e: Error) -> io::Error {
+        iso_sys::into_io_error(e.errno(), e)
+    }
+}
