@@ -31,6 +31,7 @@ use iso_ns::NsFd;
 
 use crate::hooks::{run_hooks, HookEnv, HookKind};
 use crate::plan::{InitSetup, PlannedMount, ProcessPlan, RootfsPlan};
+use crate::state::WAITING_INIT_NAME;
 use crate::Error;
 
 /// `create` → child: carry on.
@@ -196,6 +197,12 @@ pub(crate) fn run(mut plan: InitPlan, channels: InitChannels) -> i32 {
         setup(&mut plan, &mut report, &mut go).and_then(|()| check_program(&plan.setup.proc))
     {
         send_failure(&mut report, &f);
+        return 1;
+    }
+    // The name is how `state` and `list` tell a waiting init without waking it; taken
+    // before "ready", so that `create` returns with the container reading as created.
+    // SAFETY: prctl with a NUL-terminated static string.
+    if unsafe { libc::prctl(libc::PR_SET_NAME, WAITING_INIT_NAME.as_ptr(), 0, 0, 0) } != 0 {
         return 1;
     }
     if report.write_all(&[MSG_READY]).is_err() {
