@@ -7,7 +7,6 @@
 #   mapping at each start, libseccomp inside (libseccomp.a from libseccomp-dev);
 # - packed relative relocations (DT_RELR): the start-up relocation table shrinks from about
 #   250 KB to a few KB;
-# - no unwind tables for our code (panics abort: nothing unwinds; 0.3 MB less .eh_frame);
 # - the functions a container's life runs laid out together, first in .text
 #   (scripts/link-ordered.sh with scripts/hot-functions.txt): what a start maps of the
 #   binary is then about the size of that code, not of the whole binary;
@@ -29,7 +28,7 @@ if [ ! -f "$static_lib" ]; then
   exit 1
 fi
 target_dir=${CARGO_TARGET_DIR:-$repo/target}
-rustflags="-C force-unwind-tables=no -C target-feature=+crt-static -C link-arg=-Wl,-z,pack-relative-relocs"
+rustflags="-C target-feature=+crt-static -C link-arg=-Wl,-z,pack-relative-relocs"
 hot=$repo/scripts/hot-functions.txt
 if [ -f "$hot" ]; then
   # Named by content: RUSTFLAGS change, and cargo relinks, exactly when the list does.
