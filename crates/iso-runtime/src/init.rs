@@ -444,7 +444,8 @@ fn make_mounts(
 }
 
 /// Moves the child into the container's cgroup in the v1 hierarchies (it was born in the v2
-/// one), after the transient CPU affinity that OCI applies before the cgroup.
+/// one), after the transient CPU affinity that OCI applies before the cgroup; then sets the
+/// memory policy, within the nodes the cgroup allows.
 fn join_cgroup(proc: &ProcessPlan, cgroup_v1: &iso_cgroups::PreparedJoin) -> Result<(), Failure> {
     if let Some(set) = &proc.affinity_initial {
         crate::process::set_affinity(set)
@@ -463,7 +464,14 @@ fn join_cgroup(proc: &ProcessPlan, cgroup_v1: &iso_cgroups::PreparedJoin) -> Res
             source.raw_os_error().unwrap_or(0),
         ),
         _ => Failure::from(e),
-    })
+    })?;
+    if let Some(policy) = &proc.mem_policy {
+        crate::process::set_mem_policy(policy).map_err(Failure::io(
+            "linux.memoryPolicy: set_mempolicy (a node not online, or a mode or flag this \
+             kernel lacks?)",
+        ))?;
+    }
+    Ok(())
 }
 
 /// Makes the cgroup namespace, whose root is the cgroup we are in.
