@@ -34,7 +34,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-bin=$("$repo/scripts/build-dist.sh")
+bin=$("$repo/scripts/build-dist.sh" --unstripped) # with its symbols
 rustc -O --edition 2021 -o "$work/hotlist" "$repo/benches/lifecycle/hotlist.rs"
 mkdir -p "$work/bundle/rootfs/bin"
 cp /bin/busybox "$work/bundle/rootfs/bin/"

@@ -1,25 +1,29 @@
 #!/bin/bash
-# Container lifecycle benchmark: iso-runtime against runc and crun (issue 11).
+# Container lifecycle benchmark: iso-runtime against runc and crun (issues 11 and 24).
 #
-#   sudo benches/lifecycle.sh [--quick] [--runs N] [--warmup N] [--block N] [--containers N] [--no-build] [--profile]
+#   sudo benches/lifecycle.sh [--quick] [--runs N] [--warmup N] [--block N] [--containers N] [--parallel N] [--no-build] [--profile]
 #
 # Needs root. Installs hyperfine, runc, crun, busybox-static, jq and time with apt-get when
 # missing, builds iso-runtime as installed (scripts/build-dist.sh), builds one busybox bundle and measures the
-# three runtimes (and a kernel lower bound) scenario by scenario with hyperfine. Prints a
-# table and writes target/bench/lifecycle-<UTC time>.{json,md} (plus lifecycle-latest.*).
+# three runtimes (and a kernel lower bound) scenario by scenario with hyperfine, all of them
+# run directly (no wrapper) inside ONE private mount namespace this script enters once, so
+# every runtime runs under identical conditions. Prints a table and writes
+# target/bench/lifecycle-<UTC time>.{json,md} (plus lifecycle-latest.*).
 # Everything it creates lives under /tmp/iso-bench-* (state roots included: nothing in /run)
 # and under the cgroup parent /iso-bench/; all of it is removed on exit, even on failure.
 # See benches/README.md.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-RUNS=50 WARMUP=3 NCONT=100 BUILD=1 MODE=full BLOCK=1 PROFILE=0
+ARGV=("$@")
+RUNS=50 WARMUP=3 NCONT=1000 NPAR=8 BUILD=1 MODE=full BLOCK=1 PROFILE=0
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) MODE=quick RUNS=10 WARMUP=1 NCONT=20 ;;
     --runs) RUNS=$2; shift ;;
     --warmup) WARMUP=$2; shift ;;
     --containers) NCONT=$2; shift ;;
+    --parallel) NPAR=$2; shift ;;
     --block) BLOCK=$2; shift ;;
     --no-build) BUILD=0 ;;
     --profile) PROFILE=1 ;;
@@ -32,6 +36,25 @@ done
 log() { printf '== %s\n' "$*" >&2; }
 die() { printf 'lifecycle.sh: %s\n' "$*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "must run as root (containers with cgroups and namespaces)"
+
+# ---- one mount namespace for every runtime ---------------------------------------------
+# crun 1.8 refuses a hybrid cgroup host whose cgroup2 controllers file is not empty (here the
+# cgroup2 mount owns hugetlb). Rather than wrapping crun alone (a cost only crun would pay on
+# every call), the whole benchmark runs in one private mount namespace, entered once here,
+# where an empty file is bind-mounted over that file: every runtime, the floor included,
+# then runs directly under the same conditions. Propagation is private: the host's mount
+# table never sees it, and it is gone when the script exits.
+CONTROLLERS=/sys/fs/cgroup/unified/cgroup.controllers
+if [ -z "${ISO_BENCH_IN_NS:-}" ]; then
+  ISO_BENCH_IN_NS=1 exec unshare --mount --propagation private "$0" "${ARGV[@]}"
+fi
+NS_NOTE="all runtimes run directly inside one private mount namespace"
+if [ -n "$(cat "$CONTROLLERS" 2>/dev/null)" ]; then # (kernfs files all have size 0)
+  EMPTY=$(mktemp /tmp/iso-bench-empty-XXXXXX)
+  mount --bind "$EMPTY" "$CONTROLLERS"
+  rm -f "$EMPTY" # the bind mount keeps the inode
+  NS_NOTE="$NS_NOTE, with an empty cgroup2 controllers file (for crun 1.8 on this hybrid host)"
+fi
 
 # ---- dependencies ---------------------------------------------------------------------
 need=()
@@ -87,13 +110,10 @@ trap 'exit 130' INT TERM
 # ---- binaries --------------------------------------------------------------------------
 log "building the helper (benches/lifecycle/isobench.rs)"
 rustc -O --edition 2021 -o "$W/bin/isobench" "$REPO/benches/lifecycle/isobench.rs"
-ln -s isobench "$W/bin/crun-hybrid"
 IB=$W/bin/isobench
-: > "$W/empty"
-export ISO_BENCH_CRUN=$CRUN ISO_BENCH_EMPTY=$W/empty
 
 ISO_TARGET=${ISO_BENCH_TARGET_DIR:-$REPO/target-bench}
-ISO_BIN=$ISO_TARGET/$(rustc -vV | sed -n 's/^host: //p')/dist/iso-runtime
+ISO_BIN=$ISO_TARGET/$(rustc -vV | sed -n 's/^host: //p')/dist/installed/iso-runtime
 ISO_BUILD_ERR=
 if [ "$BUILD" = 1 ]; then
   log "building iso-runtime (scripts/build-dist.sh, CARGO_TARGET_DIR=$ISO_TARGET)"
@@ -104,7 +124,7 @@ fi
 [ -x "$ISO_BIN" ] || ISO_BUILD_ERR=${ISO_BUILD_ERR:-"no binary at $ISO_BIN"}
 if [ -n "$ISO_BUILD_ERR" ]; then log "iso-runtime unavailable: $ISO_BUILD_ERR"; else RT[iso-runtime]=$ISO_BIN; fi
 RT[runc]=$RUNC
-RT[crun]=$W/bin/crun-hybrid
+RT[crun]=$CRUN
 
 # ---- bundle ----------------------------------------------------------------------------
 log "building the busybox rootfs and bundles"
@@ -243,24 +263,52 @@ RSS_RUN[floor]=$(rss floor "$IB" floor "$R")
 
 for n in "${NAMES[@]}"; do [ -z "${RT[$n]:-}" ] || rtc "$n" delete --force "$TAG-one" >/dev/null 2>&1 || true; done
 
-# ---- scenario: NCONT containers alive: list and state ----------------------------------
-log "starting $NCONT sleeping containers per runtime"
-margs=() qargs=()
+# ---- scenarios: NCONT containers alive, created then running ---------------------------
+# First all NCONT are created (their inits wait for `start`): list and state of created
+# containers, and the create of one more. Then all are started: list and state again.
+log "creating $NCONT containers per runtime"
+cargs=() dargs=() nargs=() margs=() qargs=()
 declare -A SETUP_MS
 mid=$TAG-many-$((NCONT / 2))
 for n in "${NAMES[@]}"; do
-  avail "$n" "list-$NCONT" || { avail "$n" "state-$NCONT" || true; continue; }
+  avail "$n" "list-created-$NCONT" || continue
   t0=$(date +%s%N) ok=1
   for i in $(seq 1 "$NCONT"); do
     bundle "many-$n-$i" /bin/sleep 3600
-    if ! start_sleeper "$n" "$TAG-many-$i" "$W/b/many-$n-$i"; then
-      fail "list-$NCONT" "$n" "container $i of $NCONT: $(head -c 200 "$W/smoke.err")"
-      fail "state-$NCONT" "$n" "container $i of $NCONT could not be started"
+    if ! rtc "$n" create --bundle "$W/b/many-$n-$i" "$TAG-many-$i" </dev/null >/dev/null 2>"$W/smoke.err"; then
+      for s in list-created state-created create-alive list state; do
+        fail "$s-$NCONT" "$n" "create of container $i of $NCONT: $(head -c 200 "$W/smoke.err")"
+      done
       ok=0; break
     fi
   done
   [ $ok = 1 ] || continue
   SETUP_MS[$n]=$(( ($(date +%s%N) - t0) / 1000000 ))
+  smoke "list-created-$NCONT" "$n" rtc "$n" list && cargs+=(-n "$n" "${RT[$n]} --root ${ROOT[$n]} list")
+  smoke "state-created-$NCONT" "$n" rtc "$n" state "$mid" && dargs+=(-n "$n" "${RT[$n]} --root ${ROOT[$n]} state $mid")
+  id=$TAG-one-more
+  if smoke "create-alive-$NCONT" "$n" rtc "$n" create --bundle "$W/b/sleep" "$id"; then
+    rtc "$n" delete --force "$id" >/dev/null 2>&1 || true
+    nargs+=(--prepare "$IB ok ${RT[$n]} --root ${ROOT[$n]} delete --force $id"
+            -n "$n" "${RT[$n]} --root ${ROOT[$n]} create --bundle $W/b/sleep $id")
+  fi
+done
+hf "list-created-$NCONT" "${cargs[@]}"
+hf "state-created-$NCONT" "${dargs[@]}"
+hf "create-alive-$NCONT" "${nargs[@]}"
+log "starting the $NCONT containers"
+for n in "${NAMES[@]}"; do
+  [ -n "${SETUP_MS[$n]:-}" ] || continue
+  rtc "$n" delete --force "$TAG-one-more" >/dev/null 2>&1 || true
+  ok=1
+  for i in $(seq 1 "$NCONT"); do
+    rtc "$n" start "$TAG-many-$i" 2>"$W/smoke.err" || { ok=0; break; }
+  done
+  if [ $ok = 0 ]; then
+    fail "list-$NCONT" "$n" "start of container $i: $(head -c 200 "$W/smoke.err")"
+    fail "state-$NCONT" "$n" "start of container $i failed"
+    continue
+  fi
   smoke "list-$NCONT" "$n" rtc "$n" list && margs+=(-n "$n" "${RT[$n]} --root ${ROOT[$n]} list")
   smoke "state-$NCONT" "$n" rtc "$n" state "$mid" && qargs+=(-n "$n" "${RT[$n]} --root ${ROOT[$n]} state $mid")
 done
@@ -285,11 +333,18 @@ for n in "${NAMES[@]}"; do
   for i in $(seq 1 "$NCONT"); do rtc "$n" delete --force "$TAG-many-$i" >/dev/null 2>&1 || true; done
 done
 
-# ---- crun wrapper overhead (so crun's numbers can be read without it) ------------------
-hf crun-wrapper -n crun-direct "$CRUN --version" -n crun-hybrid "$W/bin/crun-hybrid --version"
+# ---- scenario: NPAR concurrent runs in one state root (lock contention) ----------------
+args=()
+for n in "${NAMES[@]}"; do
+  avail "$n" "run-x$NPAR" || continue
+  for i in $(seq 1 "$NPAR"); do bundle "par-$n-$i" /bin/true; done # a cgroup each
+  smoke "run-x$NPAR" "$n" "$IB" parallel "$NPAR" "${RT[$n]}" "${ROOT[$n]}" "$W/b/par-$n" "$TAG-par" || continue
+  args+=(-n "$n" "$IB parallel $NPAR ${RT[$n]} ${ROOT[$n]} $W/b/par-$n $TAG-par")
+done
+hf "run-x$NPAR" "${args[@]}"
 
 # ---- report ----------------------------------------------------------------------------
-SCEN=(cycle run create state list-1 "list-$NCONT" "state-$NCONT" crun-wrapper)
+SCEN=(cycle run create state list-1 "list-created-$NCONT" "state-created-$NCONT" "create-alive-$NCONT" "list-$NCONT" "state-$NCONT" "run-x$NPAR")
 size() { [ -n "${1:-}" ] && [ -e "$1" ] && stat -c %s "$(readlink -f "$1")" || echo null; }
 num() { [ -n "${1:-}" ] && echo "$1" || echo null; }
 {
@@ -311,7 +366,7 @@ num() { [ -n "${1:-}" ] && echo "$1" || echo null; }
 
 jq -n --slurpfile sc "$W/scen.json" \
   --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg mode "$MODE" \
-  --argjson runs "$RUNS" --argjson warmup "$WARMUP" --argjson ncont "$NCONT" \
+  --argjson runs "$RUNS" --argjson warmup "$WARMUP" --argjson ncont "$NCONT" --argjson npar "$NPAR" --arg ns "$NS_NOTE" \
   --arg kernel "$(uname -r)" --arg cpu "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')" \
   --argjson nproc "$(nproc)" --arg load "$LOAD_START -> $(cut -d' ' -f1-3 /proc/loadavg)" --arg cgroups "$(if [ -f /sys/fs/cgroup/cgroup.controllers ]; then echo v2; elif [ -d /sys/fs/cgroup/unified ]; then echo hybrid; else echo v1; fi)" \
   --arg iso_v "$( [ -n "${RT[iso-runtime]:-}" ] && "$ISO_BIN" --version 2>/dev/null | head -1 || echo unavailable)" \
@@ -326,7 +381,7 @@ jq -n --slurpfile sc "$W/scen.json" \
   --argjson l_crun "$(num "${LISTED[crun]:-}")" \
   --argjson u_iso "$(num "${SETUP_MS[iso-runtime]:-}")" --argjson u_runc "$(num "${SETUP_MS[runc]:-}")" \
   --argjson u_crun "$(num "${SETUP_MS[crun]:-}")" \
-  '{date: $date, mode: $mode, runs: $runs, warmup: $warmup, containers: $ncont,
+  '{date: $date, mode: $mode, runs: $runs, warmup: $warmup, containers: $ncont, parallel: $npar, conditions: $ns,
     machine: {kernel: $kernel, cpu: $cpu, nproc: $nproc, cgroups: $cgroups, loadavg: $load},
     versions: {"iso-runtime": $iso_v, iso_git: $iso_git, runc: $runc_v, crun: $crun_v},
     binary_bytes: {"iso-runtime": $s_iso, runc: $s_runc, crun: $s_crun},

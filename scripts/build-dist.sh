@@ -9,10 +9,14 @@
 #   250 KB to a few KB;
 # - the functions a container's life runs laid out together, first in .text
 #   (scripts/link-ordered.sh with scripts/hot-functions.txt): what a start maps of the
-#   binary is then about the size of that code, not of the whole binary.
+#   binary is then about the size of that code, not of the whole binary;
+# - installed stripped (what distributions ship): the symbols, which the layout check and
+#   the hot-function tracer read, go to iso-runtime.debug beside it, named by a
+#   .gnu_debuglink section so that gdb and perf still find them.
 #
-#   scripts/build-dist.sh [--install]     # prints the binary's path; --install copies it to
-#                                         # /usr/local/bin/iso-runtime
+#   scripts/build-dist.sh [--install]     # prints the stripped binary's path; --install
+#                                         # copies it to /usr/local/bin/iso-runtime
+#   scripts/build-dist.sh --unstripped    # prints the path of the linked binary, symbols in
 # CARGO_TARGET_DIR is honoured. Building needs an explicit --target (so that the static flags
 # do not reach proc macros), hence the host triple in the output path.
 set -euo pipefail
@@ -40,7 +44,18 @@ fi
     cargo build -q --profile dist -p iso-runtime --bin iso-runtime \
     --target "$host" --target-dir "$target_dir"
 )
-bin=$target_dir/$host/dist/iso-runtime
+linked=$target_dir/$host/dist/iso-runtime
+if [ "${1:-}" = --unstripped ]; then
+  echo "$linked"
+  exit 0
+fi
+out=$target_dir/$host/dist/installed
+mkdir -p "$out"
+bin=$out/iso-runtime
+objcopy --only-keep-debug "$linked" "$bin.debug.new"
+objcopy --strip-all --add-gnu-debuglink="$bin.debug.new" "$linked" "$bin.new"
+mv "$bin.debug.new" "$bin.debug"
+mv "$bin.new" "$bin"
 if [ "${1:-}" = --install ]; then
   install -m 0755 "$bin" /usr/local/bin/iso-runtime
   bin=/usr/local/bin/iso-runtime

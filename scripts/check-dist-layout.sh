@@ -5,10 +5,12 @@
 # there, spread over the whole binary). And that the list is not stale: at least 85% of the
 # names on it must still be functions of the binary (else: sudo benches/hot-functions.sh).
 #
-#   scripts/check-dist-layout.sh BIN
+#   scripts/check-dist-layout.sh BIN     (a stripped BIN: its symbols from BIN.debug)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-nm -n --defined-only --demangle "$1" | awk -v list=scripts/hot-functions.txt '
+symbols=$1
+[ -f "$1.debug" ] && symbols=$1.debug
+nm -n --defined-only --demangle "$symbols" | awk -v list=scripts/hot-functions.txt '
   BEGIN { while ((getline name < list) > 0) if (!(name in hot)) { hot[name] = 1; listed++ } }
   $2 ~ /^[tTwW]$/ {
     text++; name = $0; sub(/^[^ ]+ [^ ]+ /, "", name); sub(/::h[0-9a-f]+$/, "", name)

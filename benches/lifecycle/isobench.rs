@@ -8,21 +8,17 @@
 //! isobench ok CMD ARGS...               run CMD quietly, always exit 0
 //! isobench floor ROOTFS                   lower bound: new pid/net/ipc/uts/mount namespaces,
 //!                                         pivot_root into ROOTFS, exec /bin/true
-//! crun-hybrid ARGS...                     (argv[0] = crun-hybrid) run $ISO_BENCH_CRUN with
-//!                                         an empty cgroup.controllers for cgroup2 (see below)
+//! isobench parallel N RUNTIME ROOT BUNDLE ID
+//!                                         N `RUNTIME run` at once, of bundles BUNDLE-1..BUNDLE-N
+//!                                         as ids ID-1..ID-N; waits for all: lock contention
+//!                                         in the state root
 //! ```
 //!
 //! `cycle` is what a shim does: it makes itself a child subreaper, so the container's init,
 //! orphaned when `RUNTIME create` exits, is reparented to it and its exit is seen with a
 //! blocking `waitpid` (no polling of `state`).
-//!
-//! `crun-hybrid`: crun 1.8 refuses to run on a hybrid cgroup host when
-//! `/sys/fs/cgroup/unified/cgroup.controllers` is not empty. The wrapper enters a private
-//! mount namespace (propagation private, so nothing reaches the host's mount table),
-//! bind-mounts an empty file over that file and execs crun: one process, no shell.
 
 use std::ffi::{c_char, c_int, c_long, c_ulong, c_void, CString};
-use std::os::unix::ffi::OsStrExt;
 use std::process::{Command, ExitCode, Stdio};
 
 extern "C" {
@@ -72,16 +68,13 @@ fn die(msg: &str) -> ! {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
-    let name = args
-        .first()
-        .and_then(|a| a.rsplit('/').next())
-        .unwrap_or("isobench");
-    if name == "crun-hybrid" {
-        crun_hybrid(&args[1..]);
-    }
     match args.get(1).map(String::as_str) {
         Some("cycle") if args.len() == 6 => cycle(&args[2], &args[3], &args[4], &args[5]),
         Some("floor") if args.len() == 3 => floor(&args[2]),
+        Some("parallel") if args.len() == 7 => match args[2].parse() {
+            Ok(n) => parallel(n, &args[3], &args[4], &args[5], &args[6]),
+            Err(_) => die(&format!("parallel: {:?} is not a count", args[2])),
+        },
         // Used as a hyperfine --prepare step that may fail (delete of an absent container).
         Some("ok") if args.len() > 2 => {
             let _ = Command::new(&args[2])
@@ -93,7 +86,8 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         _ => {
-            eprintln!("usage: isobench cycle RUNTIME ROOT ID BUNDLE | floor ROOTFS | ok CMD...");
+            eprintln!("usage: isobench cycle RUNTIME ROOT ID BUNDLE | floor ROOTFS | \
+                 parallel N RUNTIME ROOT BUNDLE ID | ok CMD...");
             ExitCode::from(2)
         }
     }
@@ -225,53 +219,27 @@ fn floor(rootfs: &str) -> ExitCode {
     }
 }
 
-fn crun_hybrid(args: &[String]) -> ! {
-    let crun = std::env::var("ISO_BENCH_CRUN").unwrap_or_else(|_| "/usr/bin/crun".into());
-    let controllers = "/sys/fs/cgroup/unified/cgroup.controllers";
-    let needs_hack = std::fs::read_to_string(controllers)
-        .map(|s| !s.trim().is_empty())
-        .unwrap_or(false);
-    let crun_c = cstr(&crun);
-    if needs_hack {
-        let empty = std::env::var_os("ISO_BENCH_EMPTY")
-            .unwrap_or_else(|| die("ISO_BENCH_EMPTY (an empty file) is not set"));
-        let empty = CString::new(empty.as_bytes()).unwrap_or_else(|_| die("ISO_BENCH_EMPTY"));
-        let target = cstr(controllers);
-        let slash = cstr("/");
-        let null = std::ptr::null::<c_char>();
-        // SAFETY: plain syscalls on valid C strings; the namespace is private to this
-        // process (and crun after exec), and propagation is made private before the bind.
-        unsafe {
-            if unshare(CLONE_NEWNS) != 0 {
-                die("unshare(CLONE_NEWNS)");
-            }
-            if mount(
-                null,
-                slash.as_ptr(),
-                null,
-                MS_REC | MS_PRIVATE,
-                std::ptr::null(),
-            ) != 0
-            {
-                die("mount(/, MS_REC|MS_PRIVATE)");
-            }
-            if mount(
-                empty.as_ptr(),
-                target.as_ptr(),
-                null,
-                MS_BIND,
-                std::ptr::null(),
-            ) != 0
-            {
-                die("bind mount over cgroup.controllers");
-            }
-        }
+/// `n` runs of the bundles `{bundle}-{i}` started together; succeeds when every one exited 0.
+fn parallel(n: usize, rt: &str, root: &str, bundle: &str, id: &str) -> ExitCode {
+    let children: Vec<_> = (1..=n)
+        .map(|i| {
+            Command::new(rt)
+                .args(["--root", root, "run", "--bundle"])
+                .arg(format!("{bundle}-{i}"))
+                .arg(format!("{id}-{i}"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .spawn()
+        })
+        .collect();
+    let mut ok = true;
+    for child in children {
+        ok &= child.and_then(|mut c| c.wait()).is_ok_and(|s| s.success());
     }
-    let mut cargs: Vec<CString> = vec![cstr("crun")];
-    cargs.extend(args.iter().map(|a| cstr(a)));
-    let mut argv: Vec<*const c_char> = cargs.iter().map(|c| c.as_ptr()).collect();
-    argv.push(std::ptr::null());
-    // SAFETY: argv is a NULL-terminated array of valid C strings that outlive the call.
-    unsafe { execv(crun_c.as_ptr(), argv.as_ptr()) };
-    die(&format!("execv {crun}"))
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("isobench: one of {n} parallel `{rt} run` failed");
+        ExitCode::from(1)
+    }
 }

@@ -381,15 +381,15 @@ impl CreateArgs {
 /// The process of `exec --process`: a process without `user` runs as uid and gid 0 (as
 /// with runc), one without `env` with an empty environment; unknown capability names are
 /// left out with a warning.
-fn exec_process(data: &[u8]) -> serde_json::Result<oci_spec::runtime::Process> {
-    let mut value: serde_json::Value = serde_json::from_slice(data)?;
+fn exec_process(data: &[u8]) -> Result<oci_spec::runtime::Process, String> {
+    let mut value: serde_json::Value = serde_json::from_slice(data).map_err(|e| e.to_string())?;
     if let Some(object) = value.as_object_mut() {
         object
             .entry("user")
             .or_insert_with(|| serde_json::json!({"uid": 0, "gid": 0}));
     }
     crate::bundle::warn_unknown_capabilities(crate::bundle::strip_unknown_capabilities(&mut value));
-    serde_json::from_value(value)
+    crate::bundle::parse_value(&value)
 }
 
 impl ExecArgs {
@@ -416,9 +416,9 @@ impl ExecArgs {
         let process: oci_spec::runtime::Process = match &a.process {
             Some(path) => {
                 let data = crate::bundle::read_config_file(path)?;
-                exec_process(&data).map_err(|e| Error::Config {
+                exec_process(&data).map_err(|reason| Error::Config {
                     path: path.clone(),
-                    reason: e.to_string(),
+                    reason,
                 })?
             }
             None => {
@@ -662,10 +662,10 @@ impl UpdateArgs {
         if let Some(v) = a.pids_limit {
             set("pids", "limit", json!(v));
         }
-        serde_json::from_value(doc).map_err(|e| Error::InvalidArgument {
+        crate::bundle::parse_value(&doc).map_err(|reason| Error::InvalidArgument {
             what: "--resources",
             value: String::new(),
-            reason: e.to_string(),
+            reason,
         })
     }
 }

@@ -137,6 +137,15 @@ pub fn features() -> Value {
             "selinux": {"enabled": true},
             "intelRdt": {"enabled": false},
             "mountExtensions": {"idmap": {"enabled": false}},
+            // The values `linux.memoryPolicy` accepts (whether the kernel has a mode, it
+            // says at `create`).
+            "memoryPolicy": {
+                "modes": ["MPOL_DEFAULT", "MPOL_BIND", "MPOL_INTERLEAVE",
+                          "MPOL_WEIGHTED_INTERLEAVE", "MPOL_PREFERRED", "MPOL_PREFERRED_MANY",
+                          "MPOL_LOCAL"],
+                "flags": ["MPOL_F_NUMA_BALANCING", "MPOL_F_RELATIVE_NODES",
+                          "MPOL_F_STATIC_NODES"],
+            },
         },
         "annotations": {
             "org.opencontainers.runtime-spec.features.runtime": "iso-runtime",

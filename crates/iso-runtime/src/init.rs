@@ -31,6 +31,7 @@ use iso_ns::NsFd;
 
 use crate::hooks::{run_hooks, HookEnv, HookKind};
 use crate::plan::{InitSetup, PlannedMount, ProcessPlan, RootfsPlan};
+use crate::state::WAITING_INIT_NAME;
 use crate::Error;
 
 /// `create` → child: carry on.
@@ -196,6 +197,12 @@ pub(crate) fn run(mut plan: InitPlan, channels: InitChannels) -> i32 {
         setup(&mut plan, &mut report, &mut go).and_then(|()| check_program(&plan.setup.proc))
     {
         send_failure(&mut report, &f);
+        return 1;
+    }
+    // The name is how `state` and `list` tell a waiting init without waking it; taken
+    // before "ready", so that `create` returns with the container reading as created.
+    // SAFETY: prctl with a NUL-terminated static string.
+    if unsafe { libc::prctl(libc::PR_SET_NAME, WAITING_INIT_NAME.as_ptr(), 0, 0, 0) } != 0 {
         return 1;
     }
     if report.write_all(&[MSG_READY]).is_err() {
@@ -437,7 +444,8 @@ fn make_mounts(
 }
 
 /// Moves the child into the container's cgroup in the v1 hierarchies (it was born in the v2
-/// one), after the transient CPU affinity that OCI applies before the cgroup.
+/// one), after the transient CPU affinity that OCI applies before the cgroup; then sets the
+/// memory policy, within the nodes the cgroup allows.
 fn join_cgroup(proc: &ProcessPlan, cgroup_v1: &iso_cgroups::PreparedJoin) -> Result<(), Failure> {
     if let Some(set) = &proc.affinity_initial {
         crate::process::set_affinity(set)
@@ -456,7 +464,14 @@ fn join_cgroup(proc: &ProcessPlan, cgroup_v1: &iso_cgroups::PreparedJoin) -> Res
             source.raw_os_error().unwrap_or(0),
         ),
         _ => Failure::from(e),
-    })
+    })?;
+    if let Some(policy) = &proc.mem_policy {
+        crate::process::set_mem_policy(policy).map_err(Failure::io(
+            "linux.memoryPolicy: set_mempolicy (a node not online, or a mode or flag this \
+             kernel lacks?)",
+        ))?;
+    }
+    Ok(())
 }
 
 /// Makes the cgroup namespace, whose root is the cgroup we are in.

@@ -195,7 +195,8 @@ impl Runtime {
             .map_err(|e| record_err(id, e))?;
         let new = serde_json::to_value(resources).map_err(|e| record_err(id, e))?;
         merge(&mut merged, &new);
-        record.resources = Some(serde_json::from_value(merged).map_err(|e| record_err(id, e))?);
+        record.resources =
+            Some(crate::bundle::parse_value(&merged).map_err(|e| record_err(id, e))?);
         dir.save(&record)
     }
 

@@ -1,11 +1,11 @@
 //! Process attributes that no primitive crate covers yet: scheduler (`sched_setattr(2)`),
-//! I/O priority (`ioprio_set(2)`), CPU affinity (`sched_setaffinity(2)`) and the execution
-//! domain (`personality(2)`). Each is converted from the configuration before the clone and
+//! I/O priority (`ioprio_set(2)`), CPU affinity (`sched_setaffinity(2)`), the NUMA memory
+//! policy (`set_mempolicy(2)`) and the execution domain (`personality(2)`). Each is converted from the configuration before the clone and
 //! applied by the init with one system call. (Candidates to move into a primitive crate.)
 
 use oci_spec::runtime::{
-    IOPriorityClass, LinuxIOPriority, LinuxPersonality, LinuxPersonalityDomain,
-    LinuxSchedulerPolicy, Scheduler,
+    IOPriorityClass, LinuxIOPriority, LinuxMemoryPolicy, LinuxPersonality, LinuxPersonalityDomain,
+    LinuxSchedulerPolicy, MemoryPolicyFlagType, MemoryPolicyModeType, Scheduler,
 };
 
 /// `struct sched_attr` (`SCHED_ATTR_SIZE_VER0`, 48 bytes).
@@ -109,7 +109,8 @@ pub(crate) fn personality(p: &LinuxPersonality) -> Result<libc::c_ulong, String>
     })
 }
 
-/// A CPU mask in the kernel's layout (1024 CPUs, like glibc's `cpu_set_t`).
+/// A CPU mask in the kernel's layout (1024 CPUs, like glibc's `cpu_set_t`); also a NUMA
+/// node mask (`set_mempolicy(2)` takes the same layout).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct CpuSet([u64; 16]);
 
@@ -125,6 +126,11 @@ impl CpuSet {
 
 /// Parses a CPU list such as `0-3,7`.
 pub(crate) fn parse_cpu_list(text: &str) -> Result<CpuSet, String> {
+    parse_id_list(text, "CPU")
+}
+
+/// Parses a list of `what`s (CPUs, NUMA nodes) such as `0-3,7`.
+fn parse_id_list(text: &str, what: &str) -> Result<CpuSet, String> {
     let mut set = CpuSet([0; 16]);
     let max = 1024;
     let mut any = false;
@@ -133,8 +139,12 @@ pub(crate) fn parse_cpu_list(text: &str) -> Result<CpuSet, String> {
             Some((a, b)) => (a.trim(), b.trim()),
             None => (part, part),
         };
-        let lo: usize = lo.parse().map_err(|_| format!("{part:?} is not a CPU"))?;
-        let hi: usize = hi.parse().map_err(|_| format!("{part:?} is not a CPU"))?;
+        let lo: usize = lo
+            .parse()
+            .map_err(|_| format!("{part:?} is not a {what}"))?;
+        let hi: usize = hi
+            .parse()
+            .map_err(|_| format!("{part:?} is not a {what}"))?;
         if lo > hi || hi >= max {
             return Err(format!("{part:?} is not a valid range"));
         }
@@ -144,7 +154,7 @@ pub(crate) fn parse_cpu_list(text: &str) -> Result<CpuSet, String> {
         }
     }
     if !any {
-        return Err(format!("{text:?} names no CPU"));
+        return Err(format!("{text:?} names no {what}"));
     }
     Ok(set)
 }
@@ -160,6 +170,72 @@ pub(crate) fn set_affinity(set: &CpuSet) -> std::io::Result<()> {
             set.0.as_ptr(),
         )
     };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `linux.memoryPolicy` as the arguments of `set_mempolicy(2)`: the mode with its flags
+/// or'ed in, and the node mask (none for the modes that take no nodes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MemPolicy {
+    mode: libc::c_int,
+    nodes: Option<CpuSet>,
+}
+
+/// Converts `linux.memoryPolicy`, refusing what the kernel would refuse for any host: nodes
+/// for a mode that takes none, no nodes for one that needs them, flags that exclude each
+/// other. (Which nodes exist and which modes the kernel has, it says itself.)
+pub(crate) fn mem_policy(p: &LinuxMemoryPolicy) -> Result<MemPolicy, String> {
+    use MemoryPolicyModeType as M;
+    let (mode, takes_nodes, needs_nodes) = match p.mode() {
+        M::MpolDefault => (0, false, false),
+        M::MpolPreferred => (1, true, false),
+        M::MpolBind => (2, true, true),
+        M::MpolInterleave => (3, true, true),
+        M::MpolLocal => (4, false, false),
+        M::MpolPreferredMany => (5, true, true),
+        M::MpolWeightedInterleave => (6, true, true),
+    };
+    let nodes = match p
+        .nodes()
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    {
+        Some(_) if !takes_nodes => return Err(format!("nodes: {} takes no nodes", p.mode())),
+        Some(text) => Some(parse_id_list(text, "node").map_err(|e| format!("nodes: {e}"))?),
+        None if needs_nodes => return Err(format!("nodes: {} needs nodes", p.mode())),
+        None => None,
+    };
+    let mut flags = 0;
+    for flag in p.flags().as_deref().unwrap_or_default() {
+        flags |= match flag {
+            MemoryPolicyFlagType::MpolFNumaBalancing => 1 << 13,
+            MemoryPolicyFlagType::MpolFRelativeNodes => 1 << 14,
+            MemoryPolicyFlagType::MpolFStaticNodes => 1 << 15,
+        };
+    }
+    if flags & (3 << 14) == 3 << 14 {
+        return Err(
+            "flags: MPOL_F_STATIC_NODES and MPOL_F_RELATIVE_NODES exclude each other".into(),
+        );
+    }
+    Ok(MemPolicy {
+        mode: mode | flags,
+        nodes,
+    })
+}
+
+/// Sets the calling thread's NUMA memory policy (kept across `fork` and `execve`).
+pub(crate) fn set_mem_policy(policy: &MemPolicy) -> std::io::Result<()> {
+    let (mask, maxnode) = match &policy.nodes {
+        Some(set) => (set.0.as_ptr(), 1024 + 1),
+        None => (std::ptr::null(), 0),
+    };
+    // SAFETY: the mask, when given, holds `maxnode - 1` bits (the kernel reads that many).
+    let r = unsafe { libc::syscall(libc::SYS_set_mempolicy, policy.mode, mask, maxnode) };
     if r != 0 {
         return Err(std::io::Error::last_os_error());
     }
@@ -203,6 +279,43 @@ mod tests {
         let p: LinuxIOPriority =
             serde_json::from_str(r#"{"class":"IOPRIO_CLASS_IDLE","priority":7}"#).unwrap();
         assert_eq!(ioprio(&p).unwrap(), (3 << 13) | 7);
+    }
+
+    fn policy(json: &str) -> Result<MemPolicy, String> {
+        mem_policy(&serde_json::from_str(json).unwrap())
+    }
+
+    #[test]
+    fn memory_policies_as_the_kernel_takes_them() {
+        let bind =
+            policy(r#"{"mode":"MPOL_BIND","nodes":"0-1,3","flags":["MPOL_F_STATIC_NODES"]}"#)
+                .unwrap();
+        assert_eq!(bind.mode, 2 | 1 << 15);
+        assert_eq!(bind.nodes.map(|n| n.0[0]), Some(0b1011));
+        let local = policy(r#"{"mode":"MPOL_LOCAL"}"#).unwrap();
+        assert_eq!((local.mode, local.nodes), (4, None));
+        assert_eq!(policy(r#"{"mode":"MPOL_PREFERRED"}"#).unwrap().nodes, None);
+        for (json, reason) in [
+            (r#"{"mode":"MPOL_BIND"}"#, "nodes: MPOL_BIND needs nodes"),
+            (
+                r#"{"mode":"MPOL_DEFAULT","nodes":"0"}"#,
+                "nodes: MPOL_DEFAULT takes no nodes",
+            ),
+            (
+                r#"{"mode":"MPOL_INTERLEAVE","nodes":"1-0"}"#,
+                "nodes: \"1-0\" is not a valid range",
+            ),
+            (
+                r#"{"mode":"MPOL_BIND","nodes":"x"}"#,
+                "nodes: \"x\" is not a node",
+            ),
+            (
+                r#"{"mode":"MPOL_BIND","nodes":"0","flags":["MPOL_F_STATIC_NODES","MPOL_F_RELATIVE_NODES"]}"#,
+                "flags: MPOL_F_STATIC_NODES and MPOL_F_RELATIVE_NODES exclude each other",
+            ),
+        ] {
+            assert_eq!(policy(json).unwrap_err(), reason, "{json}");
+        }
     }
 
     proptest! {

@@ -21,6 +21,12 @@ use crate::Error;
 /// waits for `start`.
 pub(crate) const EXEC_SOCKET: &str = "exec.sock";
 
+/// The command name (`comm`, at most 15 bytes) the init takes while it waits for `start`,
+/// and keeps until it executes the container's program. `state` and `list` read it from
+/// `/proc/PID/stat`, which they read anyway, instead of connecting to the handshake socket:
+/// a query never wakes the init. `ps` shows it too.
+pub(crate) const WAITING_INIT_NAME: &std::ffi::CStr = c"iso:wait-start";
+
 /// The lifecycle status of a container, as the OCI runtime specification names it.
 ///
 /// ```
@@ -119,14 +125,17 @@ impl Record {
         if !self.created_done {
             return Status::Creating;
         }
-        if !self.init_alive(host) {
+        let Some(init) = self.live_init(host) else {
             return Status::Stopped;
-        }
+        };
         // Frozen first: a paused created container is paused, as runc reports it.
         if self.frozen(host) {
             return Status::Paused;
         }
-        if dir.join(EXEC_SOCKET).exists() && waits_for_start(dir) {
+        // Both: `start` removes the socket once it released the init, and a `start` killed
+        // before that leaves the file behind while the init already runs the program,
+        // whose name is not the waiting init's any more.
+        if init.waits_for_start && dir.join(EXEC_SOCKET).exists() {
             return Status::Created;
         }
         Status::Running
@@ -134,15 +143,14 @@ impl Record {
 
     /// Whether the recorded init still runs (same pid, same start time, not a zombie).
     pub fn init_alive(&self, host: &Host) -> bool {
-        let Some(pid) = Pid::from_raw(self.pid) else {
-            return false;
-        };
-        match host.proc_stat(pid) {
-            Ok(stat) => {
-                stat.start_time == self.start_time && stat.state != 'Z' && stat.state != 'X'
-            }
-            Err(_) => false,
-        }
+        self.live_init(host).is_some()
+    }
+
+    /// The recorded init's `stat`, if it is that process and alive.
+    fn live_init(&self, host: &Host) -> Option<ProcStat> {
+        let stat = host.proc_stat(Pid::from_raw(self.pid)?).ok()?;
+        let same = stat.start_time == self.start_time && stat.state != 'Z' && stat.state != 'X';
+        same.then_some(stat)
     }
 
     fn frozen(&self, host: &Host) -> bool {
@@ -201,15 +209,8 @@ pub(crate) struct ProcStat {
     pub state: char,
     /// Field 22: start time in clock ticks after boot.
     pub start_time: u64,
-}
-
-/// Whether the init still waits for `start`: its `exec.sock` accepts a connection. The
-/// file alone is not proof: a `start` killed between releasing the init and removing the
-/// socket leaves it behind, while the init, running the user's program, listens no more.
-/// (The init takes a connection that closes without a byte as nothing, and waits on.)
-fn waits_for_start(dir: &Path) -> bool {
-    socket_path(dir, EXEC_SOCKET)
-        .is_ok_and(|(path, _dir_fd)| std::os::unix::net::UnixStream::connect(path).is_ok())
+    /// Field 2 (the command name) is [`WAITING_INIT_NAME`].
+    pub waits_for_start: bool,
 }
 
 /// A path usable as a unix socket address for `dir/name` (sun_path holds 108 bytes): the
@@ -295,12 +296,19 @@ impl Host {
 /// Parses a `stat` line. The command name (field 2) is in parentheses and may itself contain
 /// spaces and parentheses, so fields are counted after the last `)`.
 pub(crate) fn parse_stat(text: &str) -> Option<ProcStat> {
-    let rest = &text[text.rfind(')')? + 1..];
+    let (open, close) = (text.find('(')?, text.rfind(')')?);
+    let comm = text.get(open + 1..close)?;
+    let rest = &text[close + 1..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
     // rest starts at field 3.
     let state = fields.first()?.chars().next()?;
     let start_time = fields.get(22 - 3)?.parse().ok()?;
-    Some(ProcStat { state, start_time })
+    let waits_for_start = comm.as_bytes() == WAITING_INIT_NAME.to_bytes();
+    Some(ProcStat {
+        state,
+        start_time,
+        waits_for_start,
+    })
 }
 
 #[cfg(test)]
@@ -322,9 +330,27 @@ mod tests {
             parse_stat(line),
             Some(ProcStat {
                 state: 'S',
-                start_time: 12345
+                start_time: 12345,
+                waits_for_start: false,
             })
         );
+    }
+
+    #[test]
+    fn recognises_the_waiting_init_by_its_whole_name() {
+        let stat =
+            |comm: &str| format!("7 ({comm}) S 1 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 99 0 0");
+        assert_eq!(
+            parse_stat(&stat("iso:wait-start")).map(|s| s.waits_for_start),
+            Some(true)
+        );
+        for other in ["iso:wait-star", "iso:wait-start)", "sleep", ""] {
+            assert_eq!(
+                parse_stat(&stat(other)).map(|s| s.waits_for_start),
+                Some(false),
+                "{other}"
+            );
+        }
     }
 
     proptest! {

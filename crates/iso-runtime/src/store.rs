@@ -338,10 +338,7 @@ fn load_record<T: DeserializeOwned>(id: &ContainerId, dir: &Path) -> Result<T, E
             io::ErrorKind::NotFound => Error::NotFound(id.clone()),
             _ => Error::io("read container record", &path, e),
         })?;
-    serde_json::from_slice(&data).map_err(|e| Error::Record {
-        path,
-        reason: e.to_string(),
-    })
+    crate::bundle::parse_json(&data).map_err(|reason| Error::Record { path, reason })
 }
 
 /// Replaces `path` with `data` atomically: a temporary file next to it, then `rename(2)`, so

@@ -672,6 +672,39 @@ fn terminal_works_without_a_dev_tmpfs() {
     );
 }
 
+/// `linux.memoryPolicy` (runtime-spec 1.3): the container's process, and a process `exec`ed
+/// into it, run under the policy (read back from the kernel's `numa_maps`); a node that is
+/// not online fails `create` naming the field, and leaves nothing behind.
+#[test]
+fn memory_policy_is_set_before_exec_and_a_bad_node_names_the_field() {
+    let Some(mut fx) = Fixture::new(bin(), "rt-mempol") else {
+        return;
+    };
+    for (mode, shown) in [("MPOL_BIND", "bind:0"), ("MPOL_PREFERRED", "prefer:0")] {
+        let mut config = base_config(&fx, "sleep 600");
+        config["linux"]["memoryPolicy"] = json!({"mode": mode, "nodes": "0"});
+        fx.write_config(&config);
+        let id = fx.id(&mode[5..].to_lowercase());
+        let out = fx.rt(&["run", "-d", &id]);
+        assert!(out.status.success(), "{mode}: {}", text(&out.stderr));
+        let pid = fx.state(&id)["pid"].as_i64().unwrap();
+        let maps = fs::read_to_string(format!("/proc/{pid}/numa_maps")).unwrap();
+        assert!(maps.lines().all(|l| l.contains(shown)), "{mode}:\n{maps}");
+        let exec = fx.rt(&["exec", &id, "cat", "/proc/self/numa_maps"]);
+        assert!(exec.status.success(), "{}", text(&exec.stderr));
+        assert!(text(&exec.stdout).lines().all(|l| l.contains(shown)), "exec {mode}");
+        assert!(fx.rt(&["delete", "--force", &id]).status.success());
+    }
+    let mut config = base_config(&fx, "true");
+    config["linux"]["memoryPolicy"] = json!({"mode": "MPOL_BIND", "nodes": "63"});
+    fx.write_config(&config);
+    let id = fx.id("offline");
+    let out = fx.rt(&["create", &id]);
+    assert!(!out.status.success(), "node 63 was accepted");
+    assert!(text(&out.stderr).contains("linux.memoryPolicy"), "{}", text(&out.stderr));
+    assert!(!fx.root().join(&id).exists(), "state dir left behind");
+}
+
 #[test]
 fn process_fields_seen_from_the_host() {
     let Some(mut fx) = Fixture::new(bin(), "rt-proc") else {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use oci_spec::runtime::{Capability, Hooks, Linux, LinuxCapabilities, LinuxSeccomp, Process};
 
 use super::{ConfigFile, HostFacts};
-use crate::process::{CpuSet, SchedAttr};
+use crate::process::{CpuSet, MemPolicy, SchedAttr};
 use crate::Error;
 
 /// The `PATH` a program name is searched in when `process.env` has none.
@@ -66,6 +66,8 @@ pub(crate) struct ProcessPlan {
     pub affinity_final: Option<CpuSet>,
     /// `process.oomScoreAdj`.
     pub oom_score_adj: Option<i32>,
+    /// `linux.memoryPolicy`: set once the cgroup is joined (its cpuset bounds the nodes).
+    pub mem_policy: Option<MemPolicy>,
     /// Whether the program's first bytes must show a format the kernel executes (ELF or
     /// `#!`) before the exec through the trampoline, which cannot report why it failed:
     /// only where the kernel knows no other format.
@@ -147,6 +149,14 @@ impl ProcessPlan {
                 affinity.and_then(|a| a.cpu_affinity_final().as_deref()),
             )?,
             oom_score_adj: process.oom_score_adj(),
+            mem_policy: converted(
+                config,
+                "linux.memoryPolicy",
+                linux
+                    .memory_policy()
+                    .as_ref()
+                    .map(crate::process::mem_policy),
+            )?,
             check_format: !(facts.other_exec_formats)(),
         })
     }
