@@ -423,8 +423,13 @@ fn make_mounts(
             } => mount_cgroup(root, destination, *tmpfs, *readonly, binds)?,
         }
     }
+    // `mknod`, or where the kernel refuses it (a user namespace: rootless) a bind mount of
+    // the host's device at the same path.
     for dev in &fs.devices {
-        root.create_device(dev, DeviceMode::Auto)?;
+        root.create_device(dev, DeviceMode::Auto).map_err(|e| {
+            let errno = e.errno().unwrap_or(0);
+            Failure::new(format!("linux.devices: {e}"), errno)
+        })?;
     }
     if fs.dev_tmpfs {
         root.create_dev_symlinks()?;

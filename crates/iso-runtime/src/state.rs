@@ -103,6 +103,9 @@ pub(crate) struct Record {
     pub annotations: BTreeMap<String, String>,
     /// The absolute cgroup path.
     pub cgroup: String,
+    /// `create` made no cgroup: rootless, and the user may not create it.
+    #[serde(default)]
+    pub no_cgroup: bool,
     /// The configuration's hooks, for `start` (poststart) and `delete` (poststop).
     #[serde(default)]
     pub hooks: Option<oci_spec::runtime::Hooks>,
@@ -143,6 +146,18 @@ impl Record {
             }
             Err(_) => false,
         }
+    }
+
+    /// The container's cgroup, for `what` (a command or option); fails with
+    /// [`Error::NoCgroup`] when `create` made none.
+    pub fn cgroup(&self, host: &Host, what: &'static str) -> Result<Cgroup, Error> {
+        if self.no_cgroup {
+            return Err(Error::NoCgroup {
+                id: self.id.clone(),
+                what,
+            });
+        }
+        host.cgroup(&self.cgroup)
     }
 
     fn frozen(&self, host: &Host) -> bool {
