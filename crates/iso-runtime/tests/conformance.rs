@@ -1827,3 +1827,166 @@ fn a_premade_empty_cpuset_cgroup_is_filled_as_runc_fills_it() {
         assert_eq!(text(&theirs.stdout), "ran\n");
     }
 }
+
+// ---- rootless (issue 22): the runtime run by a fresh unprivileged user ----
+
+/// The `Uid:` line of `/proc/PID/status` on the host: real, effective, saved, fs.
+fn host_uids(pid: i64) -> String {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn rootless_spec_run_exec_list_kill_delete_without_root() {
+    let Some(mut fx) = Fixture::rootless(bin(), "rt-rootless") else {
+        return;
+    };
+    let (name, uid) = {
+        let user = fx.user().unwrap();
+        (user.name().to_owned(), user.uid())
+    };
+    // `spec --rootless`, run unchanged but for a program that exits.
+    let out = fx.rt(&["spec", "--rootless"]);
+    assert!(out.status.success(), "spec: {}", text(&out.stderr));
+    let path = fx.bundle().join("config.json");
+    let mut config: Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+    assert_eq!(config["linux"]["uidMappings"][0]["hostID"], uid);
+    config["process"]["terminal"] = json!(false);
+    config["process"]["args"] = json!(["id"]);
+    fx.write_config(&config);
+    let out = fx.run("id");
+    assert!(out.status.success(), "run: {}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("uid=0(root) gid=0"),
+        "{}",
+        text(&out.stdout)
+    );
+    // Detached: root inside, the user outside; the state under $XDG_RUNTIME_DIR/iso.
+    config["process"]["args"] = json!(["sleep", "600"]);
+    fx.write_config(&config);
+    let id = fx.id("life");
+    let out = fx.rt(&["run", "-d", &id]);
+    assert!(out.status.success(), "run -d: {}", text(&out.stderr));
+    assert!(fx.root().join(&id).is_dir(), "no state in the user's root");
+    let st = fx.state(&id);
+    assert_eq!(st["status"], "running");
+    let pid = st["pid"].as_i64().unwrap();
+    assert_eq!(host_uids(pid), format!("Uid:\t{uid}\t{uid}\t{uid}\t{uid}"));
+    let out = fx.rt(&["exec", &id, "id", "-u"]);
+    assert!(out.status.success(), "exec: {}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "0\n");
+    let out = fx.rt(&["list"]);
+    let line = text(&out.stdout)
+        .lines()
+        .find(|l| l.starts_with(&id))
+        .map(str::to_owned)
+        .unwrap_or_default();
+    assert!(line.contains("running") && line.ends_with(&name), "{line}");
+    // Without a cgroup the user may create, pause says why; with one, it works.
+    let out = fx.rt(&["pause", &id]);
+    if out.status.success() {
+        assert_eq!(fx.state(&id)["status"], "paused");
+        let out = fx.rt(&["resume", &id]);
+        assert!(out.status.success(), "resume: {}", text(&out.stderr));
+    } else {
+        fails_naming(&out, "has no cgroup");
+    }
+    let out = fx.rt(&["kill", &id, "KILL"]);
+    assert!(out.status.success(), "kill: {}", text(&out.stderr));
+    assert_eq!(wait_status(&fx, &id, "stopped")["status"], "stopped");
+    let out = fx.rt(&["delete", &id]);
+    assert!(out.status.success(), "delete: {}", text(&out.stderr));
+    assert!(fx.leftovers(&id).is_empty(), "{:?}", fx.leftovers(&id));
+}
+
+#[test]
+fn rootless_lifecycle_states_and_errors() {
+    let Some(mut fx) = Fixture::rootless(bin(), "rt-rootless-life") else {
+        return;
+    };
+    fx.write_config(&base_config(&fx, "sleep 600"));
+    let id = fx.id("life");
+    let out = fx.rt(&["create", &id]);
+    assert!(out.status.success(), "create: {}", text(&out.stderr));
+    // The pids limit cannot be applied without a cgroup: said, not dropped silently.
+    let cgroup = !text(&out.stderr).contains("linux.resources not applied (pids)");
+    assert_eq!(
+        cgroup,
+        cgroup_dir(&fx, "pids").exists(),
+        "{}",
+        text(&out.stderr)
+    );
+    let st = fx.state(&id);
+    assert_eq!(st["status"], "created");
+    let pid = st["pid"].as_i64().unwrap();
+    // The waiting init runs the runtime's code: non-dumpable, so its /proc files are the
+    // host root's, out of reach of the container's root (the user).
+    let exe = fs::symlink_metadata(format!("/proc/{pid}/exe")).unwrap();
+    assert_eq!(std::os::unix::fs::MetadataExt::uid(&exe), 0);
+    let out = fx.rt(&["start", &id]);
+    assert!(out.status.success(), "start: {}", text(&out.stderr));
+    assert_eq!(fx.state(&id)["status"], "running");
+    fails_naming(&fx.rt(&["start", &id]), "running");
+    fails_naming(&fx.rt(&["delete", &id]), "running");
+    let out = fx.rt(&["kill", &id, "KILL"]);
+    assert!(out.status.success(), "kill: {}", text(&out.stderr));
+    assert_eq!(wait_status(&fx, &id, "stopped")["status"], "stopped");
+    fails_naming(&fx.rt(&["kill", &id, "9"]), "container not running");
+    let out = fx.rt(&["delete", &id]);
+    assert!(out.status.success(), "delete: {}", text(&out.stderr));
+    assert!(!fx.root().join(&id).exists());
+    assert!(!fx.rt(&["state", &id]).status.success());
+}
+
+#[test]
+fn rootless_maps_subordinate_ranges_through_newuidmap() {
+    let Some(mut fx) = Fixture::rootless(bin(), "rt-rootless-maps") else {
+        return;
+    };
+    let (uid, gid, sub) = {
+        let user = fx.user().unwrap();
+        (user.uid(), user.gid(), user.subid_start())
+    };
+    let mut config = fx.config("cat /proc/self/uid_map; chown 1000:1000 /owned && echo chowned");
+    config["linux"]["uidMappings"] = json!([
+        {"containerID": 0, "hostID": uid, "size": 1},
+        {"containerID": 1, "hostID": sub, "size": 65536}
+    ]);
+    config["linux"]["gidMappings"] = json!([
+        {"containerID": 0, "hostID": gid, "size": 1},
+        {"containerID": 1, "hostID": sub, "size": 65536}
+    ]);
+    for set in ["bounding", "effective", "permitted"] {
+        config["process"]["capabilities"][set] = json!(["CAP_CHOWN"]);
+    }
+    fx.write_config(&config);
+    let owned = fx.rootfs().join("owned");
+    fs::write(&owned, "").unwrap();
+    fx.user().unwrap().give(&owned);
+    let out = fx.run("maps");
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout} {}", text(&out.stderr));
+    let lines: Vec<Vec<&str>> = stdout
+        .lines()
+        .take(2)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            vec!["0".to_owned(), uid.to_string(), "1".into()],
+            vec!["1".to_owned(), sub.to_string(), "65536".into()]
+        ]
+        .iter()
+        .map(|l| l.iter().map(String::as_str).collect::<Vec<_>>())
+        .collect::<Vec<_>>()
+    );
+    assert!(stdout.contains("chowned"), "{stdout}");
+    // uid 1000 inside is subordinate id sub + 999 on the host.
+    let meta = fs::metadata(&owned).unwrap();
+    assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), sub + 999);
+}

@@ -327,6 +327,7 @@ impl Plan {
         let mut rootfs = RootfsPlan::from_spec(spec, linux, req, &cgroup, facts, &config)?;
         rootfs.clone_bind_sources = namespaces.become_root() && !facts.rootless;
         let sysctls = namespaces.sysctls(linux, &config)?;
+        namespaces.check_user_mapped(process.user(), &config)?;
         let proc = ProcessPlan::from_process(&config, linux, process, req.preserve_fds, facts)?;
         let terminal = process.terminal().unwrap_or(false);
         require_console(terminal, req.console_socket)?;

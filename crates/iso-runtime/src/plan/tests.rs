@@ -1357,3 +1357,22 @@ fn rootless_refuses_a_new_user_namespace_in_a_joined_pid_namespace() {
     let err = case.plan(snippet).unwrap_err().to_string();
     assert!(err.contains("linux.namespaces"), "{err}");
 }
+
+#[test]
+fn process_ids_must_be_mapped_in_a_new_user_namespace() {
+    let with_user = |user: Value| {
+        let mut snippet = rootless_snippet();
+        snippet["process"] = json!({"cwd": "/", "args": ["/bin/true"], "user": user});
+        snippet
+    };
+    assert!(Case::new()
+        .plan(with_user(json!({"uid": 0, "gid": 0})))
+        .is_ok());
+    refused(with_user(json!({"uid": 1, "gid": 0})), "process.user.uid");
+    refused(with_user(json!({"uid": 0, "gid": 5})), "process.user.gid");
+    let err = refused(
+        with_user(json!({"uid": 0, "gid": 0, "additionalGids": [0, 5]})),
+        "process.user.additionalGids",
+    );
+    assert!(err.contains("5 is not mapped"), "{err}");
+}
