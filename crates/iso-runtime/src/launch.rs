@@ -604,7 +604,7 @@ pub(crate) fn exec(
     };
     let mut child_plan = child_plan;
     if plan.namespaces.pid {
-        join_pid_for_children(&pidfd, &mut child_plan.namespaces)?;
+        join_pid_for_children(&pidfd, init, &mut child_plan.namespaces)?;
     }
     let (report_read, report_write) = pipe()?;
     let ack = match &child_plan.proc.listener_path {
@@ -656,11 +656,26 @@ pub(crate) fn exec(
 /// Makes the container's PID namespace this process' `pid_for_children`, so that the `exec`
 /// child is born in it. A rootless runtime may not enter it from outside the container's
 /// user namespace, which owns it: it enters that user namespace first (its own child, so it
-/// may), and the child is left the other namespaces to join.
-fn join_pid_for_children(pidfd: &OwnedFd, namespaces: &mut NamespaceSet) -> Result<(), Error> {
+/// may), and the child is left the other namespaces to join. The kernel lets an
+/// unprivileged process join another's namespaces only if it may trace it: not while the
+/// init of a created container, non-dumpable (see guard.rs), waits for `start`.
+fn join_pid_for_children(
+    pidfd: &OwnedFd,
+    init: Pid,
+    namespaces: &mut NamespaceSet,
+) -> Result<(), Error> {
     match iso_ns::setns_pidfd(pidfd, Namespace::Pid.into()) {
         Err(e) if e.errno() == Some(libc::EPERM) && namespaces.contains(Namespace::User) => {
-            iso_ns::setns_pidfd(pidfd, NamespaceSet::from([Namespace::User, Namespace::Pid]))?;
+            let both = NamespaceSet::from([Namespace::User, Namespace::Pid]);
+            iso_ns::setns_pidfd(pidfd, both).map_err(|e| match e.errno() {
+                Some(libc::EPERM) => Error::Io {
+                    op: "join the namespaces of the init (rootless: only once it runs the \
+                         container's program; a created container's init is non-dumpable)",
+                    path: format!("/proc/{init}/ns").into(),
+                    source: std::io::Error::from_raw_os_error(libc::EPERM),
+                },
+                _ => e.into(),
+            })?;
             namespaces.remove(Namespace::User);
             Ok(())
         }
