@@ -22,32 +22,7 @@ XDG=/run/user/$UID_
 mkdir -p "$XDG" "$D/home"; chmod 700 "$XDG"; chown "$UID_:$GID_" "$XDG" "$D" "$D/home"
 
 export CONTAINERS_CONF=$D/containers.conf CONTAINERS_STORAGE_CONF=$D/storage.conf
-cat > "$CONTAINERS_CONF" <<EOF
-[containers]
-default_ulimits = []
-
-[engine]
-runtime = "iso"
-runtime_supports_json = ["crun", "runc", "iso"]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-events_logfile_path = "$D/events.log"
-tmp_dir = "$D/tmp"
-static_dir = "$D/root/libpod"
-volume_path = "$D/root/volumes"
-
-[engine.runtimes]
-iso = ["$ISO_RUNTIME"]
-
-[network]
-network_config_dir = "$D/netconf"
-EOF
-cat > "$CONTAINERS_STORAGE_CONF" <<EOF
-[storage]
-driver = "vfs"
-graphroot = "$D/root"
-runroot = "$D/run"
-EOF
+podman_confs "$D" vfs # plain copies: nothing for the user to mount
 chmod 644 "$CONTAINERS_CONF" "$CONTAINERS_STORAGE_CONF"
 
 # as_user CMD...: CMD as the user, in its session environment.
