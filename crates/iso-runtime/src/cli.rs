@@ -44,8 +44,11 @@ use crate::{CreateOptions, Error, ExecOptions, Runtime};
 ///
 /// ```
 /// use clap::Parser;
+/// use iso_runtime::rootless::{default_state_root, Rootless};
 /// let cli = iso_runtime::cli::Cli::try_parse_from(["iso-runtime", "state", "web"])?;
-/// assert_eq!(cli.root, std::path::PathBuf::from("/run/iso"));
+/// // /run/iso for root, $XDG_RUNTIME_DIR/iso for another user.
+/// assert_eq!(cli.root, default_state_root());
+/// assert_eq!(cli.rootless, Rootless::Auto);
 /// # Ok::<(), clap::Error>(())
 /// ```
 #[derive(Parser, Debug)]

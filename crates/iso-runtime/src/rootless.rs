@@ -131,3 +131,48 @@ pub fn requested_resources(resources: Option<&oci_spec::runtime::LinuxResources>
         .map(|(k, _)| k)
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Cli;
+    use clap::Parser;
+
+    #[test]
+    fn the_flag_is_runcs() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(std::iter::once("iso-runtime").chain(args.iter().copied()))
+                .map(|cli| cli.rootless)
+        };
+        assert_eq!(parse(&["list"]).unwrap(), Rootless::Auto);
+        assert_eq!(
+            parse(&["--rootless=false", "list"]).unwrap(),
+            Rootless::False
+        );
+        assert_eq!(
+            parse(&["--rootless", "auto", "list"]).unwrap(),
+            Rootless::Auto
+        );
+        // `spec --rootless` (runc's flag of `spec`) is the global flag without a value.
+        assert_eq!(parse(&["spec", "--rootless"]).unwrap(), Rootless::True);
+        assert_eq!(
+            parse(&["spec", "--rootless", "-b", "x"]).unwrap(),
+            Rootless::True
+        );
+        let err = parse(&["--rootless=maybe", "list"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--rootless") && err.contains("auto"), "{err}");
+    }
+
+    #[test]
+    fn resources_that_set_nothing_are_not_reported() {
+        let res: oci_spec::runtime::LinuxResources = serde_json::from_value(serde_json::json!({
+            "devices": [{"allow": false, "access": "rwm"}],
+            "memory": {"limit": 1048576},
+            "cpu": {}
+        }))
+        .expect("valid resources");
+        assert_eq!(requested_resources(Some(&res)), ["devices", "memory"]);
+    }
+}
