@@ -1990,3 +1990,81 @@ fn rootless_maps_subordinate_ranges_through_newuidmap() {
     let meta = fs::metadata(&owned).unwrap();
     assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), sub + 999);
 }
+
+/// Rootless with a delegated cgroup (pure cgroup v2, the VM tier): the user owns a cgroup
+/// (its directory, `cgroup.procs`, `cgroup.subtree_control`, `cgroup.threads`) and runs the
+/// runtime from a leaf of it, as systemd's user manager sets a session up. The container's
+/// cgroup is then made below it, its pids limit applied, and pause/resume work.
+#[test]
+fn vm_rootless_uses_a_delegated_cgroup_v2() {
+    if !iso_testutil::vm_feature_or_skip(iso_testutil::VmFeature::CgroupV2) {
+        return;
+    }
+    let Some(mut fx) = Fixture::rootless(bin(), "rt-vm-deleg") else {
+        return;
+    };
+    let delegated = Path::new("/sys/fs/cgroup").join(fx.cgroup().trim_start_matches('/'));
+    let leaf = delegated.join("runtime");
+    fs::create_dir_all(&leaf).unwrap();
+    fs::write(delegated.join("cgroup.subtree_control"), "+pids").unwrap();
+    let (uid, gid) = {
+        let user = fx.user().unwrap();
+        (user.uid(), user.gid())
+    };
+    for p in [
+        delegated.clone(),
+        delegated.join("cgroup.procs"),
+        delegated.join("cgroup.subtree_control"),
+        delegated.join("cgroup.threads"),
+        leaf.clone(),
+        leaf.join("cgroup.procs"),
+    ] {
+        std::os::unix::fs::chown(&p, Some(uid), Some(gid)).unwrap();
+    }
+    let mut config = base_config(&fx, "sleep 600");
+    let cgroup = format!("{}/c1", fx.cgroup());
+    config["linux"]["cgroupsPath"] = json!(cgroup);
+    fx.write_config(&config);
+    let id = fx.id("deleg");
+    // The runtime starts in the leaf (moved there by root, as a login manager would).
+    let inner = fx.cmd(&["run", "-d", &id]);
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!(
+            "echo $$ > {}/cgroup.procs && exec \"$0\" \"$@\"",
+            leaf.display()
+        ))
+        .arg(inner.get_program())
+        .args(inner.get_args())
+        .current_dir(fx.bundle())
+        .stdin(Stdio::null());
+    for (k, v) in inner.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    let out = run_to_files(cmd, fx.path());
+    assert!(out.status.success(), "run: {}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("not applied"),
+        "{}",
+        text(&out.stderr)
+    );
+    let dir = delegated.join("c1");
+    let pid = fx.state(&id)["pid"].as_i64().unwrap();
+    let procs = fs::read_to_string(dir.join("cgroup.procs")).unwrap();
+    assert!(procs.lines().any(|l| l == pid.to_string()), "{procs}");
+    assert_eq!(
+        fs::read_to_string(dir.join("pids.max")).unwrap().trim(),
+        "42"
+    );
+    let out = fx.rt(&["pause", &id]);
+    assert!(out.status.success(), "pause: {}", text(&out.stderr));
+    assert_eq!(fx.state(&id)["status"], "paused");
+    let out = fx.rt(&["resume", &id]);
+    assert!(out.status.success(), "resume: {}", text(&out.stderr));
+    let out = fx.rt(&["delete", "--force", &id]);
+    assert!(out.status.success(), "delete: {}", text(&out.stderr));
+    assert!(!dir.exists(), "the container's cgroup is left");
+}

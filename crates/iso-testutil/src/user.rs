@@ -53,7 +53,7 @@ impl TestUser {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let name = format!("isot{pid}-{n}");
         // Disjoint per process and fixture, inside u32, away from the usual 100000 ranges.
-        let subid_start = 1_000_000 + ((pid % 8192) * 8 + n % 8) * SUBID_COUNT;
+        let subid_start = 1_000_000 + ((pid % 4096) * 8 + n % 8) * SUBID_COUNT;
         let range = format!("{subid_start}-{}", subid_start + SUBID_COUNT - 1);
         // A system user: useradd gives it no subordinate ids of its own choosing.
         retry_locked(&[
