@@ -76,6 +76,8 @@ impl Runtime {
             seccomp_cache: Some(self.store.root()),
             other_exec_formats: &crate::process::other_exec_formats,
             rootless: self.rootless,
+            // SAFETY: geteuid cannot fail and touches no memory.
+            unprivileged: unsafe { libc::geteuid() } != 0,
         })
     }
 

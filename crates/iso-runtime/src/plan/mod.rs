@@ -80,6 +80,9 @@ pub(crate) struct HostFacts<'a> {
     pub other_exec_formats: &'a dyn Fn() -> bool,
     /// The runtime works as an unprivileged user (`--rootless`, see [`crate::rootless`]).
     pub rootless: bool,
+    /// The runtime's effective uid is not 0: the init of a new user namespace is dumpable
+    /// until its maps are written (`iso_ns::Spawn`).
+    pub unprivileged: bool,
 }
 
 impl std::fmt::Debug for HostFacts<'_> {
@@ -89,6 +92,7 @@ impl std::fmt::Debug for HostFacts<'_> {
             .field("last_cap", &self.last_cap)
             .field("seccomp_cache", &self.seccomp_cache)
             .field("rootless", &self.rootless)
+            .field("unprivileged", &self.unprivileged)
             .finish_non_exhaustive()
     }
 }
@@ -312,7 +316,7 @@ impl Plan {
             facts.layout.check_unified(&r.unified)?;
         }
         let namespaces = NamespacePlan::from_spec(spec, linux, &config)?;
-        if facts.rootless
+        if facts.unprivileged
             && namespaces.new.contains(iso_ns::Namespace::User)
             && namespaces.join_pid.is_some()
         {
