@@ -2068,3 +2068,59 @@ fn vm_rootless_uses_a_delegated_cgroup_v2() {
     assert!(out.status.success(), "delete: {}", text(&out.stderr));
     assert!(!dir.exists(), "the container's cgroup is left");
 }
+
+/// Rootless, what needs more than the user has fails naming the field, and leaves no state;
+/// what the kernel allows a user works.
+#[test]
+fn rootless_names_the_field_that_needs_root() {
+    let Some(mut fx) = Fixture::rootless(bin(), "rt-rootless-fields") else {
+        return;
+    };
+    let base = fx.config("cat /proc/self/oom_score_adj; ls -l /dev/full");
+    // Raising oom_score_adj is allowed; the init inherits it from the runtime.
+    let mut config = base.clone();
+    config["process"]["oomScoreAdj"] = json!(300);
+    fx.write_config(&config);
+    let out = fx.run("oom-up");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("300\n"),
+        "{}",
+        text(&out.stdout)
+    );
+    // A device node is bind-mounted from the host's.
+    assert!(
+        text(&out.stdout).contains(" 1,   7 "),
+        "{}",
+        text(&out.stdout)
+    );
+    let cases = [
+        (
+            "oom-down",
+            json!({"process": {"oomScoreAdj": -100}}),
+            "process.oomScoreAdj",
+        ),
+        (
+            "device",
+            json!({"linux": {"devices": [
+                {"path": "/dev/iso-no-such-device", "type": "c", "major": 1, "minor": 3}
+            ]}}),
+            "linux.devices",
+        ),
+        (
+            "uid",
+            json!({"process": {"user": {"uid": 1000, "gid": 0}}}),
+            "process.user.uid",
+        ),
+    ];
+    for (name, change, field) in cases {
+        let mut config = base.clone();
+        for (section, fields) in change.as_object().unwrap() {
+            for (k, v) in fields.as_object().unwrap() {
+                config[section][k] = v.clone();
+            }
+        }
+        fx.write_config(&config);
+        create_fails_naming(&mut fx, name, field);
+    }
+}
