@@ -395,17 +395,21 @@ impl Runtime {
     }
 
     /// The ids and states of every container (`list`), read without waiting for the locks of
-    /// commands in progress; each state names its owner (the user owning its directory).
+    /// commands in progress; each state names its owner (the user owning the store).
     pub fn list(&self) -> Result<Vec<State>, Error> {
         let mut out = Vec::new();
-        let passwd = fs::read("/etc/passwd").unwrap_or_default();
+        // The user owning the root (mode 0700: only they, or the host's root, make entries
+        // in it), read once rather than a stat per container.
+        let owner = owner_of(
+            self.store.root(),
+            &fs::read("/etc/passwd").unwrap_or_default(),
+        );
         for id in self.store.ids()? {
             // Without the lock: a container being created or deleted shows as it is now
             // instead of making `list` wait.
             if let Ok(record) = self.store.peek::<Record>(&id) {
-                let dir = self.store.path_of(&id);
-                let mut state = record.state(&dir, &self.host);
-                state.owner = owner_of(&dir, &passwd);
+                let mut state = record.state(&self.store.path_of(&id), &self.host);
+                state.owner.clone_from(&owner);
                 out.push(state);
             }
         }
@@ -456,8 +460,8 @@ fn wait_gone(record: &Record, host: &Host, limit: Duration) {
     }
 }
 
-/// The owner `list` shows, as runc: the name of the user owning the container's state
-/// directory in `passwd` (the text of `/etc/passwd`), else `#UID`.
+/// The owner `list` shows, as runc: the name of the user owning the state directory `dir` in
+/// `passwd` (the text of `/etc/passwd`), else `#UID`.
 fn owner_of(dir: &Path, passwd: &[u8]) -> String {
     use std::os::unix::fs::MetadataExt;
     let Ok(uid) = fs::metadata(dir).map(|m| m.uid()) else {
