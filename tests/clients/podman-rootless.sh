@@ -43,7 +43,7 @@ cleanup() {
     for _ in $(seq 50); do [ -z "$(user_pids)" ] && break; sleep 0.1; done
     usermod --del-subuids "$SUB-$((SUB + 65535))" --del-subgids "$SUB-$((SUB + 65535))" "$U" 2> /dev/null || true
     userdel "$U" 2> /dev/null || true
-    rm -rf "$XDG"
+    rm -rf "$XDG"; rmdir /run/user 2> /dev/null || true # when no other user has a directory there
     # vfs layers the user's namespace made, owned by subordinate ids
     rm -rf "$D/root" "$D/run" "$D/home"
 }

@@ -1,7 +1,8 @@
 //! A fresh unprivileged user for rootless tests: created with `useradd` (no home), given a
 //! range of 65536 subordinate uids and gids (`/etc/subuid`, `/etc/subgid`) and an
-//! `XDG_RUNTIME_DIR` (`/run/user/UID`, mode 0700); removed with all of it when dropped,
-//! after its remaining processes (all started by the test) are killed.
+//! `XDG_RUNTIME_DIR` (`/run/user/UID`, mode 0700); removed with all of it when dropped
+//! (and `/run/user` when it is then empty), after its remaining processes (all started by
+//! the test) are killed.
 //!
 //! ```no_run
 //! let Some(user) = iso_testutil::user::TestUser::create("doc") else { return };
@@ -75,7 +76,9 @@ impl TestUser {
         let uid = id_of(&name, "-u");
         let gid = id_of(&name, "-g");
         let runtime_dir = PathBuf::from(format!("/run/user/{uid}"));
-        fs::create_dir_all(&runtime_dir).expect("create /run/user/UID");
+        // Again if a test that just dropped its user removed an empty /run/user meanwhile.
+        let made = (0..5).any(|_| fs::create_dir_all(&runtime_dir).is_ok());
+        assert!(made, "create {}", runtime_dir.display());
         chown(&runtime_dir, Some(uid), Some(gid)).expect("chown /run/user/UID");
         fs::set_permissions(&runtime_dir, fs::Permissions::from_mode(0o700))
             .expect("chmod /run/user/UID");
@@ -189,6 +192,10 @@ impl Drop for TestUser {
         ]);
         retry_locked(&["userdel", &self.name]);
         let _ = fs::remove_dir_all(&self.runtime_dir);
+        // /run/user itself too when no other user has a directory there (rmdir refuses).
+        if let Some(parent) = self.runtime_dir.parent() {
+            let _ = fs::remove_dir(parent);
+        }
     }
 }
 
