@@ -589,7 +589,7 @@ pub(crate) fn exec(
         _ => None,
     };
     let cg = plan.cgroup.as_deref().map(|p| host.cgroup(p)).transpose()?;
-    let child_plan = init::ExecPlan {
+    let mut child_plan = init::ExecPlan {
         cgroup_v1: prepare_join_v1(cg.as_ref())?,
         become_root: plan.namespaces.become_root(),
         pidfd: pidfd
@@ -602,7 +602,6 @@ pub(crate) fn exec(
         trampoline,
         listener_ack: None,
     };
-    let mut child_plan = child_plan;
     if plan.namespaces.pid {
         join_pid_for_children(&pidfd, init, &mut child_plan.namespaces)?;
     }
