@@ -2123,4 +2123,11 @@ fn rootless_names_the_field_that_needs_root() {
         fx.write_config(&config);
         create_fails_naming(&mut fx, name, field);
     }
+    // A new sysfs needs a network namespace of the user namespace's own.
+    let mut config = base;
+    config["linux"]["namespaces"] =
+        json!([{"type": "pid"}, {"type": "uts"}, {"type": "mount"}, {"type": "user"}]);
+    config["mounts"] = json!([{"destination": "/sys", "type": "sysfs", "source": "sysfs"}]);
+    fx.write_config(&config);
+    create_fails_naming(&mut fx, "sysfs", "mounts");
 }
