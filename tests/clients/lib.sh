@@ -130,6 +130,42 @@ busybox_image() {
     echo "$d/busybox.tar"
 }
 
+# podman_confs DIR DRIVER: $CONTAINERS_CONF and $CONTAINERS_STORAGE_CONF of a scenario that
+# keeps everything of podman's under DIR, with iso-runtime as the runtime "iso" and the
+# storage driver DRIVER. runtime_supports_json: podman passes --log-format=json --log FILE
+# (and so shows the runtime's own error) only to runtimes listed there. default_ulimits:
+# podman's default nofile/nproc exceed this machine's hard limits (no CAP_SYS_RESOURCE to
+# raise them).
+podman_confs() {
+    local d=$1 hn; hn=$(ulimit -Hn)
+    cat > "$CONTAINERS_CONF" <<EOF
+[containers]
+default_ulimits = ["nofile=$hn:$hn", "nproc=32768:32768"]
+
+[engine]
+runtime = "iso"
+runtime_supports_json = ["crun", "runc", "iso"]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+events_logfile_path = "$d/events.log"
+tmp_dir = "$d/tmp"
+static_dir = "$d/root/libpod"
+volume_path = "$d/root/volumes"
+
+[engine.runtimes]
+iso = ["$ISO_RUNTIME"]
+
+[network]
+network_config_dir = "$d/netconf"
+EOF
+    cat > "$CONTAINERS_STORAGE_CONF" <<EOF
+[storage]
+driver = "$2"
+graphroot = "$d/root"
+runroot = "$d/run"
+EOF
+}
+
 # --- daemons -------------------------------------------------------------------------------
 # stop_pid PID: SIGTERM, wait up to 20 s, then SIGKILL; by pid only.
 stop_pid() {

@@ -12,36 +12,7 @@ fresh_dir "$D"
 rm_cgroups "$CG" # what an interrupted run left
 SNAP=$D/host.before; snapshot_host "$SNAP"
 
-# runtime_supports_json: podman passes --log-format=json --log FILE (and so shows the
-# runtime's own error) only to runtimes listed there. default_ulimits: podman's default
-# nofile/nproc exceed this machine's hard limits (no CAP_SYS_RESOURCE to raise them).
-HN=$(ulimit -Hn)
-cat > "$CONTAINERS_CONF" <<EOF
-[containers]
-default_ulimits = ["nofile=$HN:$HN", "nproc=32768:32768"]
-
-[engine]
-runtime = "iso"
-runtime_supports_json = ["crun", "runc", "iso"]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-events_logfile_path = "$D/events.log"
-tmp_dir = "$D/tmp"
-static_dir = "$D/root/libpod"
-volume_path = "$D/root/volumes"
-
-[engine.runtimes]
-iso = ["$ISO_RUNTIME"]
-
-[network]
-network_config_dir = "$D/netconf"
-EOF
-cat > "$CONTAINERS_STORAGE_CONF" <<EOF
-[storage]
-driver = "overlay"
-graphroot = "$D/root"
-runroot = "$D/run"
-EOF
+podman_confs "$D" overlay
 # iso-runtime's default root (see below) keeps only a cache of compiled seccomp filters once
 # podman's containers are gone; remove it too when this scenario made the root.
 [ -e /run/iso ] && made_iso_root= || made_iso_root=1

@@ -249,10 +249,14 @@ impl UserSwitch {
         }
     }
 
+    /// `setgroups`, `setresgid`, `setresuid`. In a user namespace where `setgroups` is
+    /// denied for good (`/proc/self/setgroups` is `deny`: an unprivileged user mapped its own
+    /// gid), an empty group list is not an error: the groups cannot be changed there, and
+    /// those the process entered with stay (shown as the overflow gid).
     fn set_ids(&self) -> Result<(), Error> {
         // SAFETY: the pointer and length describe self.groups, which outlives the call.
         let r = unsafe { libc::setgroups(self.groups.len(), self.groups.as_ptr()) };
-        if r != 0 {
+        if r != 0 && !(self.groups.is_empty() && setgroups_denied()) {
             return Err(Error::Credentials {
                 op: "setgroups",
                 id: format!("{:?}", self.groups),
@@ -277,4 +281,24 @@ impl UserSwitch {
         }
         Ok(())
     }
+}
+
+/// Whether `setgroups(2)` is denied for good in this process' user namespace
+/// (`/proc/self/setgroups` reads `deny`). Read with plain system calls into a stack buffer:
+/// this runs between a fork and an exec.
+fn setgroups_denied() -> bool {
+    const PATH: &[u8] = b"/proc/self/setgroups\0";
+    // SAFETY: open of a NUL-terminated constant path.
+    let fd = unsafe { libc::open(PATH.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return false;
+    }
+    let mut buf = [0u8; 8];
+    // SAFETY: read into a stack buffer of its length; fd is ours and closed after.
+    let n = unsafe {
+        let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+        libc::close(fd);
+        n
+    };
+    n >= 4 && &buf[..4] == b"deny"
 }

@@ -491,3 +491,54 @@ fn user_switch_with_full_config_like_an_oci_process() {
         )
     });
 }
+
+/// Makes the (forked, single-threaded) caller, uid and gid `NOBODY`, root of a new user
+/// namespace mapping only itself, as an unprivileged user can: `setgroups` denied first, as
+/// the kernel demands for the gid map.
+fn unprivileged_user_namespace() -> Result<(), String> {
+    let os = |what: &str| format!("{what}: {}", std::io::Error::last_os_error());
+    // SAFETY: credential calls with integer arguments in a forked child.
+    unsafe {
+        if libc::setgroups(0, std::ptr::null()) != 0
+            || libc::setresgid(NOBODY, NOBODY, NOBODY) != 0
+            || libc::setresuid(NOBODY, NOBODY, NOBODY) != 0
+        {
+            return Err(os("become nobody"));
+        }
+        // The uid change made us non-dumpable: our /proc files would be root's.
+        if libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0) != 0
+            || libc::unshare(libc::CLONE_NEWUSER) != 0
+        {
+            return Err(os("unshare a user namespace"));
+        }
+    }
+    for (file, text) in [
+        ("setgroups", "deny"),
+        ("uid_map", "0 65534 1"),
+        ("gid_map", "0 65534 1"),
+    ] {
+        std::fs::write(format!("/proc/self/{file}"), text).map_err(|e| format!("{file}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Unprivileged, inside a user namespace whose gid map the user wrote: `setgroups` is
+/// denied for good, so a switch with no supplementary groups leaves them as they are
+/// instead of failing, and one that asks for groups fails with the kernel's EPERM.
+#[test]
+fn user_switch_in_an_unprivileged_user_namespace_with_setgroups_denied() {
+    if !iso_testutil::root_or_skip() {
+        return;
+    }
+    iso_testutil::in_child(|| {
+        unprivileged_user_namespace()?;
+        UserSwitch::new(0, 0)
+            .keep(Capability::NetBindService)
+            .apply()
+            .map_err(s)?;
+        let eff = status_line("CapEff")?;
+        check(eff == "0000000000000400", || format!("CapEff {eff}"))?;
+        let err = UserSwitch::new(0, 0).groups([0]).apply().unwrap_err();
+        check(err.errno() == Some(libc::EPERM), || format!("{err}"))
+    });
+}

@@ -316,20 +316,42 @@ fn readonly_paths_give_erofs_recursively() {
 /// devices instead.
 #[test]
 fn user_namespace_falls_back_to_host_binds() {
+    host_binds_in_a_user_namespace(0);
+}
+
+/// The same as an unprivileged user (`nobody`) who made the user namespace: what a rootless
+/// container's init does.
+#[test]
+fn unprivileged_user_namespace_falls_back_to_host_binds() {
+    host_binds_in_a_user_namespace(65534);
+}
+
+/// As `uid` (and the same gid), in a new user and mount namespace that maps 0 to it.
+fn host_binds_in_a_user_namespace(uid: u32) {
     if !root_or_skip() {
         return;
     }
     let tmp = TempDir::new("chroot-userns");
     let root_path = tmp.path().join("root");
-    fs::create_dir_all(&root_path).unwrap();
-    in_child(|| {
-        // SAFETY: the in_child child is single-threaded, as CLONE_NEWUSER requires.
-        let r = unsafe { libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS) };
-        assert_eq!(r, 0, "unshare: {}", std::io::Error::last_os_error());
-        // Map root to root (our own euid) so files can be created.
+    fs::create_dir_all(root_path.join("dev")).unwrap();
+    in_child(move || {
+        // SAFETY: credential and namespace calls with integer arguments; the in_child child
+        // is single-threaded, as CLONE_NEWUSER requires.
+        unsafe {
+            if uid != 0 {
+                assert_eq!(libc::setgroups(0, std::ptr::null()), 0);
+                assert_eq!(libc::setresgid(uid, uid, uid), 0);
+                assert_eq!(libc::setresuid(uid, uid, uid), 0);
+                // The uid change made us non-dumpable: our /proc files would be root's.
+                assert_eq!(libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0), 0);
+            }
+            let r = libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS);
+            assert_eq!(r, 0, "unshare: {}", std::io::Error::last_os_error());
+        }
+        // Map root to our own euid, the one map an unprivileged user may write.
         fs::write("/proc/self/setgroups", "deny").unwrap();
-        fs::write("/proc/self/uid_map", "0 0 1").unwrap();
-        fs::write("/proc/self/gid_map", "0 0 1").unwrap();
+        fs::write("/proc/self/uid_map", format!("0 {uid} 1")).unwrap();
+        fs::write("/proc/self/gid_map", format!("0 {uid} 1")).unwrap();
         fresh_mount_ns();
         let root = Root::open(&root_path).unwrap();
         root.mount(&Mount::tmpfs("/dev")).unwrap();

@@ -417,7 +417,9 @@ const STEP_CHDIR: u32 = 6;
 /// 3. With a user namespace and maps, the child blocks on a pipe while the parent writes
 ///    `/proc/CHILD/uid_map`, `setgroups` and `gid_map` ([`UidMap::write`]); then it lets the
 ///    child go. (A process cannot write a useful map for itself: before the map exists it
-///    has no ids in the new namespace.)
+///    has no ids in the new namespace.) A non-dumpable caller that is not root (a rootless
+///    container runtime) could not open those files of a non-dumpable child, which belong
+///    to the host's root: the child is dumpable only while it waits for the maps.
 /// 4. The child sets the hostname and domain name, switches to its uid and gid inside the
 ///    namespace ([`Spawn::uid`], [`Spawn::gid`]: root when the maps map 0), and execs the
 ///    program (with its stdio and working directory, see [`Exec`]) or runs the closure.
@@ -463,6 +465,38 @@ struct Prepared<'a> {
     /// The gid and uid to switch to (`setresgid`, then `setresuid`).
     gid: Option<u32>,
     uid: Option<u32>,
+    /// The child makes itself dumpable while the parent writes its id maps, then
+    /// non-dumpable again (see [`maps_need_dumpable`]).
+    dumpable_for_maps: bool,
+}
+
+/// Makes the caller dumpable until dropped (then non-dumpable again): around the clone of a
+/// child that must be dumpable for its maps ([`maps_need_dumpable`]).
+struct DumpableWhileCloning;
+
+impl DumpableWhileCloning {
+    fn set() -> Self {
+        // SAFETY: prctl with integer arguments. Failing leaves the child non-dumpable: its
+        // maps then fail to be written, naming the file.
+        unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0) };
+        DumpableWhileCloning
+    }
+}
+
+impl Drop for DumpableWhileCloning {
+    fn drop(&mut self) {
+        // SAFETY: prctl with integer arguments.
+        unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+    }
+}
+
+/// Whether a child must be dumpable for this process to write its id maps: this process is
+/// non-dumpable (the child inherits that) and not root. A non-dumpable process' `/proc/PID`
+/// files belong to the host's root, so an ordinary user could not open the child's
+/// `uid_map` (nor could `newuidmap`, which checks the owner).
+fn maps_need_dumpable() -> bool {
+    // SAFETY: prctl and geteuid with integer arguments, no memory touched.
+    unsafe { libc::prctl(libc::PR_GET_DUMPABLE, 0, 0, 0, 0) == 0 && libc::geteuid() != 0 }
 }
 
 impl Spawn {
@@ -815,7 +849,11 @@ impl Spawn {
             report_write: report_write.as_raw_fd(),
             hostname: self.hostname.as_ref(),
             domainname: self.domainname.as_ref(),
+            dumpable_for_maps: need_go && maps_need_dumpable(),
         };
+        // The child inherits dumpability at the clone: dumpable from birth, it is so before
+        // the maps are written without another round trip.
+        let _dumpable = prepared.dumpable_for_maps.then(DumpableWhileCloning::set);
         let mut flags = self.namespaces.clone_flags();
         let mut f_slot = Some(f);
         let cgroup = self.cgroup.as_deref().map(AsRawFd::as_raw_fd);
@@ -866,6 +904,7 @@ impl Spawn {
                 )
             }?
         };
+        drop(_dumpable);
         drop(go_read);
         drop(report_write);
         let mut child = Child {
@@ -1219,7 +1258,12 @@ unsafe fn child_main<F: FnOnce() -> i32>(prepared: &Prepared<'_>, f: F, is_exec:
         let mut byte = 0u8;
         // SAFETY: read into a one-byte buffer.
         let n = unsafe { libc::read(go, (&mut byte as *mut u8).cast(), 1) };
-        if n != 1 {
+        // Born dumpable for the maps (see `Spawn::start`); nothing else runs in the new user
+        // namespace yet.
+        // SAFETY: prctl with integer arguments (async-signal-safe).
+        let restored = !prepared.dumpable_for_maps
+            || unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } == 0;
+        if n != 1 || !restored {
             // The parent gave up (it closed the pipe): leave quietly, it is reaping us.
             // SAFETY: _exit is async-signal-safe.
             unsafe { libc::_exit(127) };

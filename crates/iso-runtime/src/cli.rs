@@ -44,8 +44,11 @@ use crate::{CreateOptions, Error, ExecOptions, Runtime};
 ///
 /// ```
 /// use clap::Parser;
+/// use iso_runtime::rootless::{default_state_root, Rootless};
 /// let cli = iso_runtime::cli::Cli::try_parse_from(["iso-runtime", "state", "web"])?;
-/// assert_eq!(cli.root, std::path::PathBuf::from("/run/iso"));
+/// // /run/iso for root, $XDG_RUNTIME_DIR/iso for another user.
+/// assert_eq!(cli.root, default_state_root());
+/// assert_eq!(cli.rootless, Rootless::Auto);
 /// # Ok::<(), clap::Error>(())
 /// ```
 #[derive(Parser, Debug)]
@@ -60,8 +63,9 @@ pub struct Cli {
     /// Print the version (`-v`, as runc).
     #[arg(short = 'v', long = "version", action = clap::ArgAction::Version)]
     pub version: Option<bool>,
-    /// Root directory for container state (created, mode 0700, when missing).
-    #[arg(long, global = true, default_value = "/run/iso")]
+    /// Root directory for container state (created, mode 0700, when missing); default
+    /// /run/iso, or $XDG_RUNTIME_DIR/iso for a user other than root.
+    #[arg(long, global = true, default_value_os_t = crate::rootless::default_state_root())]
     pub root: PathBuf,
     /// Also write errors (and with --debug, debug lines) to this file.
     #[arg(long, global = true)]
@@ -75,9 +79,11 @@ pub struct Cli {
     /// Use systemd to manage cgroups (not supported).
     #[arg(long = "systemd-cgroup", global = true)]
     pub systemd_cgroup: bool,
-    /// Accepted for compatibility (true, false or auto).
-    #[arg(long, global = true, num_args = 0..=1, default_missing_value = "true")]
-    pub rootless: Option<String>,
+    /// Work as an unprivileged user: true, false or auto (rootless when not the host's
+    /// root). Skips a cgroup the user cannot create and bind-mounts devices.
+    #[arg(long, global = true, num_args = 0..=1, default_value = "auto",
+          default_missing_value = "true")]
+    pub rootless: crate::rootless::Rootless,
     /// Site policy file (defaults and ceilings; see policy.example.toml). Default: $ISO_POLICY,
     /// else /etc/iso/policy.toml if it exists.
     #[arg(long, global = true)]

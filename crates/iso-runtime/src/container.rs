@@ -37,6 +37,7 @@ use crate::{
 pub struct Runtime {
     store: Store,
     pub(crate) host: Host,
+    rootless: bool,
 }
 
 impl Runtime {
@@ -45,7 +46,20 @@ impl Runtime {
         Runtime {
             store: Store::new(root),
             host: Host::default(),
+            rootless: false,
         }
+    }
+
+    /// Works as an unprivileged user (see [`crate::rootless`]): a cgroup the user may not
+    /// create is skipped, devices are bind-mounted from the host.
+    ///
+    /// ```
+    /// use iso_runtime::{rootless::running_rootless, Runtime};
+    /// let rt = Runtime::new("/run/user/1000/iso").rootless(running_rootless());
+    /// ```
+    pub fn rootless(mut self, on: bool) -> Self {
+        self.rootless = on;
+        self
     }
 
     /// The store.
@@ -61,6 +75,9 @@ impl Runtime {
             lsm_active: &iso_mac::is_active,
             seccomp_cache: Some(self.store.root()),
             other_exec_formats: &crate::process::other_exec_formats,
+            rootless: self.rootless,
+            // SAFETY: geteuid cannot fail and touches no memory.
+            unprivileged: unsafe { libc::geteuid() } != 0,
         })
     }
 
@@ -83,11 +100,15 @@ impl Runtime {
             no_pivot: opts.no_pivot,
             console_socket: opts.console_socket.is_some(),
         };
-        let plan = Plan::from_spec(
+        let mut plan = Plan::from_spec(
             bundle.spec(),
             &request,
             &self.facts()?,
             opts.policy.as_ref(),
+        )?;
+        guard::inherit_oom_score_adj(
+            &mut plan.init.proc.oom_score_adj,
+            &bundle.path().join("config.json"),
         )?;
         let trampoline = guard::before_entering_a_container("create", plan.seal_reason)?;
         let dir = self.store.create(&id)?;
@@ -228,8 +249,10 @@ impl Runtime {
                 reason: "container not running, nothing to signal".into(),
             });
         }
-        if all {
-            let cg = self.host.cgroup(&record.cgroup)?;
+        // Without a cgroup (rootless), the init: in its own PID namespace, a SIGKILL of it
+        // ends every process of the container.
+        if all && !record.no_cgroup {
+            let cg = record.cgroup(&self.host, "kill --all")?;
             for pid in cg.procs_recursive()? {
                 // SAFETY: kill sends a signal; processes of the cgroup are the container's.
                 unsafe { libc::kill(pid.as_raw(), signal.as_raw()) };
@@ -273,7 +296,7 @@ impl Runtime {
                 })
             }
         }
-        let cg = self.host.cgroup(&record.cgroup).ok();
+        let cg = record.cgroup(&self.host, "delete").ok();
         if status != Status::Stopped {
             if let Some(cg) = &cg {
                 let _ = cg.thaw();
@@ -320,7 +343,7 @@ impl Runtime {
         let bundle = Bundle::load(&record.bundle)?;
         let request = ExecRequest {
             bundle: bundle.path(),
-            cgroup: &record.cgroup,
+            cgroup: (!record.no_cgroup).then_some(record.cgroup.as_str()),
             sub_cgroup: opts.sub_cgroup.as_deref(),
             preserve_fds: opts.preserve_fds,
             console_socket: opts.console_socket.is_some(),
@@ -333,7 +356,7 @@ impl Runtime {
     /// `ps`: the pids of every process in the container's cgroup.
     pub fn pids(&self, id: &str) -> Result<Vec<i32>, Error> {
         let (_dir, record) = self.open(id)?;
-        let cg = self.host.cgroup(&record.cgroup)?;
+        let cg = record.cgroup(&self.host, "ps")?;
         Ok(cg
             .procs_recursive()?
             .into_iter()
@@ -349,7 +372,7 @@ impl Runtime {
             &[Status::Created, Status::Running],
             "only a created or running container can be paused",
         )?;
-        let cg = self.host.cgroup(&record.cgroup)?;
+        let cg = record.cgroup(&self.host, "pause")?;
         Ok(cg.freeze()?)
     }
 
@@ -367,19 +390,27 @@ impl Runtime {
                 reason: "only a paused container can be resumed".into(),
             });
         }
-        let cg = self.host.cgroup(&record.cgroup)?;
+        let cg = record.cgroup(&self.host, "resume")?;
         Ok(cg.thaw()?)
     }
 
     /// The ids and states of every container (`list`), read without waiting for the locks of
-    /// commands in progress.
+    /// commands in progress; each state names its owner (the user owning the store).
     pub fn list(&self) -> Result<Vec<State>, Error> {
         let mut out = Vec::new();
+        // The user owning the root (mode 0700: only they, or the host's root, make entries
+        // in it), read once rather than a stat per container.
+        let owner = owner_of(
+            self.store.root(),
+            &fs::read("/etc/passwd").unwrap_or_default(),
+        );
         for id in self.store.ids()? {
             // Without the lock: a container being created or deleted shows as it is now
             // instead of making `list` wait.
             if let Ok(record) = self.store.peek::<Record>(&id) {
-                out.push(record.state(&self.store.path_of(&id), &self.host));
+                let mut state = record.state(&self.store.path_of(&id), &self.host);
+                state.owner.clone_from(&owner);
+                out.push(state);
             }
         }
         Ok(out)
@@ -426,5 +457,18 @@ fn wait_gone(record: &Record, host: &Host, limit: Duration) {
     let deadline = Instant::now() + limit;
     while record.init_alive(host) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The owner `list` shows, as runc: the name of the user owning the state directory `dir` in
+/// `passwd` (the text of `/etc/passwd`), else `#UID`.
+fn owner_of(dir: &Path, passwd: &[u8]) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(uid) = fs::metadata(dir).map(|m| m.uid()) else {
+        return String::new();
+    };
+    match crate::plan::passwd_field(passwd, uid, 0) {
+        Some(name) if !name.is_empty() => String::from_utf8_lossy(name).into_owned(),
+        _ => format!("#{uid}"),
     }
 }

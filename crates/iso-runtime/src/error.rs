@@ -154,6 +154,15 @@ pub enum Error {
         /// Why this container needs it.
         reason: &'static str,
     },
+    /// The container has no cgroup: it was created rootless by a user who may not create
+    /// one (see [`crate::rootless`]), so a command that works on its cgroup cannot run.
+    #[error("container {id} has no cgroup (created rootless without a cgroup the user may create): {what} needs one")]
+    NoCgroup {
+        /// The container.
+        id: String,
+        /// The command or option that needs the cgroup.
+        what: &'static str,
+    },
     /// The feature is deliberately not supported.
     #[error("{0} is not supported")]
     Unsupported(&'static str),

@@ -20,7 +20,10 @@
 //!   runtime must run from a read-only copy of itself (`iso_chroot::exe::ensure_sealed`), and
 //!   [`Error::SealRequired`] asks the caller for it. A sealed runtime needs no trampoline.
 
+use std::path::Path;
+
 use iso_chroot::exe::Trampoline;
+use iso_sys::ProcPid;
 
 use crate::Error;
 
@@ -58,6 +61,41 @@ pub(crate) fn before_entering_a_container(
         });
     }
     Ok(trampoline)
+}
+
+/// For a caller that is not root, before [`before_entering_a_container`]: writes the init's
+/// `process.oomScoreAdj` as the caller's own, which the init inherits at the clone, and takes
+/// it out of the plan. The init could not write it itself: once non-dumpable, its `/proc`
+/// files belong to the host's root. The kernel refuses a value below the current one to a
+/// user without `CAP_SYS_RESOURCE`; the error names the field.
+pub(crate) fn inherit_oom_score_adj(adj: &mut Option<i32>, config: &Path) -> Result<(), Error> {
+    // SAFETY: geteuid cannot fail and touches no memory.
+    if unsafe { libc::geteuid() } == 0 {
+        return Ok(());
+    }
+    let Some(value) = adj.take() else {
+        return Ok(());
+    };
+    let proc_root = iso_sys::procfs::ProcRoot::open()?;
+    proc_root
+        .write(
+            ProcPid::SelfPid,
+            "oom_score_adj",
+            value.to_string().as_bytes(),
+        )
+        .map_err(|e| {
+            let current = proc_root
+                .read_to_string(ProcPid::SelfPid, "oom_score_adj")
+                .unwrap_or_default();
+            Error::ConfigField {
+                path: config.to_path_buf(),
+                field: "process.oomScoreAdj",
+                reason: format!(
+                    "{value}: an unprivileged user may not set it below the current {} ({e})",
+                    current.trim()
+                ),
+            }
+        })
 }
 
 fn thread_count() -> usize {

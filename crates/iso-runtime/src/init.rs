@@ -119,6 +119,13 @@ impl Failure {
     fn io(step: &'static str) -> impl FnOnce(std::io::Error) -> Self {
         move |e| Failure::new(step, e.raw_os_error().unwrap_or(0))
     }
+    /// The same failure, its step prefixed with the configuration field it was about.
+    fn naming(self, field: &str) -> Self {
+        Failure {
+            step: format!("{field}: {}", self.step),
+            ..self
+        }
+    }
     fn last_os(step: impl Into<String>) -> Self {
         let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
         Failure::new(step, errno)
@@ -394,44 +401,17 @@ fn make_mounts(
 ) -> Result<Option<PathBuf>, Failure> {
     let mut proc_dest = None;
     for (i, m) in fs.mounts.iter().enumerate() {
-        if let Some(at) = trees.iter().position(|(index, _)| *index == i) {
-            let (_, tree) = trees.swap_remove(at);
-            if let PlannedMount::Plain(m) = m {
-                root.mount_tree(m, tree)?;
-                continue;
-            }
-        }
-        match m {
-            PlannedMount::Plain(m) if m.kind() == &iso_chroot::MountKind::Tmpfs => {
-                root.mount_tmpfs_over(m, false)?;
-            }
-            PlannedMount::TmpfsCopyUp(m) => {
-                root.mount_tmpfs_over(m, true)?;
-            }
-            PlannedMount::HostProc(m) => {
-                // Only a procfs root may cover /proc (CVE-2019-16884).
-                if let Some(src) = m.source_path() {
-                    iso_sys::procfs::ProcRoot::open_at(src)?;
-                }
-                root.mount(m)?;
-                proc_dest = proc_dest.or_else(|| Some(m.destination().to_path_buf()));
-            }
-            PlannedMount::Plain(m) => {
-                root.mount(m)?;
-                if m.kind() == &iso_chroot::MountKind::Proc && proc_dest.is_none() {
-                    proc_dest = Some(m.destination().to_path_buf());
-                }
-            }
-            PlannedMount::Cgroup {
-                destination,
-                tmpfs,
-                readonly,
-                binds,
-            } => mount_cgroup(root, destination, *tmpfs, *readonly, binds)?,
-        }
+        let tree = trees
+            .iter()
+            .position(|(index, _)| *index == i)
+            .map(|at| trees.swap_remove(at).1);
+        mount_one(root, m, tree, &mut proc_dest).map_err(|f| f.naming("mounts"))?;
     }
+    // `mknod`, or where the kernel refuses it (a user namespace: rootless) a bind mount of
+    // the host's device at the same path.
     for dev in &fs.devices {
-        root.create_device(dev, DeviceMode::Auto)?;
+        root.create_device(dev, DeviceMode::Auto)
+            .map_err(|e| Failure::from(e).naming("linux.devices"))?;
     }
     if fs.dev_tmpfs {
         root.create_dev_symlinks()?;
@@ -441,6 +421,51 @@ fn make_mounts(
         root.create_missing_dev_symlinks()?;
     }
     Ok(proc_dest)
+}
+
+/// One mount of the plan (from the detached `tree` the runtime cloned, if any); the first
+/// procfs mounted is noted in `proc_dest`.
+fn mount_one(
+    root: &Root,
+    m: &PlannedMount,
+    tree: Option<OwnedFd>,
+    proc_dest: &mut Option<PathBuf>,
+) -> Result<(), Failure> {
+    if let (Some(tree), PlannedMount::Plain(m)) = (tree, m) {
+        root.mount_tree(m, tree)?;
+        return Ok(());
+    }
+    match m {
+        PlannedMount::Plain(m) if m.kind() == &iso_chroot::MountKind::Tmpfs => {
+            root.mount_tmpfs_over(m, false)?;
+        }
+        PlannedMount::TmpfsCopyUp(m) => {
+            root.mount_tmpfs_over(m, true)?;
+        }
+        PlannedMount::HostProc(m) => {
+            // Only a procfs root may cover /proc (CVE-2019-16884).
+            if let Some(src) = m.source_path() {
+                iso_sys::procfs::ProcRoot::open_at(src)?;
+            }
+            root.mount(m)?;
+            *proc_dest = proc_dest
+                .take()
+                .or_else(|| Some(m.destination().to_path_buf()));
+        }
+        PlannedMount::Plain(m) => {
+            root.mount(m)?;
+            if m.kind() == &iso_chroot::MountKind::Proc && proc_dest.is_none() {
+                *proc_dest = Some(m.destination().to_path_buf());
+            }
+        }
+        PlannedMount::Cgroup {
+            destination,
+            tmpfs,
+            readonly,
+            binds,
+        } => mount_cgroup(root, destination, *tmpfs, *readonly, binds)?,
+    }
+    Ok(())
 }
 
 /// Moves the child into the container's cgroup in the v1 hierarchies (it was born in the v2

@@ -23,7 +23,7 @@ use oci_spec::runtime::Hook;
 use crate::error::io_err;
 use crate::hooks::{run_hooks, HookEnv, HookKind};
 use crate::init::{self, InitChannels, InitPlan};
-use crate::plan::{ConfigFile, ExecPlan, NamespacePlan, Plan, Sysctl};
+use crate::plan::{CgroupPlan, ConfigFile, ExecPlan, NamespacePlan, Plan, Sysctl};
 use crate::state::{socket_path, Host, Record, EXEC_SOCKET};
 use crate::store::write_atomic;
 use crate::{rfc3339, ContainerDir, ContainerId, CreateOptions, Error, ExecOptions, Status};
@@ -281,7 +281,7 @@ fn launch(
         mut record,
         cgroup,
         namespaces,
-        init: setup,
+        init: mut setup,
         runtime_hooks,
         terminal,
         seal_reason: _,
@@ -292,15 +292,19 @@ fn launch(
     // so that `delete --force` finds it even when the record is unreadable.
     refuse_frozen(host, &cgroup.path, &record)?;
     dir.note_cgroup(cgroup.path.as_str())?;
-    let cg = Cgroup::create(host.layout()?, cgroup.path)?;
-    cleanup.cgroup = Some(cg.clone());
-    if let Some(resources) = &cgroup.resources {
+    let cg = create_cgroup(host, &cgroup, &mut record)?;
+    if record.no_cgroup {
+        setup.rootfs.without_cgroup();
+        dir.save(&record)?;
+    }
+    cleanup.cgroup = cg.clone();
+    if let (Some(cg), Some(resources)) = (&cg, &cgroup.resources) {
         cg.apply(resources)?;
     }
     let (join, join_pid) = open_namespaces(&namespaces)?;
     check_joined_own(&setup.sysctls, namespaces.uts_joined, &join, &record)?;
     let join_user = open_join_user(&namespaces)?;
-    let spawn = spawn_of(namespaces, &cg, join_user)?;
+    let spawn = spawn_of(namespaces, cg.as_ref(), join_user)?;
     let console = match (&opts.console_socket, terminal) {
         (Some(path), true) => {
             Some(UnixStream::connect(path).map_err(io_err("connect console socket", path))?)
@@ -322,7 +326,7 @@ fn launch(
     let init_plan = InitPlan {
         bind_trees,
         setup,
-        cgroup_v1: cg.prepare_join_v1()?,
+        cgroup_v1: prepare_join_v1(cg.as_ref())?,
         lock_fd: dir.lock_raw_fd(),
         join,
         console,
@@ -368,6 +372,49 @@ fn launch(
         child,
         signals: None,
     })
+}
+
+/// Creates the container's cgroup. Rootless (`optional`), a cgroup the user may not create
+/// is skipped, as runc does: what was made of it is removed, the record notes it has none,
+/// and a warning on stderr names the resources that are then not applied.
+fn create_cgroup(
+    host: &Host,
+    plan: &CgroupPlan,
+    record: &mut Record,
+) -> Result<Option<Cgroup>, Error> {
+    let layout = host.layout()?;
+    let err = match Cgroup::create(layout, plan.path.clone()) {
+        Ok(cg) => return Ok(Some(cg)),
+        Err(e) => e,
+    };
+    let denied = matches!(err.errno(), Some(libc::EACCES | libc::EPERM | libc::EROFS));
+    if !(plan.optional && denied) {
+        return Err(err.into());
+    }
+    let _ = Cgroup::at(layout, plan.path.clone()).delete();
+    record.no_cgroup = true;
+    let requested = crate::rootless::requested_resources(record.resources.as_ref());
+    if !requested.is_empty() {
+        eprintln!(
+            "warning: rootless: linux.resources not applied ({}): the container has no \
+             cgroup ({err})",
+            requested.join(", ")
+        );
+    }
+    Ok(None)
+}
+
+/// [`Cgroup::prepare_join_v1`] of the container's cgroup, if it has one.
+fn prepare_join_v1(cg: Option<&Cgroup>) -> Result<iso_cgroups::PreparedJoin, Error> {
+    Ok(cg
+        .map(Cgroup::prepare_join_v1)
+        .transpose()?
+        .unwrap_or_default())
+}
+
+/// [`Cgroup::open_v2_dir`] of the container's cgroup, if it has one.
+fn open_v2_dir(cg: Option<&Cgroup>) -> Result<Option<OwnedFd>, Error> {
+    Ok(cg.map(Cgroup::open_v2_dir).transpose()?.flatten())
 }
 
 /// Opens the namespaces to join and puts them in the order the kernel needs
@@ -444,7 +491,7 @@ fn open_join_user(ns: &NamespacePlan) -> Result<Option<OwnedFd>, Error> {
 
 /// The clone: the new namespaces, born in the v2 cgroup (no migration; the init joins v1
 /// itself, see `InitPlan`), the id maps written while the child waits.
-fn spawn_of(ns: NamespacePlan, cg: &Cgroup, user: Option<OwnedFd>) -> Result<Spawn, Error> {
+fn spawn_of(ns: NamespacePlan, cg: Option<&Cgroup>, user: Option<OwnedFd>) -> Result<Spawn, Error> {
     let mut spawn = Spawn::new(ns.new);
     if let Some(user) = user {
         spawn = spawn.in_user_namespace(user);
@@ -452,7 +499,7 @@ fn spawn_of(ns: NamespacePlan, cg: &Cgroup, user: Option<OwnedFd>) -> Result<Spa
     if let Some(offsets) = ns.time_offsets {
         spawn = spawn.time_offsets(offsets);
     }
-    if let Some(dir) = cg.open_v2_dir()? {
+    if let Some(dir) = open_v2_dir(cg)? {
         spawn = spawn.into_cgroup(dir);
     }
     if let Some(map) = ns.uid_map {
@@ -541,9 +588,9 @@ pub(crate) fn exec(
         }
         _ => None,
     };
-    let cg = host.cgroup(&plan.cgroup)?;
-    let child_plan = init::ExecPlan {
-        cgroup_v1: cg.prepare_join_v1()?,
+    let cg = plan.cgroup.as_deref().map(|p| host.cgroup(p)).transpose()?;
+    let mut child_plan = init::ExecPlan {
+        cgroup_v1: prepare_join_v1(cg.as_ref())?,
         become_root: plan.namespaces.become_root(),
         pidfd: pidfd
             .try_clone()
@@ -556,12 +603,9 @@ pub(crate) fn exec(
         listener_ack: None,
     };
     if plan.namespaces.pid {
-        // pid_for_children of this process: the child is born in the container's PID
-        // namespace.
-        iso_ns::setns_pidfd(&pidfd, Namespace::Pid.into())?;
+        join_pid_for_children(&pidfd, init, &mut child_plan.namespaces)?;
     }
     let (report_read, report_write) = pipe()?;
-    let mut child_plan = child_plan;
     let ack = match &child_plan.proc.listener_path {
         Some(_) => {
             let (ack_read, ack_write) = pipe()?;
@@ -571,7 +615,7 @@ pub(crate) fn exec(
         None => None,
     };
     let mut spawn = Spawn::new(NamespaceSet::default());
-    if let Some(dir) = cg.open_v2_dir()? {
+    if let Some(dir) = open_v2_dir(cg.as_ref())? {
         spawn = spawn.into_cgroup(dir);
     }
     let parent_ends = [
@@ -606,6 +650,36 @@ pub(crate) fn exec(
         signals: None,
     }
     .wait_forwarding_signals()
+}
+
+/// Makes the container's PID namespace this process' `pid_for_children`, so that the `exec`
+/// child is born in it. A rootless runtime may not enter it from outside the container's
+/// user namespace, which owns it: it enters that user namespace first (its own child, so it
+/// may), and the child is left the other namespaces to join. The kernel lets an
+/// unprivileged process join another's namespaces only if it may trace it: not while the
+/// init of a created container, non-dumpable (see guard.rs), waits for `start`.
+fn join_pid_for_children(
+    pidfd: &OwnedFd,
+    init: Pid,
+    namespaces: &mut NamespaceSet,
+) -> Result<(), Error> {
+    match iso_ns::setns_pidfd(pidfd, Namespace::Pid.into()) {
+        Err(e) if e.errno() == Some(libc::EPERM) && namespaces.contains(Namespace::User) => {
+            let both = NamespaceSet::from([Namespace::User, Namespace::Pid]);
+            iso_ns::setns_pidfd(pidfd, both).map_err(|e| match e.errno() {
+                Some(libc::EPERM) => Error::Io {
+                    op: "join the namespaces of the init (rootless: only once it runs the \
+                         container's program; a created container's init is non-dumpable)",
+                    path: format!("/proc/{init}/ns").into(),
+                    source: std::io::Error::from_raw_os_error(libc::EPERM),
+                },
+                _ => e.into(),
+            })?;
+            namespaces.remove(Namespace::User);
+            Ok(())
+        }
+        other => Ok(other?),
+    }
 }
 
 /// Waits until the `exec` child executed its program (end of file: the pipe is

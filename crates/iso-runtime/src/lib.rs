@@ -88,6 +88,7 @@ mod options;
 mod plan;
 pub mod policy;
 mod process;
+pub mod rootless;
 mod seccomp_cache;
 mod signal;
 pub mod spec;

@@ -166,7 +166,7 @@ fn prepare(cli: &Cli) -> Result<(), Error> {
 
 fn run(cli: &Cli) -> Result<u8, Error> {
     prepare(cli)?;
-    let rt = Runtime::new(&cli.root);
+    let rt = Runtime::new(&cli.root).rootless(cli.rootless.resolve());
     let done = |r: Result<(), Error>| r.map(|()| 0);
     match &cli.command {
         Command::Create(a) => create(cli, &rt, a).map(|_| 0),
@@ -314,7 +314,7 @@ fn events(rt: &Runtime, id: &str, stats: bool, interval: &str) -> Result<u8, Err
 
 /// `spec`: a default `config.json` in `bundle` (rootless with `--rootless`).
 fn spec(cli: &Cli, bundle: &std::path::Path) -> Result<u8, Error> {
-    let rootless = cli.rootless.as_deref().is_some_and(|r| r == "true");
+    let rootless = cli.rootless == iso_runtime::rootless::Rootless::True;
     iso_runtime::spec::write_default(bundle, rootless).map(|()| 0)
 }
 
@@ -449,11 +449,8 @@ fn ps(rt: &Runtime, id: &str, format: &str, args: &[String]) -> Result<u8, Error
 /// `list`: a table like runc's, a JSON array of states, or (`-q`) the ids.
 fn list(rt: &Runtime, format: &str, quiet: bool) -> Result<u8, Error> {
     check_format(format)?;
-    let mut states = rt.list()?;
-    // runc's `list` names the owner of each container's state (`state` leaves it empty).
-    for s in states.iter_mut().filter(|s| s.owner.is_empty()) {
-        s.owner = "root".into();
-    }
+    // Each with its owner, as runc's `list` (`state` leaves it empty).
+    let states = rt.list()?;
     // One write for the whole answer: Rust's stdout flushes at every newline.
     let mut out = String::new();
     if quiet {

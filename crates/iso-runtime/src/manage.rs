@@ -167,7 +167,7 @@ const LIVE: &[Status] = &[Status::Created, Status::Running, Status::Paused];
 impl Runtime {
     fn live_cgroup(&self, id: &str) -> Result<(Cgroup, crate::state::Record), Error> {
         let (_dir, record) = self.open_in(id, LIVE, "the container is not running")?;
-        let cg = self.host.cgroup(&record.cgroup)?;
+        let cg = record.cgroup(&self.host, "events")?;
         Ok((cg, record))
     }
 
@@ -186,7 +186,7 @@ impl Runtime {
             LIVE,
             "only a created, running or paused container can be updated",
         )?;
-        let cg = self.host.cgroup(&record.cgroup)?;
+        let cg = record.cgroup(&self.host, "update")?;
         let mut converted = iso_cgroups::Resources::try_from(resources)?;
         crate::plan::with_default_devices(&mut converted);
         converted.validate()?;

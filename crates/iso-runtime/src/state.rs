@@ -109,6 +109,9 @@ pub(crate) struct Record {
     pub annotations: BTreeMap<String, String>,
     /// The absolute cgroup path.
     pub cgroup: String,
+    /// `create` made no cgroup: rootless, and the user may not create it.
+    #[serde(default)]
+    pub no_cgroup: bool,
     /// The configuration's hooks, for `start` (poststart) and `delete` (poststop).
     #[serde(default)]
     pub hooks: Option<oci_spec::runtime::Hooks>,
@@ -151,6 +154,18 @@ impl Record {
         let stat = host.proc_stat(Pid::from_raw(self.pid)?).ok()?;
         let same = stat.start_time == self.start_time && stat.state != 'Z' && stat.state != 'X';
         same.then_some(stat)
+    }
+
+    /// The container's cgroup, for `what` (a command or option); fails with
+    /// [`Error::NoCgroup`] when `create` made none.
+    pub fn cgroup(&self, host: &Host, what: &'static str) -> Result<Cgroup, Error> {
+        if self.no_cgroup {
+            return Err(Error::NoCgroup {
+                id: self.id.clone(),
+                what,
+            });
+        }
+        host.cgroup(&self.cgroup)
     }
 
     fn frozen(&self, host: &Host) -> bool {

@@ -1860,3 +1860,307 @@ fn a_premade_empty_cpuset_cgroup_is_filled_as_runc_fills_it() {
         assert_eq!(text(&theirs.stdout), "ran\n");
     }
 }
+
+// ---- rootless (issue 22): the runtime run by a fresh unprivileged user ----
+
+/// The `Uid:` line of `/proc/PID/status` on the host: real, effective, saved, fs.
+fn host_uids(pid: i64) -> String {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn rootless_spec_run_exec_list_kill_delete_without_root() {
+    let Some(mut fx) = Fixture::rootless(bin(), "rt-rootless") else {
+        return;
+    };
+    let (name, uid) = {
+        let user = fx.user().unwrap();
+        (user.name().to_owned(), user.uid())
+    };
+    // `spec --rootless`, run unchanged but for a program that exits.
+    let out = fx.rt(&["spec", "--rootless"]);
+    assert!(out.status.success(), "spec: {}", text(&out.stderr));
+    let path = fx.bundle().join("config.json");
+    let mut config: Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+    assert_eq!(config["linux"]["uidMappings"][0]["hostID"], uid);
+    config["process"]["terminal"] = json!(false);
+    config["process"]["args"] = json!(["id"]);
+    fx.write_config(&config);
+    let out = fx.run("id");
+    assert!(out.status.success(), "run: {}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("uid=0(root) gid=0"),
+        "{}",
+        text(&out.stdout)
+    );
+    // Detached: root inside, the user outside; the state under $XDG_RUNTIME_DIR/iso.
+    config["process"]["args"] = json!(["sleep", "600"]);
+    fx.write_config(&config);
+    let id = fx.id("life");
+    let out = fx.rt(&["run", "-d", &id]);
+    assert!(out.status.success(), "run -d: {}", text(&out.stderr));
+    assert!(fx.root().join(&id).is_dir(), "no state in the user's root");
+    let st = fx.state(&id);
+    assert_eq!(st["status"], "running");
+    let pid = st["pid"].as_i64().unwrap();
+    assert_eq!(host_uids(pid), format!("Uid:\t{uid}\t{uid}\t{uid}\t{uid}"));
+    let out = fx.rt(&["exec", &id, "id", "-u"]);
+    assert!(out.status.success(), "exec: {}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "0\n");
+    let out = fx.rt(&["list"]);
+    let line = text(&out.stdout)
+        .lines()
+        .find(|l| l.starts_with(&id))
+        .map(str::to_owned)
+        .unwrap_or_default();
+    assert!(line.contains("running") && line.ends_with(&name), "{line}");
+    // Without a cgroup the user may create, pause says why; with one, it works.
+    let out = fx.rt(&["pause", &id]);
+    if out.status.success() {
+        assert_eq!(fx.state(&id)["status"], "paused");
+        let out = fx.rt(&["resume", &id]);
+        assert!(out.status.success(), "resume: {}", text(&out.stderr));
+    } else {
+        fails_naming(&out, "has no cgroup");
+    }
+    let out = fx.rt(&["kill", &id, "KILL"]);
+    assert!(out.status.success(), "kill: {}", text(&out.stderr));
+    assert_eq!(wait_status(&fx, &id, "stopped")["status"], "stopped");
+    let out = fx.rt(&["delete", &id]);
+    assert!(out.status.success(), "delete: {}", text(&out.stderr));
+    assert!(fx.leftovers(&id).is_empty(), "{:?}", fx.leftovers(&id));
+}
+
+#[test]
+fn rootless_lifecycle_states_and_errors() {
+    let Some(mut fx) = Fixture::rootless(bin(), "rt-rootless-life") else {
+        return;
+    };
+    fx.write_config(&base_config(&fx, "sleep 600"));
+    let id = fx.id("life");
+    let out = fx.rt(&["create", &id]);
+    assert!(out.status.success(), "create: {}", text(&out.stderr));
+    // The pids limit cannot be applied without a cgroup: said, not dropped silently.
+    let cgroup = !text(&out.stderr).contains("linux.resources not applied (pids)");
+    assert_eq!(
+        cgroup,
+        cgroup_dir(&fx, "pids").exists(),
+        "{}",
+        text(&out.stderr)
+    );
+    let st = fx.state(&id);
+    assert_eq!(st["status"], "created");
+    let pid = st["pid"].as_i64().unwrap();
+    // The waiting init runs the runtime's code: non-dumpable, so its /proc files are the
+    // host root's, out of reach of the container's root (the user).
+    let exe = fs::symlink_metadata(format!("/proc/{pid}/exe")).unwrap();
+    assert_eq!(std::os::unix::fs::MetadataExt::uid(&exe), 0);
+    let out = fx.rt(&["start", &id]);
+    assert!(out.status.success(), "start: {}", text(&out.stderr));
+    assert_eq!(fx.state(&id)["status"], "running");
+    fails_naming(&fx.rt(&["start", &id]), "running");
+    fails_naming(&fx.rt(&["delete", &id]), "running");
+    let out = fx.rt(&["kill", &id, "KILL"]);
+    assert!(out.status.success(), "kill: {}", text(&out.stderr));
+    assert_eq!(wait_status(&fx, &id, "stopped")["status"], "stopped");
+    fails_naming(&fx.rt(&["kill", &id, "9"]), "container not running");
+    let out = fx.rt(&["delete", &id]);
+    assert!(out.status.success(), "delete: {}", text(&out.stderr));
+    assert!(!fx.root().join(&id).exists());
+    assert!(!fx.rt(&["state", &id]).status.success());
+}
+
+#[test]
+fn rootless_maps_subordinate_ranges_through_newuidmap() {
+    let Some(mut fx) = Fixture::rootless(bin(), "rt-rootless-maps") else {
+        return;
+    };
+    let (uid, gid, sub) = {
+        let user = fx.user().unwrap();
+        (user.uid(), user.gid(), user.subid_start())
+    };
+    let mut config = fx.config("cat /proc/self/uid_map; chown 1000:1000 /owned && echo chowned");
+    config["linux"]["uidMappings"] = json!([
+        {"containerID": 0, "hostID": uid, "size": 1},
+        {"containerID": 1, "hostID": sub, "size": 65536}
+    ]);
+    config["linux"]["gidMappings"] = json!([
+        {"containerID": 0, "hostID": gid, "size": 1},
+        {"containerID": 1, "hostID": sub, "size": 65536}
+    ]);
+    for set in ["bounding", "effective", "permitted"] {
+        config["process"]["capabilities"][set] = json!(["CAP_CHOWN"]);
+    }
+    fx.write_config(&config);
+    let owned = fx.rootfs().join("owned");
+    fs::write(&owned, "").unwrap();
+    fx.user().unwrap().give(&owned);
+    let out = fx.run("maps");
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout} {}", text(&out.stderr));
+    let lines: Vec<Vec<&str>> = stdout
+        .lines()
+        .take(2)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            vec!["0".to_owned(), uid.to_string(), "1".into()],
+            vec!["1".to_owned(), sub.to_string(), "65536".into()]
+        ]
+        .iter()
+        .map(|l| l.iter().map(String::as_str).collect::<Vec<_>>())
+        .collect::<Vec<_>>()
+    );
+    assert!(stdout.contains("chowned"), "{stdout}");
+    // uid 1000 inside is subordinate id sub + 999 on the host.
+    let meta = fs::metadata(&owned).unwrap();
+    assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), sub + 999);
+}
+
+/// Rootless with a delegated cgroup (pure cgroup v2, the VM tier): the user owns a cgroup
+/// (its directory, `cgroup.procs`, `cgroup.subtree_control`, `cgroup.threads`) and runs the
+/// runtime from a leaf of it, as systemd's user manager sets a session up. The container's
+/// cgroup is then made below it, its pids limit applied, and pause/resume work.
+#[test]
+fn vm_rootless_uses_a_delegated_cgroup_v2() {
+    if !iso_testutil::vm_feature_or_skip(iso_testutil::VmFeature::CgroupV2) {
+        return;
+    }
+    let Some(mut fx) = Fixture::rootless(bin(), "rt-vm-deleg") else {
+        return;
+    };
+    let delegated = Path::new("/sys/fs/cgroup").join(fx.cgroup().trim_start_matches('/'));
+    let leaf = delegated.join("runtime");
+    fs::create_dir_all(&leaf).unwrap();
+    fs::write(delegated.join("cgroup.subtree_control"), "+pids").unwrap();
+    let (uid, gid) = {
+        let user = fx.user().unwrap();
+        (user.uid(), user.gid())
+    };
+    for p in [
+        delegated.clone(),
+        delegated.join("cgroup.procs"),
+        delegated.join("cgroup.subtree_control"),
+        delegated.join("cgroup.threads"),
+        leaf.clone(),
+        leaf.join("cgroup.procs"),
+    ] {
+        std::os::unix::fs::chown(&p, Some(uid), Some(gid)).unwrap();
+    }
+    let mut config = base_config(&fx, "sleep 600");
+    let cgroup = format!("{}/c1", fx.cgroup());
+    config["linux"]["cgroupsPath"] = json!(cgroup);
+    fx.write_config(&config);
+    let id = fx.id("deleg");
+    // The runtime starts in the leaf (moved there by root, as a login manager would).
+    let inner = fx.cmd(&["run", "-d", &id]);
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!(
+            "echo $$ > {}/cgroup.procs && exec \"$0\" \"$@\"",
+            leaf.display()
+        ))
+        .arg(inner.get_program())
+        .args(inner.get_args())
+        .current_dir(fx.bundle())
+        .stdin(Stdio::null());
+    for (k, v) in inner.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    let out = run_to_files(cmd, fx.path());
+    assert!(out.status.success(), "run: {}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("not applied"),
+        "{}",
+        text(&out.stderr)
+    );
+    let dir = delegated.join("c1");
+    let pid = fx.state(&id)["pid"].as_i64().unwrap();
+    let procs = fs::read_to_string(dir.join("cgroup.procs")).unwrap();
+    assert!(procs.lines().any(|l| l == pid.to_string()), "{procs}");
+    assert_eq!(
+        fs::read_to_string(dir.join("pids.max")).unwrap().trim(),
+        "42"
+    );
+    let out = fx.rt(&["pause", &id]);
+    assert!(out.status.success(), "pause: {}", text(&out.stderr));
+    assert_eq!(fx.state(&id)["status"], "paused");
+    let out = fx.rt(&["resume", &id]);
+    assert!(out.status.success(), "resume: {}", text(&out.stderr));
+    let out = fx.rt(&["delete", "--force", &id]);
+    assert!(out.status.success(), "delete: {}", text(&out.stderr));
+    assert!(!dir.exists(), "the container's cgroup is left");
+}
+
+/// Rootless, what needs more than the user has fails naming the field, and leaves no state;
+/// what the kernel allows a user works.
+#[test]
+fn rootless_names_the_field_that_needs_root() {
+    let Some(mut fx) = Fixture::rootless(bin(), "rt-rootless-fields") else {
+        return;
+    };
+    let base = fx.config("cat /proc/self/oom_score_adj; ls -l /dev/full");
+    // Raising oom_score_adj is allowed; the init inherits it from the runtime.
+    let mut config = base.clone();
+    config["process"]["oomScoreAdj"] = json!(300);
+    fx.write_config(&config);
+    let out = fx.run("oom-up");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("300\n"),
+        "{}",
+        text(&out.stdout)
+    );
+    // A device node is bind-mounted from the host's.
+    assert!(
+        text(&out.stdout).contains(" 1,   7 "),
+        "{}",
+        text(&out.stdout)
+    );
+    let cases = [
+        (
+            "oom-down",
+            json!({"process": {"oomScoreAdj": -100}}),
+            "process.oomScoreAdj",
+        ),
+        (
+            "device",
+            json!({"linux": {"devices": [
+                {"path": "/dev/iso-no-such-device", "type": "c", "major": 1, "minor": 3}
+            ]}}),
+            "linux.devices",
+        ),
+        (
+            "uid",
+            json!({"process": {"user": {"uid": 1000, "gid": 0}}}),
+            "process.user.uid",
+        ),
+    ];
+    for (name, change, field) in cases {
+        let mut config = base.clone();
+        for (section, fields) in change.as_object().unwrap() {
+            for (k, v) in fields.as_object().unwrap() {
+                config[section][k] = v.clone();
+            }
+        }
+        fx.write_config(&config);
+        create_fails_naming(&mut fx, name, field);
+    }
+    // A new sysfs needs a network namespace of the user namespace's own.
+    let mut config = base;
+    config["linux"]["namespaces"] =
+        json!([{"type": "pid"}, {"type": "uts"}, {"type": "mount"}, {"type": "user"}]);
+    config["mounts"] = json!([{"destination": "/sys", "type": "sysfs", "source": "sysfs"}]);
+    fx.write_config(&config);
+    create_fails_naming(&mut fx, "sysfs", "mounts");
+}

@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use crate::user::TestUser;
 use crate::TempDir;
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -102,6 +103,8 @@ pub struct Fixture {
     dir: TempDir,
     ids: Vec<String>,
     cgroup: String,
+    /// Rootless: the user that runs the runtime (dropped, so removed, last).
+    user: Option<TestUser>,
 }
 
 impl Fixture {
@@ -131,7 +134,32 @@ impl Fixture {
             dir,
             ids: Vec::new(),
             cgroup,
+            user: None,
         })
+    }
+
+    /// A rootless fixture: as [`Fixture::new`], but the runtime runs as a fresh
+    /// unprivileged user ([`TestUser`]) who owns the fixture's directory, with its default
+    /// state root (`$XDG_RUNTIME_DIR/iso`), and [`Fixture::config`] gives the container a
+    /// user namespace that maps the user's uid and gid to 0.
+    ///
+    /// ```no_run
+    /// # const BIN: &str = "/path/to/iso-runtime";
+    /// let Some(mut fx) = iso_testutil::bundle::Fixture::rootless(BIN, "doc") else { return };
+    /// fx.write_config(&fx.config("id -u"));
+    /// assert_eq!(iso_testutil::bundle::text(&fx.run("id").stdout), "0\n");
+    /// ```
+    pub fn rootless(bin: impl Into<PathBuf>, tag: &str) -> Option<Fixture> {
+        let user = TestUser::create(tag)?;
+        let mut fx = Fixture::new(bin, tag)?;
+        user.give(fx.path());
+        fx.user = Some(user);
+        Some(fx)
+    }
+
+    /// The user of a [`Fixture::rootless`] fixture.
+    pub fn user(&self) -> Option<&TestUser> {
+        self.user.as_ref()
     }
 
     /// The fixture's temporary directory (bundle, state root and captured output live here).
@@ -154,9 +182,12 @@ impl Fixture {
         self.bundle().join("rootfs")
     }
 
-    /// The runtime's state root (`--root`).
+    /// The runtime's state root (`--root`; rootless, the user's default one).
     pub fn root(&self) -> PathBuf {
-        self.path().join("state")
+        match &self.user {
+            Some(user) => user.runtime_dir().join("iso"),
+            None => self.path().join("state"),
+        }
     }
 
     /// The absolute `cgroupsPath` of [`Fixture::config`].
@@ -166,7 +197,8 @@ impl Fixture {
 
     /// A minimal valid config running `script` with `sh -c`: new pid, network, ipc, uts and
     /// mount namespaces, procfs and tmpfs on `/proc`, `/dev` and `/tmp`, a pids limit of 42,
-    /// two masked paths and a read-only `/proc/sys`, in the fixture's cgroup.
+    /// two masked paths and a read-only `/proc/sys`, in the fixture's cgroup; rootless, a
+    /// user namespace too, mapping the user to 0.
     ///
     /// ```no_run
     /// # let fx = iso_testutil::bundle::Fixture::new("/bin/true", "doc").unwrap();
@@ -175,6 +207,20 @@ impl Fixture {
     /// fx.write_config(&config);
     /// ```
     pub fn config(&self, script: &str) -> Value {
+        let mut config = self.root_config(script);
+        if let Some(user) = &self.user {
+            let linux = &mut config["linux"];
+            linux["namespaces"]
+                .as_array_mut()
+                .expect("namespaces")
+                .push(json!({"type": "user"}));
+            linux["uidMappings"] = json!([{"containerID": 0, "hostID": user.uid(), "size": 1}]);
+            linux["gidMappings"] = json!([{"containerID": 0, "hostID": user.gid(), "size": 1}]);
+        }
+        config
+    }
+
+    fn root_config(&self, script: &str) -> Value {
         let caps = json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
         json!({
             "ociVersion": "1.0.2",
@@ -232,13 +278,19 @@ impl Fixture {
         id
     }
 
-    /// The runtime command `iso-runtime --root <root> <args>`, run in the bundle directory
-    /// with stdin from `/dev/null` and without the caller's `ISO_POLICY`.
+    /// The runtime command `iso-runtime --root <root> <args>` (rootless: as the user, with
+    /// its default root), run in the bundle directory with stdin from `/dev/null` and
+    /// without the caller's `ISO_POLICY`.
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(&self.bin);
+        let mut c = match &self.user {
+            Some(user) => user.command(&self.bin),
+            None => {
+                let mut c = Command::new(&self.bin);
+                c.arg("--root").arg(self.root());
+                c
+            }
+        };
         c.env_remove("ISO_POLICY")
-            .arg("--root")
-            .arg(self.root())
             .args(args)
             .current_dir(self.bundle())
             .stdin(Stdio::null());

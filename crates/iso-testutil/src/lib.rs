@@ -8,11 +8,13 @@
 //!   require.
 //! - [`bundle`]: a runtime test fixture (busybox bundle, private state root, test-owned
 //!   cgroup, the `iso-runtime` binary run with captured output, a leftovers check).
+//! - [`user`]: a fresh unprivileged user with subordinate ids, for rootless tests.
 //! - [`ptrace`]: fault injection: run a command traced and `SIGKILL` it at its N-th system
 //!   call.
 
 pub mod bundle;
 pub mod ptrace;
+pub mod user;
 
 use std::io::{Read, Write};
 use std::os::fd::{FromRawFd, OwnedFd};

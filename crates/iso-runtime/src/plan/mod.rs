@@ -36,7 +36,7 @@ use crate::{ContainerId, Error};
 
 pub(crate) use mounts::{PlannedMount, RootfsPlan};
 pub(crate) use namespaces::{sub_cgroup_path, ExecNamespaces, NamespacePlan, Sysctl};
-pub(crate) use process::{passwd_home, seal_reason, with_home, ProcessPlan};
+pub(crate) use process::{passwd_field, passwd_home, seal_reason, with_home, ProcessPlan};
 
 /// The parent under which containers with a relative or empty `cgroupsPath` are placed.
 ///
@@ -78,6 +78,11 @@ pub(crate) struct HostFacts<'a> {
     /// Whether the kernel may execute formats other than ELF and `#!` scripts
     /// (`binfmt_misc` entries registered, or it cannot be told).
     pub other_exec_formats: &'a dyn Fn() -> bool,
+    /// The runtime works as an unprivileged user (`--rootless`, see [`crate::rootless`]).
+    pub rootless: bool,
+    /// The runtime's effective uid is not 0: the init of a new user namespace is dumpable
+    /// until its maps are written (`iso_ns::Spawn`).
+    pub unprivileged: bool,
 }
 
 impl std::fmt::Debug for HostFacts<'_> {
@@ -86,6 +91,8 @@ impl std::fmt::Debug for HostFacts<'_> {
             .field("layout", &self.layout.mode())
             .field("last_cap", &self.last_cap)
             .field("seccomp_cache", &self.seccomp_cache)
+            .field("rootless", &self.rootless)
+            .field("unprivileged", &self.unprivileged)
             .finish_non_exhaustive()
     }
 }
@@ -135,6 +142,9 @@ pub(crate) struct CgroupPlan {
     pub path: CgroupPath,
     /// `linux.resources`, converted; the default devices are allowed after a device list.
     pub resources: Option<iso_cgroups::Resources>,
+    /// Rootless: when the user may not create the cgroup, the container runs without one
+    /// (and its resources are reported as not applied) instead of failing.
+    pub optional: bool,
 }
 
 impl CgroupPlan {
@@ -163,6 +173,7 @@ impl CgroupPlan {
         Ok(CgroupPlan {
             path: CgroupPath::new(&path)?,
             resources,
+            optional: false,
         })
     }
 }
@@ -299,14 +310,28 @@ impl Plan {
             .process()
             .as_ref()
             .ok_or_else(|| config.invalid("process", "is required"))?;
-        let cgroup = CgroupPlan::from_spec(linux, req.id)?;
+        let mut cgroup = CgroupPlan::from_spec(linux, req.id)?;
+        cgroup.optional = facts.rootless;
         if let Some(r) = &cgroup.resources {
             facts.layout.check_unified(&r.unified)?;
         }
         let namespaces = NamespacePlan::from_spec(spec, linux, &config)?;
+        if facts.unprivileged
+            && namespaces.new.contains(iso_ns::Namespace::User)
+            && namespaces.join_pid.is_some()
+        {
+            // An unprivileged runtime's init is dumpable while its id maps are written
+            // (`iso_ns::Spawn`): born in a PID namespace of running processes, they could
+            // open its /proc/PID/exe or trace it.
+            return Err(config.invalid(
+                "linux.namespaces",
+                "rootless: a new user namespace cannot join an existing PID namespace",
+            ));
+        }
         let mut rootfs = RootfsPlan::from_spec(spec, linux, req, &cgroup, facts, &config)?;
-        rootfs.clone_bind_sources = namespaces.become_root();
+        rootfs.clone_bind_sources = namespaces.become_root() && !facts.rootless;
         let sysctls = namespaces.sysctls(linux, &config)?;
+        namespaces.check_user_mapped(process.user(), &config)?;
         let proc = ProcessPlan::from_process(&config, linux, process, req.preserve_fds, facts)?;
         let terminal = process.terminal().unwrap_or(false);
         require_console(terminal, req.console_socket)?;
@@ -371,6 +396,7 @@ fn record(
             .into_iter()
             .collect::<BTreeMap<_, _>>(),
         cgroup: cgroup.to_owned(),
+        no_cgroup: false,
         hooks: spec.hooks().clone(),
         created_done: false,
         resources: resources.clone(),
@@ -382,8 +408,9 @@ fn record(
 pub(crate) struct ExecPlan {
     /// The init's namespaces the process joins.
     pub namespaces: ExecNamespaces,
-    /// The cgroup it runs in: the container's, or `--cgroup` below it.
-    pub cgroup: String,
+    /// The cgroup it runs in: the container's, or `--cgroup` below it; none for a
+    /// container created rootless without one.
+    pub cgroup: Option<String>,
     /// `process.terminal`.
     pub terminal: bool,
     /// The process.
@@ -397,8 +424,8 @@ pub(crate) struct ExecPlan {
 pub(crate) struct ExecRequest<'a> {
     /// The container's bundle (for error messages).
     pub bundle: &'a Path,
-    /// The container's cgroup.
-    pub cgroup: &'a str,
+    /// The container's cgroup (`None`: created rootless without one).
+    pub cgroup: Option<&'a str>,
     /// `--cgroup`.
     pub sub_cgroup: Option<&'a str>,
     /// `--preserve-fds`.
@@ -420,9 +447,17 @@ impl ExecPlan {
         let linux = spec.linux().as_ref().unwrap_or(&default_linux);
         let terminal = process.terminal().unwrap_or(false);
         require_console(terminal, req.console_socket)?;
-        let cgroup = match req.sub_cgroup {
-            Some(sub) => sub_cgroup_path(req.cgroup, sub)?,
-            None => req.cgroup.to_owned(),
+        let cgroup = match (req.cgroup, req.sub_cgroup) {
+            (Some(base), Some(sub)) => Some(sub_cgroup_path(base, sub)?),
+            (Some(base), None) => Some(base.to_owned()),
+            (None, Some(sub)) => {
+                return Err(Error::InvalidArgument {
+                    what: "--cgroup",
+                    value: sub.to_owned(),
+                    reason: "the container has no cgroup (created rootless without one)".into(),
+                })
+            }
+            (None, None) => None,
         };
         Ok(ExecPlan {
             namespaces: ExecNamespaces::from_linux(linux),

@@ -63,10 +63,24 @@ pub(crate) struct RootfsPlan {
     /// The container has a user namespace: the runtime clones the bind sources
     /// (`iso_chroot::Mount::clone_source`) before the init enters it, so that sources its
     /// root cannot reach (a 0700 directory of the host's root) are mounted all the same.
+    /// Not rootless: an unprivileged runtime may not clone a tree of the host's mount
+    /// namespace (its sources are the user's own, which the init reaches).
     pub clone_bind_sources: bool,
 }
 
 impl RootfsPlan {
+    /// For a container without a cgroup (rootless, see `launch`): each `cgroup` mount
+    /// becomes an empty tmpfs, read-only as configured; no directory of the host's
+    /// hierarchies is shown.
+    pub fn without_cgroup(&mut self) {
+        for m in &mut self.mounts {
+            if let PlannedMount::Cgroup { tmpfs, binds, .. } = m {
+                *tmpfs = true;
+                binds.clear();
+            }
+        }
+    }
+
     /// The bind mounts whose sources the runtime clones for the init: (index in `mounts`,
     /// the mount).
     pub fn binds_to_clone(&self) -> impl Iterator<Item = (usize, &Mount)> {

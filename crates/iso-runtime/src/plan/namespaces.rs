@@ -105,6 +105,37 @@ impl NamespacePlan {
         })
     }
 
+    /// Checks that the ids of `process.user` have a mapping in a new user namespace's maps:
+    /// the kernel refuses an unmapped one (`EINVAL`) when the init switches to it. A
+    /// rootless config maps few ids (often only the caller's, as 0).
+    pub fn check_user_mapped(
+        &self,
+        user: &oci_spec::runtime::User,
+        config: &ConfigFile,
+    ) -> Result<(), Error> {
+        let unmapped = |field: &'static str, map: &str, id: u32| {
+            config.invalid(
+                field,
+                format!("{id} is not mapped by linux.{map} in the container's user namespace"),
+            )
+        };
+        if let Some(map) = &self.uid_map {
+            if map.to_outside(user.uid()).is_none() {
+                return Err(unmapped("process.user.uid", "uidMappings", user.uid()));
+            }
+        }
+        if let Some(map) = &self.gid_map {
+            if map.to_outside(user.gid()).is_none() {
+                return Err(unmapped("process.user.gid", "gidMappings", user.gid()));
+            }
+            let extra = user.additional_gids().iter().flatten();
+            if let Some(gid) = extra.copied().find(|g| map.to_outside(*g).is_none()) {
+                return Err(unmapped("process.user.additionalGids", "gidMappings", gid));
+            }
+        }
+        Ok(())
+    }
+
     /// Whether the container has a namespace of `kind`, new or joined.
     pub fn has(&self, kind: Namespace) -> bool {
         self.new.contains(kind)

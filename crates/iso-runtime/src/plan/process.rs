@@ -219,13 +219,19 @@ fn needs_home(env: &[String]) -> bool {
 /// (`name:password:uid:gid:gecos:home:shell`), its first entry for that uid; `None` when
 /// there is none.
 pub(crate) fn passwd_home(passwd: &[u8], uid: u32) -> Option<&[u8]> {
+    passwd_field(passwd, uid, 5)
+}
+
+/// Field `index` (0: the name, 5: the home directory) of the entry for `uid` in the text
+/// of an `/etc/passwd`.
+pub(crate) fn passwd_field(passwd: &[u8], uid: u32, index: usize) -> Option<&[u8]> {
     passwd.split(|&b| b == b'\n').find_map(|line| {
         let fields: Vec<&[u8]> = line.split(|&b| b == b':').collect();
         let entry_uid = std::str::from_utf8(fields.get(2)?)
             .ok()?
             .parse::<u32>()
             .ok()?;
-        (entry_uid == uid).then_some(*fields.get(5)?)
+        (entry_uid == uid).then_some(*fields.get(index)?)
     })
 }
 

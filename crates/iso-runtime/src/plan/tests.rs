@@ -37,6 +37,8 @@ fn facts(layout: &Layout) -> HostFacts<'_> {
         lsm_active: &|_| false,
         seccomp_cache: None,
         other_exec_formats: &|| false,
+        rootless: false,
+        unprivileged: false,
     }
 }
 
@@ -82,6 +84,8 @@ struct Case {
     mountinfo: &'static str,
     lsm: bool,
     policy: Option<Policy>,
+    rootless: bool,
+    unprivileged: bool,
 }
 
 impl Case {
@@ -94,6 +98,8 @@ impl Case {
             mountinfo: HYBRID,
             lsm: false,
             policy: None,
+            rootless: false,
+            unprivileged: false,
         }
     }
 
@@ -106,6 +112,8 @@ impl Case {
         let lsm = |_| self.lsm;
         let facts = HostFacts {
             lsm_active: &lsm,
+            rootless: self.rootless,
+            unprivileged: self.unprivileged,
             ..facts(&layout)
         };
         let req = Request {
@@ -984,11 +992,22 @@ fn exec_plan(
     sub: Option<&str>,
     console: bool,
 ) -> Result<ExecPlan, Error> {
+    exec_plan_in(Some("/iso/c1"), snippet, process, sub, console)
+}
+
+/// As [`exec_plan`], in a container whose cgroup is `cgroup` (`None`: rootless without one).
+fn exec_plan_in(
+    cgroup: Option<&str>,
+    snippet: Value,
+    process: Value,
+    sub: Option<&str>,
+    console: bool,
+) -> Result<ExecPlan, Error> {
     let layout = layout(HYBRID);
     let process: oci_spec::runtime::Process = serde_json::from_value(process).unwrap();
     let req = ExecRequest {
         bundle: Path::new("/b"),
-        cgroup: "/iso/c1",
+        cgroup,
         sub_cgroup: sub,
         preserve_fds: 1,
         console_socket: console,
@@ -1009,7 +1028,7 @@ fn exec_joins_every_namespace_of_the_config_and_pid_before_the_fork() {
     assert!(p.namespaces.pid);
     assert_eq!(p.namespaces.join, set(&[Namespace::User, Namespace::Net]));
     assert!(p.namespaces.become_root());
-    assert_eq!(p.cgroup, "/iso/c1");
+    assert_eq!(p.cgroup.as_deref(), Some("/iso/c1"));
     assert_eq!(p.proc.preserve_fds, 1);
 }
 
@@ -1017,9 +1036,19 @@ fn exec_joins_every_namespace_of_the_config_and_pid_before_the_fork() {
 fn exec_goes_to_a_sub_cgroup_and_refuses_one_that_climbs() {
     let proc = json!({"cwd": "/", "args": ["/bin/sh"], "user": {"uid": 0, "gid": 0}});
     let p = exec_plan(json!({}), proc.clone(), Some("pids:a/b"), false).unwrap();
-    assert_eq!(p.cgroup, "/iso/c1/a/b");
+    assert_eq!(p.cgroup.as_deref(), Some("/iso/c1/a/b"));
     let err = exec_plan(json!({}), proc, Some("../x"), false).unwrap_err();
     assert!(err.to_string().contains("--cgroup"), "{err}");
+}
+
+#[test]
+fn exec_in_a_container_without_a_cgroup_joins_none_and_refuses_a_sub_cgroup() {
+    let proc = json!({"cwd": "/", "args": ["/bin/sh"], "user": {"uid": 0, "gid": 0}});
+    let p = exec_plan_in(None, json!({}), proc.clone(), None, false).unwrap();
+    assert_eq!(p.cgroup, None);
+    let err = exec_plan_in(None, json!({}), proc, Some("a"), false).unwrap_err();
+    assert!(err.to_string().contains("--cgroup"), "{err}");
+    assert!(err.to_string().contains("no cgroup"), "{err}");
 }
 
 #[test]
@@ -1221,6 +1250,7 @@ fn passwd_home_finds_the_first_entry_of_the_uid() {
     assert_eq!(passwd_home(passwd, 1000), Some(&b"/home/u"[..]));
     assert_eq!(passwd_home(passwd, 5), None);
     assert_eq!(passwd_home(passwd, 42), None);
+    assert_eq!(passwd_field(passwd, 1000, 0), Some(&b"u"[..]));
 }
 
 #[test]
@@ -1259,4 +1289,96 @@ fn the_terminal_belongs_to_the_user_and_has_the_console_size() {
         "consoleSize": {"height": 30, "width": 100000}}}));
     assert_eq!(p.init.proc.tty_owner, 7);
     assert_eq!(p.init.proc.console_size, Some((30, u16::MAX)));
+}
+
+// ---- rootless ----
+
+/// A user namespace mapping one id, a bind mount and a cgroup mount: `spec --rootless`.
+fn rootless_snippet() -> Value {
+    json!({
+        "mounts": [
+            {"destination": "/data", "type": "bind", "source": "/srv/data", "options": ["rbind"]},
+            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro"]}
+        ],
+        "linux": {
+            "namespaces": [{"type": "user"}, {"type": "mount"}, {"type": "pid"}],
+            "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
+            "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
+            "resources": {"pids": {"limit": 10}}
+        }
+    })
+}
+
+#[test]
+fn rootless_makes_the_cgroup_optional_and_leaves_bind_sources_to_the_init() {
+    let root = plan(rootless_snippet());
+    assert!(!root.cgroup.optional);
+    assert!(root.init.rootfs.clone_bind_sources);
+    let mut case = Case::new();
+    case.rootless = true;
+    let rootless = case.plan(rootless_snippet()).unwrap();
+    assert!(rootless.cgroup.optional);
+    // The resources stay requested: launch warns when it cannot apply them.
+    assert!(rootless.cgroup.resources.is_some());
+    assert!(!rootless.init.rootfs.clone_bind_sources);
+    assert_eq!(rootless.init.rootfs.binds_to_clone().count(), 0);
+}
+
+#[test]
+fn without_a_cgroup_the_cgroup_mount_is_an_empty_tmpfs() {
+    let mut case = Case::new();
+    case.rootless = true;
+    let mut rootfs = case.plan(rootless_snippet()).unwrap().init.rootfs;
+    let cgroup_mount = |r: &RootfsPlan| {
+        r.mounts
+            .iter()
+            .find_map(|m| match m {
+                PlannedMount::Cgroup {
+                    tmpfs,
+                    binds,
+                    readonly,
+                    ..
+                } => Some((*tmpfs, binds.len(), *readonly)),
+                _ => None,
+            })
+            .expect("a cgroup mount")
+    };
+    assert!(cgroup_mount(&rootfs).1 > 0);
+    rootfs.without_cgroup();
+    assert_eq!(cgroup_mount(&rootfs), (true, 0, true));
+}
+
+#[test]
+fn unprivileged_refuses_a_new_user_namespace_in_a_joined_pid_namespace() {
+    let snippet = json!({"linux": {
+        "namespaces": [{"type": "user"}, {"type": "mount"}, {"type": "pid", "path": "/proc/1/ns/pid"}],
+        "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
+        "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]
+    }});
+    let mut case = Case::new();
+    // Root of a user namespace (rootless Podman): the maps are written without a window.
+    case.rootless = true;
+    assert!(case.plan(snippet.clone()).is_ok());
+    case.unprivileged = true;
+    let err = case.plan(snippet).unwrap_err().to_string();
+    assert!(err.contains("linux.namespaces"), "{err}");
+}
+
+#[test]
+fn process_ids_must_be_mapped_in_a_new_user_namespace() {
+    let with_user = |user: Value| {
+        let mut snippet = rootless_snippet();
+        snippet["process"] = json!({"cwd": "/", "args": ["/bin/true"], "user": user});
+        snippet
+    };
+    assert!(Case::new()
+        .plan(with_user(json!({"uid": 0, "gid": 0})))
+        .is_ok());
+    refused(with_user(json!({"uid": 1, "gid": 0})), "process.user.uid");
+    refused(with_user(json!({"uid": 0, "gid": 5})), "process.user.gid");
+    let err = refused(
+        with_user(json!({"uid": 0, "gid": 0, "additionalGids": [0, 5]})),
+        "process.user.additionalGids",
+    );
+    assert!(err.contains("5 is not mapped"), "{err}");
 }

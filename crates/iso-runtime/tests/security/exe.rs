@@ -88,8 +88,12 @@ echo done > /done
 /// shared libraries of the binary (as a distribution image has them), so that the kernel
 /// can start a dynamically linked runtime binary in the container.
 fn attacked(target: &Target, tag: &str, ptrace: bool) -> Option<(Fixture, String)> {
-    let mut fx = Fixture::new(&target.bin, tag)?;
-    copy_libraries(&target.bin, &fx.rootfs());
+    attacked_in(Fixture::new(&target.bin, tag)?, ptrace)
+}
+
+/// As [`attacked`], in the fixture `fx` (rootless or not) running the target.
+fn attacked_in(mut fx: Fixture, ptrace: bool) -> Option<(Fixture, String)> {
+    copy_libraries(fx.bin(), &fx.rootfs());
     let evil = fx.rootfs().join("evil");
     fs::write(&evil, "#!/proc/self/exe\n").unwrap();
     fs::set_permissions(&evil, fs::Permissions::from_mode(0o755)).unwrap();
@@ -198,6 +202,48 @@ fn exec_child_cannot_be_opened_while_it_joins() {
 #[test]
 fn exec_child_cannot_be_opened_by_a_container_with_cap_sys_ptrace() {
     race_exec_children("ptrace", true);
+}
+
+/// Rootless (issue 22): the runtime is a copy the user owns, so the container's root (the
+/// user on the host) could write it but for the protection. The attacker races the `exec`
+/// children, and those of `#!/proc/self/exe` scripts; the waiting init of a created
+/// container is non-dumpable (its `/proc/PID/exe` is the host root's) and, for the same
+/// reason, refuses a rootless `exec` with a clear error.
+#[test]
+fn rootless_runtime_binary_not_writable_through_proc_exe() {
+    let target = Target::new("rootless");
+    let Some(fx) = Fixture::rootless(&target.bin, "sec-exe-rootless") else {
+        return;
+    };
+    fx.user().unwrap().give(&target.dir);
+    let Some((mut fx, attacker)) = attacked_in(fx, false) else {
+        return;
+    };
+    for _ in 0..8 {
+        let out = fx.rt(&["exec", &attacker, "/bin/true"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    for _ in 0..4 {
+        let out = fx.rt(&["exec", &attacker, "/evil"]);
+        eprintln!("exec /evil: {:?} {}", out.status, text(&out.stderr));
+    }
+    let mut config = fx.config("true");
+    config["linux"]["cgroupsPath"] = json!(format!("{}-waiting", fx.cgroup()));
+    fx.write_config(&config);
+    let id = fx.id("waiting");
+    let out = fx.rt(&["create", &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let pid = fx.state(&id)["pid"].as_i64().unwrap();
+    let exe = fs::symlink_metadata(format!("/proc/{pid}/exe")).unwrap();
+    assert_eq!(std::os::unix::fs::MetadataExt::uid(&exe), 0);
+    let out = fx.rt(&["exec", &id, "/bin/true"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("non-dumpable"),
+        "{}",
+        text(&out.stderr)
+    );
+    target.assert_unchanged(&finish(&fx, &attacker));
 }
 
 #[test]
