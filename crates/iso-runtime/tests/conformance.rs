@@ -692,7 +692,10 @@ fn memory_policy_is_set_before_exec_and_a_bad_node_names_the_field() {
         assert!(maps.lines().all(|l| l.contains(shown)), "{mode}:\n{maps}");
         let exec = fx.rt(&["exec", &id, "cat", "/proc/self/numa_maps"]);
         assert!(exec.status.success(), "{}", text(&exec.stderr));
-        assert!(text(&exec.stdout).lines().all(|l| l.contains(shown)), "exec {mode}");
+        assert!(
+            text(&exec.stdout).lines().all(|l| l.contains(shown)),
+            "exec {mode}"
+        );
         assert!(fx.rt(&["delete", "--force", &id]).status.success());
     }
     let mut config = base_config(&fx, "true");
@@ -701,7 +704,11 @@ fn memory_policy_is_set_before_exec_and_a_bad_node_names_the_field() {
     let id = fx.id("offline");
     let out = fx.rt(&["create", &id]);
     assert!(!out.status.success(), "node 63 was accepted");
-    assert!(text(&out.stderr).contains("linux.memoryPolicy"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("linux.memoryPolicy"),
+        "{}",
+        text(&out.stderr)
+    );
     assert!(!fx.root().join(&id).exists(), "state dir left behind");
 }
 
