@@ -212,28 +212,29 @@ pub(crate) fn run(mut plan: InitPlan, channels: InitChannels) -> i32 {
     if unsafe { libc::prctl(libc::PR_SET_NAME, WAITING_INIT_NAME.as_ptr(), 0, 0, 0) } != 0 {
         return 1;
     }
-    if report.write_all(&[MSG_READY]).is_err() {
-        return 1;
-    }
-    drop(report);
     drop(go);
     // While it waits for `start`, the init holds only stdio, the preserved descriptors and
     // its socket: any other descriptor of the caller (a pipe of a logging wrapper, say)
-    // must not be kept open by a container that may wait for long, or never start.
+    // must not be kept open by a container that may wait for long, or never start. Closed
+    // before "ready": once `create` returns, nothing else is held.
     plan.join.clear();
+    // The descriptors the plan still owns (the cgroup's tasks files, say) are closed below:
+    // dropping it afterwards would close them again, which Rust aborts on.
+    let plan = std::mem::ManuallyDrop::new(plan);
     let preserved = 3..3 + plan.setup.proc.preserve_fds.max(0);
     let trampoline = plan.trampoline.as_ref().map(|t| t.as_fd().as_raw_fd());
     let keep = preserved
-        .chain([exec_listener.as_raw_fd()])
+        .chain([exec_listener.as_raw_fd(), report.as_raw_fd()])
         .chain(trampoline);
     if let Ok(keep) = iso_sys::fd::KeepFds::new(keep) {
         if keep.close_others().is_err() {
             return 1;
         }
     }
-    // The descriptors the plan still owns (the cgroup's tasks files, say) are closed now:
-    // dropping it when `start` fails would close them again, which Rust aborts on.
-    let plan = std::mem::ManuallyDrop::new(plan);
+    if report.write_all(&[MSG_READY]).is_err() {
+        return 1;
+    }
+    drop(report);
     loop {
         let mut conn = match exec_listener.accept() {
             Ok((conn, _)) => conn,
