@@ -78,6 +78,7 @@ mod oci;
 mod path;
 mod resources;
 mod stats;
+mod systemd;
 
 pub use cgroup::{Cgroup, FreezerState};
 pub use error::{Error, Result};
@@ -92,3 +93,4 @@ pub use stats::{
     hugepage_sizes, BlkioEntry, BlkioStats, CpuStats, HugetlbStats, MemoryCounter, MemoryStats,
     PidsStats, Stats,
 };
+pub use systemd::{systemd_slice_path, Systemd, SystemdUnit, SYSTEMD_PRIVATE_SOCKET};
