@@ -72,7 +72,8 @@ pub struct Cli {
     /// Write debug lines (`level=debug`) to stderr, or to --log when given.
     #[arg(long, global = true)]
     pub debug: bool,
-    /// Use systemd to manage cgroups (not supported).
+    /// Create each container's cgroup as a transient systemd unit (cgroupsPath
+    /// "slice:prefix:name").
     #[arg(long = "systemd-cgroup", global = true)]
     pub systemd_cgroup: bool,
     /// Accepted for compatibility (true, false or auto).
@@ -374,6 +375,7 @@ impl CreateArgs {
             no_pivot: a.no_pivot,
             pidfd_socket: a.pidfd_socket.clone(),
             policy: None,
+            systemd_cgroup: false,
         })
     }
 }

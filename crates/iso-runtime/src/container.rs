@@ -82,6 +82,7 @@ impl Runtime {
             preserve_fds: opts.preserve_fds,
             no_pivot: opts.no_pivot,
             console_socket: opts.console_socket.is_some(),
+            systemd_cgroup: opts.systemd_cgroup,
         };
         let plan = Plan::from_spec(
             bundle.spec(),
@@ -284,6 +285,11 @@ impl Runtime {
         }
         if let Some(cg) = &cg {
             let _ = cg.kill();
+        }
+        if let Some(unit) = &record.systemd {
+            crate::systemd::stop(&unit.unit()?)?;
+        }
+        if let Some(cg) = &cg {
             cg.delete()?;
         }
         let state = record.state_json(Status::Stopped);

@@ -115,6 +115,7 @@ impl Case {
             preserve_fds: self.preserve_fds,
             no_pivot: self.no_pivot,
             console_socket: self.console_socket,
+            systemd_cgroup: false,
         };
         Plan::from_spec(spec, &req, &facts, self.policy.as_ref())
     }
