@@ -287,7 +287,10 @@ impl Runtime {
             let _ = cg.kill();
         }
         if let Some(unit) = &record.systemd {
-            crate::systemd::stop(&unit.unit()?)?;
+            // Not fatal: the cgroup goes below, and systemd then drops the empty unit.
+            if let Err(e) = unit.unit().and_then(|u| crate::systemd::stop(&u)) {
+                eprintln!("warning: {e}");
+            }
         }
         if let Some(cg) = &cg {
             cg.delete()?;

@@ -224,10 +224,11 @@ fn vm_systemd_cgroup_driver() {
         eprintln!("skipped: {SYSTEMD} is missing");
         return;
     }
+    // Booted first: systemd's boot cleans /tmp (systemd-tmpfiles), where the fixture lives.
+    let sd = BootedSystemd::boot();
     let Some(fx) = Fixture::new(bin(), "rt-systemd") else {
         return;
     };
-    let sd = BootedSystemd::boot();
     let me = std::process::id();
     let id = format!("c1-{me}");
     lifecycle(

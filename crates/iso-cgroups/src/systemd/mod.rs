@@ -131,8 +131,11 @@ impl Systemd {
     }
 
     /// Starts `unit` as a transient unit: a scope holding `pid` (and `Delegate=yes`) in its
-    /// slice, or a slice; with `resources` as properties where systemd owns them (see the
-    /// crate's README for the list). Waits for the start job. A failed unit of the same name
+    /// slice, or a slice; with `resources` as properties where systemd owns them (`TasksMax`,
+    /// `MemoryMax`/`MemoryLow`/`MemorySwapMax`, `CPUWeight`, `CPUQuotaPerSecUSec`,
+    /// `CPUQuotaPeriodUSec`, `AllowedCPUs`/`AllowedMemoryNodes`, `IOWeight`,
+    /// `DevicePolicy`/`DeviceAllow`; `MemoryLimit`, `CPUShares`, `BlockIOWeight` on v1 and
+    /// hybrid hosts). Waits for the start job. A failed unit of the same name
     /// left by a crash is reset and the start tried once more.
     ///
     /// Only the properties are set here: write the cgroup files too (with
