@@ -29,6 +29,9 @@ struct BootedSystemd {
     /// systemd's pid in our namespace.
     pid: i32,
     cgroups_before: Vec<PathBuf>,
+    /// The root's `cgroup.subtree_control` before: systemd turns off controllers it does
+    /// not use, which later tests of the same guest need.
+    controllers_before: String,
 }
 
 fn top_cgroups() -> Vec<PathBuf> {
@@ -45,6 +48,8 @@ fn top_cgroups() -> Vec<PathBuf> {
 impl BootedSystemd {
     fn boot() -> BootedSystemd {
         let cgroups_before = top_cgroups();
+        let controllers_before =
+            fs::read_to_string("/sys/fs/cgroup/cgroup.subtree_control").unwrap();
         let unshare = Command::new("unshare")
             .args(["--pid", "--fork", "--mount-proc", SYSTEMD, "--system"])
             .stdin(Stdio::null())
@@ -56,10 +61,24 @@ impl BootedSystemd {
             pid: 0,
             unshare,
             cgroups_before,
+            controllers_before,
         };
         let deadline = Instant::now() + Duration::from_secs(400);
+        let children = format!("/proc/{0}/task/{0}/children", booted.unshare.id());
+        while booted.pid == 0 {
+            let text = fs::read_to_string(&children).unwrap_or_default();
+            booted.pid = text
+                .split_whitespace()
+                .next()
+                .map_or(0, |p| p.parse().unwrap());
+            assert!(Instant::now() < deadline, "unshare started no systemd");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // systemctl from inside too: systemd refuses private connections from processes
+        // it cannot see ("unprivileged client").
         loop {
-            let out = Command::new("systemctl")
+            let out = booted
+                .inside("systemctl")
                 .arg("is-system-running")
                 .output()
                 .expect("systemctl");
@@ -70,14 +89,11 @@ impl BootedSystemd {
             assert!(Instant::now() < deadline, "systemd still {state:?}");
             std::thread::sleep(Duration::from_millis(500));
         }
-        let children =
-            fs::read_to_string(format!("/proc/{0}/task/{0}/children", booted.unshare.id()))
-                .unwrap();
-        booted.pid = children.split_whitespace().next().unwrap().parse().unwrap();
         booted
     }
 
-    /// A command run inside systemd's PID and mount namespaces.
+    /// A command run inside systemd's PID and mount namespaces (in its root directory: paths
+    /// given to it are absolute).
     fn inside(&self, program: &str) -> Command {
         let mut c = Command::new("nsenter");
         c.arg("-t")
@@ -96,6 +112,9 @@ impl Drop for BootedSystemd {
             if !self.cgroups_before.contains(&dir) {
                 remove_cgroup_tree(&dir);
             }
+        }
+        for c in self.controllers_before.split_whitespace() {
+            let _ = fs::write("/sys/fs/cgroup/cgroup.subtree_control", format!("+{c}"));
         }
     }
 }
@@ -131,11 +150,17 @@ fn ok(out: &Output, what: &str) {
 }
 
 /// `systemctl show -p <p>` of `unit`: `p`'s value.
-fn show(unit: &str, p: &str) -> String {
-    let out = Command::new("systemctl")
+fn show(sd: &BootedSystemd, unit: &str, p: &str) -> String {
+    let out = sd
+        .inside("systemctl")
         .args(["show", unit, "-p", p, "--value"])
         .output()
         .unwrap();
+    assert!(
+        out.status.success(),
+        "systemctl show: {}",
+        text(&out.stderr)
+    );
     text(&out.stdout).trim().to_owned()
 }
 
@@ -170,12 +195,12 @@ fn lifecycle(sd: &BootedSystemd, fx: &Fixture, id: &str, cgroups_path: &str, wan
         ),
         "run -d",
     );
-    assert_eq!(show(unit, "ActiveState"), "active");
-    assert_eq!(show(unit, "ControlGroup"), cgroup);
-    assert_eq!(show(unit, "Delegate"), "yes");
-    assert_eq!(show(unit, "TasksMax"), "33");
-    assert_eq!(show(unit, "MemoryMax"), (64u64 << 20).to_string());
-    assert_eq!(show(unit, "CPUQuotaPerSecUSec"), "500ms");
+    assert_eq!(show(sd, unit, "ActiveState"), "active");
+    assert_eq!(show(sd, unit, "ControlGroup"), cgroup);
+    assert_eq!(show(sd, unit, "Delegate"), "yes");
+    assert_eq!(show(sd, unit, "TasksMax"), "33");
+    assert_eq!(show(sd, unit, "MemoryMax"), (64u64 << 20).to_string());
+    assert_eq!(show(sd, unit, "CPUQuotaPerSecUSec"), "500ms");
     assert_eq!(cgroup_file(cgroup, "pids.max"), "33");
     assert_eq!(cgroup_file(cgroup, "memory.max"), (64u64 << 20).to_string());
     assert_eq!(cgroup_file(cgroup, "cpu.max"), "50000 100000");
@@ -199,8 +224,8 @@ fn lifecycle(sd: &BootedSystemd, fx: &Fixture, id: &str, cgroups_path: &str, wan
         &rt(sd, fx, &["update", "-r", res.to_str().unwrap(), id]),
         "update",
     );
-    assert_eq!(show(unit, "TasksMax"), "44");
-    assert_eq!(show(unit, "MemoryMax"), "33554432");
+    assert_eq!(show(sd, unit, "TasksMax"), "44");
+    assert_eq!(show(sd, unit, "MemoryMax"), "33554432");
     assert_eq!(cgroup_file(cgroup, "pids.max"), "44");
     assert_eq!(cgroup_file(cgroup, "memory.max"), "33554432");
     // pause and events work on the unit's cgroup.
@@ -211,7 +236,7 @@ fn lifecycle(sd: &BootedSystemd, fx: &Fixture, id: &str, cgroups_path: &str, wan
     ok(&events, "events --stats");
     assert!(text(&events.stdout).contains("\"pids\""));
     ok(&rt(sd, fx, &["delete", "--force", id]), "delete");
-    assert_eq!(show(unit, "LoadState"), "not-found");
+    assert_eq!(show(sd, unit, "LoadState"), "not-found");
     assert!(!Path::new("/sys/fs/cgroup").join(&cgroup[1..]).exists());
 }
 
@@ -264,11 +289,57 @@ fn vm_systemd_cgroup_driver() {
         .unwrap()
         .push(json!({"destination": "/x", "type": "no-such-fs", "source": "none"}));
     fx.write_config(&config);
-    let out = rt(&sd, &fx, &["create", &id]);
+    let bundle = fx.bundle();
+    let out = rt(
+        &sd,
+        &fx,
+        &["create", "--bundle", bundle.to_str().unwrap(), &id],
+    );
     assert!(!out.status.success());
-    assert_eq!(show(&format!("iso-{id}.scope"), "LoadState"), "not-found");
+    assert!(
+        text(&out.stderr).contains("no-such-fs"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        show(&sd, &format!("iso-{id}.scope"), "LoadState"),
+        "not-found"
+    );
     assert!(!Path::new("/sys/fs/cgroup/system.slice")
         .join(format!("iso-{id}.scope"))
         .exists());
     assert!(!fx.root().join(&id).exists());
+    measure(&sd, &fx);
+}
+
+/// What the driver adds to `create` and `delete`: the fastest of three of each, with
+/// `--systemd-cgroup` and with a cgroupfs path (printed; under emulation only rough).
+fn measure(sd: &BootedSystemd, fx: &Fixture) {
+    let mut config = fx.config("true");
+    config["linux"]["resources"] = json!({"pids": {"limit": 33}});
+    for (driver, path, flag) in [
+        ("systemd", "system.slice:iso:m", true),
+        ("cgroupfs", fx.cgroup(), false),
+    ] {
+        config["linux"]["cgroupsPath"] = json!(path);
+        fx.write_config(&config);
+        let (mut create, mut delete) = (Duration::MAX, Duration::MAX);
+        for _ in 0..3 {
+            let time = |args: &[&str]| {
+                let mut c = sd.inside(&bin());
+                c.arg("--root").arg(fx.root());
+                if flag {
+                    c.arg("--systemd-cgroup");
+                }
+                c.args(args).current_dir(fx.bundle()).stdin(Stdio::null());
+                let t = Instant::now();
+                ok(&run_to_files(c, fx.path()), &args.join(" "));
+                t.elapsed()
+            };
+            let bundle = fx.bundle();
+            create = create.min(time(&["create", "--bundle", bundle.to_str().unwrap(), "m"]));
+            delete = delete.min(time(&["delete", "--force", "m"]));
+        }
+        eprintln!("{driver}: create {create:?}, delete {delete:?} (fastest of 3)");
+    }
 }
