@@ -360,7 +360,8 @@ pub(crate) fn parse_proc_devices(text: &str, kind: DeviceKind, major: u32) -> Op
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::{BlockIo, Cpu, DeviceAccess, Memory, Pids};
+    use crate::devices::tests::rule;
+    use crate::resources::{BlockIo, Cpu, Memory, Pids};
 
     fn prop<'a>(props: &'a [Property], name: &str) -> Option<&'a Value> {
         props.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
@@ -443,16 +444,6 @@ mod tests {
         let p = resource_properties(&unlimited, Version::V2, &no_groups).unwrap();
         assert_eq!(prop(&p, "TasksMax"), Some(&Value::u64(u64::MAX)));
         assert!(list_mask("cpu.cpus", "x").is_err());
-    }
-
-    fn rule(allow: bool, kind: DeviceKind, major: Option<u32>, minor: Option<u32>) -> DeviceRule {
-        DeviceRule {
-            allow,
-            kind,
-            major,
-            minor,
-            access: DeviceAccess::all(),
-        }
     }
 
     #[test]
