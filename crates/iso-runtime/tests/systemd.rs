@@ -32,17 +32,23 @@ struct BootedSystemd {
     /// The root's `cgroup.subtree_control` before: systemd turns off controllers it does
     /// not use, which later tests of the same guest need.
     controllers_before: String,
+    /// What `/run` held before (systemd's sockets and state go there).
+    run_before: Vec<PathBuf>,
+}
+
+fn entries(dir: &str) -> Vec<PathBuf> {
+    let mut all: Vec<PathBuf> = fs::read_dir(dir)
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    all.sort();
+    all
 }
 
 fn top_cgroups() -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = fs::read_dir("/sys/fs/cgroup")
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
+    entries("/sys/fs/cgroup")
+        .into_iter()
         .filter(|p| p.is_dir())
-        .collect();
-    dirs.sort();
-    dirs
+        .collect()
 }
 
 impl BootedSystemd {
@@ -50,6 +56,7 @@ impl BootedSystemd {
         let cgroups_before = top_cgroups();
         let controllers_before =
             fs::read_to_string("/sys/fs/cgroup/cgroup.subtree_control").unwrap();
+        let run_before = entries("/run");
         let unshare = Command::new("unshare")
             .args(["--pid", "--fork", "--mount-proc", SYSTEMD, "--system"])
             .stdin(Stdio::null())
@@ -62,6 +69,7 @@ impl BootedSystemd {
             unshare,
             cgroups_before,
             controllers_before,
+            run_before,
         };
         let deadline = Instant::now() + Duration::from_secs(400);
         let children = format!("/proc/{0}/task/{0}/children", booted.unshare.id());
@@ -111,6 +119,11 @@ impl Drop for BootedSystemd {
         for dir in top_cgroups() {
             if !self.cgroups_before.contains(&dir) {
                 remove_cgroup_tree(&dir);
+            }
+        }
+        for path in entries("/run") {
+            if !self.run_before.contains(&path) {
+                let _ = fs::remove_dir_all(&path).or_else(|_| fs::remove_file(&path));
             }
         }
         for c in self.controllers_before.split_whitespace() {
