@@ -187,8 +187,8 @@ fn cgroup_file(cgroup: &str, file: &str) -> String {
         .to_owned()
 }
 
-/// One container through create, start, update and delete under `cgroups_path`, checked
-/// from systemd's side and from the cgroup files.
+/// One container through run, update, pause, events, exec, kill and delete under
+/// `cgroups_path`, checked from systemd's side and from the cgroup files.
 fn lifecycle(sd: &BootedSystemd, fx: &Fixture, id: &str, cgroups_path: &str, want: (&str, &str)) {
     let (unit, cgroup) = want;
     let mut config = fx.config("sleep 600");
@@ -248,7 +248,21 @@ fn lifecycle(sd: &BootedSystemd, fx: &Fixture, id: &str, cgroups_path: &str, wan
     let events = rt(sd, fx, &["events", "--stats", id]);
     ok(&events, "events --stats");
     assert!(text(&events.stdout).contains("\"pids\""));
-    ok(&rt(sd, fx, &["delete", "--force", id]), "delete");
+    // exec joins the unit's cgroup; kill reaches the init; a plain delete then suffices.
+    let exec = rt(sd, fx, &["exec", id, "cat", "/proc/self/cgroup"]);
+    ok(&exec, "exec");
+    assert_eq!(text(&exec.stdout).trim(), format!("0::{cgroup}"));
+    ok(&rt(sd, fx, &["kill", id, "KILL"]), "kill");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let state: Value = serde_json::from_slice(&rt(sd, fx, &["state", id]).stdout).unwrap();
+        if state["status"] == "stopped" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{id} still {}", state["status"]);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    ok(&rt(sd, fx, &["delete", id]), "delete");
     assert_eq!(show(sd, unit, "LoadState"), "not-found");
     assert!(!Path::new("/sys/fs/cgroup").join(&cgroup[1..]).exists());
 }
