@@ -278,18 +278,7 @@ fn memory_v2(dir: &Path, m: &Memory) -> Result<()> {
     if let Some(l) = m.limit {
         set(dir, "memory.max", "memory.limit", &l.v2_string())?;
     }
-    if let Some(s) = m.swap {
-        // OCI's swap is memory+swap; v2 limits swap alone.
-        let swap_only = match (s, m.limit) {
-            (Limit::Max, _) => Limit::Max,
-            (Limit::Value(s), Some(Limit::Value(l))) => Limit::Value(s.saturating_sub(l)),
-            (Limit::Value(_), _) => {
-                return Err(Error::invalid(
-                    "memory.swap",
-                    "a finite memory+swap needs a finite memory.limit on cgroup v2",
-                ))
-            }
-        };
+    if let Some(swap_only) = v2_swap(m)? {
         if !dir.join("memory.swap.max").exists() {
             return Err(Error::unsupported(
                 "memory.swap",
@@ -307,6 +296,23 @@ fn memory_v2(dir: &Path, m: &Memory) -> Result<()> {
         set(dir, "memory.low", "memory.reservation", &r.v2_string())?;
     }
     Ok(())
+}
+
+/// The v2 swap limit (swap alone) of OCI's memory+swap `memory.swap`.
+pub(crate) fn v2_swap(m: &Memory) -> Result<Option<Limit>> {
+    let Some(s) = m.swap else {
+        return Ok(None);
+    };
+    Ok(Some(match (s, m.limit) {
+        (Limit::Max, _) => Limit::Max,
+        (Limit::Value(s), Some(Limit::Value(l))) => Limit::Value(s.saturating_sub(l)),
+        (Limit::Value(_), _) => {
+            return Err(Error::invalid(
+                "memory.swap",
+                "a finite memory+swap needs a finite memory.limit on cgroup v2",
+            ))
+        }
+    }))
 }
 
 fn cpu(cg: &Cgroup, c: &Cpu) -> Result<()> {

@@ -145,10 +145,16 @@ impl DeviceState {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn rule(allow: bool, kind: DeviceKind, major: Option<u32>, minor: Option<u32>) -> DeviceRule {
+    /// A rule for every access (rwm).
+    pub(crate) fn rule(
+        allow: bool,
+        kind: DeviceKind,
+        major: Option<u32>,
+        minor: Option<u32>,
+    ) -> DeviceRule {
         DeviceRule {
             allow,
             kind,

@@ -112,6 +112,28 @@ pub enum Error {
         /// The cgroup directory.
         path: PathBuf,
     },
+    /// systemd refused a request (the D-Bus error it answered with), or its job failed.
+    #[error("systemd {op} {unit}: {reason}")]
+    Systemd {
+        /// The manager's method (`"StartTransientUnit"`, `"StopUnit"`, ...).
+        op: &'static str,
+        /// The unit.
+        unit: String,
+        /// The D-Bus error name, when systemd refused the call
+        /// (`org.freedesktop.systemd1.NoSuchUnit`, ...).
+        name: Option<String>,
+        /// systemd's message, or how the job ended.
+        reason: String,
+    },
+    /// The D-Bus conversation with systemd broke down (authentication refused, a malformed
+    /// message).
+    #[error("D-Bus on {path:?}: {reason}")]
+    Dbus {
+        /// The socket.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
 }
 
 /// The result type of this crate.

@@ -87,6 +87,7 @@ mod oci;
 mod path;
 mod resources;
 mod stats;
+mod systemd;
 
 pub use cgroup::{Cgroup, FreezerState};
 pub use error::{Error, Result};
@@ -108,3 +109,4 @@ pub use stats::{
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+pub use systemd::{systemd_slice_path, Systemd, SystemdUnit, SYSTEMD_PRIVATE_SOCKET};

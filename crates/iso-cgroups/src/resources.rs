@@ -449,10 +449,16 @@ pub fn blkio_weight_to_io(w: u16) -> u64 {
 
 /// Checks a cpu or node list such as `0-3,6`.
 pub(crate) fn check_list(field: &str, s: &str) -> Result<()> {
+    parse_list(field, s).map(drop)
+}
+
+/// The ranges of a cpu or node list such as `0-3,6` (empty for an empty list).
+pub(crate) fn parse_list(field: &str, s: &str) -> Result<Vec<(u32, u32)>> {
     let bad = || Error::invalid(field, format!("{s:?} is not a list like 0-3,6"));
     if s.trim().is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
+    let mut ranges = Vec::new();
     for part in s.trim().split(',') {
         let (a, b) = part.split_once('-').unwrap_or((part, part));
         let a: u32 = a.parse().map_err(|_| bad())?;
@@ -460,8 +466,9 @@ pub(crate) fn check_list(field: &str, s: &str) -> Result<()> {
         if a > b {
             return Err(bad());
         }
+        ranges.push((a, b));
     }
-    Ok(())
+    Ok(ranges)
 }
 
 fn check_weight(field: &str, w: Option<u16>) -> Result<()> {

@@ -76,7 +76,8 @@ pub struct Cli {
     /// Write debug lines (`level=debug`) to stderr, or to --log when given.
     #[arg(long, global = true)]
     pub debug: bool,
-    /// Use systemd to manage cgroups (not supported).
+    /// Create each container's cgroup as a transient systemd unit (cgroupsPath
+    /// "slice:prefix:name").
     #[arg(long = "systemd-cgroup", global = true)]
     pub systemd_cgroup: bool,
     /// Work as an unprivileged user: true, false or auto (rootless when not the host's
@@ -380,6 +381,7 @@ impl CreateArgs {
             no_pivot: a.no_pivot,
             pidfd_socket: a.pidfd_socket.clone(),
             policy: None,
+            systemd_cgroup: false,
         })
     }
 }

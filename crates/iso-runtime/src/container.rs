@@ -99,6 +99,7 @@ impl Runtime {
             preserve_fds: opts.preserve_fds,
             no_pivot: opts.no_pivot,
             console_socket: opts.console_socket.is_some(),
+            systemd_cgroup: opts.systemd_cgroup,
         };
         let mut plan = Plan::from_spec(
             bundle.spec(),
@@ -307,6 +308,14 @@ impl Runtime {
         }
         if let Some(cg) = &cg {
             let _ = cg.kill();
+        }
+        if let Some(unit) = &record.systemd {
+            // Not fatal: the cgroup goes below, and systemd then drops the empty unit.
+            if let Err(e) = unit.unit().and_then(|u| crate::systemd::stop(&u)) {
+                eprintln!("warning: {e}");
+            }
+        }
+        if let Some(cg) = &cg {
             cg.delete()?;
         }
         let state = record.state_json(Status::Stopped);

@@ -121,7 +121,7 @@ pub fn features() -> Value {
         "linux": {
             "namespaces": namespaces,
             "capabilities": iso_caps::Capability::ALL.iter().map(|c| c.name()).collect::<Vec<_>>(),
-            "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false,
+            "cgroup": {"v1": true, "v2": true, "systemd": true, "systemdUser": false,
                        "rdma": true},
             "seccomp": {
                 "enabled": true,

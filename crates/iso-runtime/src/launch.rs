@@ -194,6 +194,7 @@ impl std::fmt::Debug for ForwardedSignals {
 /// What a failed `create` must undo.
 struct Cleanup {
     cgroup: Option<Cgroup>,
+    unit: Option<crate::systemd::Started>,
     child: Option<iso_ns::Child>,
     dir: Option<ContainerDir>,
 }
@@ -206,6 +207,11 @@ impl Drop for Cleanup {
         }
         if let Some(cg) = &self.cgroup {
             let _ = cg.kill();
+        }
+        if let Some(unit) = &mut self.unit {
+            unit.stop();
+        }
+        if let Some(cg) = &self.cgroup {
             let _ = cg.delete();
         }
         if let Some(dir) = self.dir.take() {
@@ -228,12 +234,14 @@ pub(crate) fn create(
 ) -> Result<Created, Error> {
     let mut cleanup = Cleanup {
         cgroup: None,
+        unit: None,
         child: None,
         dir: None,
     };
     match launch(plan, &dir, host, opts, trampoline, &mut cleanup) {
         Ok(created) => {
             cleanup.child = None;
+            cleanup.unit = None;
             cleanup.cgroup = None;
             Ok(created)
         }
@@ -292,6 +300,11 @@ fn launch(
     // so that `delete --force` finds it even when the record is unreadable.
     refuse_frozen(host, &cgroup.path, &record)?;
     dir.note_cgroup(cgroup.path.as_str())?;
+    if let Some(unit) = &cgroup.unit {
+        let started = crate::systemd::start(unit, cgroup.resources.as_ref(), host.layout()?)?;
+        cleanup.unit = Some(started);
+    }
+    // Under systemd too: the unit's directory in hierarchies systemd does not manage (v1).
     let cg = create_cgroup(host, &cgroup, &mut record)?;
     if record.no_cgroup {
         setup.rootfs.without_cgroup();
@@ -353,6 +366,9 @@ fn launch(
     }?;
     let pid = child.pid();
     cleanup.child = Some(child);
+    if let Some(unit) = &mut cleanup.unit {
+        unit.placeholder_done(cg.as_ref(), host.layout()?, cgroup.deferred_pids)?;
+    }
     record.pid = pid.as_raw();
     record.start_time = host.proc_stat(pid)?.start_time;
     handshake(&record, &runtime_hooks, go_write, report_read)?;

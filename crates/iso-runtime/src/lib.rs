@@ -94,6 +94,7 @@ mod signal;
 pub mod spec;
 mod state;
 mod store;
+mod systemd;
 mod validate;
 
 pub use bundle::Bundle;

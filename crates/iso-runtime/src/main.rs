@@ -139,11 +139,6 @@ impl Logs {
 /// Checks the global flags and creates `--root` (mode 0700) when it is missing, as runc.
 fn prepare(cli: &Cli) -> Result<(), Error> {
     cli.log_format.parse::<LogFormat>()?;
-    if cli.systemd_cgroup {
-        return Err(Error::Unsupported(
-            "--systemd-cgroup (no systemd cgroup driver yet; use an absolute cgroupsPath)",
-        ));
-    }
     // As runc: the commands that keep containers create a missing root; those that do not
     // (features, spec, policy, demo with its own root) leave the default one alone.
     if matches!(
@@ -205,6 +200,7 @@ fn run(cli: &Cli) -> Result<u8, Error> {
 fn create_options(cli: &Cli, a: &CreateArgs) -> Result<CreateOptions, Error> {
     let mut opts = a.options()?;
     opts.policy = policy_for(cli, &a.bundle)?;
+    opts.systemd_cgroup = cli.systemd_cgroup;
     Ok(opts)
 }
 

@@ -190,6 +190,9 @@ impl Runtime {
         let mut converted = iso_cgroups::Resources::try_from(resources)?;
         crate::plan::with_default_devices(&mut converted);
         converted.validate()?;
+        if let Some(unit) = &record.systemd {
+            crate::systemd::update(&unit.unit()?, &converted, self.host.layout()?)?;
+        }
         cg.apply(&converted)?;
         let mut merged = serde_json::to_value(record.resources.clone().unwrap_or_default())
             .map_err(|e| record_err(id, e))?;

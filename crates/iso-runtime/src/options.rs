@@ -23,6 +23,9 @@ pub struct CreateOptions {
     /// The site policy applied to the config before anything is created (`--policy`); the
     /// changes it makes are recorded in the container's annotations.
     pub policy: Option<crate::policy::Policy>,
+    /// Create the cgroup as a transient systemd unit (`--systemd-cgroup`; `cgroupsPath` is
+    /// then `slice:prefix:name`).
+    pub systemd_cgroup: bool,
 }
 
 /// Options of `exec`.

@@ -120,6 +120,9 @@ pub(crate) struct Record {
     /// The resources in force: the configuration's, with every `update` merged in.
     #[serde(default)]
     pub resources: Option<oci_spec::runtime::LinuxResources>,
+    /// The systemd unit whose cgroup this is (`--systemd-cgroup`); none for cgroupfs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub systemd: Option<crate::plan::UnitRecord>,
 }
 
 impl Record {

@@ -385,18 +385,35 @@ fn run_forwards_signals_to_the_container() {
 }
 
 #[test]
-fn systemd_cgroup_is_refused_clearly() {
-    let out = Command::new(bin())
-        .args(["--systemd-cgroup", "state", "x"])
-        .output()
-        .unwrap();
-    fails_naming(&out, "not supported");
-    let out = Command::new(bin()).arg("--version").output().unwrap();
-    assert!(text(&out.stdout).contains("iso-runtime"));
+fn systemd_cgroup_flag_checks_the_path_and_features_report_it() {
     let out = Command::new(bin()).arg("features").output().unwrap();
     let features: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(features["linux"]["cgroup"]["systemd"], false);
+    assert_eq!(features["linux"]["cgroup"]["systemd"], true);
     assert!(features["hooks"].as_array().unwrap().len() == 6);
+    let out = Command::new(bin()).arg("--version").output().unwrap();
+    assert!(text(&out.stdout).contains("iso-runtime"));
+    let Some(mut fx) = Fixture::new(bin(), "rt-sd") else {
+        return;
+    };
+    // A cgroupfs path under --systemd-cgroup: refused by the plan, naming the field and
+    // the form, before anything exists.
+    let config = base_config(&fx, "true");
+    fx.write_config(&config);
+    let id = fx.id("sd");
+    let out = fx.rt(&["--systemd-cgroup", "create", &id]);
+    fails_naming(&out, "linux.cgroupsPath");
+    fails_naming(&out, "slice:prefix:name");
+    assert_eq!(fx.leftovers(&id), Vec::<String>::new());
+    // Without systemd (this host has none; the VM tier boots one for vm_systemd_*), a valid
+    // path fails naming systemd's socket, and leaves nothing either.
+    if !Path::new(iso_cgroups::SYSTEMD_PRIVATE_SOCKET).exists() {
+        let mut config = config;
+        config["linux"]["cgroupsPath"] = json!("system.slice:iso-test:nosd");
+        fx.write_config(&config);
+        let out = fx.rt(&["--systemd-cgroup", "create", &id]);
+        fails_naming(&out, iso_cgroups::SYSTEMD_PRIVATE_SOCKET);
+        assert_eq!(fx.leftovers(&id), Vec::<String>::new());
+    }
 }
 
 #[test]

@@ -20,13 +20,14 @@
 mod mounts;
 mod namespaces;
 mod process;
+mod systemd;
 #[cfg(test)]
 mod tests;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use iso_cgroups::{CgroupPath, Layout};
+use iso_cgroups::{CgroupPath, Layout, Limit};
 use oci_spec::runtime::{Hook, LinuxResources, Spec};
 
 use crate::hooks::{hooks_of, HookKind};
@@ -37,6 +38,7 @@ use crate::{ContainerId, Error};
 pub(crate) use mounts::{PlannedMount, RootfsPlan};
 pub(crate) use namespaces::{sub_cgroup_path, ExecNamespaces, NamespacePlan, Sysctl};
 pub(crate) use process::{passwd_field, passwd_home, seal_reason, with_home, ProcessPlan};
+pub(crate) use systemd::UnitRecord;
 
 /// The parent under which containers with a relative or empty `cgroupsPath` are placed.
 ///
@@ -113,6 +115,8 @@ pub(crate) struct Request<'a> {
     pub no_pivot: bool,
     /// Whether `--console-socket` was given.
     pub console_socket: bool,
+    /// `--systemd-cgroup`: the cgroup is a transient systemd unit.
+    pub systemd_cgroup: bool,
 }
 
 /// The configuration file errors point at: `Error::ConfigField` with its path.
@@ -145,14 +149,29 @@ pub(crate) struct CgroupPlan {
     /// Rootless: when the user may not create the cgroup, the container runs without one
     /// (and its resources are reported as not applied) instead of failing.
     pub optional: bool,
+    /// With `--systemd-cgroup`, the unit systemd creates the cgroup as (`path` is its cgroup).
+    pub unit: Option<iso_cgroups::SystemdUnit>,
+    /// With a unit, a pids limit below 2 is taken out of `resources` and applied once the
+    /// init is in the cgroup: systemd starts a scope only around a process (see
+    /// `crate::systemd`), which together with the init would exceed it.
+    pub deferred_pids: Option<iso_cgroups::Pids>,
 }
 
 impl CgroupPlan {
-    fn from_spec(linux: &oci_spec::runtime::Linux, id: &ContainerId) -> Result<Self, Error> {
-        let path = cgroup_path_for(
-            linux.cgroups_path().as_deref().and_then(Path::to_str),
-            id.as_str(),
-        );
+    fn from_spec(
+        linux: &oci_spec::runtime::Linux,
+        req: &Request<'_>,
+        config: &ConfigFile,
+    ) -> Result<Self, Error> {
+        let cgroups_path = linux.cgroups_path().as_deref().and_then(Path::to_str);
+        let unit = req
+            .systemd_cgroup
+            .then(|| systemd::unit_for(cgroups_path, req.id.as_str(), config))
+            .transpose()?;
+        let path = match &unit {
+            Some(unit) => unit.cgroup_path().clone(),
+            None => CgroupPath::new(&cgroup_path_for(cgroups_path, req.id.as_str()))?,
+        };
         let resources = match linux.resources() {
             Some(res) => {
                 let mut resources = iso_cgroups::Resources::try_from(res)?;
@@ -170,10 +189,19 @@ impl CgroupPlan {
             }
             None => None,
         };
+        let mut resources = resources;
+        let deferred_pids = match (&unit, &mut resources) {
+            (Some(_), Some(r)) => r
+                .pids
+                .take_if(|p| matches!(p.limit, Some(Limit::Value(n)) if n < 2)),
+            _ => None,
+        };
         Ok(CgroupPlan {
-            path: CgroupPath::new(&path)?,
+            path,
             resources,
             optional: false,
+            unit,
+            deferred_pids,
         })
     }
 }
@@ -310,7 +338,7 @@ impl Plan {
             .process()
             .as_ref()
             .ok_or_else(|| config.invalid("process", "is required"))?;
-        let mut cgroup = CgroupPlan::from_spec(linux, req.id)?;
+        let mut cgroup = CgroupPlan::from_spec(linux, req, &config)?;
         cgroup.optional = facts.rootless;
         if let Some(r) = &cgroup.resources {
             facts.layout.check_unified(&r.unified)?;
@@ -337,7 +365,7 @@ impl Plan {
         require_console(terminal, req.console_socket)?;
         let hooks = spec.hooks().as_ref();
         Ok(Plan {
-            record: record(spec, req, cgroup.path.as_str(), linux.resources()),
+            record: record(spec, req, &cgroup, linux.resources()),
             init: InitSetup {
                 new_cgroup_ns: namespaces.new_cgroup_ns,
                 become_root: namespaces.become_root(),
@@ -378,7 +406,7 @@ pub(crate) fn require_console(terminal: bool, console_socket: bool) -> Result<()
 fn record(
     spec: &Spec,
     req: &Request<'_>,
-    cgroup: &str,
+    cgroup: &CgroupPlan,
     resources: &Option<LinuxResources>,
 ) -> Record {
     Record {
@@ -395,11 +423,12 @@ fn record(
             .unwrap_or_default()
             .into_iter()
             .collect::<BTreeMap<_, _>>(),
-        cgroup: cgroup.to_owned(),
+        cgroup: cgroup.path.as_str().to_owned(),
         no_cgroup: false,
         hooks: spec.hooks().clone(),
         created_done: false,
         resources: resources.clone(),
+        systemd: cgroup.unit.as_ref().map(UnitRecord::of),
     }
 }
 

@@ -86,6 +86,7 @@ struct Case {
     policy: Option<Policy>,
     rootless: bool,
     unprivileged: bool,
+    systemd_cgroup: bool,
 }
 
 impl Case {
@@ -100,6 +101,7 @@ impl Case {
             policy: None,
             rootless: false,
             unprivileged: false,
+            systemd_cgroup: false,
         }
     }
 
@@ -123,6 +125,7 @@ impl Case {
             preserve_fds: self.preserve_fds,
             no_pivot: self.no_pivot,
             console_socket: self.console_socket,
+            systemd_cgroup: self.systemd_cgroup,
         };
         Plan::from_spec(spec, &req, &facts, self.policy.as_ref())
     }
@@ -1381,4 +1384,54 @@ fn process_ids_must_be_mapped_in_a_new_user_namespace() {
         "process.user.additionalGids",
     );
     assert!(err.contains("5 is not mapped"), "{err}");
+}
+
+#[test]
+fn systemd_cgroup_plans_the_unit_its_cgroup_and_the_record() {
+    let case = Case {
+        systemd_cgroup: true,
+        ..Case::new()
+    };
+    let p = case
+        .plan(
+            json!({"linux": {"cgroupsPath": "kubepods-pod1.slice:cri:c1",
+                               "resources": {"pids": {"limit": 1}, "memory": {"limit": 1048576}}}}),
+        )
+        .unwrap();
+    let unit = p.cgroup.unit.as_ref().unwrap();
+    assert_eq!(unit.name(), "cri-c1.scope");
+    assert_eq!(
+        p.cgroup.path.as_str(),
+        "/kubepods.slice/kubepods-pod1.slice/cri-c1.scope"
+    );
+    assert_eq!(p.record.cgroup, p.cgroup.path.as_str());
+    let rec = p.record.systemd.as_ref().unwrap();
+    assert_eq!(
+        (rec.slice.as_str(), rec.unit.as_str()),
+        ("kubepods-pod1.slice", "cri-c1.scope")
+    );
+    // A pids limit of 1 waits for the placeholder to go; other resources do not.
+    let r = p.cgroup.resources.as_ref().unwrap();
+    assert!(r.pids.is_none());
+    assert!(r.memory.is_some());
+    assert_eq!(
+        p.cgroup.deferred_pids,
+        Some(iso_cgroups::Pids {
+            limit: Some(iso_cgroups::Limit::Value(1))
+        })
+    );
+    // A limit of 2 and more is set at the start; cgroupfs never defers.
+    let p = case
+        .plan(json!({"linux": {"cgroupsPath": "", "resources": {"pids": {"limit": 2}}}}))
+        .unwrap();
+    assert_eq!(p.cgroup.path.as_str(), "/system.slice/iso-c1.scope");
+    assert!(p.cgroup.deferred_pids.is_none());
+    let p = plan(json!({"linux": {"resources": {"pids": {"limit": 1}}}}));
+    assert!(p.cgroup.unit.is_none() && p.record.systemd.is_none());
+    assert!(p.cgroup.deferred_pids.is_none());
+    // A cgroupfs path is refused, naming the field.
+    let e = case
+        .plan(json!({"linux": {"cgroupsPath": "/iso/c1"}}))
+        .unwrap_err();
+    assert!(e.to_string().contains("linux.cgroupsPath"), "{e}");
 }
