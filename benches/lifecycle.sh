@@ -125,6 +125,14 @@ fi
 if [ -n "$ISO_BUILD_ERR" ]; then log "iso-runtime unavailable: $ISO_BUILD_ERR"; else RT[iso-runtime]=$ISO_BIN; fi
 RT[runc]=$RUNC
 RT[crun]=$CRUN
+# Every runtime's binary starts from the same page-cache state: written back and dropped, so
+# each is read back as its starts touch it (a freshly written binary sits in the cache in the
+# write path's large folios, which a process maps whole: more RSS; see build-dist.sh).
+for n in "${NAMES[@]}"; do
+  [ -n "${RT[$n]:-}" ] || continue
+  sync "${RT[$n]}"
+  dd if="${RT[$n]}" iflag=nocache count=0 status=none
+done
 
 # ---- bundle ----------------------------------------------------------------------------
 log "building the busybox rootfs and bundles"

@@ -60,4 +60,11 @@ if [ "${1:-}" = --install ]; then
   install -m 0755 "$bin" /usr/local/bin/iso-runtime
   bin=/usr/local/bin/iso-runtime
 fi
+# A file just written sits in the page cache in the large folios of the write path, and a
+# process maps whole folios at its first touch: every start of a freshly written binary
+# mapped far more of it than it runs (peak RSS of `run` 3.7 MB here, against 2.2 MB once the
+# pages come back through faults). Written back and dropped from the cache, the binary is
+# read back as a start touches it, as after a reboot.
+sync "$bin"
+dd if="$bin" iflag=nocache count=0 status=none
 echo "$bin"
