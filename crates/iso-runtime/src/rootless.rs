@@ -98,11 +98,14 @@ pub fn default_state_root() -> PathBuf {
     let xdg = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty());
     // SAFETY: geteuid cannot fail and touches no memory.
     let euid = unsafe { libc::geteuid() };
-    let honour_xdg = euid != 0
-        || (in_partial_user_namespace()
-            && !matches!(std::env::var_os("USER"), Some(user) if user == "root"));
+    // (The uid map is read only when the answer depends on it: every command asks.)
+    let honour_xdg = || {
+        euid != 0
+            || (in_partial_user_namespace()
+                && !matches!(std::env::var_os("USER"), Some(user) if user == "root"))
+    };
     match xdg {
-        Some(dir) if honour_xdg => PathBuf::from(dir).join("iso"),
+        Some(dir) if honour_xdg() => PathBuf::from(dir).join("iso"),
         _ => PathBuf::from("/run/iso"),
     }
 }
