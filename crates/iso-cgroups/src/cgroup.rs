@@ -24,8 +24,18 @@ pub(crate) fn write_raw(path: &Path, value: &str) -> io::Result<()> {
 
 /// Reads a cgroup file, naming it in the error.
 pub(crate) fn read(path: &Path) -> Result<String> {
+    read_with(path, iso_sys::fd::read_unsized)
+}
+
+/// [`read`] of a file holding one value or one block the kernel writes whole
+/// (`freezer.state`, `cgroup.freeze`, `cgroup.events`): one `read` fewer.
+fn read_value(path: &Path) -> Result<String> {
+    read_with(path, iso_sys::fd::read_whole)
+}
+
+fn read_with(path: &Path, how: fn(std::fs::File) -> io::Result<Vec<u8>>) -> Result<String> {
     let data = std::fs::File::open(path)
-        .and_then(iso_sys::fd::read_unsized)
+        .and_then(how)
         .map_err(|e| Error::io("read", path, e))?;
     String::from_utf8(data).map_err(|e| Error::Parse {
         path: path.to_path_buf(),
@@ -370,7 +380,7 @@ impl Cgroup {
         match h.version {
             Version::V1 => {
                 let file = dir.join("freezer.state");
-                Ok(match read(&file)?.trim() {
+                Ok(match read_value(&file)?.trim() {
                     "FROZEN" => FreezerState::Frozen,
                     "FREEZING" => FreezerState::Freezing,
                     _ => FreezerState::Thawed,
@@ -378,7 +388,7 @@ impl Cgroup {
             }
             Version::V2 => {
                 let frozen = events_say(&dir, "frozen 1")?;
-                let wanted = read(&dir.join("cgroup.freeze"))?.trim() == "1";
+                let wanted = read_value(&dir.join("cgroup.freeze"))?.trim() == "1";
                 Ok(match (wanted, frozen) {
                     (_, true) => FreezerState::Frozen,
                     (true, false) => FreezerState::Freezing,
@@ -590,7 +600,7 @@ impl Cgroup {
 
 /// Whether the v2 `cgroup.events` of `dir` has the line `key value`.
 fn events_say(dir: &Path, line: &str) -> Result<bool> {
-    Ok(read(&dir.join("cgroup.events"))?
+    Ok(read_value(&dir.join("cgroup.events"))?
         .lines()
         .any(|l| l.trim() == line))
 }

@@ -303,7 +303,9 @@ impl Host {
 
     /// Reads `/proc/PID/stat`.
     pub fn proc_stat(&self, pid: Pid) -> Result<ProcStat, Error> {
-        let text = self.proc()?.read_to_string(ProcPid::Pid(pid), "stat")?;
+        let text = self
+            .proc()?
+            .read_whole_to_string(ProcPid::Pid(pid), "stat")?;
         parse_stat(&text).ok_or_else(|| Error::Record {
             path: Path::new("/proc").join(pid.to_string()).join("stat"),
             reason: "unexpected format".into(),

@@ -333,7 +333,7 @@ fn load_record<T: DeserializeOwned>(id: &ContainerId, dir: &Path) -> Result<T, E
     let path = dir.join(RECORD);
     // A record is a few hundred bytes (`list` reads every one): no size hint needed.
     let data = fs::File::open(&path)
-        .and_then(iso_sys::fd::read_unsized)
+        .and_then(iso_sys::fd::read_whole)
         .map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => Error::NotFound(id.clone()),
             _ => Error::io("read container record", &path, e),

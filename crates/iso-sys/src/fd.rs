@@ -249,3 +249,52 @@ pub fn read_unsized(file: impl Read) -> io::Result<Vec<u8>> {
     file.take(u64::MAX).read_to_end(&mut out)?;
     Ok(out)
 }
+
+/// [`read_unsized`] for a file whose content comes in one piece: a regular file, or a
+/// pseudo-file the kernel produces whole at each read (`/proc/PID/stat`, a cgroup's
+/// `freezer.state` or `cgroup.events`). A read shorter than the page-sized buffer is then
+/// the end, and the `read` that would return 0 is saved (a third of what `list` spends per
+/// container). Not for files the kernel hands out record by record (`mountinfo`,
+/// `cgroup.procs`), where a short read is not the end.
+///
+/// ```
+/// let text = iso_sys::fd::read_whole(std::fs::File::open("/proc/self/stat")?)?;
+/// assert!(text.ends_with(b"\n"));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn read_whole(mut file: impl Read) -> io::Result<Vec<u8>> {
+    let mut out = vec![0; 4096];
+    let n = loop {
+        match file.read(&mut out) {
+            Ok(n) => break n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    };
+    out.truncate(n);
+    if n == 4096 {
+        file.take(u64::MAX).read_to_end(&mut out)?;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod read_tests {
+    use super::*;
+
+    #[test]
+    fn read_whole_reads_small_and_large_files_whole() {
+        let dir = std::env::temp_dir().join(format!("iso-sys-read-whole-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for len in [0, 10, 4095, 4096, 4097, 20_000] {
+            let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let path = dir.join(format!("f{len}"));
+            std::fs::write(&path, &data).unwrap();
+            let read = read_whole(std::fs::File::open(&path).unwrap()).unwrap();
+            assert_eq!(read, data, "{len} bytes");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+        let stat = read_whole(std::fs::File::open("/proc/self/stat").unwrap()).unwrap();
+        assert!(stat.ends_with(b"\n") && stat.contains(&b')'), "{stat:?}");
+    }
+}

@@ -152,7 +152,25 @@ impl ProcRoot {
     /// Reads `name` in the directory of `pid` into a string.
     pub fn read_to_string(&self, pid: ProcPid, name: &str) -> Result<String, Error> {
         let fd = self.open_pid(pid, name, libc::O_RDONLY)?;
-        read_text(File::from(fd)).map_err(|e| Error::io("read", self.pid_path(pid, name), e))
+        read_text(crate::fd::read_unsized(File::from(fd)))
+            .map_err(|e| Error::io("read", self.pid_path(pid, name), e))
+    }
+
+    /// [`ProcRoot::read_to_string`] of a file the kernel produces in one piece (`stat`,
+    /// `status`, `oom_score_adj`...), one `read` fewer ([`crate::fd::read_whole`]).
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), iso_sys::Error> {
+    /// let proc_root = iso_sys::procfs::ProcRoot::open()?;
+    /// let stat = proc_root.read_whole_to_string(iso_sys::ProcPid::SelfPid, "stat")?;
+    /// assert!(stat.contains(" R ") || stat.contains(" S "));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn read_whole_to_string(&self, pid: ProcPid, name: &str) -> Result<String, Error> {
+        let fd = self.open_pid(pid, name, libc::O_RDONLY)?;
+        read_text(crate::fd::read_whole(File::from(fd)))
+            .map_err(|e| Error::io("read", self.pid_path(pid, name), e))
     }
 
     /// Opens the namespace handle `/proc/PID/ns/<kind>` (for `setns(2)`), checking that the
@@ -356,10 +374,10 @@ fn readlinkat(dir: BorrowedFd<'_>, name: &str) -> io::Result<PathBuf> {
     ))
 }
 
-/// Reads a procfs file to the end as text (procfs has no size to ask for:
-/// [`crate::fd::read_unsized`]).
-fn read_text(file: File) -> std::io::Result<String> {
-    String::from_utf8(crate::fd::read_unsized(file)?)
+/// The bytes of a procfs file as text (procfs has no size to ask for: they come from
+/// [`crate::fd::read_unsized`] or [`crate::fd::read_whole`]).
+fn read_text(bytes: std::io::Result<Vec<u8>>) -> std::io::Result<String> {
+    String::from_utf8(bytes?)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.utf8_error()))
 }
 
