@@ -163,9 +163,6 @@ pub enum Error {
         /// The command or option that needs the cgroup.
         what: &'static str,
     },
-    /// The feature is deliberately not supported.
-    #[error("{0} is not supported")]
-    Unsupported(&'static str),
 }
 
 impl Error {
