@@ -43,7 +43,7 @@ const UNIT_EXISTS: &str = "org.freedesktop.systemd1.UnitExists";
 /// let unit = SystemdUnit::new("system.slice", "iso-demo.scope")?;
 /// let child = std::process::Command::new("sleep").arg("60").spawn().expect("spawn");
 /// let pid = iso_sys::Pid::from_raw(child.id() as i32).expect("pid");
-/// let limits = Resources { pids: Some(Pids { limit: Limit::Value(33) }), ..Resources::default() };
+/// let limits = Resources { pids: Some(Pids { limit: Some(Limit::Value(33)) }), ..Resources::default() };
 /// let mut systemd = Systemd::connect()?;
 /// systemd.start(&unit, Some(pid), &limits, &layout)?;
 /// println!("in {}", unit.cgroup_path());
@@ -202,7 +202,7 @@ impl Systemd {
     /// ```no_run
     /// use iso_cgroups::{Layout, Limit, Pids, Resources, Systemd, SystemdUnit};
     /// let unit = SystemdUnit::new("system.slice", "iso-doc.scope")?;
-    /// let r = Resources { pids: Some(Pids { limit: Limit::Value(10) }), ..Resources::default() };
+    /// let r = Resources { pids: Some(Pids { limit: Some(Limit::Value(10)) }), ..Resources::default() };
     /// Systemd::connect()?.set(&unit, &r, &Layout::detect()?)?;
     /// # Ok::<(), iso_cgroups::Error>(())
     /// ```
