@@ -63,6 +63,7 @@ impl Rootless {
 ///
 /// ```
 /// // The test suite runs as the host's root or as an ordinary user.
+/// // SAFETY: geteuid cannot fail and touches no memory.
 /// let euid = unsafe { libc::geteuid() };
 /// if euid != 0 {
 ///     assert!(iso_runtime::rootless::running_rootless());
