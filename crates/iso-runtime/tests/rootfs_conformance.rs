@@ -834,17 +834,67 @@ fn bind_sources_unreachable_from_the_user_namespace() {
 
 // ---- 10. Idmapped mounts (runtime-spec 1.2 `uidMappings`/`gidMappings`, `idmap`/`ridmap`)
 
-/// A host directory `vol` in the fixture with `by-root` (0:0) and `by-1000` (1000:1000),
-/// writable by all; returns it and a reset that removes what a run created in it.
-fn idmap_volume(fx: &Fixture) -> (std::path::PathBuf, impl Fn()) {
-    let vol = fx.path().join("vol");
+/// A directory on ext4 for idmapped binds: under the fixture when that is ext4 (this host),
+/// else on a 32 MiB ext4 image on a loop device (the VM tier's /tmp is a tmpfs, which Linux
+/// idmaps only from 6.3). The image is unmounted on drop.
+struct Ext4Dir {
+    path: std::path::PathBuf,
+    mounted: bool,
+}
+
+impl Ext4Dir {
+    fn new(fx: &Fixture) -> Ext4Dir {
+        const EXT4_SUPER_MAGIC: i64 = 0xEF53;
+        let c = std::ffi::CString::new(fx.path().as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: statfs is plain data; c is NUL-terminated; st a valid out-pointer.
+        let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+        assert_eq!(unsafe { libc::statfs(c.as_ptr(), &mut st) }, 0);
+        let path = fx.path().join("ext4");
+        fs::create_dir_all(&path).unwrap();
+        if st.f_type as i64 == EXT4_SUPER_MAGIC {
+            return Ext4Dir {
+                path,
+                mounted: false,
+            };
+        }
+        let image = fx.path().join("ext4.img");
+        let sh = |script: &str| {
+            let out = Command::new("sh").args(["-c", script]).output().unwrap();
+            assert!(out.status.success(), "{script}: {}", text(&out.stderr));
+        };
+        sh(&format!(
+            "modprobe loop 2>/dev/null; truncate -s 32M {img} && mkfs.ext4 -q {img} && \
+             mount -o loop {img} {dir}",
+            img = image.display(),
+            dir = path.display()
+        ));
+        Ext4Dir {
+            path,
+            mounted: true,
+        }
+    }
+}
+
+impl Drop for Ext4Dir {
+    fn drop(&mut self) {
+        if self.mounted {
+            let _ = Command::new("umount").arg(&self.path).status();
+        }
+    }
+}
+
+/// A directory `vol` on ext4 with `by-root` (0:0) and `by-1000` (1000:1000), writable by
+/// all; returns its holder and a reset that removes what a run created in it.
+fn idmap_volume(fx: &Fixture) -> (Ext4Dir, std::path::PathBuf, impl Fn()) {
+    let ext4 = Ext4Dir::new(fx);
+    let vol = ext4.path.join("vol");
     fs::create_dir_all(&vol).unwrap();
     fs::write(vol.join("by-root"), "0").unwrap();
     fs::write(vol.join("by-1000"), "1000").unwrap();
     std::os::unix::fs::chown(vol.join("by-1000"), Some(1000), Some(1000)).unwrap();
     fs::set_permissions(&vol, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
     let made = vol.join("made");
-    (vol, move || {
+    (ext4, vol, move || {
         let _ = fs::remove_file(&made);
     })
 }
@@ -864,7 +914,7 @@ fn an_idmapped_bind_in_a_user_namespace_shows_host_owners_as_the_containers() {
         return;
     };
     chown_rootfs(&fx);
-    let (vol, reset) = idmap_volume(&fx);
+    let (_ext4, vol, reset) = idmap_volume(&fx);
     let script = "stat -c '%n %u %g' /vol/by-root /vol/by-1000; touch /vol/made && echo made";
     let mut c = config(&fx, script);
     with_userns(&mut c);
@@ -907,7 +957,7 @@ fn an_idmapped_bind_without_a_user_namespace_stores_root_as_the_mapped_id() {
     let Some(mut fx) = Fixture::new(bin(), "r2-idmap-plain") else {
         return;
     };
-    let (vol, reset) = idmap_volume(&fx);
+    let (_ext4, vol, reset) = idmap_volume(&fx);
     // The kernel refuses writes to an inode whose owner the mount does not map: the
     // directory is 1000's, so the container's root owns it.
     std::os::unix::fs::chown(&vol, Some(1000), Some(1000)).unwrap();
@@ -987,7 +1037,7 @@ fn bad_idmapped_mounts_are_refused_naming_the_field() {
     let Some(mut fx) = Fixture::new(bin(), "r2-idmap-bad") else {
         return;
     };
-    let (vol, _reset) = idmap_volume(&fx);
+    let (_ext4, vol, _reset) = idmap_volume(&fx);
     let mut c = config(&fx, "true");
     c["mounts"].as_array_mut().unwrap().push(json!({
         "destination": "/vol", "type": "bind", "source": vol, "options": ["bind", "idmap"]
