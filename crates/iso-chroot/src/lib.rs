@@ -116,7 +116,8 @@ pub use error::{Error, Result};
 pub use iso_sys::Error as SysError;
 pub use mask::{Masked, NullDevice};
 pub use mount::{
-    remount_readonly, set_propagation, Mount, MountApi, MountFlags, MountKind, Propagation,
+    remount_readonly, set_idmap, set_propagation, Mount, MountApi, MountFlags, MountKind,
+    Propagation,
 };
 pub use prepared::{ApplyStage, PreparedRoot};
 pub use resolve::{Resolver, Root, MAX_SYMLINKS};

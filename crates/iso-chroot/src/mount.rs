@@ -566,6 +566,24 @@ impl Mount {
             .map_err(|e| Error::sys("open_tree", src, e))
     }
 
+    /// A detached copy of this mount, made by the caller and attached later with
+    /// [`Root::mount_tree`]: for a bind, its source tree ([`Mount::clone_source`]); for any
+    /// other kind, a new filesystem with the data options (`fsopen`, `fsconfig`,
+    /// `fsmount`). A detached mount is what [`set_idmap`] accepts, and a filesystem made here
+    /// belongs to the caller's user namespace, not to the one of the process that attaches
+    /// it. The per-mount flags are set by [`Root::mount_tree`].
+    ///
+    /// ```no_run
+    /// let tmp = iso_chroot::Mount::tmpfs("/shared").options("size=1m")?.detached()?;
+    /// # Ok::<(), iso_chroot::Error>(())
+    /// ```
+    pub fn detached(&self) -> Result<OwnedFd> {
+        if self.kind.is_bind() {
+            return self.clone_source();
+        }
+        new_filesystem(self, &self.destination)
+    }
+
     /// The kind of mount.
     ///
     /// ```
@@ -863,34 +881,7 @@ impl Root {
                 }
                 sys::open_tree(src_fd, c"", flags).map_err(|e| Error::sys("open_tree", src, e))?
             }
-            _ => {
-                let fstype = m.kind.fstype().unwrap_or("none");
-                let fs = sys::fsopen(&cstr(fstype, "fstype")?)
-                    .map_err(|e| Error::sys("fsopen", &dest, e))?;
-                let cfg = |key: &str, value: Option<&str>| -> Result<()> {
-                    let k = cstr(key, "mount option")?;
-                    let v = value.map(|v| cstr(v, "mount option")).transpose()?;
-                    let cmd = if v.is_some() {
-                        libc::FSCONFIG_SET_STRING
-                    } else {
-                        libc::FSCONFIG_SET_FLAG
-                    };
-                    sys::fsconfig(fs.as_fd(), cmd, Some(&k), v.as_deref())
-                        .map_err(|e| Error::sys("fsconfig", &dest, e))
-                };
-                if let Some(src) = &m.source {
-                    cfg("source", Some(&src.to_string_lossy()))?;
-                }
-                for opt in &m.data {
-                    match opt.split_once('=') {
-                        Some((k, v)) => cfg(k, Some(v))?,
-                        None => cfg(opt, None)?,
-                    }
-                }
-                sys::fsconfig(fs.as_fd(), libc::FSCONFIG_CMD_CREATE, None, None)
-                    .map_err(|e| Error::sys("fsconfig(create)", &dest, e))?;
-                sys::fsmount(fs.as_fd(), 0).map_err(|e| Error::sys("fsmount", &dest, e))?
-            }
+            _ => new_filesystem(m, &dest)?,
         };
         // Attributes go on while the tree is still detached and invisible.
         set_attrs(tree.as_fd(), m, &dest)?;
@@ -979,6 +970,64 @@ impl Root {
         }
         Ok(mounted)
     }
+}
+
+/// A new, detached filesystem of `m`'s kind (`fsopen`, `fsconfig` with its source and data
+/// options, `fsmount`); `dest` names it in errors.
+fn new_filesystem(m: &Mount, dest: &Path) -> Result<OwnedFd> {
+    let fstype = m.kind.fstype().unwrap_or("none");
+    let fs = sys::fsopen(&cstr(fstype, "fstype")?).map_err(|e| Error::sys("fsopen", dest, e))?;
+    let cfg = |key: &str, value: Option<&str>| -> Result<()> {
+        let k = cstr(key, "mount option")?;
+        let v = value.map(|v| cstr(v, "mount option")).transpose()?;
+        let cmd = if v.is_some() {
+            libc::FSCONFIG_SET_STRING
+        } else {
+            libc::FSCONFIG_SET_FLAG
+        };
+        sys::fsconfig(fs.as_fd(), cmd, Some(&k), v.as_deref())
+            .map_err(|e| Error::sys("fsconfig", dest, e))
+    };
+    if let Some(src) = &m.source {
+        cfg("source", Some(&src.to_string_lossy()))?;
+    }
+    for opt in &m.data {
+        match opt.split_once('=') {
+            Some((k, v)) => cfg(k, Some(v))?,
+            None => cfg(opt, None)?,
+        }
+    }
+    sys::fsconfig(fs.as_fd(), libc::FSCONFIG_CMD_CREATE, None, None)
+        .map_err(|e| Error::sys("fsconfig(create)", dest, e))?;
+    sys::fsmount(fs.as_fd(), 0).map_err(|e| Error::sys("fsmount", dest, e))
+}
+
+/// Makes the detached mount `tree` ([`Mount::detached`]) an idmapped mount: the owners of
+/// its files are translated through the uid and gid maps of the user namespace `userns`
+/// (`mount_setattr(MOUNT_ATTR_IDMAP)`). A file owned by `k` on disk shows as the id that
+/// `k`, read as an id inside `userns`, maps to outside it; a file created through the
+/// mount is stored with the reverse. `recursive` covers every mount of an `rbind` tree
+/// (OCI's `ridmap`), otherwise only its top. `what` names the mount in errors.
+///
+/// The kernel requires a detached mount that is not idmapped yet, a filesystem that
+/// supports idmapped mounts (ext4, xfs, btrfs, overlayfs; tmpfs from Linux 6.3) and
+/// `CAP_SYS_ADMIN` over `userns`, which may not be the initial user namespace.
+///
+/// ```no_run
+/// use std::os::fd::AsFd;
+/// let tree = iso_chroot::Mount::bind("/srv/data", "/data").detached()?;
+/// let userns = std::fs::File::open("/proc/4242/ns/user").expect("a user namespace");
+/// iso_chroot::set_idmap(tree.as_fd(), userns.as_fd(), false, "/data".as_ref())?;
+/// # Ok::<(), iso_chroot::Error>(())
+/// ```
+pub fn set_idmap(
+    tree: BorrowedFd<'_>,
+    userns: BorrowedFd<'_>,
+    recursive: bool,
+    what: &Path,
+) -> Result<()> {
+    sys::mount_setattr_idmap(tree, recursive, userns)
+        .map_err(|e| Error::sys("mount_setattr(MOUNT_ATTR_IDMAP)", what, e))
 }
 
 fn set_attrs(tree: BorrowedFd<'_>, m: &Mount, dest: &Path) -> Result<()> {

@@ -224,12 +224,44 @@ pub(crate) fn mount_setattr(
     clr: u64,
     propagation: u64,
 ) -> io::Result<()> {
-    let attr = libc::mount_attr {
-        attr_set: set,
-        attr_clr: clr,
-        propagation,
-        userns_fd: 0,
-    };
+    mount_setattr_with(
+        fd,
+        recursive,
+        libc::mount_attr {
+            attr_set: set,
+            attr_clr: clr,
+            propagation,
+            userns_fd: 0,
+        },
+    )
+}
+
+/// `MOUNT_ATTR_IDMAP` with the maps of the user namespace `userns`, on the detached mount
+/// `fd` (recursively: every mount of the tree).
+pub(crate) fn mount_setattr_idmap(
+    fd: BorrowedFd<'_>,
+    recursive: bool,
+    userns: BorrowedFd<'_>,
+) -> io::Result<()> {
+    let userns_fd =
+        u64::try_from(userns.as_raw_fd()).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
+    mount_setattr_with(
+        fd,
+        recursive,
+        libc::mount_attr {
+            attr_set: libc::MOUNT_ATTR_IDMAP,
+            attr_clr: 0,
+            propagation: 0,
+            userns_fd,
+        },
+    )
+}
+
+fn mount_setattr_with(
+    fd: BorrowedFd<'_>,
+    recursive: bool,
+    attr: libc::mount_attr,
+) -> io::Result<()> {
     let flags = libc::AT_EMPTY_PATH | if recursive { libc::AT_RECURSIVE } else { 0 };
     // SAFETY: attr is a valid mount_attr that outlives the call; its exact size is passed.
     check_long(unsafe {

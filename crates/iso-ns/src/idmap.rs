@@ -410,6 +410,42 @@ assert!(GidMap::single(0, u32::MAX, 1).is_err()); // outside range leaves u32
 ```"#
 );
 
+/// A user namespace that holds the maps `uid` and `gid` and no process: what an idmapped
+/// mount is given (`mount_setattr(MOUNT_ATTR_IDMAP)` reads the maps of a user namespace
+/// from its descriptor). A short-lived child creates it, waits while its maps are written
+/// ([`UidMap::write`], [`GidMap::write`]) and the namespace is opened, and is then killed;
+/// the returned descriptor keeps the namespace alive.
+///
+/// ```no_run
+/// use iso_ns::{GidMap, UidMap};
+/// let userns = iso_ns::user_namespace_with_maps(
+///     &UidMap::single(0, 100000, 65536)?,
+///     &GidMap::single(0, 100000, 65536)?,
+/// )?;
+/// # Ok::<(), iso_ns::Error>(())
+/// ```
+pub fn user_namespace_with_maps(uid: &UidMap, gid: &GidMap) -> Result<crate::NsFd> {
+    let spawn = crate::Spawn::new(crate::Namespace::User.into())
+        .uid_map(uid.clone())
+        .gid_map(gid.clone());
+    // SAFETY: the child only calls pause(2), which is async-signal-safe, until it is killed.
+    let mut child = unsafe { spawn.run(pause_until_killed) }?;
+    let opened = crate::NsFd::of_process(ProcPid::Pid(child.pid()), crate::Namespace::User);
+    let killed = child.kill(libc::SIGKILL);
+    let reaped = child.wait();
+    let ns = opened?;
+    killed?;
+    reaped?;
+    Ok(ns)
+}
+
+fn pause_until_killed() -> i32 {
+    loop {
+        // SAFETY: pause takes no arguments and only waits for a signal.
+        unsafe { libc::pause() };
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -83,7 +83,9 @@ mod time;
 mod uts;
 
 pub use error::{Error, Result};
-pub use idmap::{deny_setgroups, GidMap, IdMapEntry, MapWriter, UidMap, MAX_MAP_LINES};
+pub use idmap::{
+    deny_setgroups, user_namespace_with_maps, GidMap, IdMapEntry, MapWriter, UidMap, MAX_MAP_LINES,
+};
 /// The shared types of `iso-sys` this crate's API uses, so one dependency is enough.
 pub use iso_sys::{procfs::ProcRoot, Error as SysError, InvalidPid, Pid, ProcPid};
 pub use join::{join, join_plan, pidfd_open, setns_pidfd, unshare, NsFd, NsId};

@@ -903,3 +903,32 @@ fn spawn_run_keeps_ids_unless_set() {
     assert_eq!(ids_inside(maps()), "65534 65534\n");
     assert_eq!(ids_inside(maps().uid(0).gid(0)), "0 0\n");
 }
+
+#[test]
+fn a_user_namespace_with_maps_outlives_its_child_and_holds_the_maps() {
+    if !iso_testutil::root_or_skip() {
+        return;
+    }
+    let ns = iso_ns::user_namespace_with_maps(
+        &UidMap::new(vec![
+            IdMapEntry::new(0, 100000, 1000),
+            IdMapEntry::new(1000, 4242, 1),
+        ])
+        .unwrap(),
+        &GidMap::single(0, 200000, 65536).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(ns.kind(), Namespace::User);
+    assert_ne!(ns.id().unwrap().to_string(), ns_link("self", "user"));
+    // A process joining it sees the maps written for it (its creator is gone).
+    let mut child = Spawn::new(NamespaceSet::empty())
+        .in_user_namespace(ns.into())
+        .exec(&Exec::new("/bin/sh").args([
+            "-c",
+            "set -- $(cat /proc/self/uid_map); test \"$1 $2 $3 $4 $5 $6\" = '0 100000 1000 1000 4242 1' && \
+             set -- $(cat /proc/self/gid_map); test \"$1 $2 $3\" = '0 200000 65536'",
+        ]))
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+}

@@ -14,6 +14,7 @@ const MOUNT_OPTIONS: &[&str] = &[
     "dev",
     "diratime",
     "exec",
+    "idmap",
     "mand",
     "noatime",
     "nodev",
@@ -27,6 +28,7 @@ const MOUNT_OPTIONS: &[&str] = &[
     "private",
     "rbind",
     "relatime",
+    "ridmap",
     "ro",
     "rprivate",
     "rshared",
@@ -136,7 +138,7 @@ pub fn features() -> Value {
             "apparmor": {"enabled": true},
             "selinux": {"enabled": true},
             "intelRdt": {"enabled": false},
-            "mountExtensions": {"idmap": {"enabled": false}},
+            "mountExtensions": {"idmap": {"enabled": true}},
             // The values `linux.memoryPolicy` accepts (whether the kernel has a mode, it
             // says at `create`).
             "memoryPolicy": {

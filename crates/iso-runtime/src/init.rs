@@ -80,7 +80,7 @@ pub(crate) struct InitPlan {
     /// What the program is executed through (see guard.rs); `None` when the runtime runs
     /// sealed and executes it directly.
     pub trampoline: Option<Trampoline>,
-    /// Detached copies of bind sources the runtime made (`RootfsPlan::binds_to_clone`), by
+    /// The detached mounts the runtime made (`RootfsPlan::detached_mounts`), by
     /// index in the plan's mounts.
     pub bind_trees: Vec<(usize, OwnedFd)>,
 }
@@ -432,9 +432,19 @@ fn mount_one(
     tree: Option<OwnedFd>,
     proc_dest: &mut Option<PathBuf>,
 ) -> Result<(), Failure> {
-    if let (Some(tree), PlannedMount::Plain(m)) = (tree, m) {
-        root.mount_tree(m, tree)?;
-        return Ok(());
+    match (tree, m) {
+        (Some(tree), PlannedMount::Plain(m) | PlannedMount::Idmapped { mount: m, .. }) => {
+            root.mount_tree(m, tree)?;
+            return Ok(());
+        }
+        (None, PlannedMount::Idmapped { mount, .. }) => {
+            // The runtime makes every idmapped mount (`launch`); never reached.
+            return Err(Failure::new(
+                format!("idmapped mount {}: no tree", mount.destination().display()),
+                libc::EINVAL,
+            ));
+        }
+        _ => {}
     }
     match m {
         PlannedMount::Plain(m) if m.kind() == &iso_chroot::MountKind::Tmpfs => {
@@ -465,6 +475,7 @@ fn mount_one(
             readonly,
             binds,
         } => mount_cgroup(root, destination, *tmpfs, *readonly, binds)?,
+        PlannedMount::Idmapped { .. } => {}
     }
     Ok(())
 }

@@ -330,12 +330,9 @@ fn launch(
         UnixListener::bind(&sock_path).map_err(io_err("bind", dir.path().join(EXEC_SOCKET)))?;
     let (go_read, go_write) = pipe()?;
     let (report_read, report_write) = pipe()?;
-    // Before the init enters its user namespace: sources only the host's root can reach.
-    let bind_trees = setup
-        .rootfs
-        .binds_to_clone()
-        .map(|(i, m)| Ok((i, m.clone_source()?)))
-        .collect::<Result<Vec<_>, Error>>()?;
+    // Before the init enters its user namespace: sources only the host's root can reach,
+    // and idmapped mounts (their superblocks must belong to the initial user namespace).
+    let bind_trees = detached_mounts(&setup.rootfs)?;
     let init_plan = InitPlan {
         bind_trees,
         setup,
@@ -833,4 +830,35 @@ fn close_parent_ends<const N: usize>(fds: [RawFd; N]) {
         // never touches the OwnedFd naming it (it leaves through _exit).
         unsafe { libc::close(fd) };
     }
+}
+
+/// The mounts the runtime makes detached for the init (`RootfsPlan::detached_mounts`):
+/// cloned bind sources, and idmapped mounts through one user namespace per distinct maps,
+/// made here and closed once the trees carry them.
+fn detached_mounts(rootfs: &crate::plan::RootfsPlan) -> Result<Vec<(usize, OwnedFd)>, Error> {
+    let mut namespaces: Vec<(&crate::plan::Idmap, NsFd)> = Vec::new();
+    let mut trees = Vec::new();
+    for (i, m, idmap) in rootfs.detached_mounts() {
+        let Some(idmap) = idmap else {
+            trees.push((i, m.clone_source()?));
+            continue;
+        };
+        let tree = m.detached()?;
+        let at = match namespaces.iter().position(|(map, _)| *map == idmap) {
+            Some(at) => at,
+            None => {
+                let ns = iso_ns::user_namespace_with_maps(&idmap.uid, &idmap.gid)?;
+                namespaces.push((idmap, ns));
+                namespaces.len() - 1
+            }
+        };
+        iso_chroot::set_idmap(
+            std::os::fd::AsFd::as_fd(&tree),
+            std::os::fd::AsFd::as_fd(&namespaces[at].1),
+            idmap.recursive,
+            m.destination(),
+        )?;
+        trees.push((i, tree));
+    }
+    Ok(trees)
 }

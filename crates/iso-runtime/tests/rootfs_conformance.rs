@@ -831,3 +831,229 @@ fn bind_sources_unreachable_from_the_user_namespace() {
     );
     both_fail(&mut fx, "missing", &c, "missing");
 }
+
+// ---- 10. Idmapped mounts (runtime-spec 1.2 `uidMappings`/`gidMappings`, `idmap`/`ridmap`)
+
+/// A directory on ext4 for idmapped binds: under the fixture when that is ext4 (this host),
+/// else on a 32 MiB ext4 image on a loop device (the VM tier's /tmp is a tmpfs, which Linux
+/// idmaps only from 6.3). The image is unmounted on drop.
+struct Ext4Dir {
+    path: std::path::PathBuf,
+    mounted: bool,
+}
+
+impl Ext4Dir {
+    fn new(fx: &Fixture) -> Ext4Dir {
+        const EXT4_SUPER_MAGIC: i64 = 0xEF53;
+        let c = std::ffi::CString::new(fx.path().as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: statfs is plain data; c is NUL-terminated; st a valid out-pointer.
+        let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+        assert_eq!(unsafe { libc::statfs(c.as_ptr(), &mut st) }, 0);
+        let path = fx.path().join("ext4");
+        fs::create_dir_all(&path).unwrap();
+        if st.f_type as i64 == EXT4_SUPER_MAGIC {
+            return Ext4Dir {
+                path,
+                mounted: false,
+            };
+        }
+        let image = fx.path().join("ext4.img");
+        let sh = |script: &str| {
+            let out = Command::new("sh").args(["-c", script]).output().unwrap();
+            assert!(out.status.success(), "{script}: {}", text(&out.stderr));
+        };
+        sh(&format!(
+            "modprobe loop 2>/dev/null; truncate -s 32M {img} && mkfs.ext4 -q {img} && \
+             mount -o loop {img} {dir}",
+            img = image.display(),
+            dir = path.display()
+        ));
+        Ext4Dir {
+            path,
+            mounted: true,
+        }
+    }
+}
+
+impl Drop for Ext4Dir {
+    fn drop(&mut self) {
+        if self.mounted {
+            let _ = Command::new("umount").arg(&self.path).status();
+        }
+    }
+}
+
+/// A directory `vol` on ext4 with `by-root` (0:0) and `by-1000` (1000:1000), writable by
+/// all; returns its holder and a reset that removes what a run created in it.
+fn idmap_volume(fx: &Fixture) -> (Ext4Dir, std::path::PathBuf, impl Fn()) {
+    let ext4 = Ext4Dir::new(fx);
+    let vol = ext4.path.join("vol");
+    fs::create_dir_all(&vol).unwrap();
+    fs::write(vol.join("by-root"), "0").unwrap();
+    fs::write(vol.join("by-1000"), "1000").unwrap();
+    std::os::unix::fs::chown(vol.join("by-1000"), Some(1000), Some(1000)).unwrap();
+    fs::set_permissions(&vol, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let made = vol.join("made");
+    (ext4, vol, move || {
+        let _ = fs::remove_file(&made);
+    })
+}
+
+fn owner(path: &Path) -> (u32, u32) {
+    use std::os::unix::fs::MetadataExt;
+    let m = fs::metadata(path).unwrap();
+    (m.uid(), m.gid())
+}
+
+/// Kubernetes' `hostUsers: false`: a container in a user namespace (0 -> 100000) with a
+/// volume idmapped by the same maps sees the host's root-owned files as its root's, and
+/// what its root creates is stored as the host's root, not as 100000. Same as crun.
+#[test]
+fn an_idmapped_bind_in_a_user_namespace_shows_host_owners_as_the_containers() {
+    let Some(mut fx) = Fixture::new(bin(), "r2-idmap-userns") else {
+        return;
+    };
+    chown_rootfs(&fx);
+    let (_ext4, vol, reset) = idmap_volume(&fx);
+    let script = "stat -c '%n %u %g' /vol/by-root /vol/by-1000; touch /vol/made && echo made";
+    let mut c = config(&fx, script);
+    with_userns(&mut c);
+    let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    c["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/vol", "type": "bind", "source": vol, "options": ["bind", "idmap"],
+        "uidMappings": map, "gidMappings": map
+    }));
+    let bundle = fx.bundle();
+    let out = same_as_in(
+        &mut fx,
+        Other::Crun,
+        "idmap-userns",
+        &bundle,
+        &c,
+        &[],
+        &|| reset(),
+    );
+    assert_eq!(out, "/vol/by-root 0 0\n/vol/by-1000 1000 1000\nmade\n");
+    // Our run's file (the last one was crun's, if installed): stored as the host's root.
+    let ours = run_ours(&mut fx, "idmap-userns-2", &bundle, &c, &["run"]);
+    assert!(ours.status.success(), "{}", text(&ours.stderr));
+    assert_eq!(owner(&vol.join("made")), (0, 0));
+    // A bare `idmap` takes the container's own maps: the same view.
+    let mounts = c["mounts"].as_array_mut().unwrap();
+    let last = mounts.last_mut().unwrap().as_object_mut().unwrap();
+    last.remove("uidMappings");
+    last.remove("gidMappings");
+    reset();
+    let bare = run_ours(&mut fx, "idmap-bare", &bundle, &c, &["run"]);
+    assert_eq!(text(&bare.stdout), out, "{}", text(&bare.stderr));
+    assert_eq!(owner(&vol.join("made")), (0, 0));
+}
+
+/// Without a user namespace: a mount mapping on-disk uid 1000 to 0 shows the host's
+/// 1000-owned file as root's, an unmapped owner as the overflow id, and stores what the
+/// container's root creates as 1000. Same as crun.
+#[test]
+fn an_idmapped_bind_without_a_user_namespace_stores_root_as_the_mapped_id() {
+    let Some(mut fx) = Fixture::new(bin(), "r2-idmap-plain") else {
+        return;
+    };
+    let (_ext4, vol, reset) = idmap_volume(&fx);
+    // The kernel refuses writes to an inode whose owner the mount does not map: the
+    // directory is 1000's, so the container's root owns it.
+    std::os::unix::fs::chown(&vol, Some(1000), Some(1000)).unwrap();
+    let script = "stat -c '%n %u %g' /vol /vol/by-1000 /vol/by-root; touch /vol/made && echo made";
+    let mut c = config(&fx, script);
+    let map = json!([{"containerID": 1000, "hostID": 0, "size": 1}]);
+    c["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/vol", "type": "bind", "source": vol, "options": ["rbind", "ridmap"],
+        "uidMappings": map, "gidMappings": map
+    }));
+    let bundle = fx.bundle();
+    let out = same_as_in(
+        &mut fx,
+        Other::Crun,
+        "idmap-plain",
+        &bundle,
+        &c,
+        &[],
+        &|| reset(),
+    );
+    assert_eq!(
+        out,
+        "/vol 0 0\n/vol/by-1000 0 0\n/vol/by-root 65534 65534\nmade\n"
+    );
+    let ours = run_ours(&mut fx, "idmap-plain-2", &bundle, &c, &["run"]);
+    assert!(ours.status.success(), "{}", text(&ours.stderr));
+    assert_eq!(owner(&vol.join("made")), (1000, 1000));
+}
+
+/// The major version and patch level of the running kernel (6.1 in the VM tier's guest).
+fn kernel_at_least(major: u32, minor: u32) -> bool {
+    let release = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    let mut parts = release
+        .trim()
+        .split(['.', '-'])
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let (a, b) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (a, b) >= (major, minor)
+}
+
+/// An idmapped tmpfs (Linux 6.3 and later): made by the runtime, its root shows as the
+/// container's root, who writes there. On an older kernel (the VM tier's 6.1) `create`
+/// fails naming the mount and the kernel's refusal, and leaves nothing.
+#[test]
+fn an_idmapped_tmpfs_is_made_by_the_runtime_or_refused_naming_the_mount() {
+    let Some(mut fx) = Fixture::new(bin(), "r2-idmap-tmpfs") else {
+        return;
+    };
+    chown_rootfs(&fx);
+    let script = "stat -c '%u %g %a' /shared; touch /shared/x && echo written";
+    let mut c = config(&fx, script);
+    with_userns(&mut c);
+    let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    c["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/shared", "type": "tmpfs", "source": "tmpfs",
+        "options": ["nosuid", "mode=0750", "idmap"], "uidMappings": map, "gidMappings": map
+    }));
+    if kernel_at_least(6, 3) {
+        // crun 1.8 cannot idmap a tmpfs ("open `tmpfs`: Bad file descriptor"): not compared.
+        let bundle = fx.bundle();
+        let out = run_ours(&mut fx, "idmap-tmpfs", &bundle, &c, &["run"]);
+        assert_eq!(
+            text(&out.stdout),
+            "0 0 750\nwritten\n",
+            "{}",
+            text(&out.stderr)
+        );
+    } else {
+        ours_fails(&mut fx, "idmap-tmpfs", &c, "MOUNT_ATTR_IDMAP");
+        ours_fails(&mut fx, "idmap-tmpfs", &c, "/shared");
+    }
+}
+
+/// Bad idmapped mounts fail at `create`, naming the field, and leave nothing.
+#[test]
+fn bad_idmapped_mounts_are_refused_naming_the_field() {
+    let Some(mut fx) = Fixture::new(bin(), "r2-idmap-bad") else {
+        return;
+    };
+    let (_ext4, vol, _reset) = idmap_volume(&fx);
+    let mut c = config(&fx, "true");
+    c["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/vol", "type": "bind", "source": vol, "options": ["bind", "idmap"]
+    }));
+    // A bare idmap without a user namespace has no maps to take.
+    ours_fails(&mut fx, "idmap-no-maps", &c, "mounts.options");
+    let mounts = c["mounts"].as_array_mut().unwrap();
+    mounts.last_mut().unwrap()["uidMappings"] =
+        json!([{"containerID": 0, "hostID": 1000, "size": 1}]);
+    ours_fails(&mut fx, "idmap-half", &c, "mounts.gidMappings");
+    // A procfs cannot be idmapped: the kernel's refusal names the mount.
+    let mut c = config(&fx, "true");
+    c["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/proc2", "type": "proc", "source": "proc",
+        "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
+        "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]
+    }));
+    ours_fails(&mut fx, "idmap-proc", &c, "/proc2");
+}

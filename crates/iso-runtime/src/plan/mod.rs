@@ -35,7 +35,7 @@ use crate::policy::Policy;
 use crate::state::Record;
 use crate::{ContainerId, Error};
 
-pub(crate) use mounts::{PlannedMount, RootfsPlan};
+pub(crate) use mounts::{Idmap, PlannedMount, RootfsPlan};
 pub(crate) use namespaces::{sub_cgroup_path, ExecNamespaces, NamespacePlan, Sysctl};
 pub(crate) use process::{passwd_field, passwd_home, seal_reason, with_home, ProcessPlan};
 pub(crate) use systemd::UnitRecord;
@@ -356,7 +356,9 @@ impl Plan {
                 "rootless: a new user namespace cannot join an existing PID namespace",
             ));
         }
-        let mut rootfs = RootfsPlan::from_spec(spec, linux, req, &cgroup, facts, &config)?;
+        let container_maps = namespaces.uid_map.as_ref().zip(namespaces.gid_map.as_ref());
+        let mut rootfs =
+            RootfsPlan::from_spec(spec, linux, req, &cgroup, facts, container_maps, &config)?;
         rootfs.clone_bind_sources = namespaces.become_root() && !facts.rootless;
         let sysctls = namespaces.sysctls(linux, &config)?;
         namespaces.check_user_mapped(process.user(), &config)?;

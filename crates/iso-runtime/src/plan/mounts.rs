@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use iso_cgroups::{Cgroup, Layout, Mode};
 use iso_chroot::{Device, DeviceKind, EnterMethod, Mount, MountFlags, MountKind, Propagation};
+use iso_ns::{GidMap, UidMap};
 use oci_spec::runtime::{Linux, LinuxDevice, LinuxDeviceType, Spec};
 
 use super::{CgroupPlan, ConfigFile, HostFacts, Request};
@@ -18,6 +19,16 @@ pub(crate) enum PlannedMount {
     Plain(Mount),
     /// A tmpfs with OCI's `tmpcopyup`: the content of the directory it covers is copied in.
     TmpfsCopyUp(Mount),
+    /// An idmapped mount: the runtime makes it detached (`iso_chroot::Mount::detached`),
+    /// applies the maps through a user namespace of its own and hands the tree to the init,
+    /// which attaches it (the kernel only idmaps a detached mount of a filesystem whose
+    /// superblock belongs to the initial user namespace: the runtime's, not the init's).
+    Idmapped {
+        /// The mount, without the `idmap`/`ridmap` options.
+        mount: Mount,
+        /// The maps.
+        idmap: Idmap,
+    },
     /// A bind of the host's `/proc` at `/proc` (only without a PID namespace of the
     /// container's own: `validate`), checked to be a procfs root when it is mounted.
     HostProc(Mount),
@@ -34,6 +45,18 @@ pub(crate) enum PlannedMount {
         /// (name below `destination`, the container's directory in the hierarchy).
         binds: Vec<(String, PathBuf)>,
     },
+}
+
+/// The maps of an idmapped mount: the mount's `uidMappings`/`gidMappings`, or the
+/// container's user namespace maps for a bare `idmap`/`ridmap` option (runtime-spec 1.2).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Idmap {
+    /// `uidMappings`, as a user namespace's `uid_map`.
+    pub uid: UidMap,
+    /// `gidMappings`, as a user namespace's `gid_map`.
+    pub gid: GidMap,
+    /// `ridmap`: every mount of an `rbind` tree, not only its top (`AT_RECURSIVE`).
+    pub recursive: bool,
 }
 
 /// The root filesystem, decided.
@@ -81,15 +104,17 @@ impl RootfsPlan {
         }
     }
 
-    /// The bind mounts whose sources the runtime clones for the init: (index in `mounts`,
-    /// the mount).
-    pub fn binds_to_clone(&self) -> impl Iterator<Item = (usize, &Mount)> {
+    /// The mounts the runtime makes detached for the init: (index in `mounts`, the mount,
+    /// its maps if idmapped). Bind sources are cloned for a container with a user namespace
+    /// (`clone_bind_sources`); idmapped mounts are always made by the runtime.
+    pub fn detached_mounts(&self) -> impl Iterator<Item = (usize, &Mount, Option<&Idmap>)> {
         let clone = self.clone_bind_sources;
         self.mounts
             .iter()
             .enumerate()
             .filter_map(move |(i, m)| match m {
-                PlannedMount::Plain(m) if clone && m.kind().is_bind() => Some((i, m)),
+                PlannedMount::Plain(m) if clone && m.kind().is_bind() => Some((i, m, None)),
+                PlannedMount::Idmapped { mount, idmap } => Some((i, mount, Some(idmap))),
                 _ => None,
             })
     }
@@ -104,11 +129,16 @@ impl RootfsPlan {
         req: &Request<'_>,
         cgroup: &CgroupPlan,
         facts: &HostFacts<'_>,
+        container_maps: Option<(&UidMap, &GidMap)>,
         config: &ConfigFile,
     ) -> Result<Self, Error> {
         let mut mounts = Vec::new();
         for m in spec.mounts().iter().flatten() {
-            mounts.push(plan_mount(m, req.bundle, cgroup, facts.layout, config)?);
+            let planned = plan_mount(m, req.bundle, cgroup, facts.layout, config)?;
+            mounts.push(match idmap_of(m, container_maps, config)? {
+                None => planned,
+                Some(idmap) => idmapped(planned, idmap, facts.rootless, config)?,
+            });
         }
         let mut dev_tmpfs = false;
         let mut dev_readonly = false;
@@ -198,7 +228,7 @@ fn plan_mount(
     let options: Vec<&str> = options
         .iter()
         .map(String::as_str)
-        .filter(|o| *o != "tmpcopyup" || !copy_up)
+        .filter(|o| (*o != "tmpcopyup" || !copy_up) && !IDMAP_OPTIONS.contains(o))
         .collect();
     let mount = mount.options(&options.join(","))?;
     let at_proc = dest.components().eq(Path::new("/proc").components());
@@ -209,6 +239,114 @@ fn plan_mount(
     } else {
         PlannedMount::Plain(mount)
     })
+}
+
+/// The mount options that ask for an idmapped mount (runtime-spec 1.2): `ridmap` applies
+/// the maps to every mount of an `rbind` tree.
+const IDMAP_OPTIONS: [&str; 2] = ["idmap", "ridmap"];
+
+/// The maps of `m` if it is idmapped: its own `uidMappings` and `gidMappings` (both or
+/// neither), or with a bare `idmap`/`ridmap` option the container's user namespace maps.
+fn idmap_of(
+    m: &oci_spec::runtime::Mount,
+    container_maps: Option<(&UidMap, &GidMap)>,
+    config: &ConfigFile,
+) -> Result<Option<Idmap>, Error> {
+    let options = m.options().as_deref().unwrap_or_default();
+    let has = |name: &str| options.iter().any(|o| o == name);
+    if has("idmap") && has("ridmap") {
+        return Err(config.invalid(
+            "mounts.options",
+            format!(
+                "{}: idmap and ridmap exclude each other",
+                m.destination().display()
+            ),
+        ));
+    }
+    let entries = |list: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| {
+        list.as_ref().map(|l| {
+            l.iter()
+                .map(|e| iso_ns::IdMapEntry::new(e.container_id(), e.host_id(), e.size()))
+                .collect::<Vec<_>>()
+        })
+    };
+    let dest = m.destination().display();
+    let (uid, gid) = match (entries(m.uid_mappings()), entries(m.gid_mappings())) {
+        (Some(uid), Some(gid)) => (
+            UidMap::new(uid)
+                .map_err(|e| config.invalid("mounts.uidMappings", format!("{dest}: {e}")))?,
+            GidMap::new(gid)
+                .map_err(|e| config.invalid("mounts.gidMappings", format!("{dest}: {e}")))?,
+        ),
+        (Some(_), None) => {
+            return Err(config.invalid(
+                "mounts.gidMappings",
+                format!("{dest}: required with uidMappings"),
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(config.invalid(
+                "mounts.uidMappings",
+                format!("{dest}: required with gidMappings"),
+            ))
+        }
+        (None, None) if has("idmap") || has("ridmap") => match container_maps {
+            Some((uid, gid)) => (uid.clone(), gid.clone()),
+            None => {
+                return Err(config.invalid(
+                    "mounts.options",
+                    format!(
+                        "{dest}: idmap without uidMappings and gidMappings takes the container's \
+                         user namespace maps, and the container has none"
+                    ),
+                ))
+            }
+        },
+        (None, None) => return Ok(None),
+    };
+    Ok(Some(Idmap {
+        uid,
+        gid,
+        recursive: has("ridmap"),
+    }))
+}
+
+/// `planned` made idmapped: a bind, or a new filesystem the runtime can make detached.
+fn idmapped(
+    planned: PlannedMount,
+    idmap: Idmap,
+    rootless: bool,
+    config: &ConfigFile,
+) -> Result<PlannedMount, Error> {
+    let refuse = |dest: &Path, why: &str| {
+        Err(config.invalid("mounts.options", format!("{}: idmap {why}", dest.display())))
+    };
+    match planned {
+        _ if rootless => refuse(
+            planned_destination(&planned),
+            "needs a privileged runtime (CAP_SYS_ADMIN in the initial user namespace)",
+        ),
+        PlannedMount::Plain(mount) => Ok(PlannedMount::Idmapped { mount, idmap }),
+        PlannedMount::TmpfsCopyUp(m) => refuse(m.destination(), "with tmpcopyup is not supported"),
+        PlannedMount::HostProc(m) => {
+            refuse(m.destination(), "of the host's /proc is not supported")
+        }
+        PlannedMount::Cgroup { destination, .. } => {
+            refuse(&destination, "of a cgroup mount is not supported")
+        }
+        PlannedMount::Idmapped { mount, .. } => Ok(PlannedMount::Idmapped { mount, idmap }),
+    }
+}
+
+/// Where a planned mount goes.
+fn planned_destination(m: &PlannedMount) -> &Path {
+    match m {
+        PlannedMount::Plain(m)
+        | PlannedMount::TmpfsCopyUp(m)
+        | PlannedMount::HostProc(m)
+        | PlannedMount::Idmapped { mount: m, .. } => m.destination(),
+        PlannedMount::Cgroup { destination, .. } => destination,
+    }
 }
 
 /// A `cgroup` mount: on a v2-only host a bind of the container's cgroup; otherwise a tmpfs

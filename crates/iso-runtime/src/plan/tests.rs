@@ -463,9 +463,9 @@ fn bind_sources_are_cloned_by_the_runtime_for_a_user_namespace() {
         {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"},
     ]);
     let p = plan(json!({"mounts": mounts.clone()}));
-    assert_eq!(p.init.rootfs.binds_to_clone().count(), 0);
+    assert_eq!(p.init.rootfs.detached_mounts().count(), 0);
     let p = plan(json!({"mounts": mounts, "linux": {"namespaces": [{"type": "user"}]}}));
-    let cloned: Vec<usize> = p.init.rootfs.binds_to_clone().map(|(i, _)| i).collect();
+    let cloned: Vec<usize> = p.init.rootfs.detached_mounts().map(|(i, _, _)| i).collect();
     assert_eq!(cloned, [0]);
 }
 
@@ -1324,7 +1324,7 @@ fn rootless_makes_the_cgroup_optional_and_leaves_bind_sources_to_the_init() {
     // The resources stay requested: launch warns when it cannot apply them.
     assert!(rootless.cgroup.resources.is_some());
     assert!(!rootless.init.rootfs.clone_bind_sources);
-    assert_eq!(rootless.init.rootfs.binds_to_clone().count(), 0);
+    assert_eq!(rootless.init.rootfs.detached_mounts().count(), 0);
 }
 
 #[test]
@@ -1434,4 +1434,123 @@ fn systemd_cgroup_plans_the_unit_its_cgroup_and_the_record() {
         .plan(json!({"linux": {"cgroupsPath": "/iso/c1"}}))
         .unwrap_err();
     assert!(e.to_string().contains("linux.cgroupsPath"), "{e}");
+}
+
+fn userns_snippet(mounts: Value) -> Value {
+    json!({
+        "mounts": mounts,
+        "linux": {
+            "namespaces": [{"type": "user"}, {"type": "mount"}],
+            "uidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}],
+            "gidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}]
+        }
+    })
+}
+
+#[test]
+fn a_mount_with_mappings_is_idmapped_by_the_runtime_without_the_idmap_options() {
+    let p = plan(json!({"mounts": [
+        {"destination": "/data", "type": "bind", "source": "/srv", "options": ["rbind", "ridmap", "ro"],
+         "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
+         "gidMappings": [{"containerID": 0, "hostID": 2000, "size": 10}]},
+        {"destination": "/shared", "type": "tmpfs", "source": "tmpfs",
+         "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
+         "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]},
+    ]}));
+    let PlannedMount::Idmapped { mount, idmap } = &p.init.rootfs.mounts[0] else {
+        panic!("not idmapped: {:?}", p.init.rootfs.mounts[0]);
+    };
+    assert_eq!(mount.kind(), &MountKind::RBind);
+    assert!(
+        mount.data_options().is_empty(),
+        "{:?}",
+        mount.data_options()
+    );
+    assert_eq!(idmap.uid, iso_ns::UidMap::single(0, 1000, 1).unwrap());
+    assert_eq!(idmap.gid, iso_ns::GidMap::single(0, 2000, 10).unwrap());
+    assert!(idmap.recursive);
+    // Without `ridmap` only the top mount; mappings alone are enough (as runc does).
+    let PlannedMount::Idmapped { mount, idmap } = &p.init.rootfs.mounts[1] else {
+        panic!("not idmapped: {:?}", p.init.rootfs.mounts[1]);
+    };
+    assert_eq!(mount.kind(), &MountKind::Tmpfs);
+    assert!(!idmap.recursive);
+    // Both are made by the runtime, even without a user namespace.
+    let made: Vec<usize> = p.init.rootfs.detached_mounts().map(|(i, _, _)| i).collect();
+    assert_eq!(made, [0, 1]);
+}
+
+#[test]
+fn a_bare_idmap_option_takes_the_containers_user_namespace_maps() {
+    let p = plan(userns_snippet(json!([
+        {"destination": "/data", "type": "bind", "source": "/srv", "options": ["bind", "idmap"]}
+    ])));
+    let PlannedMount::Idmapped { idmap, .. } = &p.init.rootfs.mounts[0] else {
+        panic!("not idmapped: {:?}", p.init.rootfs.mounts[0]);
+    };
+    assert_eq!(idmap.uid, iso_ns::UidMap::single(0, 100000, 65536).unwrap());
+    assert_eq!(idmap.gid, iso_ns::GidMap::single(0, 100000, 65536).unwrap());
+    assert!(!idmap.recursive);
+}
+
+#[test]
+fn idmapped_mounts_that_cannot_be_made_are_refused_naming_the_field() {
+    let bind = |extra: Value| {
+        let mut m =
+            json!({"destination": "/data", "type": "bind", "source": "/srv", "options": ["bind"]});
+        merge(&mut m, extra);
+        json!({"mounts": [m]})
+    };
+    let map = json!([{"containerID": 0, "hostID": 1000, "size": 1}]);
+    // A bare idmap needs the container's maps.
+    let err = refused(
+        bind(json!({"options": ["bind", "idmap"]})),
+        "mounts.options",
+    );
+    assert!(err.contains("/data"), "{err}");
+    // Both maps or neither.
+    refused(
+        bind(json!({"uidMappings": map.clone()})),
+        "mounts.gidMappings",
+    );
+    refused(
+        bind(json!({"gidMappings": map.clone()})),
+        "mounts.uidMappings",
+    );
+    // A map the kernel would refuse, named by its line.
+    let overlapping = json!([
+        {"containerID": 0, "hostID": 1000, "size": 10},
+        {"containerID": 5, "hostID": 5000, "size": 1}
+    ]);
+    refused(
+        bind(json!({"uidMappings": overlapping, "gidMappings": map.clone()})),
+        "mounts.uidMappings",
+    );
+    refused(
+        bind(json!({"options": ["bind", "idmap", "ridmap"]})),
+        "mounts.options",
+    );
+    // Mounts the runtime cannot make detached and idmap.
+    let both = json!({"uidMappings": map.clone(), "gidMappings": map.clone()});
+    let mut copy_up =
+        json!({"destination": "/t", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup"]});
+    merge(&mut copy_up, both.clone());
+    refused(json!({"mounts": [copy_up]}), "mounts.options");
+    let mut cgroup = json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup"});
+    merge(&mut cgroup, both.clone());
+    refused(json!({"mounts": [cgroup]}), "mounts.options");
+    // Rootless: the kernel allows idmapping only to a privileged caller.
+    let mut case = Case::new();
+    case.rootless = true;
+    let mut snippet = rootless_snippet();
+    merge(
+        &mut snippet,
+        json!({"mounts": [{"destination": "/data", "type": "bind", "source": "/srv/data",
+                           "options": ["rbind", "idmap"]}]}),
+    );
+    let err = case.plan(snippet).expect_err("refused").to_string();
+    assert!(
+        err.contains("mounts.options") && err.contains("privileged"),
+        "{err}"
+    );
 }
