@@ -723,7 +723,8 @@ mod tests {
                     let net = rights(&c.ruleset.handled_access_network, NetRight::access);
                     let pb = &c.rules.path_beneath[0];
                     let np = &c.rules.net_port[0];
-                    let ok = !(fs.is_empty() && net.is_empty())
+                    let handles_something = !fs.is_empty() || !net.is_empty();
+                    let ok = handles_something
                         && !pb.allowed_access.is_empty()
                         && fs.contains(rights(&pb.allowed_access, FsRight::access))
                         && pb.paths.iter().all(|p| p.is_absolute())
