@@ -27,16 +27,7 @@ writable = ["/tmp", "/dev", "/run"]
 compatibility = "hard-requirement"
 POLICY
 [ -e /run/iso ] && made_iso_root= || made_iso_root=1
-cleanup() {
-    podman rm -af -t 0 > /dev/null 2>&1 || true
-    podman system reset -f > /dev/null 2>&1 || true
-    rm_cgroups "$CG/conmon"
-    if [ -n "$made_iso_root" ]; then
-        rm -rf /run/iso/@seccomp
-        rmdir /run/iso 2> /dev/null || true
-    fi
-}
-trap cleanup EXIT
+trap podman_cleanup EXIT
 podman load -q -i "$(busybox_image)" > /dev/null
 IMG=$BUSYBOX_REF
 PLAIN=(podman run --network none --cgroup-parent "$CG")
@@ -68,6 +59,6 @@ expect_fail "iso-runtime state after rm -f" state "$id"
 expect_eq "containers left in podman" "$(podman ps -aq)" ""
 
 trap - EXIT
-cleanup
+podman_cleanup
 leak_check "$D" "$CG" "$SNAP"
 echo "RESULT: PASS ($CHECKS checks)"
