@@ -294,6 +294,10 @@ fn parse_typed<T: serde::de::DeserializeOwned>(
     annotation: &str,
     text: &str,
 ) -> Result<T, FieldError> {
+    // serde would also take the fields in order from an array.
+    if !text.trim_start().starts_with('{') {
+        return Err(field_error(annotation, "", "must be a JSON object"));
+    }
     let mut de = serde_json::Deserializer::from_str(text);
     let parsed = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -613,6 +617,7 @@ mod tests {
             (r#"{"ruleset":{}}"#, r#"annotations["a"].ruleset"#),
             (r#"{"bogus":1}"#, r#"annotations["a"].bogus"#),
             ("{} x", r#"annotations["a"]"#),
+            ("[[], {}, true]", r#"annotations["a"]"#),
         ];
         for (text, field) in cases {
             let e = parse("a", text).and_then(|c| c.ruleset("a").map(|_| c));
