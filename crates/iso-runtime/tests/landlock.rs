@@ -294,6 +294,22 @@ fn net_port_rules_refuse_other_ports() {
         text(&exec.stderr)
     );
     assert!(fx.rt(&["delete", "--force", &id]).status.success());
+
+    // The policy's port lists: bind only on 8080.
+    let policy = fx.policy("[landlock]\nbind_tcp = [8080]\ncompatibility = \"hard-requirement\"\n");
+    fx.write_config(&config(
+        &fx,
+        "busybox nc -l -p 8081 2>&1; echo bind8081=$?",
+        None,
+    ));
+    let id = fx.id("net-policy");
+    let out = fx.rt(&["--policy", policy.to_str().unwrap(), "run", &id]);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("Permission denied") && stdout.contains("bind8081=1"),
+        "{stdout}{}",
+        text(&out.stderr)
+    );
 }
 
 /// A malformed annotation fails `create` naming the field, and leaves nothing behind.
