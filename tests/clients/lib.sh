@@ -166,6 +166,20 @@ runroot = "$d/run"
 EOF
 }
 
+# podman_cleanup: the end of a root podman scenario (its EXIT trap): its containers and
+# storage removed, podman's cgroup for conmon under $CG (which podman leaves), and
+# iso-runtime's default root /run/iso when the scenario made it ($made_iso_root non-empty):
+# once podman's containers are gone it keeps only a cache of compiled seccomp filters.
+podman_cleanup() {
+    podman rm -af -t 0 > /dev/null 2>&1 || true
+    podman system reset -f > /dev/null 2>&1 || true
+    rm_cgroups "$CG/conmon"
+    if [ -n "${made_iso_root:-}" ]; then
+        rm -rf /run/iso/@seccomp
+        rmdir /run/iso 2> /dev/null || true
+    fi
+}
+
 # --- daemons -------------------------------------------------------------------------------
 # stop_pid PID: SIGTERM, wait up to 20 s, then SIGKILL; by pid only.
 stop_pid() {

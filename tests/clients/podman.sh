@@ -16,16 +16,7 @@ podman_confs "$D" overlay
 # iso-runtime's default root (see below) keeps only a cache of compiled seccomp filters once
 # podman's containers are gone; remove it too when this scenario made the root.
 [ -e /run/iso ] && made_iso_root= || made_iso_root=1
-cleanup() {
-    podman rm -af -t 0 > /dev/null 2>&1 || true
-    podman system reset -f > /dev/null 2>&1 || true
-    rm_cgroups "$CG/conmon" # podman's cgroup for conmon, which it leaves
-    if [ -n "$made_iso_root" ]; then
-        rm -rf /run/iso/@seccomp
-        rmdir /run/iso 2> /dev/null || true
-    fi
-}
-trap cleanup EXIT
+trap podman_cleanup EXIT
 podman load -q -i "$(busybox_image)" > /dev/null
 IMG=$BUSYBOX_REF
 RUN=(podman run --network none --cgroup-parent "$CG")
@@ -79,6 +70,6 @@ expect_contains "podman's error" "$OUT" "container init: process.args: exec /no/
 expect_eq "containers left in podman" "$(podman ps -aq)" ""
 
 trap - EXIT
-cleanup
+podman_cleanup
 leak_check "$D" "$CG" "$SNAP"
 echo "RESULT: PASS ($CHECKS checks)"

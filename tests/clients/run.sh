@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The clients suite: Docker, containerd (ctr and CRI) and Podman drive iso-runtime.
 #
-#   tests/clients/run.sh [SCENARIO...]      (as root; scenarios: docker ctr cri podman podman-rootless;
+#   tests/clients/run.sh [SCENARIO...]      (as root; scenarios: docker ctr cri podman podman-rootless podman-landlock;
 #                                            default all)
 #
 # Uses $ISO_RUNTIME, else target/release/iso-runtime, else target/debug/iso-runtime. Each
@@ -13,7 +13,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 C=${ISO_CLIENTS_DIR:-/tmp/iso-test-clients}
 mkdir -p "$C/logs"
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(docker ctr cri podman podman-rootless)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(docker ctr cri podman podman-rootless podman-landlock)
 [ "$(id -u)" = 0 ] || { echo "the clients suite needs root" >&2; exit 1; }
 pass=0 failed=0
 for s in "${scenarios[@]}"; do

@@ -373,7 +373,7 @@ impl fmt::Display for Enforcement {
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ruleset {
     handled_fs: FsAccess,
     handled_net: NetAccess,
@@ -382,6 +382,7 @@ pub struct Ruleset {
     scope: Scoped,
     compat: Compat,
     no_new_privs: bool,
+    skip_missing_paths: bool,
 }
 
 impl Ruleset {
@@ -465,6 +466,16 @@ impl Ruleset {
         self
     }
 
+    /// What happens when the kernel cannot enforce everything.
+    ///
+    /// ```
+    /// use iso_mac::landlock::{Compat, Ruleset};
+    /// assert_eq!(Ruleset::new().compatibility(), Compat::BestEffort);
+    /// ```
+    pub fn compatibility(&self) -> Compat {
+        self.compat
+    }
+
     /// Whether applying also sets `no_new_privs` (default true). Without it, an
     /// unprivileged process cannot restrict itself (`EPERM`); a process with
     /// `CAP_SYS_ADMIN` can.
@@ -477,6 +488,31 @@ impl Ruleset {
         self
     }
 
+    /// Whether a rule whose path does not exist is left out (default false: preparing fails).
+    /// Leaving it out allows nothing more: what is not there cannot be opened, and what is
+    /// created there later is covered by the rule of a parent, if any.
+    ///
+    /// ```
+    /// let r = iso_mac::landlock::Ruleset::new().skip_missing_paths(true);
+    /// ```
+    pub fn skip_missing_paths(mut self, yes: bool) -> Self {
+        self.skip_missing_paths = yes;
+        self
+    }
+
+    /// What this ruleset would enforce under Landlock ABI `abi` (0: no Landlock), without
+    /// asking the kernel: for a decision made ahead of time, with the ABI found once.
+    ///
+    /// ```
+    /// use iso_mac::landlock::{EnforcementStatus, FsAccess, Ruleset};
+    /// let r = Ruleset::new().handle_fs(FsAccess::read() | FsAccess::TRUNCATE);
+    /// assert_eq!(r.plan_for(2).status, EnforcementStatus::Partial);
+    /// assert!(r.plan_for(3).is_full());
+    /// ```
+    pub fn plan_for(&self, abi: u32) -> Enforcement {
+        Enforcement::plan(abi, self.handled_fs, self.handled_net, self.scope)
+    }
+
     /// What this ruleset would enforce on this kernel, without creating anything.
     ///
     /// ```
@@ -485,12 +521,7 @@ impl Ruleset {
     /// println!("{report}");
     /// ```
     pub fn plan(&self) -> Enforcement {
-        Enforcement::plan(
-            crate::landlock_status().abi(),
-            self.handled_fs,
-            self.handled_net,
-            self.scope,
-        )
+        self.plan_for(crate::landlock_status().abi())
     }
 
     fn validate(&self) -> Result<()> {
@@ -596,7 +627,11 @@ impl Ruleset {
         }
         let mut created = ruleset.create().map_err(ll("create ruleset"))?;
         for (path, access) in &self.paths {
-            let fd = open_path(path)?;
+            let fd = match open_path(path) {
+                Ok(fd) => fd,
+                Err(_) if self.skip_missing_paths && !path.exists() => continue,
+                Err(e) => return Err(e),
+            };
             let access = if is_dir(&fd, path)? {
                 *access
             } else {

@@ -41,7 +41,9 @@
 //! right newer than the kernel's ABI is either enforced partially (best effort, the default
 //! of the `landlock` crate, which once surprised users by enforcing nothing) or refused
 //! ([`landlock::Compat::Required`]); either way this crate reports exactly which rights were
-//! dropped ([`landlock::Enforcement`]). No OCI runtime applies Landlock yet.
+//! dropped ([`landlock::Enforcement`]). `iso-runtime` applies it to
+//! containers (its `org.iso.landlock` annotation and the site policy's `[landlock]`); runc and
+//! crun do not.
 //!
 //! ## Writing labels safely
 //! Label writes go through [`iso_sys::procfs::ProcRoot`]: `/proc` is verified to be

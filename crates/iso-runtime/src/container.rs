@@ -73,6 +73,7 @@ impl Runtime {
             layout: self.host.layout()?,
             last_cap: self.host.last_cap()?,
             lsm_active: &iso_mac::is_active,
+            landlock_abi: &|| iso_mac::landlock_status().abi(),
             seccomp_cache: Some(self.store.root()),
             other_exec_formats: &crate::process::other_exec_formats,
             rootless: self.rootless,
@@ -356,6 +357,7 @@ impl Runtime {
             sub_cgroup: opts.sub_cgroup.as_deref(),
             preserve_fds: opts.preserve_fds,
             console_socket: opts.console_socket.is_some(),
+            annotations: &record.annotations,
         };
         let plan = ExecPlan::from_process(bundle.spec(), &opts.process, &request, &self.facts()?)?;
         let trampoline = guard::before_entering_a_container("exec", plan.seal_reason)?;

@@ -152,6 +152,10 @@ pub fn features() -> Value {
         "annotations": {
             "org.opencontainers.runtime-spec.features.runtime": "iso-runtime",
             "io.github.iso.version": env!("CARGO_PKG_VERSION"),
+            // Landlock (runtime-spec PR 1241's `process.landlock`, as JSON) and the
+            // kernel's Landlock ABI (0: none; best effort then enforces nothing).
+            (crate::landlock::ANNOTATION): "process.landlock (runtime-spec pull request 1241) as JSON",
+            "org.iso.landlock.abi": iso_mac::landlock_status().abi().to_string(),
         }
     })
 }

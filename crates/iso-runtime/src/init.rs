@@ -628,6 +628,9 @@ fn finish(
         crate::process::set_affinity(set).map_err(Failure::io("process.execCPUAffinity.final"))?;
     }
     iso_sys::fd::cloexec_from(3 + p.preserve_fds)?;
+    // Created now, as the container's root in its root (rule paths are the container's);
+    // applied with seccomp, just before it.
+    let mut landlock = prepare_landlock(p)?;
     // Searched before the filter when it comes before the user switch (PATH lookups make
     // calls a strict profile refuses); otherwise as the user, after the switch.
     let early = match p.no_new_privs {
@@ -636,6 +639,8 @@ fn finish(
     };
     let mut listener = None;
     if !p.no_new_privs {
+        // Without no_new_privs Landlock needs CAP_SYS_ADMIN, which the user switch drops.
+        restrict_landlock(std::mem::take(&mut landlock))?;
         listener = load_seccomp(p, &mut handoff)?;
     }
     p.user.apply()?;
@@ -668,6 +673,7 @@ fn finish(
     let via = trampoline.map(|t| t.prepare(&program, &p.argv, envp));
     reset_signals();
     if p.no_new_privs {
+        restrict_landlock(landlock)?;
         listener = load_seccomp(p, &mut handoff)?;
     }
     // Close-on-exec already (the kernel makes it so): no close under the filter.
@@ -677,6 +683,30 @@ fn finish(
         None => direct.exec(),
     };
     Err(exec_failed(e.raw_os_error().unwrap_or(0)))
+}
+
+/// The process' Landlock rulesets created in the kernel (their rule paths opened), not yet
+/// applied.
+fn prepare_landlock(p: &ProcessPlan) -> Result<Vec<iso_mac::landlock::Prepared>, Failure> {
+    p.landlock
+        .iter()
+        .map(|ruleset| {
+            ruleset
+                .prepare()
+                .map_err(|e| Failure::from(e).naming("Landlock"))
+        })
+        .collect()
+}
+
+/// Confines the process by each prepared ruleset (they stack). The kernel's answer matches
+/// the plan's, which reported on `create` what best effort leaves out.
+fn restrict_landlock(prepared: Vec<iso_mac::landlock::Prepared>) -> Result<(), Failure> {
+    for ruleset in prepared {
+        ruleset
+            .restrict_self()
+            .map_err(|e| Failure::from(e).naming("Landlock"))?;
+    }
+    Ok(())
 }
 
 /// The home directory of `uid` in the container's `/etc/passwd` (the process' root is the

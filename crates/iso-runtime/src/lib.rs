@@ -81,6 +81,7 @@ pub mod features;
 mod guard;
 mod hooks;
 mod init;
+pub mod landlock;
 mod launch;
 mod log;
 mod manage;

@@ -44,6 +44,13 @@
 //! forbid_sources = ["/etc", "/var/run/docker.sock"]
 //! [ceilings.sysctls]
 //! forbid = ["kernel.*", "vm.*"]
+//!
+//! [landlock]                 # a Landlock ruleset for every container (crate::landlock)
+//! rootfs = "read-only"       # every writing right denied ...
+//! writable = ["/tmp", "/run", "/dev"]  # ... except beneath these container paths
+//! bind_tcp = [8080]          # the only TCP ports bind(2) may use (ABI 4)
+//! connect_tcp = [53, 443]    # the only TCP ports connect(2) may use (ABI 4)
+//! compatibility = "best-effort"        # or "hard-requirement": fail create if not enforced
 //! ```
 //!
 //! The default action is `reject`. An unset pids, memory or cpu limit means "unlimited" and so
@@ -256,6 +263,9 @@ pub struct Policy {
     /// `[ceilings]`.
     #[serde(default)]
     pub ceilings: Ceilings,
+    /// `[landlock]`: a Landlock ruleset for every container (see [`crate::landlock`]),
+    /// recorded in the annotation [`crate::landlock::POLICY_ANNOTATION`].
+    pub landlock: Option<crate::landlock::LandlockPolicy>,
     /// The file it was read from, if any.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -421,6 +431,9 @@ impl Policy {
                 return Err(invalid(format!("defaults: path {p:?} is not absolute")));
             }
         }
+        if let Some(landlock) = &self.landlock {
+            landlock.validate().map_err(invalid)?;
+        }
         let c = &self.ceilings;
         for (name, l) in [("pids", c.pids), ("memory", c.memory)] {
             if let Some(l) = l {
@@ -478,6 +491,9 @@ impl Policy {
         let mut changes = Vec::new();
         self.apply_defaults(&mut v, &mut changes);
         self.apply_ceilings(&mut v, &mut changes, false)?;
+        if let Some(landlock) = &self.landlock {
+            record_landlock(landlock, &mut v, &mut changes);
+        }
         let spec: Spec = serde_json::from_value(v).map_err(|e| reject("policy", "config", e))?;
         Ok((spec, changes))
     }
@@ -914,6 +930,28 @@ fn ceil_sysctls(rule: &ListRule, v: &mut Value, changes: &mut Vec<Change>) -> Re
         }
     }
     Ok(())
+}
+
+/// `[landlock]`: its section, as JSON, in the annotation the plan reads (replacing any value
+/// the config gave it: the site's ruleset is the policy's to set).
+fn record_landlock(
+    landlock: &crate::landlock::LandlockPolicy,
+    v: &mut Value,
+    changes: &mut Vec<Change>,
+) {
+    let key = crate::landlock::POLICY_ANNOTATION;
+    let value = serde_json::to_string(landlock).unwrap_or_default();
+    let before = get(v, &["annotations", key]).and_then(Value::as_str);
+    if before == Some(value.as_str()) {
+        return;
+    }
+    changes.push(Change {
+        rule: "landlock".into(),
+        field: format!("annotations[{key:?}]"),
+        before: before.unwrap_or("unset").to_owned(),
+        after: value.clone(),
+    });
+    set(v, &["annotations", key], json!(value));
 }
 
 /// Sets `path` to `val` unless it is set, and records the change (`defaults.<rule>`).

@@ -446,6 +446,44 @@ fn annotations_record_changes_and_file() {
 }
 
 #[test]
+fn landlock_section_is_recorded_in_its_annotation_once() {
+    let text = "[landlock]\nrootfs = \"read-only\"\nwritable = [\"/tmp\"]\nconnect_tcp = [443]\n";
+    let v = with(
+        base(),
+        &["annotations"],
+        json!({"org.iso.policy.landlock": "{}"}),
+    );
+    let (out, changes) = applied(text, v);
+    let recorded = out["annotations"]["org.iso.policy.landlock"]
+        .as_str()
+        .expect("set");
+    let section = crate::landlock::parse_policy("p", recorded).expect("recorded section parses");
+    assert_eq!(section.writable, [std::path::PathBuf::from("/tmp")]);
+    assert_eq!(section.connect_tcp, Some(vec![443]));
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].rule, "landlock");
+    assert_eq!(changes[0].before, "{}");
+    assert!(!changes[0].is_clamp());
+    let (_, again) = applied(text, out);
+    assert!(again.is_empty(), "{again:?}");
+    for (bad, want) in [
+        (
+            "[landlock]\nwritable = [\"/tmp\"]\nbind_tcp = []\n",
+            "only with",
+        ),
+        (
+            "[landlock]\nrootfs = \"read-only\"\nwritable = [\"tmp\"]\n",
+            "writable[0]",
+        ),
+        ("[landlock]\ncompatibility = \"strict\"\n", "compatibility"),
+        ("[landlock]\n", "restricts nothing"),
+    ] {
+        let e = Policy::from_toml(bad).expect_err(bad).to_string();
+        assert!(e.contains(want), "{bad}: {e}");
+    }
+}
+
+#[test]
 fn example_file_parses() {
     let text = include_str!("../policy.example.toml");
     Policy::from_toml(text).expect("policy.example.toml is valid");
@@ -485,6 +523,7 @@ fn arb_policy() -> impl Strategy<Value = String> {
             ),
             Just("[ceilings.devices]\nforbid = [\"a *:* m\"]\naction = \"clamp\"\n".to_owned()),
             Just("[defaults]\nreadonly_root = true\nno_new_privileges = false\n".to_owned()),
+            Just("[landlock]\nrootfs = \"read-only\"\nwritable = [\"/tmp\"]\n".to_owned()),
         ],
         0..4,
     );

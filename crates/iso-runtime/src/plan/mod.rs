@@ -17,6 +17,7 @@
 //! each), and whether a joined namespace is the runtime's own (a sysctl must not change the
 //! host's).
 
+mod landlock;
 mod mounts;
 mod namespaces;
 mod process;
@@ -80,6 +81,9 @@ pub(crate) struct HostFacts<'a> {
     /// Whether the kernel may execute formats other than ELF and `#!` scripts
     /// (`binfmt_misc` entries registered, or it cannot be told).
     pub other_exec_formats: &'a dyn Fn() -> bool,
+    /// The kernel's Landlock ABI version, 0 without Landlock (asked only when a container
+    /// has a Landlock annotation).
+    pub landlock_abi: &'a dyn Fn() -> u32,
     /// The runtime works as an unprivileged user (`--rootless`, see [`crate::rootless`]).
     pub rootless: bool,
     /// The runtime's effective uid is not 0: the init of a new user namespace is dumpable
@@ -362,7 +366,13 @@ impl Plan {
         rootfs.clone_bind_sources = namespaces.become_root() && !facts.rootless;
         let sysctls = namespaces.sysctls(linux, &config)?;
         namespaces.check_user_mapped(process.user(), &config)?;
-        let proc = ProcessPlan::from_process(&config, linux, process, req.preserve_fds, facts)?;
+        let mut proc = ProcessPlan::from_process(&config, linux, process, req.preserve_fds, facts)?;
+        let notes = spec.annotations().as_ref();
+        proc.landlock = landlock_rulesets(
+            |key| notes.and_then(|n| n.get(key)).map(String::as_str),
+            facts,
+            &config,
+        )?;
         let terminal = process.terminal().unwrap_or(false);
         require_console(terminal, req.console_socket)?;
         let hooks = spec.hooks().as_ref();
@@ -463,6 +473,9 @@ pub(crate) struct ExecRequest<'a> {
     pub preserve_fds: i32,
     /// Whether `--console-socket` was given.
     pub console_socket: bool,
+    /// The container's annotations as recorded at `create` (after the site policy): its
+    /// Landlock rulesets confine the `exec`ed process too.
+    pub annotations: &'a BTreeMap<String, String>,
 }
 
 impl ExecPlan {
@@ -490,12 +503,35 @@ impl ExecPlan {
             }
             (None, None) => None,
         };
+        let mut proc = ProcessPlan::from_process(&config, linux, process, req.preserve_fds, facts)?;
+        proc.landlock = landlock_rulesets(
+            |key| req.annotations.get(key).map(String::as_str),
+            facts,
+            &config,
+        )?;
         Ok(ExecPlan {
             namespaces: ExecNamespaces::from_linux(linux),
             cgroup,
             terminal,
-            proc: ProcessPlan::from_process(&config, linux, process, req.preserve_fds, facts)?,
+            proc,
             seal_reason: seal_reason(process, None),
         })
     }
+}
+
+/// The Landlock rulesets of a container whose annotations `annotation` looks up (none
+/// without a Landlock annotation); what best effort leaves out is said on stderr.
+fn landlock_rulesets<'a>(
+    annotation: impl Fn(&str) -> Option<&'a str>,
+    facts: &HostFacts<'_>,
+    config: &ConfigFile,
+) -> Result<Vec<iso_mac::landlock::Ruleset>, Error> {
+    let user = annotation(crate::landlock::ANNOTATION);
+    let policy = annotation(crate::landlock::POLICY_ANNOTATION);
+    if user.is_none() && policy.is_none() {
+        return Ok(Vec::new());
+    }
+    let plan = landlock::LandlockPlan::decide(user, policy, (facts.landlock_abi)(), config)?;
+    plan.warn();
+    Ok(plan.rulesets)
 }

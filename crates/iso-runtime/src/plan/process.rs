@@ -68,6 +68,9 @@ pub(crate) struct ProcessPlan {
     pub oom_score_adj: Option<i32>,
     /// `linux.memoryPolicy`: set once the cgroup is joined (its cpuset bounds the nodes).
     pub mem_policy: Option<MemPolicy>,
+    /// The Landlock rulesets applied just before the exec (see [`crate::landlock`]); set
+    /// by the caller from the container's annotations.
+    pub landlock: Vec<iso_mac::landlock::Ruleset>,
     /// Whether the program's first bytes must show a format the kernel executes (ELF or
     /// `#!`) before the exec through the trampoline, which cannot report why it failed:
     /// only where the kernel knows no other format.
@@ -158,6 +161,7 @@ impl ProcessPlan {
                     .map(crate::process::mem_policy),
             )?,
             check_format: !(facts.other_exec_formats)(),
+            landlock: Vec::new(),
         })
     }
 }

@@ -35,6 +35,7 @@ fn facts(layout: &Layout) -> HostFacts<'_> {
         layout,
         last_cap: 40,
         lsm_active: &|_| false,
+        landlock_abi: &|| 7,
         seccomp_cache: None,
         other_exec_formats: &|| false,
         rootless: false,
@@ -1014,6 +1015,7 @@ fn exec_plan_in(
         sub_cgroup: sub,
         preserve_fds: 1,
         console_socket: console,
+        annotations: &Default::default(),
     };
     ExecPlan::from_process(&spec(snippet), &process, &req, &facts(&layout))
 }
