@@ -40,6 +40,8 @@ use crate::{rfc3339, ContainerDir, ContainerId, CreateOptions, Error, ExecOption
 pub struct Created {
     child: iso_ns::Child,
     signals: Option<ForwardedSignals>,
+    /// `linux.netDevices` moved in, their namespace held open for `run`'s way back.
+    net_devices: Option<crate::netdev::Moved>,
 }
 
 impl Created {
@@ -59,6 +61,26 @@ impl Created {
 }
 
 impl Created {
+    /// Moves the `linux.netDevices` this `create` moved in back to the runtime's network
+    /// namespace: `run` calls it once the init ended, whose namespace this process kept
+    /// open (without it, the kernel would have destroyed virtual devices with the
+    /// namespace). Failures are warnings.
+    ///
+    /// ```no_run
+    /// # let rt = iso_runtime::Runtime::new("/run/iso");
+    /// let mut created = rt.create("x", "/srv/bundle".as_ref(), &Default::default())?;
+    /// rt.start("x")?;
+    /// created.wait()?;
+    /// created.release_net_devices();
+    /// rt.delete("x", true)?;
+    /// # Ok::<(), iso_runtime::Error>(())
+    /// ```
+    pub fn release_net_devices(&mut self) {
+        if let Some(mut moved) = self.net_devices.take() {
+            moved.back();
+        }
+    }
+
     /// Starts holding the signals that [`Created::wait_forwarding_signals`] forwards: from
     /// now on they are queued for the init instead of acting on this process. `run` calls
     /// it before `start`, so that a signal arriving between `start` and the wait is
@@ -197,10 +219,15 @@ struct Cleanup {
     unit: Option<crate::systemd::Started>,
     child: Option<iso_ns::Child>,
     dir: Option<ContainerDir>,
+    net_devices: Option<crate::netdev::Moved>,
 }
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
+        // Before the init dies: its network namespace ends with it.
+        if let Some(moved) = &mut self.net_devices {
+            moved.back();
+        }
         if let Some(child) = &mut self.child {
             let _ = child.kill(libc::SIGKILL);
             let _ = child.wait();
@@ -237,6 +264,7 @@ pub(crate) fn create(
         unit: None,
         child: None,
         dir: None,
+        net_devices: None,
     };
     match launch(plan, &dir, host, opts, trampoline, &mut cleanup) {
         Ok(created) => {
@@ -293,6 +321,7 @@ fn launch(
         runtime_hooks,
         terminal,
         seal_reason: _,
+        net_devices,
     } = plan;
     record.created = rfc3339(SystemTime::now());
     dir.save(&record)?;
@@ -371,6 +400,14 @@ fn launch(
     }
     record.pid = pid.as_raw();
     record.start_time = host.proc_stat(pid)?.start_time;
+    if !net_devices.is_empty() {
+        // Before the hooks: createRuntime hooks see the devices in the container.
+        let config = record.bundle.join("config.json");
+        let moved = crate::netdev::Moved::into_init(pid, &net_devices, &config)?;
+        record.net_devices = moved.devices().to_vec();
+        cleanup.net_devices = Some(moved);
+        dir.save(&record)?;
+    }
     handshake(&record, &runtime_hooks, go_write, report_read)?;
     record.created_done = true;
     dir.save(&record)?;
@@ -387,6 +424,7 @@ fn launch(
     Ok(Created {
         child,
         signals: None,
+        net_devices: cleanup.net_devices.take(),
     })
 }
 
@@ -664,6 +702,7 @@ pub(crate) fn exec(
     Created {
         child,
         signals: None,
+        net_devices: None,
     }
     .wait_forwarding_signals()
 }

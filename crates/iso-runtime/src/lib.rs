@@ -84,6 +84,7 @@ mod init;
 mod launch;
 mod log;
 mod manage;
+mod netdev;
 mod options;
 mod plan;
 pub mod policy;

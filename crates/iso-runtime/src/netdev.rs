@@ -1,0 +1,125 @@
+//! `linux.netDevices`, the effects: `create` moves the planned devices into the init's new
+//! network namespace (renamed, up, permanent addresses kept; see [`iso_ns::netdev`]) before
+//! the runtime's hooks run, and `delete` moves them back under their host names, down,
+//! while that namespace still exists.
+//!
+//! A network namespace ends with its last process (or descriptor): the kernel then returns
+//! physical devices to the *initial* namespace and destroys virtual ones (veth, macvlan).
+//! So the way back goes through a namespace that is alive: `create` undoes its moves before
+//! it kills a failed init, `run` keeps the namespace open until its `delete`, and a
+//! `delete` of a created or running container moves the devices before it kills the init.
+
+use std::path::Path;
+
+use iso_ns::netdev::{move_device, LinkState, RouteSocket};
+use iso_ns::{Namespace, NsFd};
+use iso_sys::{Pid, ProcPid};
+
+use crate::plan::NetDevice;
+use crate::Error;
+
+/// Devices moved into a container's network namespace, with that namespace held open (so
+/// that it outlives the init, and the devices can be moved back after it ended).
+#[derive(Debug)]
+pub(crate) struct Moved {
+    netns: NsFd,
+    devices: Vec<NetDevice>,
+}
+
+impl Moved {
+    /// Moves `devices` into the network namespace of `init`. On failure, the devices moved
+    /// so far are moved back, and the error names the entry of `linux.netDevices`.
+    pub fn into_init(init: Pid, devices: &[NetDevice], config: &Path) -> Result<Moved, Error> {
+        let mut moved = Moved {
+            netns: NsFd::of_process(ProcPid::Pid(init), Namespace::Net)?,
+            devices: Vec::with_capacity(devices.len()),
+        };
+        for dev in devices {
+            let step = dev.names().and_then(|(host, container)| {
+                move_device(None, &host, &moved.netns, &container, LinkState::Up)
+            });
+            if let Err(e) = step {
+                moved.back();
+                return Err(Error::ConfigValue {
+                    path: config.to_path_buf(),
+                    field: format!("linux.netDevices[{:?}]", dev.host),
+                    reason: format!("cannot move it into the container: {e}"),
+                });
+            }
+            moved.devices.push(dev.clone());
+        }
+        Ok(moved)
+    }
+
+    /// What was moved, for the record.
+    pub fn devices(&self) -> &[NetDevice] {
+        &self.devices
+    }
+
+    /// Moves every device back to the runtime's network namespace under its host name,
+    /// down; failures are warnings (the caller is undoing or deleting). Returns whether all
+    /// came back.
+    pub fn back(&mut self) -> bool {
+        let here = match NsFd::of_process(ProcPid::SelfPid, Namespace::Net) {
+            Ok(ns) => ns,
+            Err(e) => {
+                eprintln!("warning: linux.netDevices: cannot move devices back: {e}");
+                return false;
+            }
+        };
+        let mut all = true;
+        for dev in self.devices.drain(..).rev() {
+            let step = dev.names().and_then(|(host, container)| {
+                move_device(Some(&self.netns), &container, &here, &host, LinkState::Down)
+            });
+            if let Err(e) = step {
+                eprintln!(
+                    "warning: linux.netDevices[{:?}]: not moved back: {e}",
+                    dev.host
+                );
+                all = false;
+            }
+        }
+        all
+    }
+}
+
+/// `delete`: moves the recorded devices of the container whose init is `init` back, when
+/// `init` still runs (its namespace lives); otherwise warns about the ones that are not
+/// back in the runtime's namespace (the namespace ended and the kernel kept or destroyed
+/// them: see the module's documentation).
+pub(crate) fn back_for_delete(init: Option<Pid>, devices: &[NetDevice]) {
+    if devices.is_empty() {
+        return;
+    }
+    if let Some(pid) = init {
+        match NsFd::of_process(ProcPid::Pid(pid), Namespace::Net) {
+            Ok(netns) => {
+                let mut moved = Moved {
+                    netns,
+                    devices: devices.to_vec(),
+                };
+                moved.back();
+                return;
+            }
+            Err(e) => eprintln!("warning: linux.netDevices: {e}"),
+        }
+    }
+    let Ok(mut here) = RouteSocket::open() else {
+        return;
+    };
+    for dev in devices {
+        let back = dev
+            .names()
+            .and_then(|(host, _)| here.link_index(&host))
+            .is_ok();
+        if !back {
+            eprintln!(
+                "warning: linux.netDevices[{:?}]: the container's network namespace ended \
+                 before delete, and the device is not back in the runtime's (the kernel \
+                 returns physical devices to the initial namespace and destroys virtual ones)",
+                dev.host
+            );
+        }
+    }
+}
