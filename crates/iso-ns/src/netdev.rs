@@ -120,6 +120,7 @@ impl std::str::FromStr for IfName {
 /// assert_eq!(addr.to_string(), "10.9.0.1/24");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct IfAddr {
     /// The interface's own address (`IFA_LOCAL`, or `IFA_ADDRESS` without it).
     pub address: IpAddr,

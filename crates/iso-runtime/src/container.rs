@@ -300,7 +300,11 @@ impl Runtime {
         let cg = record.cgroup(&self.host, "delete").ok();
         // While the init lives: its network namespace, where the devices are, ends with it.
         let init = record.init_alive(&self.host).then_some(record.pid);
-        crate::netdev::back_for_delete(init.and_then(iso_sys::Pid::from_raw), &record.net_devices);
+        crate::netdev::back_for_delete(
+            init.and_then(iso_sys::Pid::from_raw),
+            record.net_devices_ns.as_deref(),
+            &record.net_devices,
+        );
         if status != Status::Stopped {
             if let Some(cg) = &cg {
                 let _ = cg.thaw();

@@ -346,6 +346,11 @@ fn launch(
     let (join, join_pid) = open_namespaces(&namespaces)?;
     check_joined_own(&setup.sysctls, namespaces.uts_joined, &join, &record)?;
     let join_user = open_join_user(&namespaces)?;
+    let joined_net = namespaces
+        .join
+        .iter()
+        .find(|j| j.kind == Namespace::Net)
+        .map(|j| j.path.clone());
     let spawn = spawn_of(namespaces, cg.as_ref(), join_user)?;
     let console = match (&opts.console_socket, terminal) {
         (Some(path), true) => {
@@ -403,8 +408,14 @@ fn launch(
     if !net_devices.is_empty() {
         // Before the hooks: createRuntime hooks see the devices in the container.
         let config = record.bundle.join("config.json");
-        let moved = crate::netdev::Moved::into_init(pid, &net_devices, &config)?;
+        let moved = crate::netdev::Moved::into_container(
+            pid,
+            joined_net.as_deref(),
+            &net_devices,
+            &config,
+        )?;
         record.net_devices = moved.devices().to_vec();
+        record.net_devices_ns = joined_net;
         cleanup.net_devices = Some(moved);
         dir.save(&record)?;
     }

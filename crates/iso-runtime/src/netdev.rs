@@ -27,13 +27,35 @@ pub(crate) struct Moved {
 }
 
 impl Moved {
-    /// Moves `devices` into the network namespace of `init`. On failure, the devices moved
-    /// so far are moved back, and the error names the entry of `linux.netDevices`.
-    pub fn into_init(init: Pid, devices: &[NetDevice], config: &Path) -> Result<Moved, Error> {
+    /// Moves `devices` into the container's network namespace: the one `joined` names, or
+    /// else the new one of `init` (a joined one the init enters only after the handshake).
+    /// On failure, the devices moved so far are moved back, and the error names the entry
+    /// of `linux.netDevices`.
+    pub fn into_container(
+        init: Pid,
+        joined: Option<&Path>,
+        devices: &[NetDevice],
+        config: &Path,
+    ) -> Result<Moved, Error> {
+        let netns = match joined {
+            Some(path) => NsFd::open_kind(path, Namespace::Net)?,
+            None => NsFd::of_process(ProcPid::Pid(init), Namespace::Net)?,
+        };
         let mut moved = Moved {
-            netns: NsFd::of_process(ProcPid::Pid(init), Namespace::Net)?,
+            netns,
             devices: Vec::with_capacity(devices.len()),
         };
+        // A namespace joined by path may be the runtime's own: nothing to move into.
+        let own = NsFd::of_process(ProcPid::SelfPid, Namespace::Net)?;
+        if moved.netns.id()? == own.id()? {
+            return Err(Error::ConfigValue {
+                path: config.to_path_buf(),
+                field: "linux.netDevices".into(),
+                reason: "the container's network namespace (joined by path) is the runtime's \
+                         own: there is nowhere to move the devices"
+                    .into(),
+            });
+        }
         for dev in devices {
             let step = dev.names().and_then(|(host, container)| {
                 move_device(None, &host, &moved.netns, &container, LinkState::Up)
@@ -84,42 +106,45 @@ impl Moved {
     }
 }
 
-/// `delete`: moves the recorded devices of the container whose init is `init` back, when
-/// `init` still runs (its namespace lives); otherwise warns about the ones that are not
-/// back in the runtime's namespace (the namespace ended and the kernel kept or destroyed
-/// them: see the module's documentation).
-pub(crate) fn back_for_delete(init: Option<Pid>, devices: &[NetDevice]) {
-    if devices.is_empty() {
-        return;
-    }
-    if let Some(pid) = init {
-        match NsFd::of_process(ProcPid::Pid(pid), Namespace::Net) {
-            Ok(netns) => {
-                let mut moved = Moved {
-                    netns,
-                    devices: devices.to_vec(),
-                };
-                moved.back();
-                return;
-            }
-            Err(e) => eprintln!("warning: linux.netDevices: {e}"),
-        }
-    }
-    let Ok(mut here) = RouteSocket::open() else {
-        return;
+/// `delete`: moves the recorded devices back from the network namespace they were moved
+/// into: the one of `init` while it still runs, or the one `joined` names (a pod's, which
+/// outlives the container). Otherwise warns about the ones that are not back in the
+/// runtime's namespace (the namespace ended and the kernel kept or destroyed them: see the
+/// module's documentation).
+pub(crate) fn back_for_delete(init: Option<Pid>, joined: Option<&Path>, devices: &[NetDevice]) {
+    // Those already home (`run` moved them back) are left alone: delete may repeat.
+    let mut here = RouteSocket::open().ok();
+    let mut is_home = |dev: &NetDevice| match (&mut here, dev.names()) {
+        (Some(sock), Ok((host, _))) => sock.link_index(&host).is_ok(),
+        _ => false,
     };
-    for dev in devices {
-        let back = dev
-            .names()
-            .and_then(|(host, _)| here.link_index(&host))
-            .is_ok();
-        if !back {
-            eprintln!(
-                "warning: linux.netDevices[{:?}]: the container's network namespace ended \
-                 before delete, and the device is not back in the runtime's (the kernel \
-                 returns physical devices to the initial namespace and destroys virtual ones)",
-                dev.host
-            );
+    let away: Vec<NetDevice> = devices.iter().filter(|d| !is_home(d)).cloned().collect();
+    if away.is_empty() {
+        return;
+    }
+    let netns = match (init, joined) {
+        (Some(pid), _) => Some(NsFd::of_process(ProcPid::Pid(pid), Namespace::Net)),
+        (None, Some(path)) => Some(NsFd::open_kind(path, Namespace::Net)),
+        (None, None) => None,
+    };
+    match netns {
+        Some(Ok(netns)) => {
+            Moved {
+                netns,
+                devices: away,
+            }
+            .back();
+            return;
         }
+        Some(Err(e)) => eprintln!("warning: linux.netDevices: {e}"),
+        None => {}
+    }
+    for dev in away {
+        eprintln!(
+            "warning: linux.netDevices[{:?}]: the container's network namespace ended before \
+             delete, and the device is not back in the runtime's (the kernel returns physical \
+             devices to the initial namespace and destroys virtual ones)",
+            dev.host
+        );
     }
 }

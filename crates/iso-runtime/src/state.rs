@@ -127,6 +127,10 @@ pub(crate) struct Record {
     /// `delete` to move back.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub net_devices: Vec<crate::plan::NetDevice>,
+    /// The network namespace they were moved into, when joined by path (a pod's): it
+    /// outlives the init, so `delete` can still move them back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub net_devices_ns: Option<PathBuf>,
 }
 
 impl Record {

@@ -34,6 +34,16 @@ struct TestNetns {
 
 impl TestNetns {
     fn new(tag: &str) -> TestNetns {
+        let ns = TestNetns::empty(tag);
+        ns.sh(
+            "ip link add nd0 type veth peer name nd0peer && ip addr add 10.78.0.1/24 dev nd0 \
+             && ip addr add fd78::1/64 dev nd0 nodad && ip link set nd0 up",
+        );
+        ns
+    }
+
+    /// A namespace with only `lo` (a pod's, say).
+    fn empty(tag: &str) -> TestNetns {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let ns = TestNetns {
             name: format!("iso-nd-{tag}-{}-{n}", std::process::id()),
@@ -43,10 +53,6 @@ impl TestNetns {
             .output()
             .unwrap();
         assert!(add.status.success(), "ip netns add: {}", text(&add.stderr));
-        ns.sh(
-            "ip link add nd0 type veth peer name nd0peer && ip addr add 10.78.0.1/24 dev nd0 \
-             && ip addr add fd78::1/64 dev nd0 nodad && ip link set nd0 up",
-        );
         ns
     }
 
@@ -258,7 +264,7 @@ fn bad_entries_name_the_field_and_leave_nothing_moved() {
     let out = s.rt(&["create", &id]);
     assert!(!out.status.success());
     assert!(
-        text(&out.stderr).contains("linux.netDevices needs a new network namespace"),
+        text(&out.stderr).contains("linux.netDevices needs a network namespace of the"),
         "{}",
         text(&out.stderr)
     );
@@ -288,4 +294,63 @@ fn delete_after_the_namespace_ended_warns() {
     let stderr = text(&del.stderr);
     assert!(stderr.contains("namespace ended before delete"), "{stderr}");
     assert!(!s.netns.try_sh("ip link show nd0").status.success());
+}
+
+/// A network namespace joined by path (a pod's, made and kept by the caller): the device
+/// goes there, stays after the container ended, and `delete` brings it back from there.
+/// Joining the runtime's own namespace leaves nowhere to move to: refused, nothing moved.
+#[test]
+fn joined_namespace_keeps_the_device_until_delete() {
+    let Some(mut s) = Setup::new("pod") else {
+        return;
+    };
+    let pod = TestNetns::empty("pod");
+    let mut config = s.config("true", json!({"nd0": {"name": "eth9"}}));
+    config["linux"]["namespaces"] = json!([{"type": "pid"}, {"type": "mount"}, {"type": "uts"},
+                                          {"type": "network", "path": pod.path()}]);
+    s.fx.write_config(&config);
+    let id = s.id("pod");
+    let out = s.rt(&["run", &id]);
+    assert!(out.status.success(), "run: {}", text(&out.stderr));
+    s.netns.assert_nd0_home("after run in a pod");
+    assert!(
+        text(&out.stderr).is_empty(),
+        "warnings: {}",
+        text(&out.stderr)
+    );
+
+    let id = s.id("pod-detached");
+    let out = s.rt(&["run", "-d", &id]);
+    assert!(out.status.success(), "run -d: {}", text(&out.stderr));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !text(&s.rt(&["state", &id]).stdout).contains("\"stopped\"") {
+        assert!(std::time::Instant::now() < deadline, "never stopped");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let inside = pod.sh("ip -o addr show dev eth9");
+    assert!(inside.contains("10.78.0.1/24"), "not in the pod: {inside}");
+    let del = s.rt(&["delete", &id]);
+    assert!(del.status.success(), "delete: {}", text(&del.stderr));
+    assert!(
+        text(&del.stderr).is_empty(),
+        "warnings: {}",
+        text(&del.stderr)
+    );
+    s.netns.assert_nd0_home("after delete from the pod");
+
+    config["linux"]["namespaces"][3]["path"] = json!(s.netns.path());
+    s.fx.write_config(&config);
+    let id = s.id("own");
+    let out = s.rt(&["create", &id]);
+    assert!(
+        !out.status.success(),
+        "joining the runtime's own namespace was accepted"
+    );
+    assert!(
+        text(&out.stderr).contains("runtime's own"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!s.state_dir(&id).exists(), "state directory left");
+    s.netns.assert_nd0_home("own namespace");
 }

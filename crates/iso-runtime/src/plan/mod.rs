@@ -445,6 +445,7 @@ fn record(
         resources: resources.clone(),
         systemd: cgroup.unit.as_ref().map(UnitRecord::of),
         net_devices: Vec::new(),
+        net_devices_ns: None,
     }
 }
 

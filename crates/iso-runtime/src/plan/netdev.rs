@@ -27,9 +27,10 @@ impl NetDevice {
 }
 
 /// Reads `linux.netDevices`, sorted by host name. Refused: names the kernel would refuse,
-/// two devices given the same name in the container, devices without a new network
-/// namespace to move them to (the spec asks for a dedicated one), and a rootless runtime
-/// (moving a device needs `CAP_NET_ADMIN` in the runtime's namespace).
+/// two devices given the same name in the container, devices without a network namespace
+/// of the container's own to move them to (new, or joined by path as a pod's: the spec
+/// asks for a dedicated one; `launch` checks a joined one is not the runtime's), and a
+/// rootless runtime (moving a device needs `CAP_NET_ADMIN` in the runtime's namespace).
 pub(crate) fn plan(
     linux: &Linux,
     namespaces: &NamespacePlan,
@@ -39,11 +40,12 @@ pub(crate) fn plan(
     let Some(map) = linux.net_devices().as_ref().filter(|m| !m.is_empty()) else {
         return Ok(Vec::new());
     };
-    if !namespaces.new.contains(Namespace::Net) {
+    let joined = namespaces.join.iter().any(|j| j.kind == Namespace::Net);
+    if !namespaces.new.contains(Namespace::Net) && !joined {
         return Err(config.invalid(
             "linux.netDevices",
-            "needs a new network namespace (a \"network\" entry without a path in \
-             linux.namespaces): devices are moved into the container's own namespace",
+            "needs a network namespace of the container's own (a \"network\" entry in \
+             linux.namespaces): devices are moved into it, not into the runtime's",
         ));
     }
     if rootless {
