@@ -225,6 +225,8 @@ impl Runtime {
                 dir.path().display()
             ),
         }
+        // Whether `linux.netDevices` pinned a namespace, the record would tell.
+        dir.unpin_netns();
         dir.remove()
     }
 
@@ -326,6 +328,9 @@ impl Runtime {
             cg.delete()?;
         }
         let state = record.state_json(Status::Stopped);
+        if !record.net_devices.is_empty() {
+            dir.unpin_netns();
+        }
         dir.remove()?;
         if let Err(e) = run_hooks(
             HookKind::Poststop,

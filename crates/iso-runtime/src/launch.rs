@@ -242,6 +242,9 @@ impl Drop for Cleanup {
             let _ = cg.delete();
         }
         if let Some(dir) = self.dir.take() {
+            if self.net_devices.is_some() {
+                dir.unpin_netns();
+            }
             let _ = dir.remove();
         }
     }
@@ -407,17 +410,7 @@ fn launch(
     record.start_time = host.proc_stat(pid)?.start_time;
     if !net_devices.is_empty() {
         // Before the hooks: createRuntime hooks see the devices in the container.
-        let config = record.bundle.join("config.json");
-        let moved = crate::netdev::Moved::into_container(
-            pid,
-            joined_net.as_deref(),
-            &net_devices,
-            &config,
-        )?;
-        record.net_devices = moved.devices().to_vec();
-        record.net_devices_ns = joined_net;
-        cleanup.net_devices = Some(moved);
-        dir.save(&record)?;
+        move_net_devices(pid, joined_net, &net_devices, dir, &mut record, cleanup)?;
     }
     handshake(&record, &runtime_hooks, go_write, report_read)?;
     record.created_done = true;
@@ -437,6 +430,36 @@ fn launch(
         signals: None,
         net_devices: cleanup.net_devices.take(),
     })
+}
+
+/// `linux.netDevices`: moves them into the container's network namespace (its path
+/// `joined_net` when joined, else the new one of the init `pid`, then pinned in `dir`), and
+/// records what was moved. `cleanup` holds the moved devices from the first step on, so
+/// that any later failure moves them back before the init is killed.
+fn move_net_devices(
+    pid: Pid,
+    joined_net: Option<std::path::PathBuf>,
+    devices: &[crate::plan::NetDevice],
+    dir: &ContainerDir,
+    record: &mut Record,
+    cleanup: &mut Cleanup,
+) -> Result<(), Error> {
+    let config = record.bundle.join("config.json");
+    let moved = cleanup
+        .net_devices
+        .insert(crate::netdev::Moved::into_container(
+            pid,
+            joined_net.as_deref(),
+            devices,
+            &config,
+        )?);
+    record.net_devices = moved.devices().to_vec();
+    record.net_devices_ns = match joined_net {
+        Some(path) => Some(path),
+        // A new namespace ends with the container: pinned, for delete's way back.
+        None => Some(dir.pin_netns(moved.netns())?),
+    };
+    dir.save(record)
 }
 
 /// Creates the container's cgroup. Rootless (`optional`), a cgroup the user may not create

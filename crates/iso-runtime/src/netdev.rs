@@ -78,6 +78,11 @@ impl Moved {
         &self.devices
     }
 
+    /// The network namespace they were moved into.
+    pub fn netns(&self) -> &NsFd {
+        &self.netns
+    }
+
     /// Moves every device back to the runtime's network namespace under its host name,
     /// down; failures are warnings (the caller is undoing or deleting). Returns whether all
     /// came back.

@@ -127,8 +127,9 @@ pub(crate) struct Record {
     /// `delete` to move back.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub net_devices: Vec<crate::plan::NetDevice>,
-    /// The network namespace they were moved into, when joined by path (a pod's): it
-    /// outlives the init, so `delete` can still move them back.
+    /// A path of the network namespace they were moved into: the joined one's (a pod's), or
+    /// the pin of a new one in the state directory. It outlives the init, so `delete` can
+    /// still move them back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub net_devices_ns: Option<PathBuf>,
 }

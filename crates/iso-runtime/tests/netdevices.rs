@@ -11,6 +11,7 @@
 //! first test's bundle, crun leaves `nd0` in the runtime's namespace and its container sees
 //! only `lo` (checked by hand when this was written; nothing to compare).
 
+use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
@@ -256,6 +257,17 @@ fn bad_entries_name_the_field_and_leave_nothing_moved() {
         );
         s.netns.assert_nd0_home(&devices.to_string());
     }
+    // Moved and pinned, then a createRuntime hook fails: all undone.
+    let mut config = s.config("true", json!({"nd0": {"name": "eth9"}}));
+    config["hooks"] = json!({"createRuntime": [{"path": "/bin/false"}]});
+    s.fx.write_config(&config);
+    let id = s.id("hookfail");
+    let out = s.rt(&["create", &id]);
+    assert!(!out.status.success(), "a failing hook was accepted");
+    assert!(!s.state_dir(&id).exists(), "state directory left");
+    let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(&id), "pin left mounted");
+    s.netns.assert_nd0_home("failed hook");
     // Without a network namespace of its own.
     let mut config = s.config("true", json!({"nd0": {}}));
     config["linux"]["namespaces"] = json!([{"type": "pid"}, {"type": "mount"}, {"type": "uts"}]);
@@ -272,28 +284,45 @@ fn bad_entries_name_the_field_and_leave_nothing_moved() {
     assert!(!s.state_dir(&id).exists(), "state directory left");
 }
 
-/// A detached container that ended before `delete`: its namespace ended with it, and the
-/// kernel destroyed the veth (a physical device would have gone to the initial namespace,
-/// not the runtime's). `delete` succeeds and says so.
+/// A detached container that ended before `delete`: its new namespace is pinned in the
+/// state directory, so `delete` still moves the device back. Without the pin (unmounted
+/// here by hand, as when `delete` runs where the mount is not visible) the namespace ends
+/// and the kernel destroys the veth (a physical device would go to the initial namespace,
+/// not the runtime's); `delete` succeeds and says so.
 #[test]
-fn delete_after_the_namespace_ended_warns() {
+fn detached_container_that_ended_returns_the_device_through_its_pin() {
     let Some(mut s) = Setup::new("ended") else {
         return;
     };
     s.fx.write_config(&s.config("true", json!({"nd0": {}})));
-    let id = s.id("ended");
-    let out = s.rt(&["run", "-d", &id]);
-    assert!(out.status.success(), "run: {}", text(&out.stderr));
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !text(&s.rt(&["state", &id]).stdout).contains("\"stopped\"") {
-        assert!(std::time::Instant::now() < deadline, "never stopped");
-        std::thread::sleep(std::time::Duration::from_millis(20));
+    for unpin in [false, true] {
+        let id = s.id(&format!("ended{unpin}"));
+        let out = s.rt(&["run", "-d", &id]);
+        assert!(out.status.success(), "run: {}", text(&out.stderr));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !text(&s.rt(&["state", &id]).stdout).contains("\"stopped\"") {
+            assert!(std::time::Instant::now() < deadline, "never stopped");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let pin = s.state_dir(&id).join("netns");
+        if unpin {
+            let umount = Command::new("umount").arg(&pin).output().unwrap();
+            assert!(umount.status.success(), "umount: {}", text(&umount.stderr));
+        }
+        let del = s.rt(&["delete", &id]);
+        assert!(del.status.success(), "delete: {}", text(&del.stderr));
+        let stderr = text(&del.stderr);
+        if unpin {
+            assert!(stderr.contains("namespace ended before delete"), "{stderr}");
+            assert!(!s.netns.try_sh("ip link show nd0").status.success());
+        } else {
+            assert!(stderr.is_empty(), "warnings: {stderr}");
+            s.netns
+                .assert_nd0_home("after delete of an ended container");
+        }
+        let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
+        assert!(!mounts.contains(&id), "pin left mounted");
     }
-    let del = s.rt(&["delete", &id]);
-    assert!(del.status.success(), "delete: {}", text(&del.stderr));
-    let stderr = text(&del.stderr);
-    assert!(stderr.contains("namespace ended before delete"), "{stderr}");
-    assert!(!s.netns.try_sh("ip link show nd0").status.success());
 }
 
 /// A network namespace joined by path (a pod's, made and kept by the caller): the device
