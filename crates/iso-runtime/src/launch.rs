@@ -40,8 +40,6 @@ use crate::{rfc3339, ContainerDir, ContainerId, CreateOptions, Error, ExecOption
 pub struct Created {
     child: iso_ns::Child,
     signals: Option<ForwardedSignals>,
-    /// `linux.netDevices` moved in, their namespace held open for `run`'s way back.
-    net_devices: Option<crate::netdev::Moved>,
 }
 
 impl Created {
@@ -61,26 +59,6 @@ impl Created {
 }
 
 impl Created {
-    /// Moves the `linux.netDevices` this `create` moved in back to the runtime's network
-    /// namespace: `run` calls it once the init ended, whose namespace this process kept
-    /// open (without it, the kernel would have destroyed virtual devices with the
-    /// namespace). Failures are warnings.
-    ///
-    /// ```no_run
-    /// # let rt = iso_runtime::Runtime::new("/run/iso");
-    /// let mut created = rt.create("x", "/srv/bundle".as_ref(), &Default::default())?;
-    /// rt.start("x")?;
-    /// created.wait()?;
-    /// created.release_net_devices();
-    /// rt.delete("x", true)?;
-    /// # Ok::<(), iso_runtime::Error>(())
-    /// ```
-    pub fn release_net_devices(&mut self) {
-        if let Some(mut moved) = self.net_devices.take() {
-            moved.back();
-        }
-    }
-
     /// Starts holding the signals that [`Created::wait_forwarding_signals`] forwards: from
     /// now on they are queued for the init instead of acting on this process. `run` calls
     /// it before `start`, so that a signal arriving between `start` and the wait is
@@ -271,6 +249,7 @@ pub(crate) fn create(
     };
     match launch(plan, &dir, host, opts, trampoline, &mut cleanup) {
         Ok(created) => {
+            cleanup.net_devices = None;
             cleanup.child = None;
             cleanup.unit = None;
             cleanup.cgroup = None;
@@ -428,7 +407,6 @@ fn launch(
     Ok(Created {
         child,
         signals: None,
-        net_devices: cleanup.net_devices.take(),
     })
 }
 
@@ -736,7 +714,6 @@ pub(crate) fn exec(
     Created {
         child,
         signals: None,
-        net_devices: None,
     }
     .wait_forwarding_signals()
 }

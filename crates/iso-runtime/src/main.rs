@@ -243,8 +243,6 @@ fn run_container(
         return Ok(0);
     }
     let code = created.wait_forwarding_signals()?;
-    // Now: the init's network namespace, held open by `created`, ends with this process.
-    created.release_net_devices();
     if !keep {
         rt.delete(&a.id, true)?;
     }

@@ -1,13 +1,16 @@
-//! `linux.netDevices`, the effects: `create` moves the planned devices into the init's new
+//! `linux.netDevices`, the effects: `create` moves the planned devices into the container's
 //! network namespace (renamed, up, permanent addresses kept; see [`iso_ns::netdev`]) before
-//! the runtime's hooks run, and `delete` moves them back under their host names, down,
-//! while that namespace still exists.
+//! the runtime's hooks run, and `delete` moves them back under their host names, down.
 //!
-//! A network namespace ends with its last process (or descriptor): the kernel then returns
-//! physical devices to the *initial* namespace and destroys virtual ones (veth, macvlan).
-//! So the way back goes through a namespace that is alive: `create` undoes its moves before
-//! it kills a failed init, `run` keeps the namespace open until its `delete`, and a
-//! `delete` of a created or running container moves the devices before it kills the init.
+//! A network namespace ends with its last process (or bind mount, or descriptor): the kernel
+//! then returns physical devices to the *initial* namespace and destroys virtual ones (veth,
+//! macvlan). So the way back goes through a namespace that is alive: `create` undoes its
+//! moves before it kills a failed init, and pins a new namespace with a bind mount in the
+//! container's state directory (`ContainerDir::pin_netns`, removed by `delete` after the way
+//! back). `delete` moves the devices back through the init's namespace while it lives, else
+//! through the pin, or the path of a namespace joined by path (a pod's, kept by whoever made
+//! it). Only where the pin is not visible (another mount namespace) has the namespace ended
+//! with the container: `delete` warns.
 
 use std::path::Path;
 
@@ -18,8 +21,7 @@ use iso_sys::{Pid, ProcPid};
 use crate::plan::NetDevice;
 use crate::Error;
 
-/// Devices moved into a container's network namespace, with that namespace held open (so
-/// that it outlives the init, and the devices can be moved back after it ended).
+/// Devices moved into a container's network namespace, and that namespace.
 #[derive(Debug)]
 pub(crate) struct Moved {
     netns: NsFd,

@@ -196,9 +196,9 @@ fn device_moves_in_renamed_with_addresses_and_back_on_delete() {
     }
 }
 
-/// A foreground `run`: the container's namespace ends with its init, before `delete`; the
-/// runtime keeps it open meanwhile, so the device still comes back. Without `name`, the
-/// device keeps its host name inside.
+/// A foreground `run`: the container's processes end before its `delete`; the namespace,
+/// pinned, does not, so the device still comes back. Without `name`, the device keeps its
+/// host name inside.
 #[test]
 fn foreground_run_returns_the_device_after_the_container_ended() {
     let Some(mut s) = Setup::new("run") else {
