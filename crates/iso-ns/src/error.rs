@@ -104,6 +104,18 @@ pub enum Error {
         /// What it printed on stderr.
         stderr: String,
     },
+    /// An rtnetlink request failed ([`netdev`](crate::netdev)): the request, the device
+    /// and namespace it was about, and the kernel's answer.
+    #[error("{op} {target}: {source}")]
+    Netlink {
+        /// The request, for example `"RTM_NEWLINK(IFLA_NET_NS_FD)"`.
+        op: &'static str,
+        /// The device (name or index) and the network namespace of the socket.
+        target: String,
+        /// The kernel's answer.
+        #[source]
+        source: io::Error,
+    },
     /// The child of [`Spawn`](crate::Spawn) failed before it reached the user's code: the
     /// step and the errno it reported through the setup pipe.
     #[error("child setup failed at {step}: {source}")]
@@ -127,6 +139,7 @@ impl Error {
         match self {
             Error::Io { source, .. }
             | Error::Syscall { source, .. }
+            | Error::Netlink { source, .. }
             | Error::ChildSetup { source, .. } => source.raw_os_error(),
             Error::Sys(e) => e.errno(),
             _ => None,

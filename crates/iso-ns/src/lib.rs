@@ -56,6 +56,11 @@
 //!   shared propagation: make the tree private (`mount --make-rprivate /`) before mounting
 //!   in it, or the mounts appear on the host.
 //!
+//! ## Network devices
+//!
+//! [`netdev`] moves a network interface into another network namespace under a new name
+//! and keeps its permanent addresses (the kernel drops them on the move), over rtnetlink.
+//!
 //! ## Example
 //!
 //! ```no_run
@@ -78,6 +83,8 @@ mod error;
 mod idmap;
 mod join;
 mod namespace;
+pub mod netdev;
+mod netdev_wire;
 mod spawn;
 mod time;
 mod uts;

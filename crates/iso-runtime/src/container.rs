@@ -226,6 +226,8 @@ impl Runtime {
                 dir.path().display()
             ),
         }
+        // Whether `linux.netDevices` pinned a namespace, the record would tell.
+        dir.unpin_netns();
         dir.remove()
     }
 
@@ -299,6 +301,13 @@ impl Runtime {
             }
         }
         let cg = record.cgroup(&self.host, "delete").ok();
+        // While the init lives: its network namespace, where the devices are, ends with it.
+        let init = record.init_alive(&self.host).then_some(record.pid);
+        crate::netdev::back_for_delete(
+            init.and_then(iso_sys::Pid::from_raw),
+            record.net_devices_ns.as_deref(),
+            &record.net_devices,
+        );
         if status != Status::Stopped {
             if let Some(cg) = &cg {
                 let _ = cg.thaw();
@@ -320,6 +329,9 @@ impl Runtime {
             cg.delete()?;
         }
         let state = record.state_json(Status::Stopped);
+        if !record.net_devices.is_empty() {
+            dir.unpin_netns();
+        }
         dir.remove()?;
         if let Err(e) = run_hooks(
             HookKind::Poststop,

@@ -86,6 +86,7 @@ const SECCOMP_FLAGS: &[&str] = &[
 /// ```
 /// let f = iso_runtime::features::features();
 /// assert_eq!(f["ociVersionMax"], "1.2.0");
+/// assert_eq!(f["linux"]["netDevices"]["enabled"], true);
 /// assert!(f["linux"]["namespaces"].as_array().unwrap().iter().any(|n| n == "user"));
 /// ```
 pub fn features() -> Value {
@@ -139,6 +140,8 @@ pub fn features() -> Value {
             "selinux": {"enabled": true},
             "intelRdt": {"enabled": false},
             "mountExtensions": {"idmap": {"enabled": true}},
+            // `linux.netDevices`: moved in at `create`, back at `delete` (crate::netdev).
+            "netDevices": {"enabled": true},
             // The values `linux.memoryPolicy` accepts (whether the kernel has a mode, it
             // says at `create`).
             "memoryPolicy": {

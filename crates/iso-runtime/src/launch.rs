@@ -197,10 +197,15 @@ struct Cleanup {
     unit: Option<crate::systemd::Started>,
     child: Option<iso_ns::Child>,
     dir: Option<ContainerDir>,
+    net_devices: Option<crate::netdev::Moved>,
 }
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
+        // Before the init dies: its network namespace ends with it.
+        if let Some(moved) = &mut self.net_devices {
+            moved.back();
+        }
         if let Some(child) = &mut self.child {
             let _ = child.kill(libc::SIGKILL);
             let _ = child.wait();
@@ -215,6 +220,9 @@ impl Drop for Cleanup {
             let _ = cg.delete();
         }
         if let Some(dir) = self.dir.take() {
+            if self.net_devices.is_some() {
+                dir.unpin_netns();
+            }
             let _ = dir.remove();
         }
     }
@@ -237,9 +245,11 @@ pub(crate) fn create(
         unit: None,
         child: None,
         dir: None,
+        net_devices: None,
     };
     match launch(plan, &dir, host, opts, trampoline, &mut cleanup) {
         Ok(created) => {
+            cleanup.net_devices = None;
             cleanup.child = None;
             cleanup.unit = None;
             cleanup.cgroup = None;
@@ -293,6 +303,7 @@ fn launch(
         runtime_hooks,
         terminal,
         seal_reason: _,
+        net_devices,
     } = plan;
     record.created = rfc3339(SystemTime::now());
     dir.save(&record)?;
@@ -317,6 +328,11 @@ fn launch(
     let (join, join_pid) = open_namespaces(&namespaces)?;
     check_joined_own(&setup.sysctls, namespaces.uts_joined, &join, &record)?;
     let join_user = open_join_user(&namespaces)?;
+    let joined_net = namespaces
+        .join
+        .iter()
+        .find(|j| j.kind == Namespace::Net)
+        .map(|j| j.path.clone());
     let spawn = spawn_of(namespaces, cg.as_ref(), join_user)?;
     let console = match (&opts.console_socket, terminal) {
         (Some(path), true) => {
@@ -368,6 +384,10 @@ fn launch(
     }
     record.pid = pid.as_raw();
     record.start_time = host.proc_stat(pid)?.start_time;
+    if !net_devices.is_empty() {
+        // Before the hooks: createRuntime hooks see the devices in the container.
+        move_net_devices(pid, joined_net, &net_devices, dir, &mut record, cleanup)?;
+    }
     handshake(&record, &runtime_hooks, go_write, report_read)?;
     record.created_done = true;
     dir.save(&record)?;
@@ -385,6 +405,36 @@ fn launch(
         child,
         signals: None,
     })
+}
+
+/// `linux.netDevices`: moves them into the container's network namespace (its path
+/// `joined_net` when joined, else the new one of the init `pid`, then pinned in `dir`), and
+/// records what was moved. `cleanup` holds the moved devices from the first step on, so
+/// that any later failure moves them back before the init is killed.
+fn move_net_devices(
+    pid: Pid,
+    joined_net: Option<std::path::PathBuf>,
+    devices: &[crate::plan::NetDevice],
+    dir: &ContainerDir,
+    record: &mut Record,
+    cleanup: &mut Cleanup,
+) -> Result<(), Error> {
+    let config = record.bundle.join("config.json");
+    let moved = cleanup
+        .net_devices
+        .insert(crate::netdev::Moved::into_container(
+            pid,
+            joined_net.as_deref(),
+            devices,
+            &config,
+        )?);
+    record.net_devices = moved.devices().to_vec();
+    record.net_devices_ns = match joined_net {
+        Some(path) => Some(path),
+        // A new namespace ends with the container: pinned, for delete's way back.
+        None => Some(dir.pin_netns(moved.netns())?),
+    };
+    dir.save(record)
 }
 
 /// Creates the container's cgroup. Rootless (`optional`), a cgroup the user may not create

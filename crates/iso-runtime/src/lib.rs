@@ -85,6 +85,7 @@ pub mod landlock;
 mod launch;
 mod log;
 mod manage;
+mod netdev;
 mod options;
 mod plan;
 pub mod policy;

@@ -123,6 +123,15 @@ pub(crate) struct Record {
     /// The systemd unit whose cgroup this is (`--systemd-cgroup`); none for cgroupfs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub systemd: Option<crate::plan::UnitRecord>,
+    /// `linux.netDevices` that `create` moved into the container's network namespace, for
+    /// `delete` to move back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub net_devices: Vec<crate::plan::NetDevice>,
+    /// A path of the network namespace they were moved into: the joined one's (a pod's), or
+    /// the pin of a new one in the state directory. It outlives the init, so `delete` can
+    /// still move them back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub net_devices_ns: Option<PathBuf>,
 }
 
 impl Record {

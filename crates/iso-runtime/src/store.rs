@@ -9,7 +9,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -25,6 +25,12 @@ const RECORD: &str = "state.json";
 /// to kill when the record cannot be read. One `symlinkat` (no file to open, write and
 /// rename); it is only ever read with `readlink`, never followed.
 const CGROUP_NOTE: &str = "cgroup";
+
+/// A bind mount of the container's new network namespace when it holds `linux.netDevices`
+/// (removed by [`ContainerDir::unpin_netns`]):
+/// it keeps the namespace, and the devices in it, after the container's processes ended, so
+/// that `delete` can still move them back (see `crate::netdev`).
+const NETNS_PIN: &str = "netns";
 
 /// A validated container id: 1 to 1024 characters from `[A-Za-z0-9_+.-]`, not `.` or `..`,
 /// so it is always a single safe path component.
@@ -314,6 +320,58 @@ impl ContainerDir {
     /// Reads the record.
     pub fn load<T: DeserializeOwned>(&self) -> Result<T, Error> {
         load_record(&self.id, &self.path)
+    }
+
+    /// Bind-mounts the network namespace `netns` on a file in the directory (see
+    /// [`NETNS_PIN`]) and returns its path.
+    pub(crate) fn pin_netns(&self, netns: &iso_ns::NsFd) -> Result<PathBuf, Error> {
+        let pin = self.path.join(NETNS_PIN);
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o400)
+            .open(&pin)
+            .map_err(|e| Error::io("create namespace pin", &pin, e))?;
+        let source = format!("/proc/self/fd/{}", netns.as_fd().as_raw_fd());
+        let (Ok(c_source), Ok(c_pin)) = (
+            std::ffi::CString::new(source),
+            std::ffi::CString::new(pin.as_os_str().as_encoded_bytes()),
+        ) else {
+            return Err(Error::io(
+                "mount",
+                &pin,
+                io::Error::from_raw_os_error(libc::EINVAL),
+            ));
+        };
+        // SAFETY: both paths are NUL-terminated; a bind mount of a namespace file on a file
+        // of the runtime's own state directory.
+        let r = unsafe {
+            libc::mount(
+                c_source.as_ptr(),
+                c_pin.as_ptr(),
+                std::ptr::null(),
+                libc::MS_BIND,
+                std::ptr::null(),
+            )
+        };
+        if r != 0 {
+            let e = io::Error::last_os_error();
+            let _ = fs::remove_file(&pin);
+            return Err(Error::io("bind-mount network namespace", &pin, e));
+        }
+        Ok(pin)
+    }
+
+    /// Unmounts the network namespace [`ContainerDir::pin_netns`] pinned, if any (which may
+    /// end the namespace), so that [`ContainerDir::remove`] can remove the file. Called only
+    /// for containers that may have one: it costs a system call.
+    pub(crate) fn unpin_netns(&self) {
+        let pin = self.path.join(NETNS_PIN);
+        if let Ok(c_pin) = std::ffi::CString::new(pin.as_os_str().as_encoded_bytes()) {
+            // SAFETY: a NUL-terminated path; fails harmlessly (EINVAL, ENOENT) when nothing
+            // is mounted there.
+            unsafe { libc::umount2(c_pin.as_ptr(), libc::MNT_DETACH | libc::UMOUNT_NOFOLLOW) };
+        }
     }
 
     /// Removes the directory and everything in it, ending the container's existence in the

@@ -20,6 +20,7 @@
 mod landlock;
 mod mounts;
 mod namespaces;
+mod netdev;
 mod process;
 mod systemd;
 #[cfg(test)]
@@ -38,6 +39,7 @@ use crate::{ContainerId, Error};
 
 pub(crate) use mounts::{Idmap, PlannedMount, RootfsPlan};
 pub(crate) use namespaces::{sub_cgroup_path, ExecNamespaces, NamespacePlan, Sysctl};
+pub(crate) use netdev::NetDevice;
 pub(crate) use process::{passwd_field, passwd_home, seal_reason, with_home, ProcessPlan};
 pub(crate) use systemd::UnitRecord;
 
@@ -136,6 +138,15 @@ impl ConfigFile {
     /// An error naming `field` of this file.
     pub fn invalid(&self, field: &'static str, reason: impl Into<String>) -> Error {
         Error::ConfigField {
+            path: self.0.clone(),
+            field,
+            reason: reason.into(),
+        }
+    }
+
+    /// An error naming `field` built at run time (`linux.netDevices["eth0"].name`).
+    pub fn invalid_at(&self, field: String, reason: impl Into<String>) -> Error {
+        Error::ConfigValue {
             path: self.0.clone(),
             field,
             reason: reason.into(),
@@ -316,6 +327,8 @@ pub(crate) struct Plan {
     /// Why the runtime must run sealed for this container, if it must (see
     /// [`seal_reason`]).
     pub seal_reason: Option<&'static str>,
+    /// `linux.netDevices`: moved into the init's network namespace once it exists.
+    pub net_devices: Vec<NetDevice>,
 }
 
 impl Plan {
@@ -360,6 +373,7 @@ impl Plan {
                 "rootless: a new user namespace cannot join an existing PID namespace",
             ));
         }
+        let net_devices = netdev::plan(linux, &namespaces, facts.unprivileged, &config)?;
         let container_maps = namespaces.uid_map.as_ref().zip(namespaces.gid_map.as_ref());
         let mut rootfs =
             RootfsPlan::from_spec(spec, linux, req, &cgroup, facts, container_maps, &config)?;
@@ -398,6 +412,7 @@ impl Plan {
             namespaces,
             terminal,
             seal_reason: seal_reason(process, hooks),
+            net_devices,
         })
     }
 }
@@ -441,6 +456,8 @@ fn record(
         created_done: false,
         resources: resources.clone(),
         systemd: cgroup.unit.as_ref().map(UnitRecord::of),
+        net_devices: Vec::new(),
+        net_devices_ns: None,
     }
 }
 

@@ -1556,3 +1556,77 @@ fn idmapped_mounts_that_cannot_be_made_are_refused_naming_the_field() {
         "{err}"
     );
 }
+
+// linux.netDevices ------------------------------------------------------------------------
+
+fn net_devices(devices: Value) -> Value {
+    json!({"linux": {"namespaces": [{"type": "network"}], "netDevices": devices}})
+}
+
+#[test]
+fn net_devices_are_planned_sorted_with_their_container_names() {
+    let p = plan(net_devices(
+        json!({"veth1": {}, "dummy0": {"name": "eth9"}, "x0": {"name": ""}}),
+    ));
+    let got: Vec<(&str, &str)> = p
+        .net_devices
+        .iter()
+        .map(|d| (d.host.as_str(), d.container.as_str()))
+        .collect();
+    assert_eq!(got, [("dummy0", "eth9"), ("veth1", "veth1"), ("x0", "x0")]);
+    // None, or an empty map: nothing to move, and no network namespace needed.
+    assert!(plan(json!({})).net_devices.is_empty());
+    assert!(plan(json!({"linux": {"netDevices": {}}}))
+        .net_devices
+        .is_empty());
+}
+
+#[test]
+fn net_devices_refusals_name_the_field() {
+    let case = Case::new();
+    let cases = [
+        (json!({"eth0:1": {}}), r#"linux.netDevices["eth0:1"]"#),
+        (
+            json!({"a": {"name": "a-name-of-16-byt"}}),
+            r#"linux.netDevices["a"].name"#,
+        ),
+        (
+            json!({"a": {"name": "x/y"}}),
+            r#"linux.netDevices["a"].name"#,
+        ),
+        (json!({"a": {"name": "."}}), r#"linux.netDevices["a"].name"#),
+        (
+            json!({"a": {"name": "eth0"}, "b": {"name": "eth0"}}),
+            r#"linux.netDevices["b"].name"#,
+        ),
+        (
+            json!({"a": {}, "b": {"name": "a"}}),
+            r#"linux.netDevices["b"].name"#,
+        ),
+    ];
+    for (devices, field) in cases {
+        let e = case.plan(net_devices(devices.clone())).unwrap_err();
+        assert!(e.to_string().contains(field), "{devices}: {e}");
+    }
+    // No network namespace of its own: the runtime's.
+    let e = case
+        .plan(json!({"linux": {"namespaces": [], "netDevices": {"a": {}}}}))
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("linux.netDevices needs a network namespace of the container's own"),
+        "{e}"
+    );
+    // A joined one (a pod's) is the container's: launch checks it is not the runtime's.
+    let joined = json!([{"type": "network", "path": "/run/netns/pod"}]);
+    let p = plan(json!({"linux": {"namespaces": joined, "netDevices": {"a": {}}}}));
+    assert_eq!(p.net_devices.len(), 1);
+    let unprivileged = Case {
+        unprivileged: true,
+        ..Case::new()
+    };
+    let e = unprivileged
+        .plan(net_devices(json!({"a": {}})))
+        .unwrap_err();
+    assert!(e.to_string().contains("linux.netDevices"), "{e}");
+}
