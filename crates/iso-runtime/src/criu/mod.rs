@@ -41,7 +41,9 @@ use crate::plan::{Plan, Request as PlanRequest};
 use crate::state::Record;
 use crate::store::write_atomic;
 use crate::{rfc3339, Bundle, ContainerDir, ContainerId, Error, Runtime, Status};
-use request::{check_supported, dump_request, external_mounts, restore_request, Dirs};
+use request::{
+    check_supported, dump_request, external_mounts, restore_request, stdio_key, Dirs,
+};
 use swrk::Swrk;
 
 pub use rpc::{CgroupMode, Notify, Response, Version};
@@ -251,13 +253,26 @@ fn check_success(resp: &Response, what: &str, log: &Path) -> Result<(), Error> {
     })
 }
 
-/// What `/proc/PID/fd/0..2` name (empty for a closed one), as CRIU's keys for them.
-fn stdio_of(pid: i32) -> Vec<String> {
+/// CRIU's keys for the stdio descriptors 0..2 of `pid` (empty for a closed one), with
+/// whether each is external ([`request::stdio_key`]).
+fn stdio_of(pid: i32) -> Vec<(String, bool)> {
+    use std::os::unix::fs::MetadataExt;
     (0..3)
         .map(|fd| {
-            fs::read_link(format!("/proc/{pid}/fd/{fd}"))
-                .map(|p| p.to_string_lossy().into_owned())
-                .unwrap_or_default()
+            let path = format!("/proc/{pid}/fd/{fd}");
+            let Ok(link) = fs::read_link(&path) else {
+                return (String::new(), false);
+            };
+            let inode = fs::metadata(&path).map(|m| m.ino()).unwrap_or_default();
+            let mnt_id = fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}"))
+                .ok()
+                .and_then(|t| {
+                    t.lines()
+                        .find_map(|l| l.strip_prefix("mnt_id:"))
+                        .and_then(|v| v.trim().parse().ok())
+                })
+                .unwrap_or_default();
+            stdio_key(&link.to_string_lossy(), mnt_id, inode)
         })
         .collect()
 }
@@ -323,8 +338,11 @@ impl Runtime {
         let bundle = Bundle::load(&record.bundle)?;
         let plan = self.criu_plan(dir.id(), &bundle, record.systemd.is_some(), None)?;
         let image = ImageDirs::open(&opts.image_path, opts.work_path.as_deref(), true)?;
-        let stdio = serde_json::to_vec(&stdio_of(record.pid)).unwrap_or_default();
-        write_atomic(&opts.image_path.join(DESCRIPTORS), &stdio, 0o600, "write")?;
+        let stdio = stdio_of(record.pid);
+        let keys: Vec<&str> = stdio.iter().map(|(k, _)| k.as_str()).collect();
+        let json = serde_json::to_vec(&keys).unwrap_or_default();
+        write_atomic(&opts.image_path.join(DESCRIPTORS), &json, 0o600, "write")?;
+        let files: Vec<String> = stdio.into_iter().filter(|s| s.1).map(|s| s.0).collect();
         let externals: Vec<_> = external_mounts(&plan.init.rootfs)
             .into_iter()
             .filter(|e| {
@@ -336,7 +354,14 @@ impl Runtime {
             true => None,
             false => freezer_dir(&record.cgroup(&self.host, "checkpoint")?),
         };
-        let req = dump_request(record.pid, &externals, freezer.as_deref(), image.dirs(), opts)?;
+        let req = dump_request(
+            record.pid,
+            &externals,
+            &files,
+            freezer.as_deref(),
+            image.dirs(),
+            opts,
+        )?;
         let log = image.log_dir.join(req.opts.as_ref().map_or("", |o| &o.log_file));
         let mut fds = image.fds();
         fds.extend(opts.status_fd);

@@ -72,6 +72,20 @@ pub(crate) fn external_mounts(rootfs: &RootfsPlan) -> Vec<External> {
     out
 }
 
+/// How the container's stdio descriptor whose `/proc/PID/fd` link is `link` is named to
+/// CRIU, and whether the dump must declare it external: a file (the host's `/dev/null`, a
+/// log file) usually lies outside the container's mounts, so it is external, named
+/// `file[MNT_ID:INODE]` (hexadecimal, CRIU's format); a pipe or socket is named by its link
+/// (`pipe:[INODE]`), as CRIU looks it up. At restore the runtime's descriptor of the same
+/// number replaces it.
+pub(crate) fn stdio_key(link: &str, mnt_id: u32, inode: u64) -> (String, bool) {
+    if link.starts_with('/') {
+        (format!("file[{mnt_id:x}:{inode:x}]"), true)
+    } else {
+        (link.to_owned(), false)
+    }
+}
+
 /// Refuses what the runtime does not describe to CRIU: a namespace joined by path (CRIU
 /// would need it declared external at dump and joined at restore) and a terminal (its pty
 /// master would have to go to a console socket at restore).
@@ -132,6 +146,7 @@ fn common(dirs: Dirs, log_file: &str, mode: Option<CgroupMode>) -> Opts {
 pub(crate) fn dump_request(
     pid: i32,
     externals: &[External],
+    external_files: &[String],
     freezer: Option<&Path>,
     dirs: Dirs,
     flags: &CheckpointOptions,
@@ -155,6 +170,7 @@ pub(crate) fn dump_request(
     opts.track_mem = flags.pre_dump || flags.parent_path.is_some();
     opts.parent_img = flags.parent_path.as_deref().map(text);
     opts.freeze_cgroup = freezer.map(text);
+    opts.external = external_files.to_vec();
     opts.ext_mnt = externals
         .iter()
         .map(|e| (e.mount_point.clone(), e.mount_point.clone()))
@@ -345,11 +361,14 @@ mod tests {
             ),
         ];
         for (flags, kind, check) in cases {
-            let req = dump_request(42, &externals, Some(Path::new("/cg")), DIRS, &flags).unwrap();
+            let files = ["file[2a:3]".to_owned()];
+            let req =
+                dump_request(42, &externals, &files, Some(Path::new("/cg")), DIRS, &flags).unwrap();
             assert_eq!(req.kind, kind, "{flags:?}");
             let opts = req.opts.unwrap();
             assert!(check(&opts), "{flags:?}: {opts:?}");
             assert_eq!(opts.freeze_cgroup.as_deref(), Some("/cg"));
+            assert_eq!(opts.external, files);
         }
     }
 
@@ -387,6 +406,19 @@ mod tests {
         );
         assert_eq!((o.images_dir_fd, o.work_dir_fd), (7, Some(8)));
         assert_eq!(o.log_file, "restore.log");
+    }
+
+    #[test]
+    fn stdio_files_are_external_pipes_are_not() {
+        let cases = [
+            ("/dev/null", 0x2a, 5, ("file[2a:5]", true)),
+            ("/tmp/out.log", 300, 0x1234, ("file[12c:1234]", true)),
+            ("pipe:[812]", 1, 2, ("pipe:[812]", false)),
+            ("socket:[9]", 1, 2, ("socket:[9]", false)),
+        ];
+        for (link, mnt, ino, (key, external)) in cases {
+            assert_eq!(stdio_key(link, mnt, ino), (key.to_owned(), external), "{link}");
+        }
     }
 
     #[test]

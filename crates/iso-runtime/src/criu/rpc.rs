@@ -77,6 +77,8 @@ pub(crate) struct Opts {
     /// `inherit_fd`: (key, descriptor of the CRIU process).
     pub inherit_fd: Vec<(String, i32)>,
     pub manage_cgroups_mode: Option<CgroupMode>,
+    /// `external`: resources CRIU leaves to the restore (`file[MNT:INODE]`).
+    pub external: Vec<String>,
     pub empty_ns: u32,
     pub freeze_cgroup: Option<String>,
     pub lazy_pages: bool,
@@ -130,6 +132,9 @@ impl Opts {
         }
         if let Some(mode) = self.manage_cgroups_mode {
             e.uint32(34, mode as u32);
+        }
+        for ext in &self.external {
+            e.bytes(37, ext.as_bytes());
         }
         if self.empty_ns != 0 {
             e.uint32(38, self.empty_ns);
