@@ -41,9 +41,7 @@ use crate::plan::{Plan, Request as PlanRequest};
 use crate::state::Record;
 use crate::store::write_atomic;
 use crate::{rfc3339, Bundle, ContainerDir, ContainerId, Error, Runtime, Status};
-use request::{
-    check_supported, dump_request, external_mounts, restore_request, stdio_key, Dirs,
-};
+use request::{check_supported, dump_request, external_mounts, restore_request, stdio_key, Dirs};
 use swrk::Swrk;
 
 pub use rpc::{CgroupMode, Notify, Response, Version};
@@ -243,14 +241,23 @@ fn check_success(resp: &Response, what: &str, log: &Path) -> Result<(), Error> {
         .errno
         .map(|e| format!(" ({})", std::io::Error::from_raw_os_error(e)))
         .unwrap_or_default();
+    let message = match &resp.errmsg {
+        Some(m) => m.trim().to_owned(),
+        None => last_error_line(log).unwrap_or_else(|| "failed without a message".into()),
+    };
     Err(Error::Criu {
         what: what.into(),
-        reason: format!(
-            "{}{errno}",
-            resp.errmsg.as_deref().unwrap_or("failed without a message")
-        ),
+        reason: format!("{message}{errno}"),
         log: log.to_path_buf(),
     })
+}
+
+/// The last error line of CRIU's log (CRIU sends no message for failures before it has
+/// its log, such as its own initialisation).
+fn last_error_line(log: &Path) -> Option<String> {
+    let text = fs::read_to_string(log).ok()?;
+    let line = text.lines().rev().find(|l| l.contains("Error"))?;
+    Some(line.trim().to_owned())
 }
 
 /// CRIU's keys for the stdio descriptors 0..2 of `pid` (empty for a closed one), with
@@ -346,7 +353,12 @@ impl Runtime {
         let externals: Vec<_> = external_mounts(&plan.init.rootfs)
             .into_iter()
             .filter(|e| {
-                !plan.init.rootfs.masked.iter().any(|m| *m == Path::new(&e.mount_point))
+                !plan
+                    .init
+                    .rootfs
+                    .masked
+                    .iter()
+                    .any(|m| *m == Path::new(&e.mount_point))
                     || is_masked_file(record.pid, &e.mount_point)
             })
             .collect();
@@ -362,7 +374,9 @@ impl Runtime {
             image.dirs(),
             opts,
         )?;
-        let log = image.log_dir.join(req.opts.as_ref().map_or("", |o| &o.log_file));
+        let log = image
+            .log_dir
+            .join(req.opts.as_ref().map_or("", |o| &o.log_file));
         let mut fds = image.fds();
         fds.extend(opts.status_fd);
         let resp = Swrk::start(&fds, &log)?.call(&req, |_| Ok(()))?;

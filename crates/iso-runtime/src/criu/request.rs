@@ -100,10 +100,16 @@ pub(crate) fn check_supported(
         reason: format!("{reason}: checkpoint and restore do not support it"),
     };
     if namespaces.join_user.is_some() || namespaces.join_pid.is_some() {
-        return Err(refuse("linux.namespaces", "joins an existing namespace by path"));
+        return Err(refuse(
+            "linux.namespaces",
+            "joins an existing namespace by path",
+        ));
     }
     if !namespaces.join.is_empty() {
-        return Err(refuse("linux.namespaces", "joins an existing namespace by path"));
+        return Err(refuse(
+            "linux.namespaces",
+            "joins an existing namespace by path",
+        ));
     }
     if terminal {
         return Err(refuse("process.terminal", "is true"));
@@ -375,7 +381,11 @@ mod tests {
     #[test]
     fn restore_binds_sources_and_inherits_stdio() {
         let flags = RestoreOptions::default();
-        let stdio = ["pipe:[12]".to_owned(), String::new(), "/dev/null".to_owned()];
+        let stdio = [
+            "pipe:[12]".to_owned(),
+            String::new(),
+            "/dev/null".to_owned(),
+        ];
         let req = restore_request(
             Path::new("/b/rootfs"),
             Some("/iso/c"),
@@ -417,7 +427,11 @@ mod tests {
             ("socket:[9]", 1, 2, ("socket:[9]", false)),
         ];
         for (link, mnt, ino, (key, external)) in cases {
-            assert_eq!(stdio_key(link, mnt, ino), (key.to_owned(), external), "{link}");
+            assert_eq!(
+                stdio_key(link, mnt, ino),
+                (key.to_owned(), external),
+                "{link}"
+            );
         }
     }
 

@@ -100,7 +100,11 @@ impl Opts {
             .int32(9, self.log_level)
             .bytes(10, self.log_file.as_bytes())
             .flag(12, self.notify_scripts);
-        let strings = [(13, &self.root), (14, &self.parent_img), (44, &self.freeze_cgroup)];
+        let strings = [
+            (13, &self.root),
+            (14, &self.parent_img),
+            (44, &self.freeze_cgroup),
+        ];
         for (field, value) in strings {
             if let Some(v) = value {
                 e.bytes(field, v.as_bytes());

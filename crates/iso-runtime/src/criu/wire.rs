@@ -201,7 +201,10 @@ mod tests {
     #[test]
     fn encodes_the_documented_examples() {
         // From the protobuf encoding guide: field 1 = 150 is 08 96 01.
-        assert_eq!(Encoder::default().uint32(1, 150).finish(), [0x08, 0x96, 0x01]);
+        assert_eq!(
+            Encoder::default().uint32(1, 150).finish(),
+            [0x08, 0x96, 0x01]
+        );
         // Field 2 = "testing".
         let e = Encoder::default().bytes(2, b"testing").finish();
         assert_eq!(e, b"\x12\x07testing");
@@ -229,8 +232,12 @@ mod tests {
             (&[0x08, 0x80][..], "truncated varint"),
             (&[0x12, 0x05, b'a'][..], "length past the end"),
             (&[0x0b][..], "unsupported wire type"),
-            (&[0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff][..],
-             "varint longer than ten bytes"),
+            (
+                &[
+                    0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                ][..],
+                "varint longer than ten bytes",
+            ),
         ] {
             let err = Fields::new(data).find_map(Result::err).unwrap();
             assert_eq!(err.reason, reason, "{data:?}");
