@@ -150,6 +150,8 @@ pub fn features() -> Value {
         "annotations": {
             "org.opencontainers.runtime-spec.features.runtime": "iso-runtime",
             "io.github.iso.version": env!("CARGO_PKG_VERSION"),
+            // `checkpoint` and `restore` (through CRIU, which must be installed: `criu`).
+            "io.github.iso.checkpoint.enabled": "true",
         }
     })
 }

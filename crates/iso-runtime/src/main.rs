@@ -257,6 +257,13 @@ fn run_container(
 /// `restore`: the container restored from its CRIU image (with the site policy applied to
 /// the bundle); unless `--detach`, waits for it, deletes it, and exits with its status.
 fn restore(cli: &Cli, rt: &Runtime, a: &iso_runtime::cli::RestoreArgs) -> Result<u8, Error> {
+    if cli.systemd_cgroup {
+        return Err(Error::InvalidArgument {
+            what: "--systemd-cgroup",
+            value: "true".into(),
+            reason: "restore does not support the systemd cgroup driver".into(),
+        });
+    }
     let mut opts = a.options()?;
     opts.policy = policy_for(cli, &a.bundle)?;
     let restored = rt.restore(&a.criu.id, &opts)?;

@@ -308,7 +308,8 @@ mod tests {
     #[test]
     fn dump_flags_become_criu_options() {
         let externals = [ext("/data", "/srv/data")];
-        let cases: Vec<(CheckpointOptions, RequestType, fn(&Opts) -> bool)> = vec![
+        type Check = fn(&Opts) -> bool;
+        let cases: Vec<(CheckpointOptions, RequestType, Check)> = vec![
             (CheckpointOptions::default(), RequestType::Dump, |o| {
                 !o.leave_running
                     && !o.track_mem
