@@ -6,6 +6,12 @@
 //! unknown wire type is an [`WireError`], never a panic or an allocation the input sizes.
 
 /// A decoding failure: what was malformed and at which byte offset.
+///
+/// ```
+/// // A length-delimited field 2 claiming 5 bytes where one follows.
+/// let err = iso_runtime::criu::Response::decode(&[0x12, 5, b'a']).unwrap_err();
+/// assert_eq!((err.offset, err.reason), (2, "length past the end"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WireError {
     /// Offset into the message.
