@@ -320,3 +320,32 @@ fn vm_checkpoint_restore_counter() {
         Vec::<String>::new()
     );
 }
+
+/// In the guest: Podman's `container checkpoint` and `container restore` with iso-runtime
+/// as its runtime (tests/clients/podman-checkpoint.sh: the restored counter goes on, the
+/// runtime records the new pid, nothing is left).
+#[test]
+fn vm_podman_checkpoint_restore() {
+    if !iso_testutil::vm_feature_or_skip(iso_testutil::VmFeature::CgroupV2) || !criu_installed() {
+        return;
+    }
+    if !Path::new("/usr/bin/podman").exists() {
+        eprintln!("skipped: podman is not installed (scripts/setup.sh installs it)");
+        return;
+    }
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/clients/podman-checkpoint.sh"
+    );
+    let out = std::process::Command::new("bash")
+        .arg(script)
+        .env("ISO_RUNTIME", bin())
+        .env("ISO_CLIENTS_DIR", "/tmp/iso-test-clients-vm")
+        .output()
+        .expect("run the podman scenario");
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        out.status.success() && all.contains("RESULT: PASS"),
+        "{all}"
+    );
+}
