@@ -399,8 +399,9 @@ pub struct CriuArgs {
 }
 
 impl CriuArgs {
-    fn cgroup_mode(&self) -> Result<Option<crate::criu::CgroupMode>, Error> {
-        self.manage_cgroups_mode
+    fn flags(&self) -> Result<crate::criu::CriuFlags, Error> {
+        let mode = self
+            .manage_cgroups_mode
             .as_deref()
             .map(|m| {
                 m.parse().map_err(|reason| Error::InvalidArgument {
@@ -409,7 +410,19 @@ impl CriuArgs {
                     reason,
                 })
             })
-            .transpose()
+            .transpose()?;
+        Ok(crate::criu::CriuFlags {
+            image_path: self.image_path.clone(),
+            work_path: self.work_path.clone(),
+            tcp_established: self.tcp_established,
+            ext_unix_sk: self.ext_unix_sk,
+            shell_job: self.shell_job,
+            file_locks: self.file_locks,
+            manage_cgroups_mode: mode,
+            empty_ns: self.empty_ns.clone(),
+            auto_dedup: self.auto_dedup,
+            lazy_pages: self.lazy_pages,
+        })
     }
 }
 
@@ -443,25 +456,15 @@ impl CheckpointArgs {
     /// let Command::Checkpoint(args) = cli.command else { unreachable!() };
     /// let opts = args.options().expect("valid flags");
     /// assert!(opts.leave_running);
-    /// assert_eq!(opts.image_path, std::path::Path::new("checkpoint"));
+    /// assert_eq!(opts.criu.image_path, std::path::Path::new("checkpoint"));
     /// # Ok::<(), clap::Error>(())
     /// ```
     pub fn options(&self) -> Result<crate::criu::CheckpointOptions, Error> {
-        let c = &self.criu;
         Ok(crate::criu::CheckpointOptions {
-            image_path: c.image_path.clone(),
-            work_path: c.work_path.clone(),
+            criu: self.criu.flags()?,
             parent_path: self.parent_path.clone(),
             leave_running: self.leave_running,
-            tcp_established: c.tcp_established,
-            ext_unix_sk: c.ext_unix_sk,
-            shell_job: c.shell_job,
-            file_locks: c.file_locks,
             pre_dump: self.pre_dump,
-            manage_cgroups_mode: c.cgroup_mode()?,
-            empty_ns: c.empty_ns.clone(),
-            auto_dedup: c.auto_dedup,
-            lazy_pages: c.lazy_pages,
             status_fd: (self.status_fd >= 0).then_some(self.status_fd),
         })
     }
@@ -508,23 +511,13 @@ impl RestoreArgs {
     /// # Ok::<(), clap::Error>(())
     /// ```
     pub fn options(&self) -> Result<crate::criu::RestoreOptions, Error> {
-        let c = &self.criu;
         Ok(crate::criu::RestoreOptions {
-            image_path: c.image_path.clone(),
-            work_path: c.work_path.clone(),
+            criu: self.criu.flags()?,
             bundle: self.bundle.clone(),
             detach: self.detach,
             pid_file: self.pid_file.clone(),
             console_socket: self.console_socket.clone(),
             no_subreaper: self.no_subreaper,
-            tcp_established: c.tcp_established,
-            ext_unix_sk: c.ext_unix_sk,
-            shell_job: c.shell_job,
-            file_locks: c.file_locks,
-            manage_cgroups_mode: c.cgroup_mode()?,
-            empty_ns: c.empty_ns.clone(),
-            auto_dedup: c.auto_dedup,
-            lazy_pages: c.lazy_pages,
             policy: None,
         })
     }

@@ -75,6 +75,28 @@ fn ok(fx: &Fixture, args: &[&str]) -> String {
     text(&out.stdout)
 }
 
+/// `delete --force`, then nothing of the container is left (processes get `secs` to go).
+fn delete_leaves_nothing(fx: &Fixture, id: &str, secs: u64) {
+    ok(fx, &["delete", "--force", id]);
+    let left = fx.leftovers_after(id, Duration::from_secs(secs));
+    assert_eq!(left, Vec::<String>::new());
+}
+
+/// Whether a `vm_` test runs: in the guest (pure cgroup v2) with CRIU installed.
+fn in_vm_with_criu() -> bool {
+    iso_testutil::vm_feature_or_skip(iso_testutil::VmFeature::CgroupV2) && criu_installed()
+}
+
+/// `restore -d --bundle B --image-path IMAGE [extra] ID`.
+fn restore_detached(fx: &Fixture, id: &str, image: &Path, extra: &[&str]) -> std::process::Output {
+    let bundle = bundle(fx);
+    let mut args = vec!["restore", "-d", "--bundle", &bundle];
+    args.extend(["--image-path", image.to_str().unwrap()]);
+    args.extend(extra);
+    args.push(id);
+    fx.rt(&args)
+}
+
 fn bundle(fx: &Fixture) -> String {
     fx.bundle().to_string_lossy().into_owned()
 }
@@ -121,15 +143,7 @@ fn restore_from_a_missing_image_leaves_nothing() {
     fx.write_config(&counter_config(&fx));
     let id = fx.id("noimg");
     let image = fx.path().join("missing");
-    let out = fx.rt(&[
-        "restore",
-        "-d",
-        "--bundle",
-        &bundle(&fx),
-        "--image-path",
-        image.to_str().unwrap(),
-        &id,
-    ]);
+    let out = restore_detached(&fx, &id, &image, &[]);
     assert!(!out.status.success());
     let err = text(&out.stderr);
     assert!(
@@ -154,15 +168,7 @@ fn failed_criu_restore_names_its_log_and_leaves_nothing() {
     let id = fx.id("empty");
     let image = fx.path().join("empty-img");
     fs::create_dir_all(&image).unwrap();
-    let out = fx.rt(&[
-        "restore",
-        "-d",
-        "--bundle",
-        &bundle(&fx),
-        "--image-path",
-        image.to_str().unwrap(),
-        &id,
-    ]);
+    let out = restore_detached(&fx, &id, &image, &[]);
     assert!(!out.status.success());
     let err = text(&out.stderr);
     let log = image.join("restore.log");
@@ -207,11 +213,7 @@ fn failed_criu_dump_leaves_the_container_running() {
         counter_above(&fx, n, Duration::from_secs(5)) > n,
         "the counter stopped"
     );
-    ok(&fx, &["delete", "--force", &id]);
-    assert_eq!(
-        fx.leftovers_after(&id, Duration::from_secs(5)),
-        Vec::<String>::new()
-    );
+    delete_leaves_nothing(&fx, &id, 5);
 }
 
 /// In the guest: a counter checkpointed with `--leave-running` keeps counting; checkpointed
@@ -220,7 +222,7 @@ fn failed_criu_dump_leaves_the_container_running() {
 /// cleans up.
 #[test]
 fn vm_checkpoint_restore_counter() {
-    if !iso_testutil::vm_feature_or_skip(iso_testutil::VmFeature::CgroupV2) || !criu_installed() {
+    if !in_vm_with_criu() {
         return;
     }
     let Some(mut fx) = Fixture::new(bin(), "ck-vm") else {
@@ -270,20 +272,13 @@ fn vm_checkpoint_restore_counter() {
     assert!(fx.cgroup_dirs().iter().all(|d| !d.exists()), "cgroup left");
 
     let pid_file = fx.path().join("restored.pid");
-    ok(
+    let out = restore_detached(
         &fx,
-        &[
-            "restore",
-            "-d",
-            "--bundle",
-            &bundle(&fx),
-            "--image-path",
-            image.to_str().unwrap(),
-            "--pid-file",
-            pid_file.to_str().unwrap(),
-            &id,
-        ],
+        &id,
+        &image,
+        &["--pid-file", pid_file.to_str().unwrap()],
     );
+    assert!(out.status.success(), "restore: {}", text(&out.stderr));
     let state = fx.state(&id);
     assert_eq!(state["status"], "running", "{state}");
     let pid = state["pid"].as_i64().unwrap();
@@ -314,11 +309,7 @@ fn vm_checkpoint_restore_counter() {
         (64u64 << 20).to_string()
     );
 
-    ok(&fx, &["delete", "--force", &id]);
-    assert_eq!(
-        fx.leftovers_after(&id, Duration::from_secs(10)),
-        Vec::<String>::new()
-    );
+    delete_leaves_nothing(&fx, &id, 10);
 }
 
 /// In the guest: Podman's `container checkpoint` and `container restore` with iso-runtime
@@ -326,7 +317,7 @@ fn vm_checkpoint_restore_counter() {
 /// runtime records the new pid, nothing is left).
 #[test]
 fn vm_podman_checkpoint_restore() {
-    if !iso_testutil::vm_feature_or_skip(iso_testutil::VmFeature::CgroupV2) || !criu_installed() {
+    if !in_vm_with_criu() {
         return;
     }
     if !Path::new("/usr/bin/podman").exists() {

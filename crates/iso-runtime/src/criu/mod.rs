@@ -50,36 +50,30 @@ pub use wire::WireError;
 /// The file beside the image naming the container's stdio at checkpoint.
 const DESCRIPTORS: &str = "descriptors.json";
 
-/// The flags of `checkpoint` (runc's).
+/// The CRIU flags `checkpoint` and `restore` share (runc's).
 ///
 /// ```
-/// let opts = iso_runtime::criu::CheckpointOptions {
+/// let flags = iso_runtime::criu::CriuFlags {
 ///     image_path: "/var/lib/ck/web".into(),
-///     leave_running: true,
+///     tcp_established: true,
 ///     ..Default::default()
 /// };
-/// assert!(!opts.pre_dump);
+/// assert!(flags.work_path.is_none());
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CheckpointOptions {
-    /// Where the image goes (created, mode 0700).
+pub struct CriuFlags {
+    /// The image directory (created, mode 0700, by `checkpoint`).
     pub image_path: PathBuf,
     /// Where CRIU's log goes (default: the image directory).
     pub work_path: Option<PathBuf>,
-    /// The image of a previous pre-dump, relative to `image_path` (incremental dump).
-    pub parent_path: Option<PathBuf>,
-    /// Keep the container running after the dump.
-    pub leave_running: bool,
-    /// Dump established TCP connections.
+    /// Dump or restore established TCP connections.
     pub tcp_established: bool,
     /// Allow external unix sockets.
     pub ext_unix_sk: bool,
     /// Allow a shell job (a process group or session from outside).
     pub shell_job: bool,
-    /// Dump file locks.
+    /// Dump or restore file locks.
     pub file_locks: bool,
-    /// Dump only memory, leave the container running (for a later incremental dump).
-    pub pre_dump: bool,
     /// What CRIU does with the cgroups (default soft).
     pub manage_cgroups_mode: Option<CgroupMode>,
     /// A namespace created empty at restore (`network`).
@@ -88,6 +82,29 @@ pub struct CheckpointOptions {
     pub auto_dedup: bool,
     /// Leave memory pages to be restored lazily (userfaultfd).
     pub lazy_pages: bool,
+}
+
+/// The flags of `checkpoint` (runc's).
+///
+/// ```
+/// use iso_runtime::criu::{CheckpointOptions, CriuFlags};
+/// let opts = CheckpointOptions {
+///     criu: CriuFlags { image_path: "/var/lib/ck/web".into(), ..Default::default() },
+///     leave_running: true,
+///     ..Default::default()
+/// };
+/// assert!(!opts.pre_dump);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CheckpointOptions {
+    /// The flags shared with `restore`.
+    pub criu: CriuFlags,
+    /// The image of a previous pre-dump, relative to the image path (incremental dump).
+    pub parent_path: Option<PathBuf>,
+    /// Keep the container running after the dump.
+    pub leave_running: bool,
+    /// Dump only memory, leave the container running (for a later incremental dump).
+    pub pre_dump: bool,
     /// A descriptor CRIU writes `\0` to once lazy pages are ready.
     pub status_fd: Option<i32>,
 }
@@ -95,8 +112,9 @@ pub struct CheckpointOptions {
 /// The flags of `restore` (runc's).
 ///
 /// ```
-/// let opts = iso_runtime::criu::RestoreOptions {
-///     image_path: "/var/lib/ck/web".into(),
+/// use iso_runtime::criu::{CriuFlags, RestoreOptions};
+/// let opts = RestoreOptions {
+///     criu: CriuFlags { image_path: "/var/lib/ck/web".into(), ..Default::default() },
 ///     bundle: "/srv/bundles/web".into(),
 ///     detach: true,
 ///     ..Default::default()
@@ -105,10 +123,8 @@ pub struct CheckpointOptions {
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct RestoreOptions {
-    /// The image to restore.
-    pub image_path: PathBuf,
-    /// Where CRIU's log goes (default: the image directory).
-    pub work_path: Option<PathBuf>,
+    /// The flags shared with `checkpoint`.
+    pub criu: CriuFlags,
     /// The bundle whose `config.json` and root filesystem the container gets.
     pub bundle: PathBuf,
     /// Return once restored instead of waiting for the container to exit.
@@ -119,22 +135,6 @@ pub struct RestoreOptions {
     pub console_socket: Option<PathBuf>,
     /// Do not make the runtime a child subreaper.
     pub no_subreaper: bool,
-    /// Restore established TCP connections.
-    pub tcp_established: bool,
-    /// Allow external unix sockets.
-    pub ext_unix_sk: bool,
-    /// Restore a shell job.
-    pub shell_job: bool,
-    /// Restore file locks.
-    pub file_locks: bool,
-    /// What CRIU does with the cgroups (default soft).
-    pub manage_cgroups_mode: Option<CgroupMode>,
-    /// A namespace created empty (`network`).
-    pub empty_ns: Option<String>,
-    /// Deduplicate memory images.
-    pub auto_dedup: bool,
-    /// Restore memory pages lazily from a page server.
-    pub lazy_pages: bool,
     /// The site policy, applied to the bundle's config as by `create`.
     pub policy: Option<crate::policy::Policy>,
 }
@@ -142,9 +142,10 @@ pub struct RestoreOptions {
 /// A container restored by this process: its init is our child.
 ///
 /// ```no_run
-/// use iso_runtime::{criu::RestoreOptions, Runtime};
+/// use iso_runtime::{criu::{CriuFlags, RestoreOptions}, Runtime};
 /// let rt = Runtime::new("/run/iso");
-/// let opts = RestoreOptions { image_path: "/ck".into(), bundle: "/b".into(), ..Default::default() };
+/// let criu = CriuFlags { image_path: "/ck".into(), ..Default::default() };
+/// let opts = RestoreOptions { criu, bundle: "/b".into(), ..Default::default() };
 /// let restored = rt.restore("web", &opts)?;
 /// println!("exit {}", restored.wait()?);
 /// # Ok::<(), iso_runtime::Error>(())
@@ -326,14 +327,15 @@ impl Runtime {
     }
 
     /// `checkpoint`: dumps the running (or paused) container `id` into
-    /// `opts.image_path` with CRIU; then, unless `leave_running` or `pre_dump`, deletes it
+    /// `opts.criu.image_path` with CRIU; then, unless `leave_running` or `pre_dump`, deletes it
     /// (as runc). CRIU's failure is an [`Error::Criu`] naming its log, and leaves the
     /// container as it was.
     ///
     /// ```no_run
-    /// use iso_runtime::{criu::CheckpointOptions, Runtime};
+    /// use iso_runtime::{criu::{CheckpointOptions, CriuFlags}, Runtime};
     /// let rt = Runtime::new("/run/iso");
-    /// rt.checkpoint("web", &CheckpointOptions { image_path: "/ck/web".into(), ..Default::default() })?;
+    /// let criu = CriuFlags { image_path: "/ck/web".into(), ..Default::default() };
+    /// rt.checkpoint("web", &CheckpointOptions { criu, ..Default::default() })?;
     /// # Ok::<(), iso_runtime::Error>(())
     /// ```
     pub fn checkpoint(&self, id: &str, opts: &CheckpointOptions) -> Result<(), Error> {
@@ -344,11 +346,16 @@ impl Runtime {
         )?;
         let bundle = Bundle::load(&record.bundle)?;
         let plan = self.criu_plan(dir.id(), &bundle, record.systemd.is_some(), None)?;
-        let image = ImageDirs::open(&opts.image_path, opts.work_path.as_deref(), true)?;
+        let image = ImageDirs::open(&opts.criu.image_path, opts.criu.work_path.as_deref(), true)?;
         let stdio = stdio_of(record.pid);
         let keys: Vec<&str> = stdio.iter().map(|(k, _)| k.as_str()).collect();
         let json = serde_json::to_vec(&keys).unwrap_or_default();
-        write_atomic(&opts.image_path.join(DESCRIPTORS), &json, 0o600, "write")?;
+        write_atomic(
+            &opts.criu.image_path.join(DESCRIPTORS),
+            &json,
+            0o600,
+            "write",
+        )?;
         let files: Vec<String> = stdio.into_iter().filter(|s| s.1).map(|s| s.0).collect();
         let externals: Vec<_> = external_mounts(&plan.init.rootfs)
             .into_iter()
@@ -389,15 +396,16 @@ impl Runtime {
     }
 
     /// `restore`: creates the container `id` from `opts.bundle` and restores the image at
-    /// `opts.image_path` into it with CRIU; returns once it runs, recorded with its new init
+    /// `opts.criu.image_path` into it with CRIU; returns once it runs, recorded with its new init
     /// pid. On failure nothing is left: no process, cgroup or state directory.
     ///
     /// Makes the caller a child subreaper unless `no_subreaper`.
     ///
     /// ```no_run
-    /// use iso_runtime::{criu::RestoreOptions, Runtime};
+    /// use iso_runtime::{criu::{CriuFlags, RestoreOptions}, Runtime};
     /// let rt = Runtime::new("/run/iso");
-    /// let opts = RestoreOptions { image_path: "/ck/web".into(), bundle: "/b".into(), ..Default::default() };
+    /// let criu = CriuFlags { image_path: "/ck/web".into(), ..Default::default() };
+    /// let opts = RestoreOptions { criu, bundle: "/b".into(), ..Default::default() };
     /// let restored = rt.restore("web", &opts)?;
     /// assert_eq!(rt.state("web")?.pid, restored.pid());
     /// # Ok::<(), iso_runtime::Error>(())
@@ -406,7 +414,7 @@ impl Runtime {
         let id = ContainerId::new(id)?;
         let bundle = Bundle::load(&opts.bundle)?;
         let plan = self.criu_plan(&id, &bundle, false, opts.policy.as_ref())?;
-        let image = ImageDirs::open(&opts.image_path, opts.work_path.as_deref(), false)?;
+        let image = ImageDirs::open(&opts.criu.image_path, opts.criu.work_path.as_deref(), false)?;
         let dir = self.store().create(&id)?;
         let mut cgroup = None;
         match self.restore_into(&dir, &mut cgroup, plan, &image, opts) {
@@ -441,7 +449,7 @@ impl Runtime {
         if let Some(resources) = &plan.cgroup.resources {
             cg.apply(resources)?;
         }
-        let stdio: Vec<String> = fs::read(opts.image_path.join(DESCRIPTORS))
+        let stdio: Vec<String> = fs::read(opts.criu.image_path.join(DESCRIPTORS))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();

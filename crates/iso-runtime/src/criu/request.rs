@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::rpc::{CgroupMode, Opts, Request, RequestType};
-use super::{CheckpointOptions, RestoreOptions};
+use super::{CheckpointOptions, CriuFlags, RestoreOptions};
 use crate::plan::{NamespacePlan, PlannedMount, RootfsPlan};
 use crate::Error;
 
@@ -130,18 +130,25 @@ fn empty_ns(name: Option<&str>) -> Result<u32, Error> {
     }
 }
 
-/// The options both commands share.
-fn common(dirs: Dirs, log_file: &str, mode: Option<CgroupMode>) -> Opts {
-    Opts {
+/// The options both commands share, from the flags both have.
+fn common(dirs: Dirs, log_file: &str, flags: &CriuFlags) -> Result<Opts, Error> {
+    Ok(Opts {
         images_dir_fd: dirs.images,
         work_dir_fd: dirs.work,
         log_level: LOG_LEVEL,
         log_file: log_file.into(),
         notify_scripts: true,
         manage_cgroups: true,
-        manage_cgroups_mode: Some(mode.unwrap_or(CgroupMode::Soft)),
+        manage_cgroups_mode: Some(flags.manage_cgroups_mode.unwrap_or(CgroupMode::Soft)),
+        tcp_established: flags.tcp_established,
+        ext_unix_sk: flags.ext_unix_sk,
+        shell_job: flags.shell_job,
+        file_locks: flags.file_locks,
+        auto_dedup: flags.auto_dedup,
+        lazy_pages: flags.lazy_pages,
+        empty_ns: empty_ns(flags.empty_ns.as_deref())?,
         ..Opts::default()
-    }
+    })
 }
 
 /// The dump (or pre-dump) of the container whose init is `pid`: its external mounts named
@@ -162,17 +169,10 @@ pub(crate) fn dump_request(
     } else {
         (RequestType::Dump, "dump.log")
     };
-    let mut opts = common(dirs, log, flags.manage_cgroups_mode);
+    let mut opts = common(dirs, log, &flags.criu)?;
     opts.pid = Some(pid);
     opts.leave_running = flags.leave_running || flags.pre_dump;
-    opts.tcp_established = flags.tcp_established;
-    opts.ext_unix_sk = flags.ext_unix_sk;
-    opts.shell_job = flags.shell_job;
-    opts.file_locks = flags.file_locks;
-    opts.auto_dedup = flags.auto_dedup;
-    opts.lazy_pages = flags.lazy_pages;
     opts.status_fd = flags.status_fd;
-    opts.empty_ns = empty_ns(flags.empty_ns.as_deref())?;
     opts.track_mem = flags.pre_dump || flags.parent_path.is_some();
     opts.parent_img = flags.parent_path.as_deref().map(text);
     opts.freeze_cgroup = freezer.map(text);
@@ -201,16 +201,9 @@ pub(crate) fn restore_request(
     dirs: Dirs,
     flags: &RestoreOptions,
 ) -> Result<Request, Error> {
-    let mut opts = common(dirs, "restore.log", flags.manage_cgroups_mode);
+    let mut opts = common(dirs, "restore.log", &flags.criu)?;
     opts.root = Some(text(rootfs));
     opts.rst_sibling = true;
-    opts.tcp_established = flags.tcp_established;
-    opts.ext_unix_sk = flags.ext_unix_sk;
-    opts.shell_job = flags.shell_job;
-    opts.file_locks = flags.file_locks;
-    opts.auto_dedup = flags.auto_dedup;
-    opts.lazy_pages = flags.lazy_pages;
-    opts.empty_ns = empty_ns(flags.empty_ns.as_deref())?;
     opts.cg_root = cgroup.map(|c| (None, c.to_owned())).into_iter().collect();
     opts.ext_mnt = externals
         .iter()
@@ -322,11 +315,14 @@ mod tests {
             (
                 CheckpointOptions {
                     leave_running: true,
-                    tcp_established: true,
-                    ext_unix_sk: true,
-                    shell_job: true,
-                    file_locks: true,
-                    auto_dedup: true,
+                    criu: CriuFlags {
+                        tcp_established: true,
+                        ext_unix_sk: true,
+                        shell_job: true,
+                        file_locks: true,
+                        auto_dedup: true,
+                        ..Default::default()
+                    },
                     ..Default::default()
                 },
                 RequestType::Dump,
@@ -350,9 +346,12 @@ mod tests {
             (
                 CheckpointOptions {
                     parent_path: Some("../pre".into()),
-                    manage_cgroups_mode: Some(CgroupMode::Full),
-                    empty_ns: Some("network".into()),
-                    lazy_pages: true,
+                    criu: CriuFlags {
+                        manage_cgroups_mode: Some(CgroupMode::Full),
+                        empty_ns: Some("network".into()),
+                        lazy_pages: true,
+                        ..Default::default()
+                    },
                     status_fd: Some(9),
                     ..Default::default()
                 },
@@ -439,7 +438,10 @@ mod tests {
     #[test]
     fn bad_empty_ns_names_the_flag() {
         let flags = RestoreOptions {
-            empty_ns: Some("ipc".into()),
+            criu: CriuFlags {
+                empty_ns: Some("ipc".into()),
+                ..Default::default()
+            },
             ..Default::default()
         };
         let err = restore_request(Path::new("/r"), None, &[], &[], DIRS, &flags).unwrap_err();
