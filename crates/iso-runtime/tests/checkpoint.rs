@@ -340,3 +340,17 @@ fn vm_podman_checkpoint_restore() {
         "{all}"
     );
 }
+
+/// The init leads its own session and process group, as runc's does (checked by hand:
+/// `runc run` prints `1 1` here too): CRIU dumps a tree only with its session leader in it.
+#[test]
+fn init_leads_its_own_session_as_runcs() {
+    let Some(mut fx) = Fixture::new(bin(), "ck-sid") else {
+        return;
+    };
+    // Fields 5 and 6 of /proc/1/stat: the process group and the session.
+    fx.write_config(&fx.config("cut -d' ' -f5,6 /proc/1/stat"));
+    let out = fx.run("sid");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "1 1\n");
+}
