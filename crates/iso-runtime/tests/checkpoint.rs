@@ -218,8 +218,8 @@ fn failed_criu_dump_leaves_the_container_running() {
 
 /// In the guest: a counter checkpointed with `--leave-running` keeps counting; checkpointed
 /// plainly it stops and its container is gone; restored from the image it continues from
-/// its last value, in its cgroup with its limits, `state` showing the new pid; `delete`
-/// cleans up.
+/// its last value, in its cgroup with its limits, `state` showing the new pid, the prestart
+/// hook given that pid; `delete` cleans up.
 #[test]
 fn vm_checkpoint_restore_counter() {
     if !in_vm_with_criu() {
@@ -228,7 +228,12 @@ fn vm_checkpoint_restore_counter() {
     let Some(mut fx) = Fixture::new(bin(), "ck-vm") else {
         return;
     };
-    fx.write_config(&counter_config(&fx));
+    let mut config = counter_config(&fx);
+    // The state each prestart hook gets (at restore: CRIU's setup-namespaces point).
+    let hook_state = fx.path().join("prestart.json");
+    let hook = format!("cat > {}", hook_state.display());
+    config["hooks"] = json!({"prestart": [{"path": "/bin/sh", "args": ["sh", "-c", hook]}]});
+    fx.write_config(&config);
     let id = fx.id("counter");
     ok(&fx, &["run", "-d", "--bundle", &bundle(&fx), &id]);
     let first_pid = fx.state(&id)["pid"].as_i64().unwrap();
@@ -286,6 +291,11 @@ fn vm_checkpoint_restore_counter() {
     assert_eq!(
         fs::read_to_string(&pid_file).unwrap().trim(),
         pid.to_string()
+    );
+    let hooked: Value = serde_json::from_slice(&fs::read(&hook_state).unwrap()).unwrap();
+    assert_eq!(
+        hooked["pid"], pid,
+        "the prestart hook's state at restore: {hooked}"
     );
     let next = counter_above(&fx, last, Duration::from_secs(20));
     assert!(next > last, "the counter did not go on from {last}");

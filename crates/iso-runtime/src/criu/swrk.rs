@@ -148,39 +148,46 @@ impl Swrk {
     /// Sends `req` and answers each notification with `on_notify`'s success until the
     /// final response, which is returned whether it reports success or not. A failed
     /// notification handler is told to CRIU (which then gives up) and its error returned.
+    /// CRIU is waited for in every case.
     pub fn call(
-        mut self,
+        self,
+        req: &Request,
+        on_notify: impl FnMut(&Notify) -> Result<(), Error>,
+    ) -> Result<Response, Error> {
+        let result = self.converse(req, on_notify);
+        let Swrk {
+            mut child, sock, ..
+        } = self;
+        // CRIU exits once its end reads end of file.
+        drop(sock);
+        let _ = child.wait();
+        result
+    }
+
+    fn converse(
+        &self,
         req: &Request,
         mut on_notify: impl FnMut(&Notify) -> Result<(), Error>,
     ) -> Result<Response, Error> {
         self.send(req)?;
-        let mut hook_error = None;
-        let result = loop {
+        loop {
             let Some(resp) = self.recv()? else {
-                break Err(self.failed(
+                return Err(self.failed(
                     "exited without an answer",
                     std::io::Error::from_raw_os_error(libc::EPIPE),
                 ));
             };
             let Some(notify) = resp.notify.as_ref().filter(|_| resp.kind == 6) else {
-                break Ok(resp);
+                return Ok(resp);
             };
             let handled = on_notify(notify);
-            let answer = Request {
+            self.send(&Request {
                 kind: RequestType::Notify,
                 opts: None,
                 notify_success: handled.is_ok(),
-            };
-            if let Err(e) = handled {
-                hook_error.get_or_insert(e);
-            }
-            self.send(&answer)?;
-        };
-        drop(self.sock);
-        let _ = self.child.wait();
-        match hook_error {
-            Some(e) => Err(e),
-            None => result,
+            })?;
+            // CRIU gives up on a failed notification; its answer adds nothing to ours.
+            handled?;
         }
     }
 }
