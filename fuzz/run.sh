@@ -15,7 +15,7 @@ secs="${1:-20}"
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(config seccomp idmap mountinfo cli policy landlock netlink)
+    targets=(config seccomp idmap mountinfo cli policy landlock netlink criu_response)
 fi
 sanitizer="${SANITIZER:-address}"
 

@@ -19,6 +19,7 @@ case $what in
   apparmor                                     # apparmor_parser, used in the VM tier
   docker.io containerd podman conmon           # the clients suite (tests/clients): real engines
   protobuf-compiler jq bsdutils util-linux     # ... its CRI client (protoc), JSON, script, nsenter
+  criu                                         # checkpoint/restore (tests/checkpoint.rs, VM tier)
   ) ;;
   *) echo "setup: unknown target $what (test or demo)" >&2; exit 2 ;;
 esac

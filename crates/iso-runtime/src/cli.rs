@@ -15,6 +15,9 @@
 //!   pause <id> | resume <id> | update <id> [--resources F|-] [--memory N] [--cpu-share N] ...
 //!   events <id> [--stats] [--interval D] | spec [--bundle B] [--rootless] | features
 //!   policy check [--bundle B] | demo [--busybox B] | help [COMMAND]
+//!   checkpoint <id> [--image-path D] [--work-path D] [--leave-running] [--pre-dump]
+//!          [--parent-path D] [CRIU flags] | restore <id> [--bundle B] [--detach]
+//!          [--pid-file F] [--no-subreaper] [CRIU flags]
 //! ```
 //!
 //! The argument strings of a command line come from whoever runs the runtime (an engine, a
@@ -346,12 +349,178 @@ pub enum Command {
         /// The container id.
         id: String,
     },
+    /// Checkpoint a running container with CRIU (then delete it, unless --leave-running).
+    Checkpoint(CheckpointArgs),
+    /// Restore a container from a CRIU checkpoint.
+    Restore(RestoreArgs),
     /// Run a demo container from the host's static busybox, print what it sees, clean up.
     Demo {
         /// A statically linked busybox.
         #[arg(long, default_value = "/bin/busybox")]
         busybox: PathBuf,
     },
+}
+
+/// The CRIU flags `checkpoint` and `restore` share (runc's).
+#[derive(Args, Debug, Clone)]
+pub struct CriuArgs {
+    /// The container id.
+    pub id: String,
+    /// Directory of the CRIU image.
+    #[arg(long = "image-path", default_value = "checkpoint")]
+    pub image_path: PathBuf,
+    /// Directory for CRIU's log (default: the image directory).
+    #[arg(long = "work-path")]
+    pub work_path: Option<PathBuf>,
+    /// Allow open TCP connections.
+    #[arg(long = "tcp-established")]
+    pub tcp_established: bool,
+    /// Allow external unix sockets.
+    #[arg(long = "ext-unix-sk")]
+    pub ext_unix_sk: bool,
+    /// Allow shell jobs.
+    #[arg(long = "shell-job")]
+    pub shell_job: bool,
+    /// Handle file locks.
+    #[arg(long = "file-locks")]
+    pub file_locks: bool,
+    /// Cgroups mode: soft (default), full, strict, props or ignore.
+    #[arg(long = "manage-cgroups-mode")]
+    pub manage_cgroups_mode: Option<String>,
+    /// Create a namespace, but do not restore its properties (network).
+    #[arg(long = "empty-ns")]
+    pub empty_ns: Option<String>,
+    /// Enable auto deduplication of memory images.
+    #[arg(long = "auto-dedup")]
+    pub auto_dedup: bool,
+    /// Use userfaultfd to restore memory pages lazily.
+    #[arg(long = "lazy-pages")]
+    pub lazy_pages: bool,
+}
+
+impl CriuArgs {
+    fn flags(&self) -> Result<crate::criu::CriuFlags, Error> {
+        let mode = self
+            .manage_cgroups_mode
+            .as_deref()
+            .map(|m| {
+                m.parse().map_err(|reason| Error::InvalidArgument {
+                    what: "--manage-cgroups-mode",
+                    value: m.to_owned(),
+                    reason,
+                })
+            })
+            .transpose()?;
+        Ok(crate::criu::CriuFlags {
+            image_path: self.image_path.clone(),
+            work_path: self.work_path.clone(),
+            tcp_established: self.tcp_established,
+            ext_unix_sk: self.ext_unix_sk,
+            shell_job: self.shell_job,
+            file_locks: self.file_locks,
+            manage_cgroups_mode: mode,
+            empty_ns: self.empty_ns.clone(),
+            auto_dedup: self.auto_dedup,
+            lazy_pages: self.lazy_pages,
+        })
+    }
+}
+
+/// The flags of `checkpoint`.
+#[derive(Args, Debug, Clone)]
+pub struct CheckpointArgs {
+    /// The flags shared with `restore`.
+    #[command(flatten)]
+    pub criu: CriuArgs,
+    /// Path of a previous pre-dump image, relative to the image path.
+    #[arg(long = "parent-path")]
+    pub parent_path: Option<PathBuf>,
+    /// Leave the container running after the checkpoint.
+    #[arg(long = "leave-running")]
+    pub leave_running: bool,
+    /// Dump the memory only and leave the container running.
+    #[arg(long = "pre-dump")]
+    pub pre_dump: bool,
+    /// Descriptor CRIU writes \0 to once lazy pages are ready.
+    #[arg(long = "status-fd", default_value_t = -1, allow_hyphen_values = true)]
+    pub status_fd: i32,
+}
+
+impl CheckpointArgs {
+    /// The [`crate::criu::CheckpointOptions`] these flags ask for.
+    ///
+    /// ```
+    /// use clap::Parser;
+    /// use iso_runtime::cli::{Cli, Command};
+    /// let cli = Cli::try_parse_from(["iso-runtime", "checkpoint", "--leave-running", "web"])?;
+    /// let Command::Checkpoint(args) = cli.command else { unreachable!() };
+    /// let opts = args.options().expect("valid flags");
+    /// assert!(opts.leave_running);
+    /// assert_eq!(opts.criu.image_path, std::path::Path::new("checkpoint"));
+    /// # Ok::<(), clap::Error>(())
+    /// ```
+    pub fn options(&self) -> Result<crate::criu::CheckpointOptions, Error> {
+        Ok(crate::criu::CheckpointOptions {
+            criu: self.criu.flags()?,
+            parent_path: self.parent_path.clone(),
+            leave_running: self.leave_running,
+            pre_dump: self.pre_dump,
+            status_fd: (self.status_fd >= 0).then_some(self.status_fd),
+        })
+    }
+}
+
+/// The flags of `restore`.
+#[derive(Args, Debug, Clone)]
+pub struct RestoreArgs {
+    /// The flags shared with `checkpoint`.
+    #[command(flatten)]
+    pub criu: CriuArgs,
+    /// The bundle directory.
+    #[arg(long, short = 'b', default_value = ".")]
+    pub bundle: PathBuf,
+    /// Return once restored instead of waiting for the container.
+    #[arg(long, short = 'd')]
+    pub detach: bool,
+    /// File to write the restored init's pid to.
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// Unix socket that would receive the pty master (a container with a terminal is
+    /// refused).
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// Do not become a subreaper for the restored processes.
+    #[arg(long = "no-subreaper")]
+    pub no_subreaper: bool,
+    /// Accepted for compatibility (CRIU enters the root filesystem itself).
+    #[arg(long = "no-pivot")]
+    pub no_pivot: bool,
+}
+
+impl RestoreArgs {
+    /// The [`crate::criu::RestoreOptions`] these flags ask for (`policy` is left to the
+    /// caller).
+    ///
+    /// ```
+    /// use clap::Parser;
+    /// use iso_runtime::cli::{Cli, Command};
+    /// let cli = Cli::try_parse_from(["iso-runtime", "restore", "-d", "--manage-cgroups-mode",
+    ///                                "hard", "web"])?;
+    /// let Command::Restore(args) = cli.command else { unreachable!() };
+    /// assert!(args.options().is_err());
+    /// # Ok::<(), clap::Error>(())
+    /// ```
+    pub fn options(&self) -> Result<crate::criu::RestoreOptions, Error> {
+        Ok(crate::criu::RestoreOptions {
+            criu: self.criu.flags()?,
+            bundle: self.bundle.clone(),
+            detach: self.detach,
+            pid_file: self.pid_file.clone(),
+            console_socket: self.console_socket.clone(),
+            no_subreaper: self.no_subreaper,
+            policy: None,
+        })
+    }
 }
 
 impl CreateArgs {

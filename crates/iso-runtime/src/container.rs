@@ -68,7 +68,7 @@ impl Runtime {
     }
 
     /// What the plan needs to know about this machine, read once per command.
-    fn facts(&self) -> Result<HostFacts<'_>, Error> {
+    pub(crate) fn facts(&self) -> Result<HostFacts<'_>, Error> {
         Ok(HostFacts {
             layout: self.host.layout()?,
             last_cap: self.host.last_cap()?,

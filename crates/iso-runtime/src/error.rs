@@ -154,6 +154,17 @@ pub enum Error {
         /// Why this container needs it.
         reason: &'static str,
     },
+    /// CRIU failed a checkpoint or restore (see [`crate::criu`]): its message, and the log
+    /// that says why.
+    #[error("criu {what}: {reason} (log: {log:?})")]
+    Criu {
+        /// What CRIU was asked or doing (`dump`, `restore`, `answer`).
+        what: String,
+        /// CRIU's message, with its errno when it gave one.
+        reason: String,
+        /// CRIU's log file.
+        log: PathBuf,
+    },
     /// The container has no cgroup: it was created rootless by a user who may not create
     /// one (see [`crate::rootless`]), so a command that works on its cgroup cannot run.
     #[error("container {id} has no cgroup (created rootless without a cgroup the user may create): {what} needs one")]

@@ -159,6 +159,8 @@ pub fn features() -> Value {
             // kernel's Landlock ABI (0: none; best effort then enforces nothing).
             (crate::landlock::ANNOTATION): "process.landlock (runtime-spec pull request 1241) as JSON",
             "org.iso.landlock.abi": iso_mac::landlock_status().abi().to_string(),
+            // `checkpoint` and `restore` (through CRIU, which must be installed: `criu`).
+            "io.github.iso.checkpoint.enabled": "true",
         }
     })
 }

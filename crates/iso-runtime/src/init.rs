@@ -362,8 +362,11 @@ fn setup_rootfs(
             proc_root.write_rel(&sysctl.path, sysctl.value.as_bytes())?;
         }
     }
-    if let Some(console) = plan.console.take() {
-        setup_console(&root, console, &plan.setup.proc)?;
+    match plan.console.take() {
+        Some(console) => setup_console(&root, console, &plan.setup.proc)?,
+        // As runc's, the init leads a session of its own: CRIU dumps a process tree only
+        // with its session leader inside (`checkpoint`).
+        None => new_session()?,
     }
     if fs.dev_readonly {
         iso_chroot::remount_readonly(root.open_dir("/dev")?.as_fd())?;
@@ -1222,13 +1225,20 @@ fn open_pty_peer(master: &OwnedFd, p: &ProcessPlan) -> Result<OwnedFd, Failure> 
     Ok(slave)
 }
 
+/// Makes this process the leader of a new session, without a controlling terminal.
+fn new_session() -> Result<(), Failure> {
+    // SAFETY: setsid takes no arguments and touches no memory.
+    if unsafe { libc::setsid() } < 0 {
+        return Err(Failure::last_os("setsid"));
+    }
+    Ok(())
+}
+
 /// Makes `slave` the controlling terminal and stdio of a new session.
 fn make_ctty(slave: &OwnedFd) -> Result<(), Failure> {
-    // SAFETY: setsid, ioctl and dup2 on descriptors we own, no memory involved.
+    new_session()?;
+    // SAFETY: ioctl and dup2 on descriptors we own, no memory involved.
     unsafe {
-        if libc::setsid() < 0 {
-            return Err(Failure::last_os("setsid"));
-        }
         if libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) != 0 {
             return Err(Failure::last_os("TIOCSCTTY"));
         }

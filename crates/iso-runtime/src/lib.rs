@@ -75,6 +75,7 @@
 mod bundle;
 pub mod cli;
 mod container;
+pub mod criu;
 pub mod demo;
 mod error;
 pub mod features;

@@ -193,6 +193,8 @@ fn run(cli: &Cli) -> Result<u8, Error> {
         Command::Pause { id } => done(rt.pause(id)),
         Command::Resume { id } => done(rt.resume(id)),
         Command::List { format, quiet } => list(&rt, format, *quiet),
+        Command::Checkpoint(a) => rt.checkpoint(&a.criu.id, &a.options()?).map(|()| 0),
+        Command::Restore(a) => restore(cli, &rt, a),
     }
 }
 
@@ -249,6 +251,27 @@ fn run_container(
     if let Some(relay) = relay {
         relay.finish();
     }
+    Ok(u8::try_from(code).unwrap_or(255))
+}
+
+/// `restore`: the container restored from its CRIU image (with the site policy applied to
+/// the bundle); unless `--detach`, waits for it, deletes it, and exits with its status.
+fn restore(cli: &Cli, rt: &Runtime, a: &iso_runtime::cli::RestoreArgs) -> Result<u8, Error> {
+    if cli.systemd_cgroup {
+        return Err(Error::InvalidArgument {
+            what: "--systemd-cgroup",
+            value: "true".into(),
+            reason: "restore does not support the systemd cgroup driver".into(),
+        });
+    }
+    let mut opts = a.options()?;
+    opts.policy = policy_for(cli, &a.bundle)?;
+    let restored = rt.restore(&a.criu.id, &opts)?;
+    if a.detach {
+        return Ok(0);
+    }
+    let code = restored.wait()?;
+    rt.delete(&a.criu.id, true)?;
     Ok(u8::try_from(code).unwrap_or(255))
 }
 
