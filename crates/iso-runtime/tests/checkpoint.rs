@@ -322,6 +322,54 @@ fn vm_checkpoint_restore_counter() {
     delete_leaves_nothing(&fx, &id, 10);
 }
 
+/// In the guest: a container that joins a network namespace by path (a pod's) is
+/// checkpointed with that namespace declared external and restored into the same one.
+#[test]
+fn vm_checkpoint_restore_in_a_joined_network_namespace() {
+    if !in_vm_with_criu() {
+        return;
+    }
+    let Some(mut fx) = Fixture::new(bin(), "ck-vm-netns") else {
+        return;
+    };
+    let mut holder = std::process::Command::new("unshare")
+        .args(["--net", "sleep", "600"])
+        .spawn()
+        .unwrap();
+    let own = fs::read_link("/proc/self/ns/net").unwrap();
+    let ns = format!("/proc/{}/ns/net", holder.id());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while fs::read_link(&ns).map_or(true, |l| l == own) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pod_ns = fs::read_link(&ns).unwrap();
+    let mut config = counter_config(&fx);
+    for n in config["linux"]["namespaces"].as_array_mut().unwrap() {
+        if n["type"] == "network" {
+            n["path"] = json!(ns);
+        }
+    }
+    fx.write_config(&config);
+    let id = fx.id("netns");
+    ok(&fx, &["run", "-d", "--bundle", &bundle(&fx), &id]);
+    counter_above(&fx, 3, Duration::from_secs(20));
+    let image = fx.path().join("img");
+    ok(
+        &fx,
+        &["checkpoint", "--image-path", image.to_str().unwrap(), &id],
+    );
+    let last = counter(&fx);
+    let out = restore_detached(&fx, &id, &image, &[]);
+    assert!(out.status.success(), "restore: {}", text(&out.stderr));
+    let pid = fx.state(&id)["pid"].as_i64().unwrap();
+    let restored_ns = fs::read_link(format!("/proc/{pid}/ns/net")).unwrap();
+    assert_eq!(restored_ns, pod_ns, "restored outside the joined namespace");
+    assert!(counter_above(&fx, last, Duration::from_secs(20)) > last);
+    delete_leaves_nothing(&fx, &id, 10);
+    let _ = holder.kill();
+    let _ = holder.wait();
+}
+
 /// In the guest: Podman's `container checkpoint` and `container restore` with iso-runtime
 /// as its runtime (tests/clients/podman-checkpoint.sh: the restored counter goes on, the
 /// runtime records the new pid, nothing is left).

@@ -41,7 +41,9 @@ use crate::plan::{Plan, Request as PlanRequest};
 use crate::state::Record;
 use crate::store::write_atomic;
 use crate::{rfc3339, Bundle, ContainerDir, ContainerId, Error, Runtime, Status};
-use request::{check_supported, dump_request, external_mounts, restore_request, stdio_key, Dirs};
+use request::{
+    check_supported, dump_request, external_mounts, joined_net_ns, restore_request, stdio_key, Dirs,
+};
 use swrk::Swrk;
 
 pub use rpc::{CgroupMode, Notify, Response, Version};
@@ -293,6 +295,15 @@ fn is_masked_file(pid: i32, p: &str) -> bool {
 }
 
 /// The directory CRIU freezes the container through: the freezer's (v1) or the v2 one.
+/// The inode of the network namespace of process `pid`: how CRIU names a namespace it
+/// must treat as external.
+fn net_ns_inode(pid: i32) -> Result<u64, Error> {
+    let path = format!("/proc/{pid}/ns/net");
+    fs::metadata(&path)
+        .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+        .map_err(io_err("stat", Path::new(&path)))
+}
+
 fn freezer_dir(cg: &Cgroup) -> Option<PathBuf> {
     let h = cg.layout().owner(Controller::Freezer)?;
     Some(cg.path().dir_in(&h.mount_point))
@@ -320,6 +331,7 @@ impl Runtime {
         let plan = Plan::from_spec(bundle.spec(), &request, &self.facts()?, policy)?;
         check_supported(
             &plan.namespaces,
+            &plan.init.rootfs,
             plan.terminal,
             &bundle.path().join("config.json"),
         )?;
@@ -373,10 +385,15 @@ impl Runtime {
             true => None,
             false => freezer_dir(&record.cgroup(&self.host, "checkpoint")?),
         };
+        let joined_net_inode = match joined_net_ns(&plan.namespaces) {
+            Some(_) => Some(net_ns_inode(record.pid)?),
+            None => None,
+        };
         let req = dump_request(
             record.pid,
             &externals,
             &files,
+            joined_net_inode,
             freezer.as_deref(),
             image.dirs(),
             opts,
@@ -454,11 +471,16 @@ impl Runtime {
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();
         let externals = external_mounts(&plan.init.rootfs);
+        // CRIU inherits it (the descriptor is made inheritable for `criu swrk`).
+        let joined_net = joined_net_ns(&plan.namespaces)
+            .map(|path| fs::File::open(path).map_err(io_err("open", path)))
+            .transpose()?;
         let req = restore_request(
             &plan.init.rootfs.path,
             Some(plan.cgroup.path.as_str()),
             &externals,
             &stdio,
+            joined_net.as_ref().map(AsRawFd::as_raw_fd),
             image.dirs(),
             opts,
         )?;
@@ -466,7 +488,9 @@ impl Runtime {
         if !opts.no_subreaper {
             become_subreaper()?;
         }
-        let swrk = Swrk::start(&image.fds(), &log)?;
+        let mut fds = image.fds();
+        fds.extend(joined_net.as_ref().map(AsRawFd::as_raw_fd));
+        let swrk = Swrk::start(&fds, &log)?;
         let criu = Pid::from_raw(swrk.pid()).ok_or_else(|| Error::NotFound(dir.id().clone()))?;
         cg.add_process(criu)?;
         let mut pid = None;

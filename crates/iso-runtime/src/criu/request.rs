@@ -86,11 +86,28 @@ pub(crate) fn stdio_key(link: &str, mnt_id: u32, inode: u64) -> (String, bool) {
     }
 }
 
-/// Refuses what the runtime does not describe to CRIU: a namespace joined by path (CRIU
-/// would need it declared external at dump and joined at restore) and a terminal (its pty
-/// master would have to go to a console socket at restore).
+/// The key under which a joined network namespace is external to CRIU: declared at dump
+/// (`net[INODE]:KEY`), and given back at restore as an inherited descriptor of that key
+/// (the names runc uses, so images move between runtimes).
+pub(crate) const EXTERNAL_NET_NS: &str = "extRootNetNS";
+
+/// The network namespace the container joins by path (a pod's), if any: external to CRIU,
+/// which neither dumps nor recreates it.
+pub(crate) fn joined_net_ns(namespaces: &NamespacePlan) -> Option<&Path> {
+    namespaces
+        .join
+        .iter()
+        .find(|j| j.kind == iso_ns::Namespace::Net)
+        .map(|j| j.path.as_path())
+}
+
+/// Refuses what the runtime does not describe to CRIU: a namespace other than the network
+/// one joined by path (CRIU would need it declared external at dump and joined at
+/// restore), an idmapped mount (CRIU 3.17 does not dump idmapped mounts), and a terminal
+/// (its pty master would have to go to a console socket at restore).
 pub(crate) fn check_supported(
     namespaces: &NamespacePlan,
+    rootfs: &RootfsPlan,
     terminal: bool,
     config: &Path,
 ) -> Result<(), Error> {
@@ -99,17 +116,22 @@ pub(crate) fn check_supported(
         field,
         reason: format!("{reason}: checkpoint and restore do not support it"),
     };
-    if namespaces.join_user.is_some() || namespaces.join_pid.is_some() {
+    let joins_other = namespaces
+        .join
+        .iter()
+        .any(|j| j.kind != iso_ns::Namespace::Net);
+    if namespaces.join_user.is_some() || namespaces.join_pid.is_some() || joins_other {
         return Err(refuse(
             "linux.namespaces",
-            "joins an existing namespace by path",
+            "joins an existing namespace other than the network one by path",
         ));
     }
-    if !namespaces.join.is_empty() {
-        return Err(refuse(
-            "linux.namespaces",
-            "joins an existing namespace by path",
-        ));
+    if let Some(m) = rootfs.mounts.iter().find_map(|m| match m {
+        PlannedMount::Idmapped { mount, .. } => Some(mount),
+        _ => None,
+    }) {
+        let reason = format!("{} is an idmapped mount", m.destination().display());
+        return Err(refuse("mounts", &reason));
     }
     if terminal {
         return Err(refuse("process.terminal", "is true"));
@@ -160,6 +182,7 @@ pub(crate) fn dump_request(
     pid: i32,
     externals: &[External],
     external_files: &[String],
+    joined_net_inode: Option<u64>,
     freezer: Option<&Path>,
     dirs: Dirs,
     flags: &CheckpointOptions,
@@ -177,6 +200,8 @@ pub(crate) fn dump_request(
     opts.parent_img = flags.parent_path.as_deref().map(text);
     opts.freeze_cgroup = freezer.map(text);
     opts.external = external_files.to_vec();
+    opts.external
+        .extend(joined_net_inode.map(|ino| format!("net[{ino}]:{EXTERNAL_NET_NS}")));
     opts.ext_mnt = externals
         .iter()
         .map(|e| (e.mount_point.clone(), e.mount_point.clone()))
@@ -192,12 +217,14 @@ pub(crate) fn dump_request(
 /// already, so the tasks it creates start there): the external mounts bound from their
 /// sources, the restored init a child of the runtime (`rst_sibling`), each of the
 /// container's stdio descriptors recorded at checkpoint (`stdio[i]`, as `/proc/PID/fd/i`
-/// read) replaced by the runtime's descriptor `i`.
+/// read) replaced by the runtime's descriptor `i`, and the joined network namespace (the
+/// runtime's descriptor `joined_net_fd` of it) given back for the key the dump declared.
 pub(crate) fn restore_request(
     rootfs: &Path,
     cgroup: Option<&str>,
     externals: &[External],
     stdio: &[String],
+    joined_net_fd: Option<i32>,
     dirs: Dirs,
     flags: &RestoreOptions,
 ) -> Result<Request, Error> {
@@ -214,6 +241,7 @@ pub(crate) fn restore_request(
         .zip(0..)
         .filter(|(key, _)| !key.is_empty())
         .map(|(key, fd)| (key.clone(), fd))
+        .chain(joined_net_fd.map(|fd| (EXTERNAL_NET_NS.to_owned(), fd)))
         .collect();
     Ok(Request {
         kind: RequestType::Restore,
@@ -368,8 +396,16 @@ mod tests {
         ];
         for (flags, kind, check) in cases {
             let files = ["file[2a:3]".to_owned()];
-            let req =
-                dump_request(42, &externals, &files, Some(Path::new("/cg")), DIRS, &flags).unwrap();
+            let req = dump_request(
+                42,
+                &externals,
+                &files,
+                None,
+                Some(Path::new("/cg")),
+                DIRS,
+                &flags,
+            )
+            .unwrap();
             assert_eq!(req.kind, kind, "{flags:?}");
             let opts = req.opts.unwrap();
             assert!(check(&opts), "{flags:?}: {opts:?}");
@@ -391,6 +427,7 @@ mod tests {
             Some("/iso/c"),
             &[ext("/data", "/srv/data"), ext("/proc/kcore", "/dev/null")],
             &stdio,
+            None,
             Dirs {
                 images: 7,
                 work: Some(8),
@@ -444,7 +481,39 @@ mod tests {
             },
             ..Default::default()
         };
-        let err = restore_request(Path::new("/r"), None, &[], &[], DIRS, &flags).unwrap_err();
+        let err = restore_request(Path::new("/r"), None, &[], &[], None, DIRS, &flags).unwrap_err();
         assert!(err.to_string().contains("--empty-ns"), "{err}");
+    }
+
+    #[test]
+    fn a_joined_network_namespace_is_external_at_dump_and_inherited_at_restore() {
+        let dump = dump_request(
+            42,
+            &[],
+            &[],
+            Some(4026532001),
+            None,
+            DIRS,
+            &CheckpointOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            dump.opts.unwrap().external,
+            ["net[4026532001]:extRootNetNS"]
+        );
+        let restore = restore_request(
+            Path::new("/r"),
+            None,
+            &[],
+            &["pipe:[3]".to_owned()],
+            Some(9),
+            DIRS,
+            &RestoreOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            restore.opts.unwrap().inherit_fd,
+            [("pipe:[3]".to_owned(), 0), ("extRootNetNS".to_owned(), 9)]
+        );
     }
 }
