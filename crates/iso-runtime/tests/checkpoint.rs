@@ -299,9 +299,13 @@ fn vm_checkpoint_restore_counter() {
     );
     let next = counter_above(&fx, last, Duration::from_secs(20));
     assert!(next > last, "the counter did not go on from {last}");
-    assert!(
-        next < last + 50,
-        "the counter restarted: {last} then {next}"
+    // A restart would count from 1 again and add a line to /data/starts; how far the
+    // counter got by the time it is read depends on the emulation's speed, not on CRIU.
+    let starts = fs::read_to_string(fx.path().join("data/starts")).unwrap();
+    assert_eq!(
+        starts.lines().count(),
+        1,
+        "the script started again: {last} then {next}"
     );
 
     let cg = fx.cgroup_dir("");
