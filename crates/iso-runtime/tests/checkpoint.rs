@@ -153,6 +153,28 @@ fn restore_from_a_missing_image_leaves_nothing() {
     assert_eq!(fx.leftovers(&id), Vec::<String>::new());
 }
 
+/// A corrupt `descriptors.json` beside the image fails `restore` naming the file, before
+/// CRIU is asked, and leaves nothing.
+#[test]
+fn restore_with_corrupt_descriptors_names_the_file_and_leaves_nothing() {
+    let Some(mut fx) = Fixture::new(bin(), "ck-baddesc") else {
+        return;
+    };
+    fx.write_config(&counter_config(&fx));
+    let id = fx.id("baddesc");
+    let image = fx.path().join("img");
+    fs::create_dir_all(&image).unwrap();
+    fs::write(image.join("descriptors.json"), "not json").unwrap();
+    let out = restore_detached(&fx, &id, &image, &[]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("parse") && err.contains("descriptors.json"),
+        "{err}"
+    );
+    assert_eq!(fx.leftovers(&id), Vec::<String>::new());
+}
+
 /// On a host where CRIU fails (this one) or with an image that holds nothing (anywhere):
 /// the error is CRIU's with its log's path, and no state directory, cgroup or process is
 /// left.

@@ -295,6 +295,18 @@ fn is_masked_file(pid: i32, p: &str) -> bool {
 }
 
 /// The directory CRIU freezes the container through: the freezer's (v1) or the v2 one.
+/// The stdio keys `checkpoint` recorded beside the image (`descriptors.json`): none when the
+/// file is absent (an image another tool made), an error naming it when it is unreadable.
+fn recorded_stdio(path: &Path) -> Result<Vec<String>, Error> {
+    match fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+            io_err("parse", path)(std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(io_err("read", path)(e)),
+    }
+}
+
 /// The inode of the network namespace of process `pid`: how CRIU names a namespace it
 /// must treat as external.
 fn net_ns_inode(pid: i32) -> Result<u64, Error> {
@@ -466,10 +478,7 @@ impl Runtime {
         if let Some(resources) = &plan.cgroup.resources {
             cg.apply(resources)?;
         }
-        let stdio: Vec<String> = fs::read(opts.criu.image_path.join(DESCRIPTORS))
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default();
+        let stdio = recorded_stdio(&opts.criu.image_path.join(DESCRIPTORS))?;
         let externals = external_mounts(&plan.init.rootfs);
         // CRIU inherits it (the descriptor is made inheritable for `criu swrk`).
         let joined_net = joined_net_ns(&plan.namespaces)
@@ -497,7 +506,11 @@ impl Runtime {
         let hooks = &plan.runtime_hooks;
         let resp = swrk.call(&req, |n| on_restore_notify(n, &record, hooks, &mut pid))?;
         check_success(&resp, "restore", &log)?;
-        let pid = resp.restored_pid.or(pid).unwrap_or_default();
+        let pid = resp.restored_pid.or(pid).ok_or_else(|| Error::Criu {
+            what: "restore".into(),
+            reason: "CRIU named no restored process (no post-restore pid)".into(),
+            log: log.clone(),
+        })?;
         self.record_restored(dir, &mut record, pid, opts.pid_file.as_deref())?;
         Ok(Restored { pid })
     }
