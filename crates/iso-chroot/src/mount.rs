@@ -1010,7 +1010,8 @@ fn new_filesystem(m: &Mount, dest: &Path) -> Result<OwnedFd> {
 /// (OCI's `ridmap`), otherwise only its top. `what` names the mount in errors.
 ///
 /// The kernel requires a detached mount that is not idmapped yet, a filesystem that
-/// supports idmapped mounts (ext4, xfs, btrfs, overlayfs; tmpfs from Linux 6.3) and
+/// supports idmapped mounts (the kernel's list; ext4 binds and, on Linux 6.18, tmpfs are
+/// what this crate's tests use) and
 /// `CAP_SYS_ADMIN` over `userns`, which may not be the initial user namespace.
 ///
 /// ```no_run
